@@ -1,0 +1,7 @@
+import { AuditLog } from './audit-log.entity.js';
+import { LlmUsageLog } from './llm-usage-log.entity.js';
+
+export { AuditLog, LlmUsageLog };
+
+/** The module's entities, for the host's DataSource `entities` list. */
+export const LOGGING_ENTITIES = [LlmUsageLog, AuditLog];

@@ -1,0 +1,26 @@
+/** Table names of the two logs, as the migration creates them. */
+export const LLM_USAGE_LOG_TABLE = 'llm_usage_log';
+export const AUDIT_LOG_TABLE = 'audit_log';
+
+/**
+ * Tables of the host application that the logs reference. The host registers entities for them in its
+ * DataSource; the logging entities point at them by table name and never import host code.
+ */
+export const FIRMS_TABLE = 'firms';
+export const USERS_TABLE = 'users';
+export const CMA_PROJECTS_TABLE = 'cma_projects';
+
+/** The four task types the `task_type` CHECK of `llm_usage_log` accepts. */
+export const LLM_TASK_TYPES = [
+  'extraction',
+  'classification',
+  'validation',
+  'fallback',
+] as const;
+
+/** One of {@link LLM_TASK_TYPES}. */
+export type LlmTaskType = (typeof LLM_TASK_TYPES)[number];
+
+/** `cost_usd` is NUMERIC(10,6): at most 4 integer digits and 6 fractional digits. */
+export const COST_USD_PRECISION = 10;
+export const COST_USD_SCALE = 6;

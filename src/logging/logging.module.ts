@@ -1,0 +1,50 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { LOGGING_ENTITIES } from './entities/index.js';
+import {
+  ASYNC_OPTIONS_TYPE,
+  ConfigurableModuleClass,
+  OPTIONS_TYPE,
+} from './logging.module-definition.js';
+
+/**
+ * The LLM usage log and the audit trail for a NestJS app on TypeORM and PostgreSQL.
+ *
+ * The host owns the connection: it calls `TypeOrmModule.forRoot(...)` itself, lists
+ * `LOGGING_ENTITIES` and `LOGGING_MIGRATIONS` in its DataSource, and imports this module once.
+ *
+ * @example
+ * ```ts
+ * @Module({
+ *   imports: [
+ *     TypeOrmModule.forRoot({ ...dataSourceOptions }),
+ *     LoggingModule.forRoot({}),
+ *   ],
+ * })
+ * export class AppModule {}
+ * ```
+ */
+@Module({})
+export class LoggingModule extends ConfigurableModuleClass {
+  /** Registers the module with options known up front. */
+  static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    return withRepositories(super.forRoot(options), options.dataSource);
+  }
+
+  /** Registers the module with options from a factory, class or existing provider. */
+  static forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    return withRepositories(super.forRootAsync(options), options.dataSource);
+  }
+}
+
+function withRepositories(
+  definition: DynamicModule,
+  dataSource: string | undefined,
+): DynamicModule {
+  const repositories = TypeOrmModule.forFeature(LOGGING_ENTITIES, dataSource);
+  return {
+    ...definition,
+    imports: [...(definition.imports ?? []), repositories],
+    exports: [...(definition.exports ?? []), repositories],
+  };
+}

@@ -1,0 +1,9 @@
+import { CreateLoggingTables1795305660000 } from './1795305660000-create-logging-tables.js';
+
+export { CreateLoggingTables1795305660000 };
+
+/**
+ * The module's migrations, oldest first, for the host's DataSource `migrations` list. They must run
+ * after the host's migrations that create `firms`, `users` and `cma_projects`.
+ */
+export const LOGGING_MIGRATIONS = [CreateLoggingTables1795305660000];
