@@ -1,0 +1,79 @@
+import type { DataSource } from 'typeorm';
+import { schemaSnapshot } from './support/catalog.js';
+import {
+  createTestDatabase,
+  dataSourceFor,
+  type TestDatabase,
+} from './support/database.js';
+import { childEnv, run } from './support/processes.js';
+
+/**
+ * The npm migration scripts, run as a user runs them, with DATABASE_URL pointing at an empty
+ * database: the TypeORM CLI loads ormconfig.ts, runs, shows, checks and reverts the migrations.
+ */
+
+describe('migration scripts with DATABASE_URL', () => {
+  let database: TestDatabase;
+  let dataSource: DataSource;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    database = await createTestDatabase({ migrated: false });
+    dataSource = await dataSourceFor(database.url).initialize();
+    env = childEnv({ DATABASE_URL: database.url });
+  });
+  afterAll(async () => {
+    await dataSource.destroy();
+    await database.drop();
+  });
+
+  const npm = (...args: string[]) => run('npm', ['run', '-s', ...args], env);
+
+  it('migration:run creates the schema, migration:show lists both as applied, and the diff check is clean', async () => {
+    const ran = await npm('migration:run');
+    expect(ran.code).toBe(0);
+    expect(ran.output).toContain(
+      'Migration CreateLoggingTables1795305660000 has been executed successfully',
+    );
+    expect((await schemaSnapshot(dataSource)).tables).toEqual([
+      'audit_log',
+      'cma_projects',
+      'firms',
+      'llm_usage_log',
+      'users',
+    ]);
+
+    const shown = await npm('migration:show');
+    expect(shown.code).toBe(0);
+    expect(shown.output).toMatch(/\[X\] 1 CreateHostTables1795305600000/);
+    expect(shown.output).toMatch(/\[X\] 2 CreateLoggingTables1795305660000/);
+
+    const check = await npm(
+      'migration:generate',
+      '--',
+      '--check',
+      'src/demo/migrations/unused',
+    );
+    expect(check.output).toContain('No changes in database schema were found');
+    expect(check.code).toBe(0);
+  });
+
+  it('migration:revert, repeated, removes it all', async () => {
+    const first = await npm('migration:revert');
+    expect(first.code).toBe(0);
+    expect(first.output).toContain(
+      'Migration CreateLoggingTables1795305660000 has been reverted successfully',
+    );
+    const second = await npm('migration:revert');
+    expect(second.code).toBe(0);
+    expect(await schemaSnapshot(dataSource)).toEqual({
+      tables: [],
+      columns: [],
+      constraints: [],
+      indexes: [],
+      types: [],
+    });
+    const third = await npm('migration:revert');
+    expect(third.output).toContain('No migrations were found in the database');
+  });
+});

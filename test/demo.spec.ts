@@ -1,0 +1,102 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, chmod, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { Client } from 'pg';
+import request from 'supertest';
+import type { App } from 'supertest/types.js';
+import { AppModule } from '../src/app.module.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import {
+  childEnv,
+  finished,
+  freePort,
+  waitForOutput,
+} from './support/processes.js';
+
+describe('demo host', () => {
+  describe('AppModule on an empty database', () => {
+    let database: TestDatabase;
+    let app: INestApplication;
+
+    beforeAll(async () => {
+      database = await createTestDatabase({ migrated: false });
+      const moduleRef = await Test.createTestingModule({
+        imports: [AppModule.forDatabase(database.url)],
+      }).compile();
+      app = await moduleRef.createNestApplication().init();
+    });
+    afterAll(async () => {
+      await app.close();
+      await database.drop();
+    });
+
+    it('runs the migrations at boot', async () => {
+      const client = new Client({ connectionString: database.url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ name: string }>(
+          'SELECT name FROM migrations ORDER BY timestamp',
+        );
+        expect(rows.map((r) => r.name)).toEqual([
+          'CreateHostTables1795305600000',
+          'CreateLoggingTables1795305660000',
+        ]);
+      } finally {
+        await client.end();
+      }
+    });
+
+    it('answers GET /health', async () => {
+      await request(app.getHttpServer() as App)
+        .get('/health')
+        .expect(200, { status: 'ok', database: 'up' });
+    });
+  });
+
+  describe('npm start without DATABASE_URL', () => {
+    let dataParent: string;
+
+    beforeAll(async () => {
+      dataParent = await mkdtemp(join(tmpdir(), 'logging-demo-'));
+      await chmod(dataParent, 0o755);
+    });
+    afterAll(() => rm(dataParent, { recursive: true, force: true }));
+
+    it('starts its embedded PostgreSQL, serves /health on the port it prints, and stops both on SIGTERM', async () => {
+      const pgPort = await freePort();
+      const child = spawn('npm', ['start'], {
+        detached: true,
+        env: childEnv({
+          DATABASE_URL: undefined,
+          PORT: '0',
+          EMBEDDED_PG_DIR: join(dataParent, 'pgdata'),
+          EMBEDDED_PG_PORT: String(pgPort),
+        }),
+      });
+      const exit = finished(child, 90_000);
+      const [, url] = await waitForOutput(
+        child,
+        /Listening on (http:\/\/127\.0\.0\.1:\d+)/,
+        90_000,
+      );
+      const response = await fetch(`${url}/health`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ status: 'ok', database: 'up' });
+
+      // npm's process group: npm itself and the node process it runs.
+      process.kill(-child.pid!, 'SIGTERM');
+      const { output } = await exit;
+      expect(output).toContain(`embedded PostgreSQL on port ${pgPort}`);
+
+      const probe = new Client({
+        connectionString: `postgres://postgres:postgres@127.0.0.1:${pgPort}/postgres`,
+        connectionTimeoutMillis: 2_000,
+      });
+      await expect(probe.connect()).rejects.toThrow();
+      await probe.end().catch(() => undefined);
+    }, 120_000);
+  });
+});

@@ -1,0 +1,121 @@
+import { jest } from '@jest/globals';
+import { Injectable, Module } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
+import {
+  InjectRepository,
+  TypeOrmModule,
+  getRepositoryToken,
+} from '@nestjs/typeorm';
+import { DataSource, type Repository } from 'typeorm';
+import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
+import { Firm } from '../src/demo/entities/index.js';
+import {
+  AuditLog,
+  LOGGING_ENTITIES,
+  LOGGING_MIGRATIONS,
+  LlmUsageLog,
+  LoggingModule,
+} from '../src/logging/index.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+
+/** A host feature module that does not import LoggingModule itself. */
+@Injectable()
+class ReportsService {
+  constructor(
+    @InjectRepository(AuditLog) readonly audit: Repository<AuditLog>,
+  ) {}
+}
+
+@Module({ providers: [ReportsService], exports: [ReportsService] })
+class ReportsModule {}
+
+describe('LoggingModule', () => {
+  let database: TestDatabase;
+  let moduleRef: TestingModule | undefined;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterEach(async () => {
+    await moduleRef?.close();
+    moduleRef = undefined;
+  });
+  afterAll(() => database.drop());
+
+  it('exports its entities and migrations for the host DataSource', () => {
+    expect(LOGGING_ENTITIES).toEqual([LlmUsageLog, AuditLog]);
+    expect(LOGGING_MIGRATIONS.map((m) => m.name)).toEqual([
+      'CreateLoggingTables1795305660000',
+    ]);
+  });
+
+  it('forRoot provides repositories of both logs that write to the host database', async () => {
+    moduleRef = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRoot(demoDataSourceOptions(database.url)),
+        LoggingModule.forRoot(),
+      ],
+    }).compile();
+
+    const firms = moduleRef.get(DataSource).getRepository(Firm);
+    const usage = moduleRef.get<Repository<LlmUsageLog>>(
+      getRepositoryToken(LlmUsageLog),
+      { strict: false },
+    );
+    const firm = await firms.save({ name: 'module-forRoot' });
+    await usage.insert({
+      firmId: firm.id,
+      model: 'gemini-3.1-pro',
+      taskType: 'validation',
+      inputTokens: 10,
+      outputTokens: 5,
+      costUsd: '0.000080',
+    });
+    const [row] = await usage.manager.query<{ cost: string }[]>(
+      'SELECT cost_usd::text AS cost FROM llm_usage_log WHERE firm_id = $1',
+      [firm.id],
+    );
+    expect(row.cost).toBe('0.000080');
+  });
+
+  it('forRootAsync accepts a factory and is global by default', async () => {
+    const factory = jest.fn(() => ({}));
+    moduleRef = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRoot(demoDataSourceOptions(database.url)),
+        LoggingModule.forRootAsync({ useFactory: factory }),
+        ReportsModule,
+      ],
+    }).compile();
+
+    expect(factory).toHaveBeenCalledTimes(1);
+    const reports = moduleRef.get(ReportsService);
+    expect(await reports.audit.count()).toBe(0);
+  });
+
+  it('with isGlobal: false, its repositories are not visible to modules that do not import it', async () => {
+    const compile = Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRoot(demoDataSourceOptions(database.url)),
+        LoggingModule.forRoot({ isGlobal: false }),
+        ReportsModule,
+      ],
+    }).compile();
+    await expect(compile).rejects.toThrow(/ReportsService/);
+  });
+
+  it('uses the named DataSource given in dataSource', async () => {
+    moduleRef = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRoot(demoDataSourceOptions(database.url), 'logs'),
+        LoggingModule.forRoot({ dataSource: 'logs' }),
+      ],
+    }).compile();
+    const audit = moduleRef.get<Repository<AuditLog>>(
+      getRepositoryToken(AuditLog, 'logs'),
+      { strict: false },
+    );
+    expect(audit.metadata.tableName).toBe('audit_log');
+    expect(await audit.count()).toBe(0);
+  });
+});

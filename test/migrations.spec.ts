@@ -1,0 +1,64 @@
+import type { DataSource } from 'typeorm';
+import { LOGGING_MIGRATIONS } from '../src/logging/index.js';
+import { DEMO_MIGRATIONS } from '../src/demo/migrations/index.js';
+import { schemaSnapshot } from './support/catalog.js';
+import {
+  createTestDatabase,
+  dataSourceFor,
+  type TestDatabase,
+} from './support/database.js';
+
+/** Every migration runs on an empty database, reverts, and brings the same schema back. */
+
+describe('migrations', () => {
+  let database: TestDatabase;
+  let dataSource: DataSource;
+
+  beforeAll(async () => {
+    database = await createTestDatabase({ migrated: false });
+    dataSource = await dataSourceFor(database.url).initialize();
+  });
+  afterAll(async () => {
+    await dataSource.destroy();
+    await database.drop();
+  });
+
+  const tables = async () => (await schemaSnapshot(dataSource)).tables;
+
+  it('run in order on an empty database: the host tables first, then the logs', async () => {
+    expect(await tables()).toEqual([]);
+    const executed = await dataSource.runMigrations();
+    expect(executed.map((m) => m.name)).toEqual(
+      [...DEMO_MIGRATIONS, ...LOGGING_MIGRATIONS].map((m) => m.name),
+    );
+    expect(await tables()).toEqual([
+      'audit_log',
+      'cma_projects',
+      'firms',
+      'llm_usage_log',
+      'users',
+    ]);
+  });
+
+  it('revert one at a time until nothing of theirs is left, then come back identical', async () => {
+    const migrated = await schemaSnapshot(dataSource);
+
+    await dataSource.undoLastMigration();
+    expect(await tables()).toEqual(['cma_projects', 'firms', 'users']);
+
+    await dataSource.undoLastMigration();
+    expect(await schemaSnapshot(dataSource)).toEqual({
+      tables: [],
+      columns: [],
+      constraints: [],
+      indexes: [],
+      types: [],
+    });
+    expect(
+      await dataSource.query('SELECT count(*)::int AS n FROM migrations'),
+    ).toEqual([{ n: 0 }]);
+
+    await dataSource.runMigrations();
+    expect(await schemaSnapshot(dataSource)).toEqual(migrated);
+  });
+});
