@@ -16,3 +16,30 @@ export {
   LLM_USAGE_LOG_TABLE,
   type LlmTaskType,
 } from './logging.constants.js';
+export { AuditLogService } from './audit/audit-log.service.js';
+export {
+  AUDIT_METADATA_MAX_BYTES,
+  type AuditLogEntry,
+} from './audit/audit-log-entry.js';
+export { LlmUsageService } from './llm-usage/llm-usage.service.js';
+export {
+  ERROR_MESSAGE_MAX_LENGTH,
+  type LlmUsageEntry,
+} from './llm-usage/llm-usage-entry.js';
+export {
+  type EntryViolation,
+  LogEntryValidationError,
+} from './validation/entry-validation.js';
+export { LogWriter, type RecordOptions } from './writer/log-writer.service.js';
+export {
+  LogBufferFullError,
+  LogWriteError,
+  LogWriterClosedError,
+} from './writer/writer.errors.js';
+export {
+  type Durability,
+  type FullBufferPolicy,
+  type LogWriterOptions,
+  type LogWriterStats,
+  WRITER_DEFAULTS,
+} from './writer/writer.options.js';

@@ -24,3 +24,6 @@ export type LlmTaskType = (typeof LLM_TASK_TYPES)[number];
 /** `cost_usd` is NUMERIC(10,6): at most 4 integer digits and 6 fractional digits. */
 export const COST_USD_PRECISION = 10;
 export const COST_USD_SCALE = 6;
+
+/** Injection token of the host DataSource the logs are written to. */
+export const LOGGING_DATA_SOURCE = Symbol('LOGGING_DATA_SOURCE');

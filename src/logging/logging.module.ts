@@ -1,11 +1,17 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import { AuditLogService } from './audit/audit-log.service.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
+import { LlmUsageService } from './llm-usage/llm-usage.service.js';
+import { LOGGING_DATA_SOURCE } from './logging.constants.js';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
   OPTIONS_TYPE,
 } from './logging.module-definition.js';
+import { LogWriter } from './writer/log-writer.service.js';
+
+const SERVICES = [LogWriter, AuditLogService, LlmUsageService];
 
 /**
  * The LLM usage log and the audit trail for a NestJS app on TypeORM and PostgreSQL.
@@ -24,7 +30,7 @@ import {
  * export class AppModule {}
  * ```
  */
-@Module({})
+@Module({ providers: SERVICES, exports: SERVICES })
 export class LoggingModule extends ConfigurableModuleClass {
   /** Registers the module with options known up front. */
   static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
@@ -45,6 +51,13 @@ function withRepositories(
   return {
     ...definition,
     imports: [...(definition.imports ?? []), repositories],
+    providers: [
+      ...(definition.providers ?? []),
+      {
+        provide: LOGGING_DATA_SOURCE,
+        useExisting: getDataSourceToken(dataSource),
+      },
+    ],
     exports: [...(definition.exports ?? []), repositories],
   };
 }

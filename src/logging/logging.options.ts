@@ -1,9 +1,13 @@
+import type { LogWriterOptions } from './writer/writer.options.js';
+
 /**
  * Options of {@link LoggingModule}, given to `LoggingModule.forRoot(options)` or produced by the
  * factory of `LoggingModule.forRootAsync(...)`. Every field is optional; each documents its default.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- the writer and services add fields
-export interface LoggingModuleOptions {}
+export interface LoggingModuleOptions {
+  /** The batched writer both logs share: batch size, delay, buffer, durability, retries. */
+  writer?: LogWriterOptions;
+}
 
 /**
  * Options of `forRoot`/`forRootAsync` that shape the module itself. They sit beside the options (or

@@ -1,0 +1,69 @@
+import { ValidateBy, type ValidationOptions } from 'class-validator';
+import { COST_USD_PRECISION, COST_USD_SCALE } from '../logging.constants.js';
+
+/** PostgreSQL INTEGER's upper bound. */
+export const PG_INTEGER_MAX = 2_147_483_647;
+
+const INTEGER_DIGITS = COST_USD_PRECISION - COST_USD_SCALE;
+const COST_PATTERN = new RegExp(
+  `^\\d{1,${INTEGER_DIGITS}}(\\.\\d{1,${COST_USD_SCALE}})?$`,
+);
+
+/**
+ * The exact decimal string of a cost that fits NUMERIC(10,6), or `undefined` if it does not: a
+ * string like `'0.000124'`, or a finite non-negative number whose shortest decimal form fits
+ * (`0.000124` does; `0.1 + 0.2` has 17 fractional digits and does not; `1e-7` does not).
+ */
+export function costUsdToDecimal(value: unknown): string | undefined {
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' && Number.isFinite(value))
+    text = String(value);
+  else return undefined;
+  return COST_PATTERN.test(text) ? text : undefined;
+}
+
+/** A cost in USD that fits NUMERIC(10,6) exactly, given as a decimal string or a number. */
+export function IsCostUsd(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isCostUsd',
+      validator: {
+        validate: (value) => costUsdToDecimal(value) !== undefined,
+        defaultMessage: (args) =>
+          `${args?.property ?? 'value'} must be a non-negative decimal that fits NUMERIC(${COST_USD_PRECISION},${COST_USD_SCALE}) ` +
+          `(at most ${INTEGER_DIGITS} integer and ${COST_USD_SCALE} fractional digits), ` +
+          `as a string like '0.000124' or a number`,
+      },
+    },
+    options,
+  );
+}
+
+/** A JSON object (not an array) whose JSON text is at most `maxBytes` bytes. */
+export function IsBoundedJsonObject(
+  maxBytes: number,
+  options?: ValidationOptions,
+): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isBoundedJsonObject',
+      constraints: [maxBytes],
+      validator: {
+        validate: (value) => {
+          if (typeof value !== 'object' || value === null) return false;
+          if (Array.isArray(value)) return false;
+          try {
+            const json = JSON.stringify(value);
+            return Buffer.byteLength(json, 'utf8') <= maxBytes;
+          } catch {
+            return false; // cycles, BigInt
+          }
+        },
+        defaultMessage: (args) =>
+          `${args?.property ?? 'value'} must be a JSON object of at most ${maxBytes} bytes`,
+      },
+    },
+    options,
+  );
+}

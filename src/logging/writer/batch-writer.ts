@@ -1,0 +1,295 @@
+import { randomUUID } from 'node:crypto';
+import { columnArrays, insertStatement, type LogTable } from './log-table.js';
+import {
+  LogBufferFullError,
+  LogWriteError,
+  LogWriterClosedError,
+} from './writer.errors.js';
+import type {
+  Durability,
+  LogWriterStats,
+  ResolvedWriterOptions,
+} from './writer.options.js';
+
+/** Runs one statement; the writer's only contact with the database. */
+export type QueryExecutor = (
+  sql: string,
+  parameters: unknown[],
+) => Promise<unknown>;
+
+/** Where the writer reports failures; Nest's `Logger` fits. */
+export interface WriterLogger {
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+interface Pending {
+  row: unknown[];
+  durability: Durability;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** SQLSTATE of a driver error, whether TypeORM wrapped it or not. */
+function sqlState(error: unknown): string | undefined {
+  const e = error as { code?: unknown; driverError?: { code?: unknown } };
+  const code = e?.driverError?.code ?? e?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** A row's own fault: bad data (class 22) or a broken constraint (class 23). Retrying will not help. */
+export function isRowError(error: unknown): boolean {
+  const state = sqlState(error);
+  return !!state && /^2[23]/.test(state);
+}
+
+const TRANSIENT_STATES = new Set([
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+  '53400', // configuration_limit_exceeded
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '55P03', // lock_not_available
+]);
+const TRANSIENT_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+]);
+
+/** The database or the way to it failed, not the rows: worth another try after a pause. */
+export function isTransientError(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state && (state.startsWith('08') || TRANSIENT_STATES.has(state))) {
+    return true;
+  }
+  if (state && TRANSIENT_NODE_CODES.has(state)) return true;
+  const message = error instanceof Error ? error.message : String(error);
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly/i.test(
+    message,
+  );
+}
+
+/**
+ * The batched writer behind both log services. Rows for a table queue up and leave as one
+ * statement when a batch fills or `maxDelayMs` after the first of them arrived, with up to
+ * `concurrency` statements in flight per table. `'await'` callers resolve once their statement has
+ * committed, so concurrent callers share one commit; `'buffered'` callers resolve at once.
+ *
+ * Failures: an unreachable database is retried with exponential backoff; once `retry.attempts`
+ * tries are spent the rows fail. A row that is bad in itself (a firm that does not exist) is found
+ * by splitting its batch and fails alone. Every failed row is counted and logged, and its `'await'`
+ * caller gets the error.
+ */
+export class BatchWriter<Entry> {
+  private readonly sql: string;
+  private readonly width: number;
+  private readonly queue: Pending[] = [];
+  private inFlightRows = 0;
+  private inFlightBatches = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly roomWaiters: (() => void)[] = [];
+  private readonly idleWaiters: (() => void)[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly table: LogTable<Entry>,
+    private readonly execute: QueryExecutor,
+    private readonly options: ResolvedWriterOptions,
+    private readonly stats: LogWriterStats,
+    private readonly logger: WriterLogger,
+  ) {
+    this.sql = insertStatement(table);
+    this.width = table.columns.length;
+  }
+
+  /** Rows queued or in flight: what counts against `bufferSize`. */
+  get depth(): number {
+    return this.queue.length + this.inFlightRows;
+  }
+
+  /**
+   * Queues one validated entry and returns its id once the durability allows: at once for
+   * `'buffered'`, after the commit for `'await'`.
+   */
+  async write(entry: Entry, durability: Durability): Promise<string> {
+    if (this.closed) throw new LogWriterClosedError(this.table.name);
+    while (this.depth >= this.options.bufferSize) {
+      if (this.options.onFullBuffer === 'reject') {
+        this.stats.rowsRejected++;
+        throw new LogBufferFullError(this.table.name, this.options.bufferSize);
+      }
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+      if (this.closed) throw new LogWriterClosedError(this.table.name);
+    }
+    const id = randomUUID();
+    const row = this.table.values(entry, id, new Date());
+    if (durability === 'buffered') {
+      this.enqueue(
+        row,
+        durability,
+        () => undefined,
+        () => undefined,
+      );
+      return id;
+    }
+    await new Promise<void>((resolve, reject) =>
+      this.enqueue(row, durability, resolve, reject),
+    );
+    return id;
+  }
+
+  /** Writes one validated entry now, through the caller's transaction. */
+  async writeWith(execute: QueryExecutor, entry: Entry): Promise<string> {
+    const id = randomUUID();
+    const row = this.table.values(entry, id, new Date());
+    try {
+      await execute(this.sql, columnArrays([row], this.width));
+    } catch (error) {
+      this.stats.rowsFailed++;
+      throw new LogWriteError(this.table.name, 1, error);
+    }
+    this.stats.rowsWritten++;
+    this.stats.batches++;
+    return id;
+  }
+
+  /** Sends everything queued now and resolves once nothing is queued or in flight. */
+  async flush(): Promise<void> {
+    this.drain(true);
+    if (this.depth === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Refuses new rows, then flushes what was accepted. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    // Writers still waiting for room are refused rather than left hanging.
+    this.roomWaiters.splice(0).forEach((wake) => wake());
+  }
+
+  private enqueue(
+    row: unknown[],
+    durability: Durability,
+    resolve: () => void,
+    reject: (error: Error) => void,
+  ): void {
+    this.queue.push({ row, durability, resolve, reject });
+    this.updateDepth();
+    if (this.queue.length >= this.options.batchSize) {
+      this.drain(false);
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.drain(true);
+      }, this.options.maxDelayMs);
+    }
+  }
+
+  /** Starts batches while there are free slots: full ones, or any when `all` is set. */
+  private drain(all: boolean): void {
+    if (this.timer && (all || this.queue.length === 0)) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    while (
+      this.queue.length > 0 &&
+      this.inFlightBatches < this.options.concurrency &&
+      (all || this.queue.length >= this.options.batchSize)
+    ) {
+      const batch = this.queue.splice(0, this.options.batchSize);
+      this.inFlightBatches++;
+      this.inFlightRows += batch.length;
+      void this.send(batch).finally(() => {
+        this.inFlightBatches--;
+        this.inFlightRows -= batch.length;
+        this.afterBatch();
+      });
+    }
+    if (
+      this.queue.length > 0 &&
+      !this.timer &&
+      this.inFlightBatches < this.options.concurrency
+    ) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.drain(true);
+      }, this.options.maxDelayMs);
+    }
+  }
+
+  private afterBatch(): void {
+    this.updateDepth();
+    // Rows that piled up while every slot was busy have waited long enough.
+    this.drain(true);
+    while (this.roomWaiters.length && this.depth < this.options.bufferSize) {
+      this.roomWaiters.shift()!();
+    }
+    if (this.depth === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
+  }
+
+  private updateDepth(): void {
+    this.stats.bufferDepth[this.table.name] = this.depth;
+  }
+
+  /** Writes a batch, retrying while the database is unreachable and isolating bad rows. */
+  private async send(batch: Pending[]): Promise<void> {
+    const { attempts, baseDelayMs, maxDelayMs } = this.options.retry;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.execute(
+          this.sql,
+          columnArrays(
+            batch.map((p) => p.row),
+            this.width,
+          ),
+        );
+        this.stats.batches++;
+        this.stats.rowsWritten += batch.length;
+        batch.forEach((p) => p.resolve());
+        return;
+      } catch (error) {
+        if (isRowError(error)) {
+          if (batch.length === 1) return this.fail(batch, error);
+          const half = Math.ceil(batch.length / 2);
+          await this.send(batch.slice(0, half));
+          await this.send(batch.slice(half));
+          return;
+        }
+        if (!isTransientError(error) || attempt >= attempts) {
+          return this.fail(batch, error);
+        }
+        this.stats.retries++;
+        const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+        this.logger.warn(
+          `${this.table.name}: writing ${batch.length} row(s) failed (${describe(error)}); ` +
+            `try ${attempt + 1} of ${attempts} in ${backoff} ms`,
+        );
+        await sleep(backoff * (0.5 + Math.random() / 2));
+      }
+    }
+  }
+
+  private fail(batch: Pending[], cause: unknown): void {
+    this.stats.rowsFailed += batch.length;
+    const error = new LogWriteError(this.table.name, batch.length, cause);
+    const buffered = batch.filter((p) => p.durability === 'buffered').length;
+    this.logger.error(
+      `${error.message}${buffered ? ` (${buffered} of them buffered: no caller is waiting for them)` : ''}`,
+    );
+    batch.forEach((p) => p.reject(error));
+  }
+}
+
+function describe(error: unknown): string {
+  const state = sqlState(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return state ? `${state}: ${message}` : message;
+}

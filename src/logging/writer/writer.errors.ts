@@ -1,0 +1,41 @@
+/** Rows could not be written: the database refused them or stayed unreachable past the retries. */
+export class LogWriteError extends Error {
+  override readonly name = 'LogWriteError';
+
+  constructor(
+    readonly table: string,
+    readonly rows: number,
+    override readonly cause: unknown,
+  ) {
+    super(
+      `${table}: ${rows} row(s) could not be written: ${
+        cause instanceof Error ? cause.message : String(cause)
+      }`,
+      { cause },
+    );
+  }
+}
+
+/** The writer's buffer is full and `onFullBuffer` is `'reject'`: the row was not accepted. */
+export class LogBufferFullError extends Error {
+  override readonly name = 'LogBufferFullError';
+
+  constructor(
+    readonly table: string,
+    readonly bufferSize: number,
+  ) {
+    super(
+      `${table}: the write buffer holds its limit of ${bufferSize} rows (writer.bufferSize) ` +
+        `and writer.onFullBuffer is 'reject': the row was not accepted`,
+    );
+  }
+}
+
+/** The application is shutting down: the writer accepts no more rows. */
+export class LogWriterClosedError extends Error {
+  override readonly name = 'LogWriterClosedError';
+
+  constructor(readonly table: string) {
+    super(`${table}: the log writer is shut down and accepts no more rows`);
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * When `record()` resolves. `'await'`: once the row is committed (concurrent callers share one
+ * commit). `'buffered'`: at once; the row waits in the bounded buffer and is written within
+ * `maxDelayMs` or as soon as a connection is free, and failures are counted and logged.
+ */
+export type Durability = 'await' | 'buffered';
+
+/** What a write does when the buffer is full: wait for room, or fail with `LogBufferFullError`. */
+export type FullBufferPolicy = 'wait' | 'reject';
+
+/** Options of the batched writer, `LoggingModule.forRoot({ writer: {...} })`. */
+export interface LogWriterOptions {
+  /** Rows per INSERT statement at most. Default: `1000`. */
+  batchSize?: number;
+  /** Longest a row waits for its batch to fill before it is sent anyway, in ms. Default: `2`. */
+  maxDelayMs?: number;
+  /** Statements in flight at once per table, each on a pooled connection. Default: `2`. */
+  concurrency?: number;
+  /** Rows queued or in flight per table before `onFullBuffer` applies. Default: `10000`. */
+  bufferSize?: number;
+  /** Default: `'wait'`. */
+  onFullBuffer?: FullBufferPolicy;
+  /** Durability of a `record()` call that does not choose one. Default: `'await'`. */
+  durability?: Durability;
+  /**
+   * Retries of a batch while the database is unreachable: `attempts` tries in all, waiting
+   * `baseDelayMs`, then twice that, and so on up to `maxDelayMs` (with jitter). Defaults: `8`,
+   * `100`, `5000`, about 11 seconds in all.
+   */
+  retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+}
+
+export interface ResolvedWriterOptions {
+  batchSize: number;
+  maxDelayMs: number;
+  concurrency: number;
+  bufferSize: number;
+  onFullBuffer: FullBufferPolicy;
+  durability: Durability;
+  retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
+}
+
+export const WRITER_DEFAULTS: ResolvedWriterOptions = {
+  batchSize: 1000,
+  maxDelayMs: 2,
+  concurrency: 2,
+  bufferSize: 10_000,
+  onFullBuffer: 'wait',
+  durability: 'await',
+  retry: { attempts: 8, baseDelayMs: 100, maxDelayMs: 5000 },
+};
+
+function check(ok: boolean, field: string, rule: string): void {
+  if (!ok) {
+    throw new Error(`LoggingModule option writer.${field} must be ${rule}`);
+  }
+}
+
+const integer = (value: number, min: number) =>
+  Number.isSafeInteger(value) && value >= min;
+
+/** Merges the defaults and checks every value, naming the field and the rule it breaks. */
+export function resolveWriterOptions(
+  options: LogWriterOptions = {},
+): ResolvedWriterOptions {
+  const resolved: ResolvedWriterOptions = {
+    ...WRITER_DEFAULTS,
+    ...options,
+    retry: { ...WRITER_DEFAULTS.retry, ...options.retry },
+  };
+  check(
+    integer(resolved.batchSize, 1),
+    'batchSize',
+    'an integer of at least 1',
+  );
+  check(
+    integer(resolved.maxDelayMs, 0),
+    'maxDelayMs',
+    'an integer of at least 0',
+  );
+  check(
+    integer(resolved.concurrency, 1),
+    'concurrency',
+    'an integer of at least 1',
+  );
+  check(
+    integer(resolved.bufferSize, resolved.batchSize),
+    'bufferSize',
+    `an integer of at least batchSize (${resolved.batchSize})`,
+  );
+  check(
+    ['wait', 'reject'].includes(resolved.onFullBuffer),
+    'onFullBuffer',
+    `'wait' or 'reject'`,
+  );
+  check(
+    ['await', 'buffered'].includes(resolved.durability),
+    'durability',
+    `'await' or 'buffered'`,
+  );
+  check(
+    integer(resolved.retry.attempts, 1),
+    'retry.attempts',
+    'an integer of at least 1',
+  );
+  check(
+    integer(resolved.retry.baseDelayMs, 0),
+    'retry.baseDelayMs',
+    'an integer of at least 0',
+  );
+  check(
+    integer(resolved.retry.maxDelayMs, resolved.retry.baseDelayMs),
+    'retry.maxDelayMs',
+    'an integer of at least retry.baseDelayMs',
+  );
+  return resolved;
+}
+
+/** Counters of the writer, read with `LogWriter.stats()`. They only grow, except `bufferDepth`. */
+export interface LogWriterStats {
+  /** Rows confirmed written (committed, or written inside a caller's transaction). */
+  rowsWritten: number;
+  /** INSERT statements that succeeded. */
+  batches: number;
+  /** Batch retries after the database was unreachable. */
+  retries: number;
+  /** Rows the database refused or that stayed unwritten past the retries. */
+  rowsFailed: number;
+  /** Entries refused before queueing: invalid, or the buffer was full with `'reject'`. */
+  rowsRejected: number;
+  /** Rows queued or in flight now, per table. */
+  bufferDepth: Record<string, number>;
+}

@@ -1,0 +1,50 @@
+import { Test, type TestingModule } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { demoDataSourceOptions } from '../../src/demo/database/data-source.js';
+import {
+  AuditLogService,
+  LlmUsageService,
+  LogWriter,
+  LoggingModule,
+  type LoggingModuleOptions,
+} from '../../src/logging/index.js';
+
+/** A host app of just the host connection and the LoggingModule, on a test database. */
+export async function loggingApp(
+  url: string,
+  options: LoggingModuleOptions = {},
+) {
+  const moduleRef: TestingModule = await Test.createTestingModule({
+    imports: [
+      TypeOrmModule.forRoot(demoDataSourceOptions(url)),
+      LoggingModule.forRoot(options),
+    ],
+  }).compile();
+  await moduleRef.init();
+  return {
+    moduleRef,
+    dataSource: moduleRef.get(DataSource),
+    audit: moduleRef.get(AuditLogService),
+    usage: moduleRef.get(LlmUsageService),
+    writer: moduleRef.get(LogWriter),
+    close: () => moduleRef.close(),
+  };
+}
+
+/** Inserts a firm (and a user and a project of it) and returns their ids. */
+export async function seedFirm(dataSource: DataSource, name = 'firm') {
+  const [firm] = await dataSource.query<{ id: string }[]>(
+    'INSERT INTO firms (name) VALUES ($1) RETURNING id',
+    [name],
+  );
+  const [user] = await dataSource.query<{ id: string }[]>(
+    'INSERT INTO users (firm_id, email) VALUES ($1, $2) RETURNING id',
+    [firm.id, `owner@${name}.test`],
+  );
+  const [project] = await dataSource.query<{ id: string }[]>(
+    'INSERT INTO cma_projects (firm_id, name) VALUES ($1, $2) RETURNING id',
+    [firm.id, `${name} CMA`],
+  );
+  return { firmId: firm.id, userId: user.id, projectId: project.id };
+}

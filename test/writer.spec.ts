@@ -1,0 +1,373 @@
+import { Client } from 'pg';
+import {
+  LogBufferFullError,
+  LogEntryValidationError,
+  LogWriteError,
+  LogWriterClosedError,
+  type AuditLogEntry,
+  type LlmUsageEntry,
+  type LoggingModuleOptions,
+} from '../src/logging/index.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { loggingApp, seedFirm } from './support/logging-app.js';
+
+/** The write path: validated record APIs over one group-commit writer, read back from the database. */
+
+const MISSING_FIRM = '00000000-0000-4000-8000-000000000000';
+
+describe('record() and the batched writer', () => {
+  let database: TestDatabase;
+  let reader: Client;
+  const apps: { close: () => Promise<void> }[] = [];
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    reader = new Client({ connectionString: database.url });
+    await reader.connect();
+  });
+  afterAll(async () => {
+    await reader.end();
+    await database.drop();
+  });
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.close();
+  });
+
+  async function start(options: LoggingModuleOptions = {}) {
+    const app = await loggingApp(database.url, options);
+    apps.push(app);
+    const firm = await seedFirm(app.dataSource, `firm-${apps.length}`);
+    return { ...app, ...firm };
+  }
+
+  /** Counted by a separate connection: what is committed, not what a session sees. */
+  async function count(table: string, firmId: string): Promise<number> {
+    const { rows } = await reader.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${table} WHERE firm_id = $1`,
+      [firmId],
+    );
+    return rows[0].n;
+  }
+
+  const usageEntry = (
+    firmId: string,
+    overrides: Partial<LlmUsageEntry> = {},
+  ): LlmUsageEntry => ({
+    firmId,
+    model: 'gemini-3-flash',
+    taskType: 'extraction',
+    inputTokens: 1200,
+    outputTokens: 300,
+    costUsd: '0.001500',
+    latencyMs: 840,
+    ...overrides,
+  });
+
+  const auditEntry = (
+    firmId: string,
+    overrides: Partial<AuditLogEntry> = {},
+  ): AuditLogEntry => ({
+    firmId,
+    action: 'upload_file',
+    entityType: 'uploaded_file',
+    ...overrides,
+  });
+
+  it('groups concurrent record() calls into few statements, one commit each', async () => {
+    const { usage, writer, firmId } = await start();
+    const ids = await Promise.all(
+      Array.from({ length: 500 }, (_, i) =>
+        usage.record(usageEntry(firmId, { inputTokens: i })),
+      ),
+    );
+    expect(new Set(ids).size).toBe(500);
+    const { rows } = await reader.query<{ n: number; commits: number }>(
+      `SELECT count(*)::int AS n, count(DISTINCT xmin::text)::int AS commits
+         FROM llm_usage_log WHERE firm_id = $1`,
+      [firmId],
+    );
+    expect(rows[0].n).toBe(500);
+    // 500 callers in one tick: at most a handful of statements, each its own transaction.
+    expect(rows[0].commits).toBeLessThanOrEqual(4);
+    expect(writer.stats()).toMatchObject({ rowsWritten: 500, rowsFailed: 0 });
+    expect(writer.stats().batches).toBe(rows[0].commits);
+  });
+
+  it("resolves an 'await' record only once its row is committed and readable", async () => {
+    const { audit, firmId, userId, projectId } = await start();
+    const id = await audit.record(
+      auditEntry(firmId, {
+        userId,
+        action: 'create_project',
+        entityType: 'cma_project',
+        entityId: projectId,
+        metadata: { files: 3, reviewed: true },
+        ipAddress: '2001:db8::7',
+      }),
+    );
+    const { rows } = await reader.query(
+      'SELECT firm_id, user_id, action, entity_type, entity_id, metadata, ip_address FROM audit_log WHERE id = $1',
+      [id],
+    );
+    expect(rows).toEqual([
+      {
+        firm_id: firmId,
+        user_id: userId,
+        action: 'create_project',
+        entity_type: 'cma_project',
+        entity_id: projectId,
+        metadata: { files: 3, reviewed: true },
+        ip_address: '2001:db8::7',
+      },
+    ]);
+  });
+
+  it('stores costs exactly, from a decimal string or a number', async () => {
+    const { usage, firmId } = await start();
+    const fromString = await usage.record(
+      usageEntry(firmId, { costUsd: '0.000124' }),
+    );
+    const fromNumber = await usage.record(
+      usageEntry(firmId, { costUsd: 0.000124 }),
+    );
+    const largest = await usage.record(
+      usageEntry(firmId, { costUsd: '9999.999999' }),
+    );
+    const { rows } = await reader.query<{ id: string; cost: string }>(
+      'SELECT id, cost_usd::text AS cost FROM llm_usage_log WHERE id = ANY($1)',
+      [[fromString, fromNumber, largest]],
+    );
+    const cost = Object.fromEntries(rows.map((r) => [r.id, r.cost]));
+    expect(cost).toEqual({
+      [fromString]: '0.000124',
+      [fromNumber]: '0.000124',
+      [largest]: '9999.999999',
+    });
+  });
+
+  it('fails a bad row alone: the rest of its batch commits', async () => {
+    const { audit, writer, firmId } = await start();
+    const results = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, i) =>
+        audit.record(
+          auditEntry(i === 17 ? MISSING_FIRM : firmId, {
+            metadata: { index: i },
+          }),
+        ),
+      ),
+    );
+    const rejected = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [{ i, reason: r.reason as unknown }] : [],
+    );
+    expect(rejected.map((r) => r.i)).toEqual([17]);
+    expect(rejected[0].reason).toBeInstanceOf(LogWriteError);
+    expect((rejected[0].reason as Error).message).toContain(
+      'fk_audit_log_firm_id',
+    );
+    expect(await count('audit_log', firmId)).toBe(39);
+    expect(await count('audit_log', MISSING_FIRM)).toBe(0);
+    expect(writer.stats()).toMatchObject({ rowsWritten: 39, rowsFailed: 1 });
+  });
+
+  it('flushes buffered rows on application shutdown', async () => {
+    const app = await start({
+      writer: {
+        durability: 'buffered',
+        batchSize: 5000,
+        bufferSize: 5000,
+        maxDelayMs: 60_000,
+      },
+    });
+    for (let i = 0; i < 300; i++) {
+      await app.usage.record(usageEntry(app.firmId, { outputTokens: i }));
+    }
+    // Accepted, but still in the buffer: the batch is not full and the delay is long.
+    expect(await count('llm_usage_log', app.firmId)).toBe(0);
+    expect(app.writer.stats().bufferDepth.llm_usage_log).toBe(300);
+
+    await app.close();
+    expect(await count('llm_usage_log', app.firmId)).toBe(300);
+    await expect(
+      app.usage.record(usageEntry(app.firmId)),
+    ).rejects.toBeInstanceOf(LogWriterClosedError);
+  });
+
+  it("with onFullBuffer 'reject', refuses the row that does not fit and counts it", async () => {
+    const { usage, writer, firmId } = await start({
+      writer: {
+        durability: 'buffered',
+        batchSize: 10,
+        bufferSize: 10,
+        concurrency: 1,
+        maxDelayMs: 60_000,
+        onFullBuffer: 'reject',
+      },
+    });
+    // Hold the only connection slot: the first batch waits on a row lock.
+    const blocker = new Client({ connectionString: database.url });
+    await blocker.connect();
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE llm_usage_log IN EXCLUSIVE MODE');
+    try {
+      for (let i = 0; i < 10; i++) await usage.record(usageEntry(firmId));
+      await expect(usage.record(usageEntry(firmId))).rejects.toBeInstanceOf(
+        LogBufferFullError,
+      );
+      expect(writer.stats()).toMatchObject({
+        rowsRejected: 1,
+        bufferDepth: { llm_usage_log: 10 },
+      });
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
+    await writer.flush();
+    expect(await count('llm_usage_log', firmId)).toBe(10);
+  });
+
+  it("with onFullBuffer 'wait', holds the writer back until there is room, and loses nothing", async () => {
+    const { usage, writer, firmId } = await start({
+      writer: {
+        durability: 'buffered',
+        batchSize: 10,
+        bufferSize: 10,
+        concurrency: 1,
+        maxDelayMs: 1,
+        onFullBuffer: 'wait',
+      },
+    });
+    const blocker = new Client({ connectionString: database.url });
+    await blocker.connect();
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE llm_usage_log IN EXCLUSIVE MODE');
+    let settled = 0;
+    const writes = Array.from({ length: 25 }, () =>
+      usage.record(usageEntry(firmId)).then(() => settled++),
+    );
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Ten accepted (and blocked on the lock); the other fifteen are waiting for room.
+      expect(settled).toBe(10);
+      expect(writer.stats().bufferDepth.llm_usage_log).toBe(10);
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
+    await Promise.all(writes);
+    await writer.flush();
+    expect(await count('llm_usage_log', firmId)).toBe(25);
+    expect(writer.stats().rowsRejected).toBe(0);
+  });
+
+  it('writes through the caller’s EntityManager: the row rolls back with the transaction', async () => {
+    const { audit, dataSource, firmId, projectId } = await start();
+    await expect(
+      dataSource.transaction(async (manager) => {
+        await manager.query('UPDATE cma_projects SET name = $1 WHERE id = $2', [
+          'renamed',
+          projectId,
+        ]);
+        await audit.record(
+          auditEntry(firmId, {
+            action: 'resolve_review',
+            entityType: 'review_item',
+          }),
+          { manager },
+        );
+        throw new Error('the change failed');
+      }),
+    ).rejects.toThrow('the change failed');
+    expect(await count('audit_log', firmId)).toBe(0);
+
+    const id = await dataSource.transaction((manager) =>
+      audit.record(auditEntry(firmId), { manager }),
+    );
+    const { rows } = await reader.query(
+      'SELECT id FROM audit_log WHERE id = $1',
+      [id],
+    );
+    expect(rows).toEqual([{ id }]);
+  });
+
+  it('rejects an invalid entry with one error naming every bad field, and writes nothing', async () => {
+    const { usage, writer, firmId } = await start();
+    const bad = {
+      firmId: 'firm-1',
+      cmaProjectId: 42,
+      model: '',
+      taskType: 'summarization',
+      inputTokens: -1,
+      outputTokens: 2 ** 31,
+      costUsd: '10000.5',
+      latencyMs: Number.NaN,
+      success: 'yes',
+      errorMessage: 7,
+      extra: 'field',
+    } as unknown as LlmUsageEntry;
+    const total = async () =>
+      (
+        await reader.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM llm_usage_log',
+        )
+      ).rows[0].n;
+    const before = await total();
+    const error = await usage.record(bad).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LogEntryValidationError);
+    const fields = (error as LogEntryValidationError).violations.map(
+      (v) => v.field,
+    );
+    expect(new Set(fields)).toEqual(
+      new Set([
+        'firmId',
+        'cmaProjectId',
+        'model',
+        'taskType',
+        'inputTokens',
+        'outputTokens',
+        'costUsd',
+        'latencyMs',
+        'success',
+        'errorMessage',
+        'extra',
+      ]),
+    );
+    expect((error as Error).message).toContain(
+      'costUsd must be a non-negative decimal that fits NUMERIC(10,6)',
+    );
+    expect((error as Error).message).toContain(
+      'taskType must be one of extraction, classification, validation, fallback',
+    );
+    expect(writer.stats()).toMatchObject({ rowsRejected: 1, batches: 0 });
+    expect(await total()).toBe(before);
+    await expect(
+      usage.record(usageEntry(firmId, { costUsd: 0.1 + 0.2 })),
+    ).rejects.toThrow(/costUsd must be a non-negative decimal/);
+  });
+
+  it('cuts error messages to their bound', async () => {
+    const { usage, firmId } = await start();
+    const id = await usage.record(
+      usageEntry(firmId, { success: false, errorMessage: 'x'.repeat(10_000) }),
+    );
+    const { rows } = await reader.query<{ length: number; success: boolean }>(
+      'SELECT length(error_message)::int AS length, success FROM llm_usage_log WHERE id = $1',
+      [id],
+    );
+    expect(rows).toEqual([{ length: 2000, success: false }]);
+  });
+
+  it('refuses invalid writer options, naming the field and the rule', async () => {
+    await expect(
+      loggingApp(database.url, { writer: { batchSize: 0 } }),
+    ).rejects.toThrow(
+      'LoggingModule option writer.batchSize must be an integer of at least 1',
+    );
+    await expect(
+      loggingApp(database.url, {
+        writer: { onFullBuffer: 'drop' as 'wait' },
+      }),
+    ).rejects.toThrow(
+      "LoggingModule option writer.onFullBuffer must be 'wait' or 'reject'",
+    );
+  });
+});
