@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { schemaSnapshot } from './support/catalog.js';
+import { EMPTY_SCHEMA, schemaSnapshot } from './support/catalog.js';
 import {
   createTestDatabase,
   dataSourceFor,
@@ -66,13 +66,7 @@ describe('migration scripts with DATABASE_URL', () => {
     );
     const second = await npm('migration:revert');
     expect(second.code).toBe(0);
-    expect(await schemaSnapshot(dataSource)).toEqual({
-      tables: [],
-      columns: [],
-      constraints: [],
-      indexes: [],
-      types: [],
-    });
+    expect(await schemaSnapshot(dataSource)).toEqual(EMPTY_SCHEMA);
     const third = await npm('migration:revert');
     expect(third.output).toContain('No migrations were found in the database');
   });

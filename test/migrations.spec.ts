@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { LOGGING_MIGRATIONS } from '../src/logging/index.js';
 import { DEMO_MIGRATIONS } from '../src/demo/migrations/index.js';
-import { schemaSnapshot } from './support/catalog.js';
+import { EMPTY_SCHEMA, schemaSnapshot } from './support/catalog.js';
 import {
   createTestDatabase,
   dataSourceFor,
@@ -47,13 +47,7 @@ describe('migrations', () => {
     expect(await tables()).toEqual(['cma_projects', 'firms', 'users']);
 
     await dataSource.undoLastMigration();
-    expect(await schemaSnapshot(dataSource)).toEqual({
-      tables: [],
-      columns: [],
-      constraints: [],
-      indexes: [],
-      types: [],
-    });
+    expect(await schemaSnapshot(dataSource)).toEqual(EMPTY_SCHEMA);
     expect(
       await dataSource.query('SELECT count(*)::int AS n FROM migrations'),
     ).toEqual([{ n: 0 }]);

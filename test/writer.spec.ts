@@ -49,6 +49,18 @@ describe('record() and the batched writer', () => {
     return rows[0].n;
   }
 
+  /** Blocks inserts into llm_usage_log until the returned function is called. */
+  async function lockUsageTable(): Promise<() => Promise<void>> {
+    const blocker = new Client({ connectionString: database.url });
+    await blocker.connect();
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE llm_usage_log IN EXCLUSIVE MODE');
+    return async () => {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    };
+  }
+
   const usageEntry = (
     firmId: string,
     overrides: Partial<LlmUsageEntry> = {},
@@ -203,11 +215,8 @@ describe('record() and the batched writer', () => {
         onFullBuffer: 'reject',
       },
     });
-    // Hold the only connection slot: the first batch waits on a row lock.
-    const blocker = new Client({ connectionString: database.url });
-    await blocker.connect();
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE llm_usage_log IN EXCLUSIVE MODE');
+    // Hold the only connection slot: the first batch waits on the table lock.
+    const unlock = await lockUsageTable();
     try {
       for (let i = 0; i < 10; i++) await usage.record(usageEntry(firmId));
       await expect(usage.record(usageEntry(firmId))).rejects.toBeInstanceOf(
@@ -218,8 +227,7 @@ describe('record() and the batched writer', () => {
         bufferDepth: { llm_usage_log: 10 },
       });
     } finally {
-      await blocker.query('ROLLBACK');
-      await blocker.end();
+      await unlock();
     }
     await writer.flush();
     expect(await count('llm_usage_log', firmId)).toBe(10);
@@ -236,10 +244,7 @@ describe('record() and the batched writer', () => {
         onFullBuffer: 'wait',
       },
     });
-    const blocker = new Client({ connectionString: database.url });
-    await blocker.connect();
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE llm_usage_log IN EXCLUSIVE MODE');
+    const unlock = await lockUsageTable();
     let settled = 0;
     const writes = Array.from({ length: 25 }, () =>
       usage.record(usageEntry(firmId)).then(() => settled++),
@@ -250,8 +255,7 @@ describe('record() and the batched writer', () => {
       expect(settled).toBe(10);
       expect(writer.stats().bufferDepth.llm_usage_log).toBe(10);
     } finally {
-      await blocker.query('ROLLBACK');
-      await blocker.end();
+      await unlock();
     }
     await Promise.all(writes);
     await writer.flush();

@@ -47,3 +47,12 @@ export async function schemaSnapshot(dataSource: DataSource) {
     types,
   };
 }
+
+/** The snapshot of a schema holding nothing the migrations made. */
+export const EMPTY_SCHEMA = {
+  tables: [],
+  columns: [],
+  constraints: [],
+  indexes: [],
+  types: [],
+};
