@@ -185,12 +185,18 @@ export class BatchWriter<Entry> {
     this.updateDepth();
     if (this.queue.length >= this.options.batchSize) {
       this.drain(false);
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.drain(true);
-      }, this.options.maxDelayMs);
+    } else {
+      this.armTimer();
     }
+  }
+
+  /** Sends whatever is queued `maxDelayMs` from now, unless a timer is already set. */
+  private armTimer(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.drain(true);
+    }, this.options.maxDelayMs);
   }
 
   /** Starts batches while there are free slots: full ones, or any when `all` is set. */
@@ -215,13 +221,9 @@ export class BatchWriter<Entry> {
     }
     if (
       this.queue.length > 0 &&
-      !this.timer &&
       this.inFlightBatches < this.options.concurrency
     ) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.drain(true);
-      }, this.options.maxDelayMs);
+      this.armTimer();
     }
   }
 
