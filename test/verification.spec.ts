@@ -2,6 +2,7 @@ import { QueryFailedError, type DataSource } from 'typeorm';
 import { CmaProject, Firm, User } from '../src/demo/entities/index.js';
 import { AuditLog, LLM_TASK_TYPES, LlmUsageLog } from '../src/logging/index.js';
 import { openTestDataSource } from './support/database.js';
+import { seedFirm } from './support/seed.js';
 
 /** The verification list of the table spec, item by item, through the entities. */
 
@@ -13,17 +14,6 @@ describe('table spec verification list', () => {
     ({ dataSource, close } = await openTestDataSource());
   });
   afterAll(() => close());
-
-  async function firmWithUserAndProject(name: string) {
-    const firm = await dataSource.getRepository(Firm).save({ name });
-    const user = await dataSource
-      .getRepository(User)
-      .save({ firmId: firm.id, email: `owner@${name}.test` });
-    const project = await dataSource
-      .getRepository(CmaProject)
-      .save({ firmId: firm.id, name: `${name} CMA` });
-    return { firm, user, project };
-  }
 
   function usage(
     firmId: string,
@@ -53,9 +43,9 @@ describe('table spec verification list', () => {
   }
 
   it('stores cost_usd = 0.000124 and reads it back as the exact string', async () => {
-    const { firm } = await firmWithUserAndProject('micro');
+    const { firmId } = await seedFirm(dataSource, 'micro');
     const repository = dataSource.getRepository(LlmUsageLog);
-    const { id } = await repository.save(usage(firm.id));
+    const { id } = await repository.save(usage(firmId));
 
     const entity = await repository.findOneByOrFail({ id });
     expect(entity.costUsd).toBe('0.000124');
@@ -68,30 +58,30 @@ describe('table spec verification list', () => {
   });
 
   it('keeps the largest and the smallest NUMERIC(10,6) costs exact', async () => {
-    const { firm } = await firmWithUserAndProject('bounds');
+    const { firmId } = await seedFirm(dataSource, 'bounds');
     const repository = dataSource.getRepository(LlmUsageLog);
     for (const cost of ['9999.999999', '0.000001', '0.000000']) {
-      const { id } = await repository.save(usage(firm.id, { costUsd: cost }));
+      const { id } = await repository.save(usage(firmId, { costUsd: cost }));
       expect((await repository.findOneByOrFail({ id })).costUsd).toBe(cost);
     }
   });
 
   it('refuses a cost beyond NUMERIC(10,6) instead of storing a wrong one', async () => {
-    const { firm } = await firmWithUserAndProject('overflow');
+    const { firmId } = await seedFirm(dataSource, 'overflow');
     const repository = dataSource.getRepository(LlmUsageLog);
     const driverError = await dbError(
-      repository.insert(usage(firm.id, { costUsd: '10000.000000' })),
+      repository.insert(usage(firmId, { costUsd: '10000.000000' })),
     );
     expect(driverError.code).toBe('22003'); // numeric_value_out_of_range
-    expect(await repository.countBy({ firmId: firm.id })).toBe(0);
+    expect(await repository.countBy({ firmId })).toBe(0);
   });
 
   it('applies the column defaults: success is true and created_at is now()', async () => {
-    const { firm } = await firmWithUserAndProject('defaults');
+    const { firmId } = await seedFirm(dataSource, 'defaults');
     const before = await dataSource.query<{ now: Date }[]>('SELECT now()');
     const { id } = await dataSource
       .getRepository(LlmUsageLog)
-      .save(usage(firm.id));
+      .save(usage(firmId));
     const row = await dataSource
       .getRepository(LlmUsageLog)
       .findOneByOrFail({ id });
@@ -105,9 +95,9 @@ describe('table spec verification list', () => {
   it.each(LLM_TASK_TYPES.map((t) => [t]))(
     'accepts task_type %s',
     async (taskType) => {
-      const { firm } = await firmWithUserAndProject(`task-${taskType}`);
+      const { firmId } = await seedFirm(dataSource, `task-${taskType}`);
       const repository = dataSource.getRepository(LlmUsageLog);
-      const { id } = await repository.save(usage(firm.id, { taskType }));
+      const { id } = await repository.save(usage(firmId, { taskType }));
       expect((await repository.findOneByOrFail({ id })).taskType).toBe(
         taskType,
       );
@@ -117,85 +107,88 @@ describe('table spec verification list', () => {
   it.each([['summarization'], ['Extraction'], [''], ['extraction ']])(
     'rejects task_type %p through the CHECK constraint and stores nothing',
     async (taskType) => {
-      const { firm } = await firmWithUserAndProject('check');
+      const { firmId } = await seedFirm(dataSource, 'check');
       const repository = dataSource.getRepository(LlmUsageLog);
       const driverError = await dbError(
         repository.insert(
-          usage(firm.id, { taskType: taskType as LlmUsageLog['taskType'] }),
+          usage(firmId, { taskType: taskType as LlmUsageLog['taskType'] }),
         ),
       );
       expect(driverError.code).toBe('23514'); // check_violation
       expect(driverError.constraint).toBe('chk_llm_usage_log_task_type');
-      expect(await repository.countBy({ firmId: firm.id })).toBe(0);
+      expect(await repository.countBy({ firmId })).toBe(0);
     },
   );
 
   it('keeps usage rows with cma_project_id NULL when their project is deleted', async () => {
-    const { firm, project } = await firmWithUserAndProject('project-delete');
+    const { firmId, projectId } = await seedFirm(dataSource, 'project-delete');
     const repository = dataSource.getRepository(LlmUsageLog);
     const { id } = await repository.save(
-      usage(firm.id, { cmaProjectId: project.id }),
+      usage(firmId, { cmaProjectId: projectId }),
     );
-    const other = await repository.save(usage(firm.id)); // no project
+    const other = await repository.save(usage(firmId)); // no project
 
-    await dataSource.getRepository(CmaProject).delete({ id: project.id });
+    await dataSource.getRepository(CmaProject).delete({ id: projectId });
 
     const row = await repository.findOneByOrFail({ id });
     expect(row.cmaProjectId).toBeNull();
     expect(row.costUsd).toBe('0.000124');
-    expect(await repository.countBy({ firmId: firm.id })).toBe(2);
+    expect(await repository.countBy({ firmId })).toBe(2);
     expect(
       (await repository.findOneByOrFail({ id: other.id })).cmaProjectId,
     ).toBeNull();
   });
 
   it('keeps audit rows with user_id NULL when their user is deleted', async () => {
-    const { firm, user, project } = await firmWithUserAndProject('user-delete');
+    const { firmId, userId, projectId } = await seedFirm(
+      dataSource,
+      'user-delete',
+    );
     const repository = dataSource.getRepository(AuditLog);
     const { id } = await repository.save({
-      firmId: firm.id,
-      userId: user.id,
+      firmId,
+      userId,
       action: 'create_project',
       entityType: 'cma_project',
-      entityId: project.id,
+      entityId: projectId,
       metadata: { files: 2 },
       ipAddress: '203.0.113.7',
     });
 
-    await dataSource.getRepository(User).delete({ id: user.id });
+    await dataSource.getRepository(User).delete({ id: userId });
 
     const row = await repository.findOneByOrFail({ id });
     expect(row).toMatchObject({
       userId: null,
-      firmId: firm.id,
+      firmId,
       action: 'create_project',
-      entityId: project.id,
+      entityId: projectId,
       metadata: { files: 2 },
       ipAddress: '203.0.113.7',
     });
   });
 
   it("removes a deleted firm's rows from both logs and leaves other firms' rows alone", async () => {
-    const doomed = await firmWithUserAndProject('doomed');
-    const kept = await firmWithUserAndProject('kept');
-    for (const { firm, user, project } of [doomed, kept]) {
+    const doomed = await seedFirm(dataSource, 'doomed');
+    const kept = await seedFirm(dataSource, 'kept');
+    for (const { firmId, userId, projectId } of [doomed, kept]) {
       await dataSource
         .getRepository(LlmUsageLog)
-        .save(usage(firm.id, { cmaProjectId: project.id }));
+        .save(usage(firmId, { cmaProjectId: projectId }));
       await dataSource.getRepository(AuditLog).save({
-        firmId: firm.id,
-        userId: user.id,
+        firmId,
+        userId,
         action: 'download_cma',
         entityType: 'generated_file',
       });
     }
 
-    await dataSource.getRepository(Firm).delete({ id: doomed.firm.id });
+    await dataSource.getRepository(Firm).delete({ id: doomed.firmId });
 
     for (const entity of [LlmUsageLog, AuditLog]) {
       const repository = dataSource.getRepository(entity);
-      expect(await repository.countBy({ firmId: doomed.firm.id })).toBe(0);
-      expect(await repository.countBy({ firmId: kept.firm.id })).toBe(1);
+      expect(await repository.countBy({ firmId: doomed.firmId })).toBe(0);
+      expect(await repository.countBy({ firmId: kept.firmId })).toBe(1);
     }
   });
 

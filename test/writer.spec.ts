@@ -9,7 +9,8 @@ import {
   type LoggingModuleOptions,
 } from '../src/logging/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { loggingApp, seedFirm } from './support/logging-app.js';
+import { loggingApp } from './support/logging-app.js';
+import { seedFirm } from './support/seed.js';
 
 /** The write path: validated record APIs over one group-commit writer, read back from the database. */
 

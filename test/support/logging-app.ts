@@ -31,20 +31,3 @@ export async function loggingApp(
     close: () => moduleRef.close(),
   };
 }
-
-/** Inserts a firm (and a user and a project of it) and returns their ids. */
-export async function seedFirm(dataSource: DataSource, name = 'firm') {
-  const [firm] = await dataSource.query<{ id: string }[]>(
-    'INSERT INTO firms (name) VALUES ($1) RETURNING id',
-    [name],
-  );
-  const [user] = await dataSource.query<{ id: string }[]>(
-    'INSERT INTO users (firm_id, email) VALUES ($1, $2) RETURNING id',
-    [firm.id, `owner@${name}.test`],
-  );
-  const [project] = await dataSource.query<{ id: string }[]>(
-    'INSERT INTO cma_projects (firm_id, name) VALUES ($1, $2) RETURNING id',
-    [firm.id, `${name} CMA`],
-  );
-  return { firmId: firm.id, userId: user.id, projectId: project.id };
-}
