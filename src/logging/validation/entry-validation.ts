@@ -172,8 +172,8 @@ const unknownField = (field: string): EntryViolation => ({
 });
 
 /**
- * An instance of `Entry` holding the caller's own properties, copied with `defineProperty` so that
- * a `__proto__` key cannot set a prototype. Reserved keys are not copied; they are returned, to be
+ * An instance of `Entry` holding the caller's own properties. Reserved keys are not copied (so no
+ * assignment can reach `__proto__`'s setter or shadow `constructor`); they are returned, to be
  * reported as unknown fields.
  */
 export function toEntryInstance<T extends object>(
@@ -187,12 +187,9 @@ export function toEntryInstance<T extends object>(
       reserved.push(key);
       continue;
     }
-    Object.defineProperty(instance, key, {
-      value: (input as Record<string, unknown>)[key],
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    (instance as Record<string, unknown>)[key] = (
+      input as Record<string, unknown>
+    )[key];
   }
   return { instance, reserved };
 }
