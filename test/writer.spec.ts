@@ -182,13 +182,42 @@ describe('record() and the batched writer', () => {
     expect(writer.stats()).toMatchObject({ rowsWritten: 39, rowsFailed: 1 });
   });
 
+  it("sends 'buffered' rows after bufferedDelayMs, and at once with an 'await' row", async () => {
+    const { usage, writer, firmId } = await start({
+      writer: { bufferedDelayMs: 400, maxDelayMs: 2 },
+    });
+    for (let i = 0; i < 3; i++) {
+      await usage.record(usageEntry(firmId), { durability: 'buffered' });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await count('llm_usage_log', firmId)).toBe(0);
+    const deadline = Date.now() + 5000;
+    while (
+      (await count('llm_usage_log', firmId)) < 3 &&
+      Date.now() < deadline
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await count('llm_usage_log', firmId)).toBe(3);
+    expect(writer.stats().batches).toBe(1);
+
+    // A buffered row waiting its long delay leaves with the next 'await' row, in one statement.
+    const slow = await start({ writer: { bufferedDelayMs: 60_000 } });
+    await slow.usage.record(usageEntry(slow.firmId), {
+      durability: 'buffered',
+    });
+    await slow.usage.record(usageEntry(slow.firmId), { durability: 'await' });
+    expect(await count('llm_usage_log', slow.firmId)).toBe(2);
+    expect(slow.writer.stats().batches).toBe(1);
+  });
+
   it('flushes buffered rows on application shutdown', async () => {
     const app = await start({
       writer: {
         durability: 'buffered',
         batchSize: 5000,
         bufferSize: 5000,
-        maxDelayMs: 60_000,
+        bufferedDelayMs: 60_000,
       },
     });
     for (let i = 0; i < 300; i++) {
@@ -212,7 +241,7 @@ describe('record() and the batched writer', () => {
         batchSize: 10,
         bufferSize: 10,
         concurrency: 1,
-        maxDelayMs: 60_000,
+        bufferedDelayMs: 60_000,
         onFullBuffer: 'reject',
       },
     });
@@ -241,7 +270,7 @@ describe('record() and the batched writer', () => {
         batchSize: 10,
         bufferSize: 10,
         concurrency: 1,
-        maxDelayMs: 1,
+        bufferedDelayMs: 1,
         onFullBuffer: 'wait',
       },
     });

@@ -17,6 +17,38 @@ export {
   type LlmTaskType,
 } from './logging.constants.js';
 export { AuditLogService } from './audit/audit-log.service.js';
+export { type AuditContext, auditContext } from './audit/audit-context.js';
+export {
+  Audit,
+  type AuditArgs,
+  type AuditDecoratorOptions,
+  type AuditEntityIdSource,
+  SkipAudit,
+} from './audit/audit.decorator.js';
+export { AuditInterceptor } from './audit/audit.interceptor.js';
+export {
+  AuditConfigurationError,
+  AuditWriteError,
+} from './audit/audit.errors.js';
+export {
+  type AuditActor,
+  type AuditActorResolver,
+  type AuditOptions,
+  type AuditRequest,
+  type AuditStats,
+  type AuditWriteErrorPolicy,
+  defaultActorResolver,
+  type MissingFirmPolicy,
+} from './audit/audit.options.js';
+export {
+  AuditMetadataError,
+  DENIED_KEY_WORDS,
+  METADATA_POLICY_DEFAULTS,
+  type MetadataDrop,
+  type MetadataPolicyOptions,
+  type MetadataRule,
+  sanitizeMetadata,
+} from './audit/metadata-policy.js';
 export {
   AUDIT_METADATA_MAX_BYTES,
   type AuditLogEntry,

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { AuditLogService } from './audit/audit-log.service.js';
+import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
 import { LOGGING_DATA_SOURCE } from './logging.constants.js';
@@ -11,7 +12,12 @@ import {
 } from './logging.module-definition.js';
 import { LogWriter } from './writer/log-writer.service.js';
 
-const SERVICES = [LogWriter, AuditLogService, LlmUsageService];
+const SERVICES = [
+  LogWriter,
+  AuditLogService,
+  LlmUsageService,
+  AuditInterceptor,
+];
 
 /**
  * The LLM usage log and the audit trail for a NestJS app on TypeORM and PostgreSQL.

@@ -1,3 +1,4 @@
+import type { AuditOptions } from './audit/audit.options.js';
 import type { LogWriterOptions } from './writer/writer.options.js';
 
 /**
@@ -7,6 +8,8 @@ import type { LogWriterOptions } from './writer/writer.options.js';
 export interface LoggingModuleOptions {
   /** The batched writer both logs share: batch size, delay, buffer, durability, retries. */
   writer?: LogWriterOptions;
+  /** The audit trail: the interceptor, how a request's firm and user are found, the metadata policy. */
+  audit?: AuditOptions;
 }
 
 /**

@@ -4,14 +4,21 @@ import { IsBoundedJsonObject } from '../validation/rules.js';
 /** Largest `metadata` accepted, as JSON text. */
 export const AUDIT_METADATA_MAX_BYTES = 8192;
 
+/**
+ * Largest metadata the metadata policy lets through: {@link AUDIT_METADATA_MAX_BYTES} less 512 bytes
+ * kept for the keys the module adds itself (`outcome`, `requestId`, `errorClass`, `status`).
+ */
+export const METADATA_POLICY_MAX_BYTES = AUDIT_METADATA_MAX_BYTES - 512;
+
 const IDENTIFIER = /^[a-z][a-z0-9_]{0,63}$/;
 const identifier = (field: string) =>
   `${field} must be a lowercase identifier: a letter, then letters, digits or underscores, 64 characters at most`;
 
 /** One auditable action, as given to `AuditLogService.record`. */
 export interface AuditLogEntry {
-  firmId: string;
-  /** The acting user, if any. */
+  /** Required, except inside an audited request or `auditContext.run`, which supply it. */
+  firmId?: string;
+  /** The acting user, if any. Inside an audited request, the request's user when left out. */
   userId?: string | null;
   /** e.g. `create_project`, `upload_file`, `run_extraction`, `resolve_review`, `download_cma`. */
   action: string;
@@ -20,7 +27,7 @@ export interface AuditLogEntry {
   entityId?: string | null;
   /** References and counts only, never financial data; a JSON object of at most 8 KiB. */
   metadata?: Record<string, unknown> | null;
-  /** IPv4 or IPv6. */
+  /** IPv4 or IPv6. Inside an audited request, the client's address when left out. */
   ipAddress?: string | null;
 }
 

@@ -1,24 +1,143 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { LOGGING_MODULE_OPTIONS } from '../logging.module-definition.js';
+import type { LoggingModuleOptions } from '../logging.options.js';
 import { LogWriter, type RecordOptions } from '../writer/log-writer.service.js';
+import { auditContext } from './audit-context.js';
 import type { AuditLogEntry } from './audit-log-entry.js';
+import {
+  type AuditStats,
+  type ResolvedAuditOptions,
+  resolveAuditOptions,
+} from './audit.options.js';
+import { markMeasuredJson } from '../validation/rules.js';
+import { AuditMetadataError, sanitizeMetadata } from './metadata-policy.js';
 
 /** Writes the audit trail. */
 @Injectable()
 export class AuditLogService {
-  constructor(private readonly writer: LogWriter) {}
+  private readonly logger = new Logger('LoggingModule');
+  /** The audit options in force, defaults merged. */
+  readonly options: ResolvedAuditOptions;
+  /** @internal Counted here and by `AuditInterceptor`; read them with `stats()`. */
+  readonly counters: AuditStats = {
+    actionsRecorded: 0,
+    failuresRecorded: 0,
+    writeFailures: 0,
+    skippedNoFirm: 0,
+    metadataDropped: 0,
+    entityIdsDropped: 0,
+  };
+
+  constructor(
+    private readonly writer: LogWriter,
+    @Inject(LOGGING_MODULE_OPTIONS) moduleOptions: LoggingModuleOptions,
+  ) {
+    this.options = resolveAuditOptions(moduleOptions.audit);
+  }
 
   /**
    * Records one auditable action and resolves with the new row's id: after the commit with
    * durability `'await'` (the default), at once with `'buffered'`, inside the caller's transaction
    * with `{ manager }`.
    *
+   * Inside an audited request (or `auditContext.run`), `firmId`, `userId` and `ipAddress` left out
+   * of the entry come from the context, and the request id is added to the metadata. The metadata
+   * passes the metadata policy: what it refuses is dropped and counted, or refused with
+   * `AuditMetadataError` in strict mode.
+   *
    * @throws LogEntryValidationError naming every bad field; nothing is written
+   * @throws AuditMetadataError when the strict metadata policy refuses a value; nothing is written
    * @throws LogWriteError when the row could not be written (`'await'` and `manager` only)
    * @throws LogBufferFullError when the buffer is full and `writer.onFullBuffer` is `'reject'`
    * @example
    * await audit.record({ firmId, userId, action: 'create_project', entityType: 'cma_project', entityId });
    */
   async record(entry: AuditLogEntry, options?: RecordOptions): Promise<string> {
+    return this.writer.recordAudit(this.fill(entry), options);
+  }
+
+  /** A copy of the counters. */
+  stats(): AuditStats {
+    return { ...this.counters };
+  }
+
+  /**
+   * @internal The interceptor's path: the entry is complete (no context filling), and `system`
+   * holds the metadata keys the module sets itself (`outcome`, `requestId`, ...), which take
+   * precedence over the picked metadata and are not subject to the policy.
+   */
+  recordAction(
+    entry: AuditLogEntry,
+    system: Record<string, unknown>,
+    options?: RecordOptions,
+  ): Promise<string> {
+    const picked = entry.metadata;
+    const metadata =
+      picked !== null && typeof picked === 'object' && !Array.isArray(picked)
+        ? this.sanitize(picked, entry)
+        : markMeasuredJson({});
+    entry.metadata = Object.assign(metadata, system);
     return this.writer.recordAudit(entry, options);
+  }
+
+  private fill(entry: AuditLogEntry): unknown {
+    if (typeof entry !== 'object' || entry === null) return entry; // refused by validation
+    const context = auditContext.current();
+    let metadata: unknown = entry.metadata;
+    if (metadata !== null && typeof metadata === 'object') {
+      // arrays and other non-objects are left for validation to refuse
+      if (!Array.isArray(metadata)) metadata = this.sanitize(metadata, entry);
+    }
+    if (context === undefined) {
+      return metadata === entry.metadata ? entry : { ...entry, metadata };
+    }
+    if (context.requestId !== null) {
+      if (metadata === null || metadata === undefined) {
+        metadata = markMeasuredJson({});
+      }
+      if (typeof metadata === 'object' && !Array.isArray(metadata)) {
+        (metadata as Record<string, unknown>).requestId = context.requestId;
+      }
+    }
+    return {
+      ...entry,
+      firmId: entry.firmId === undefined ? context.firmId : entry.firmId,
+      userId: entry.userId === undefined ? context.userId : entry.userId,
+      ipAddress:
+        entry.ipAddress === undefined ? context.ipAddress : entry.ipAddress,
+      metadata,
+    };
+  }
+
+  private sanitize(
+    metadata: object,
+    entry: AuditLogEntry,
+  ): Record<string, unknown> {
+    try {
+      const { metadata: clean, dropped } = sanitizeMetadata(
+        metadata,
+        this.options.metadataPolicy,
+      );
+      if (dropped.length > 0) this.dropped(dropped.length, entry, dropped);
+      return markMeasuredJson(clean);
+    } catch (error) {
+      if (error instanceof AuditMetadataError) {
+        this.dropped(error.dropped.length, entry, error.dropped);
+      }
+      throw error;
+    }
+  }
+
+  private dropped(
+    count: number,
+    entry: AuditLogEntry,
+    drops: readonly { path: string; rule: string }[],
+  ): void {
+    this.counters.metadataDropped += count;
+    this.logger.warn(
+      `audit_log: metadata of action '${String(entry.action)}' ${
+        this.options.metadataPolicy.strict ? 'refused' : 'trimmed'
+      } by the policy: ${drops.map((d) => `${d.path || '(root)'} (${d.rule})`).join(', ')}`,
+    );
   }
 }

@@ -20,7 +20,8 @@ const MODEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/;
 
 /** One LLM call, as given to `LlmUsageService.record`. */
 export interface LlmUsageEntry {
-  firmId: string;
+  /** Required, except inside an audited request or `auditContext.run`, which supply it. */
+  firmId?: string;
   /** The project the call served, if any. */
   cmaProjectId?: string | null;
   /** e.g. `gemini-3-flash`; 1-128 characters of letters, digits and `. _ : / @ -`. */

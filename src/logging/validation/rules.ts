@@ -40,6 +40,19 @@ export function IsCostUsd(options?: ValidationOptions): PropertyDecorator {
   );
 }
 
+/**
+ * The last object the metadata policy built and measured: the rule below need not serialize it
+ * again. One slot suffices, because a measured object is validated in the same synchronous call
+ * that built it; anything else is measured as usual. Internal to the module.
+ */
+let measured: object | undefined;
+
+/** Marks an object the module just built and measured as within every JSON size bound. */
+export function markMeasuredJson<T extends object>(value: T): T {
+  measured = value;
+  return value;
+}
+
 /** A JSON object (not an array) whose JSON text is at most `maxBytes` bytes. */
 export function IsBoundedJsonObject(
   maxBytes: number,
@@ -50,9 +63,13 @@ export function IsBoundedJsonObject(
       name: 'isBoundedJsonObject',
       constraints: [maxBytes],
       validator: {
-        validate: (value) => {
+        validate: (value: unknown) => {
           if (typeof value !== 'object' || value === null) return false;
           if (Array.isArray(value)) return false;
+          if (value === measured) {
+            measured = undefined;
+            return true;
+          }
           try {
             const json = JSON.stringify(value);
             return Buffer.byteLength(json, 'utf8') <= maxBytes;

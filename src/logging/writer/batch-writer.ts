@@ -26,10 +26,13 @@ export interface WriterLogger {
 interface Pending {
   row: unknown[];
   durability: Durability;
+  /** When it was queued, in ms since the epoch. */
+  at: number;
   resolve: () => void;
   reject: (error: Error) => void;
 }
 
+const noop = () => undefined;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** SQLSTATE of a driver error, whether TypeORM wrapped it or not. */
@@ -78,8 +81,9 @@ export function isTransientError(error: unknown): boolean {
 
 /**
  * The batched writer behind both log services. Rows for a table queue up and leave as one
- * statement when a batch fills or `maxDelayMs` after the first of them arrived, with up to
- * `concurrency` statements in flight per table. `'await'` callers resolve once their statement has
+ * statement when a batch fills, `maxDelayMs` after the first `'await'` row arrived, or
+ * `bufferedDelayMs` after the first `'buffered'` one, with up to `concurrency` statements in flight
+ * per table. `'await'` callers resolve once their statement has
  * committed, so concurrent callers share one commit; `'buffered'` callers resolve at once.
  *
  * Failures: an unreachable database is retried with exponential backoff; once `retry.attempts`
@@ -94,6 +98,11 @@ export class BatchWriter<Entry> {
   private inFlightRows = 0;
   private inFlightBatches = 0;
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  /** When the timer fires, in ms since the epoch. */
+  private timerDue = 0;
+  /** `'await'` rows in `queue`: while there are any, the short delay applies. */
+  private awaitQueued = 0;
   private readonly roomWaiters: (() => void)[] = [];
   private readonly idleWaiters: (() => void)[] = [];
   private closed = false;
@@ -129,18 +138,20 @@ export class BatchWriter<Entry> {
       if (this.closed) throw new LogWriterClosedError(this.table.name);
     }
     const id = randomUUID();
-    const row = this.table.values(entry, id, new Date());
+    const now = new Date();
+    const row = this.table.values(entry, id, now);
     if (durability === 'buffered') {
-      this.enqueue(
+      this.enqueue({
         row,
         durability,
-        () => undefined,
-        () => undefined,
-      );
+        at: now.getTime(),
+        resolve: noop,
+        reject: noop,
+      });
       return id;
     }
     await new Promise<void>((resolve, reject) =>
-      this.enqueue(row, durability, resolve, reject),
+      this.enqueue({ row, durability, at: now.getTime(), resolve, reject }),
     );
     return id;
   }
@@ -175,13 +186,9 @@ export class BatchWriter<Entry> {
     this.roomWaiters.splice(0).forEach((wake) => wake());
   }
 
-  private enqueue(
-    row: unknown[],
-    durability: Durability,
-    resolve: () => void,
-    reject: (error: Error) => void,
-  ): void {
-    this.queue.push({ row, durability, resolve, reject });
+  private enqueue(pending: Pending): void {
+    this.queue.push(pending);
+    if (pending.durability === 'await') this.awaitQueued++;
     this.updateDepth();
     if (this.queue.length >= this.options.batchSize) {
       this.drain(false);
@@ -190,20 +197,48 @@ export class BatchWriter<Entry> {
     }
   }
 
-  /** Sends whatever is queued `maxDelayMs` from now, unless a timer is already set. */
+  /**
+   * Sends whatever is queued when its oldest row has waited long enough: `maxDelayMs` while an
+   * `'await'` row waits, else `bufferedDelayMs`. An earlier timer already set stays.
+   */
   private armTimer(): void {
-    if (this.timer) return;
+    if (this.queue.length === 0) return;
+    const due =
+      this.awaitQueued > 0
+        ? Date.now() + this.options.maxDelayMs
+        : this.queue[0].at + this.options.bufferedDelayMs;
+    if (this.immediate) return;
+    if (this.timer) {
+      if (this.timerDue <= due) return;
+      this.cancelTimer();
+    }
+    const delay = due - Date.now();
+    if (delay <= 0) {
+      // After the I/O callbacks of this turn, so rows arriving together share a batch.
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined;
+        this.drain(true);
+      });
+      return;
+    }
+    this.timerDue = due;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.drain(true);
-    }, this.options.maxDelayMs);
+    }, delay);
+  }
+
+  private cancelTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
   }
 
   /** Starts batches while there are free slots: full ones, or any when `all` is set. */
   private drain(all: boolean): void {
-    if (this.timer && (all || this.queue.length === 0)) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
+    if ((this.timer || this.immediate) && (all || this.queue.length === 0)) {
+      this.cancelTimer();
     }
     while (
       this.queue.length > 0 &&
@@ -211,6 +246,11 @@ export class BatchWriter<Entry> {
       (all || this.queue.length >= this.options.batchSize)
     ) {
       const batch = this.queue.splice(0, this.options.batchSize);
+      if (this.awaitQueued > 0) {
+        for (const pending of batch) {
+          if (pending.durability === 'await') this.awaitQueued--;
+        }
+      }
       this.inFlightBatches++;
       this.inFlightRows += batch.length;
       void this.send(batch).finally(() => {
@@ -229,8 +269,9 @@ export class BatchWriter<Entry> {
 
   private afterBatch(): void {
     this.updateDepth();
-    // Rows that piled up while every slot was busy have waited long enough.
-    this.drain(true);
+    // 'await' rows that piled up while every slot was busy have waited long enough; 'buffered'
+    // ones keep waiting for a full batch or their delay.
+    this.drain(this.awaitQueued > 0);
     while (this.roomWaiters.length && this.depth < this.options.bufferSize) {
       this.roomWaiters.shift()!();
     }

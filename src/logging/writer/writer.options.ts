@@ -12,8 +12,17 @@ export type FullBufferPolicy = 'wait' | 'reject';
 export interface LogWriterOptions {
   /** Rows per INSERT statement at most. Default: `1000`. */
   batchSize?: number;
-  /** Longest a row waits for its batch to fill before it is sent anyway, in ms. Default: `2`. */
+  /**
+   * Longest an `'await'` row waits for its batch to fill before it is sent anyway, in ms: its
+   * caller waits too. Default: `2`.
+   */
   maxDelayMs?: number;
+  /**
+   * Longest a `'buffered'` row waits for its batch to fill, in ms. Nobody waits for it, and fuller
+   * batches cost less per row; it is also how long a crash (not a graceful shutdown, which flushes)
+   * can cost buffered rows. Default: `50`.
+   */
+  bufferedDelayMs?: number;
   /** Statements in flight at once per table, each on a pooled connection. Default: `2`. */
   concurrency?: number;
   /** Rows queued or in flight per table before `onFullBuffer` applies. Default: `10000`. */
@@ -33,6 +42,7 @@ export interface LogWriterOptions {
 export interface ResolvedWriterOptions {
   batchSize: number;
   maxDelayMs: number;
+  bufferedDelayMs: number;
   concurrency: number;
   bufferSize: number;
   onFullBuffer: FullBufferPolicy;
@@ -43,6 +53,7 @@ export interface ResolvedWriterOptions {
 export const WRITER_DEFAULTS: ResolvedWriterOptions = {
   batchSize: 1000,
   maxDelayMs: 2,
+  bufferedDelayMs: 50,
   concurrency: 2,
   bufferSize: 10_000,
   onFullBuffer: 'wait',
@@ -76,6 +87,11 @@ export function resolveWriterOptions(
   check(
     integer(resolved.maxDelayMs, 0),
     'maxDelayMs',
+    'an integer of at least 0',
+  );
+  check(
+    integer(resolved.bufferedDelayMs, 0),
+    'bufferedDelayMs',
     'an integer of at least 0',
   );
   check(

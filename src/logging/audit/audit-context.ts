@@ -1,0 +1,37 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * Who is acting, for whom and from where: set by `AuditInterceptor` for each audited request and
+ * read by `AuditLogService.record` and `LlmUsageService.record`, which fill `firmId`, `userId` and
+ * `ipAddress` from it when an entry leaves them out.
+ */
+export interface AuditContext {
+  readonly firmId: string | null;
+  readonly userId: string | null;
+  /** The client address as the HTTP framework's trusted-proxy settings resolve it. */
+  readonly ipAddress: string | null;
+  /** From the request id header, or generated; stored in audit metadata as `requestId`. */
+  readonly requestId: string | null;
+}
+
+const storage = new AsyncLocalStorage<AuditContext>();
+
+/**
+ * The audit context of the current async call chain. Outside HTTP (queues, cron jobs), run work
+ * under a context of your own so its log rows are attributed too.
+ *
+ * @example
+ * await auditContext.run({ firmId, userId: null, ipAddress: null, requestId: job.id }, () =>
+ *   extraction.process(job),
+ * );
+ */
+export const auditContext = {
+  /** The context in force, if any. */
+  current(): AuditContext | undefined {
+    return storage.getStore();
+  },
+  /** Calls `fn` with `context` in force for everything it starts, synchronously or not. */
+  run<T>(context: AuditContext, fn: () => T): T {
+    return storage.run(context, fn);
+  },
+};

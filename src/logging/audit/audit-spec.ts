@@ -1,0 +1,48 @@
+import type { ExecutionContext } from '@nestjs/common';
+import type { AuditRequest } from './audit.options.js';
+
+/** Metadata keys of `@Audit` and `@SkipAudit`. */
+export const AUDIT_KEY = 'cma-logging:audit';
+export const SKIP_AUDIT_KEY = 'cma-logging:skip-audit';
+
+/** What an entity-id or metadata function of `@Audit` receives. */
+export interface AuditArgs {
+  readonly outcome: 'success' | 'failure';
+  readonly request: AuditRequest;
+  /** The route params. */
+  readonly params: Record<string, string | undefined>;
+  /** What the handler returned (success only). */
+  readonly result?: unknown;
+  /** What the handler threw (failure only). */
+  readonly error?: unknown;
+  readonly context: ExecutionContext;
+}
+
+/**
+ * Where the audited entity's id comes from: a key of the handler's result (`{ result: 'id' }`, the
+ * default), a route param (`{ param: 'projectId' }`), or a function. A value that is not a UUID is
+ * stored as null and counted in `stats().entityIdsDropped`.
+ */
+export type AuditEntityIdSource =
+  { result: string } | { param: string } | ((args: AuditArgs) => unknown);
+
+export interface AuditDecoratorOptions {
+  /** Default: `{ result: 'id' }`, so a handler returning the created entity needs nothing. */
+  entityId?: AuditEntityIdSource;
+  /**
+   * Picks the metadata of the row: references and counts, e.g.
+   * `({ result }) => ({ fileCount: result.files.length })`. What the metadata policy refuses is
+   * dropped and counted (or refused, in strict mode). A function that throws stores no metadata.
+   */
+  metadata?: (
+    args: AuditArgs,
+  ) => Record<string, unknown> | null | undefined | void;
+}
+
+/** What `@Audit` stores on a handler or controller. */
+export interface AuditSpec {
+  readonly action: string;
+  readonly entityType: string;
+  readonly entityId: AuditEntityIdSource;
+  readonly metadata?: AuditDecoratorOptions['metadata'];
+}

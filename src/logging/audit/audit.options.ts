@@ -1,0 +1,155 @@
+import type { Durability } from '../writer/writer.options.js';
+import {
+  type MetadataPolicyOptions,
+  type ResolvedMetadataPolicy,
+  resolveMetadataPolicy,
+} from './metadata-policy.js';
+
+/** The parts of an HTTP request (Express or Fastify) the audit reads. */
+export interface AuditRequest {
+  /** Set by the host's authentication guard. */
+  user?: unknown;
+  /** The client address after the framework's trusted-proxy resolution. */
+  ip?: string;
+  headers: Record<string, string | string[] | undefined>;
+  params?: Record<string, string | undefined>;
+}
+
+/** The firm and user an audited request acts for. */
+export interface AuditActor {
+  firmId?: string | null;
+  userId?: string | null;
+}
+
+/** Finds the firm and user of a request; may be async. */
+export type AuditActorResolver = (
+  request: AuditRequest,
+) => AuditActor | null | undefined | Promise<AuditActor | null | undefined>;
+
+/** What the interceptor does when a successful action's audit row cannot be written. */
+export type AuditWriteErrorPolicy = 'fail' | 'continue';
+
+/** What the interceptor does when an audited request has no firm. */
+export type MissingFirmPolicy = 'error' | 'skip';
+
+/** Options of the audit trail, `LoggingModule.forRoot({ audit: {...} })`. */
+export interface AuditOptions {
+  /**
+   * Finds the firm and the user of a request, after the guards ran. Default: `request.user.firmId`
+   * and `request.user.id` (or `request.user.sub`).
+   */
+  resolveActor?: AuditActorResolver;
+  /**
+   * Header whose value becomes the request id (64 characters of `[A-Za-z0-9._:-]` at most; other
+   * values are replaced). `false`: always generate one. Default: `'x-request-id'`.
+   */
+  requestIdHeader?: string | false;
+  /**
+   * Durability of the rows the interceptor writes. With `'await'` the response leaves only after
+   * its audit row is committed. Default: the writer's `durability` (`'await'` unless configured).
+   */
+  durability?: Durability;
+  /**
+   * When a successful action's row cannot be written: `'fail'` answers the request with an error
+   * (`AuditWriteError`, HTTP 500), so no client is told of an action that is not on record;
+   * `'continue'` logs it, counts it in `stats().writeFailures` and sends the response. A failed
+   * action's own error is always passed on unchanged. Default: `'fail'`.
+   */
+  onWriteError?: AuditWriteErrorPolicy;
+  /**
+   * When an audited request has no firm: `'error'` refuses it with `AuditConfigurationError`
+   * before the handler runs; `'skip'` runs it unaudited and counts it in `stats().skippedNoFirm`.
+   * Default: `'error'`.
+   */
+  onMissingFirm?: MissingFirmPolicy;
+  /** The metadata policy: what may be stored in `audit_log.metadata`. */
+  metadataPolicy?: MetadataPolicyOptions;
+}
+
+export interface ResolvedAuditOptions {
+  resolveActor: AuditActorResolver;
+  requestIdHeader: string | false;
+  durability: Durability | undefined;
+  onWriteError: AuditWriteErrorPolicy;
+  onMissingFirm: MissingFirmPolicy;
+  metadataPolicy: ResolvedMetadataPolicy;
+}
+
+/** `request.user.firmId`, and `request.user.id` or `request.user.sub`. */
+export const defaultActorResolver: AuditActorResolver = (request) => {
+  const user = request.user as
+    { firmId?: unknown; id?: unknown; sub?: unknown } | null | undefined;
+  if (typeof user !== 'object' || user === null) return undefined;
+  const userId = user.id ?? user.sub;
+  return {
+    firmId: typeof user.firmId === 'string' ? user.firmId : null,
+    userId: typeof userId === 'string' ? userId : null,
+  };
+};
+
+function check(ok: boolean, field: string, rule: string): void {
+  if (!ok) {
+    throw new Error(`LoggingModule option audit.${field} must be ${rule}`);
+  }
+}
+
+/** Merges the defaults and checks every value, naming the field and the rule it breaks. */
+export function resolveAuditOptions(
+  options: AuditOptions = {},
+): ResolvedAuditOptions {
+  const resolved: ResolvedAuditOptions = {
+    resolveActor: options.resolveActor ?? defaultActorResolver,
+    requestIdHeader:
+      options.requestIdHeader === false
+        ? false
+        : (options.requestIdHeader ?? 'x-request-id').toLowerCase(),
+    durability: options.durability,
+    onWriteError: options.onWriteError ?? 'fail',
+    onMissingFirm: options.onMissingFirm ?? 'error',
+    metadataPolicy: resolveMetadataPolicy(options.metadataPolicy),
+  };
+  check(
+    typeof resolved.resolveActor === 'function',
+    'resolveActor',
+    'a function',
+  );
+  check(
+    resolved.requestIdHeader === false ||
+      /^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(resolved.requestIdHeader),
+    'requestIdHeader',
+    'a header name or false',
+  );
+  check(
+    resolved.durability === undefined ||
+      ['await', 'buffered'].includes(resolved.durability),
+    'durability',
+    `'await' or 'buffered'`,
+  );
+  check(
+    ['fail', 'continue'].includes(resolved.onWriteError),
+    'onWriteError',
+    `'fail' or 'continue'`,
+  );
+  check(
+    ['error', 'skip'].includes(resolved.onMissingFirm),
+    'onMissingFirm',
+    `'error' or 'skip'`,
+  );
+  return resolved;
+}
+
+/** Counters of the audit trail, read with `AuditLogService.stats()`. They only grow. */
+export interface AuditStats {
+  /** Rows of audited requests written by the interceptor, successes and failures. */
+  actionsRecorded: number;
+  /** Of those, rows of actions that failed (`metadata.outcome = 'failure'`). */
+  failuresRecorded: number;
+  /** Rows of audited requests that could not be written (`onWriteError` applied). */
+  writeFailures: number;
+  /** Audited requests without a firm, run unaudited under `onMissingFirm: 'skip'`. */
+  skippedNoFirm: number;
+  /** Metadata values the policy dropped, from the interceptor and from `record()`. */
+  metadataDropped: number;
+  /** Entity ids resolved for a row that were not UUIDs, stored as null. */
+  entityIdsDropped: number;
+}

@@ -1,0 +1,378 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import type { LoggingModuleOptions } from '../src/logging/index.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { ProjectsController } from './fixtures/audit-fixture.js';
+import { PLATFORMS, type Platform, httpApp } from './support/http-app.js';
+import { seedFirm } from './support/seed.js';
+
+/** @Audit and the AuditInterceptor over real HTTP, on Express and on Fastify, read back from audit_log. */
+
+interface AuditRow {
+  firm_id: string;
+  user_id: string | null;
+  action: string;
+  entity_type: string;
+  entity_id: string | null;
+  metadata: Record<string, unknown> | null;
+  ip_address: string | null;
+}
+
+describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
+  let database: TestDatabase;
+  let reader: Client;
+  const apps: { close: () => Promise<void> }[] = [];
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    reader = new Client({ connectionString: database.url });
+    await reader.connect();
+  });
+  afterAll(async () => {
+    await reader.end();
+    await database.drop();
+  });
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.close();
+  });
+
+  async function start(
+    options: LoggingModuleOptions = {},
+    trustProxy?: string,
+  ) {
+    const app = await httpApp(platform, database.url, options, { trustProxy });
+    apps.push(app);
+    const firm = await seedFirm(app.dataSource, `firm-${randomUUID()}`);
+    const headers = { 'x-test-firm': firm.firmId, 'x-test-user': firm.userId };
+    return { ...app, ...firm, headers };
+  }
+
+  /** What is committed, read by a connection of its own. */
+  async function rows(firmId: string): Promise<AuditRow[]> {
+    const result = await reader.query<AuditRow>(
+      `SELECT firm_id, user_id, action, entity_type, entity_id, metadata,
+              ip_address
+         FROM audit_log WHERE firm_id = $1 ORDER BY created_at, action`,
+      [firmId],
+    );
+    return result.rows;
+  }
+
+  it('writes one row for a decorated POST, committed before the response arrives', async () => {
+    const { send, headers, firmId, userId } = await start();
+    const response = await send('POST', '/projects', {
+      body: { name: 'Acme CMA' },
+      headers: { ...headers, 'x-request-id': 'req-abc.1' },
+    });
+    expect(response.status).toBe(201);
+    expect(response.body).toEqual({ id: expect.any(String), name: 'Acme CMA' });
+    // no flush: with durability 'await' the row is committed before the response leaves
+    expect(await rows(firmId)).toEqual([
+      {
+        firm_id: firmId,
+        user_id: userId,
+        action: 'create_project',
+        entity_type: 'cma_project',
+        entity_id: response.body.id,
+        metadata: { outcome: 'success', requestId: 'req-abc.1' },
+        ip_address: '127.0.0.1',
+      },
+    ]);
+  });
+
+  it('generates a request id when the header is absent or not an identifier', async () => {
+    const { send, headers, firmId } = await start();
+    await send('POST', '/projects', { body: { name: 'a' }, headers });
+    await send('POST', '/projects', {
+      body: { name: 'b' },
+      headers: { ...headers, 'x-request-id': 'drop table; --' },
+    });
+    const ids = (await rows(firmId)).map((row) => row.metadata?.requestId);
+    expect(ids).toHaveLength(2);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(ids[0]).not.toBe(ids[1]);
+  });
+
+  it('records a failed action with its class and status, and passes the error on untouched', async () => {
+    const { send, headers, firmId, projectId } = await start();
+    const reviewId = randomUUID();
+    const response = await send(
+      'POST',
+      `/projects/${projectId}/reviews/${reviewId}/resolve`,
+      { headers },
+    );
+    expect(response.status).toBe(404);
+    expect(response.body).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      message: `review ${reviewId} of PAN ABCPE1234F with balance 150000.50 not found`,
+    });
+    const [row, ...rest] = await rows(firmId);
+    expect(rest).toEqual([]);
+    expect(row).toMatchObject({
+      action: 'resolve_review',
+      entity_type: 'review_item',
+      entity_id: reviewId,
+      metadata: {
+        outcome: 'failure',
+        errorClass: 'NotFoundException',
+        status: 404,
+        requestId: expect.any(String),
+      },
+    });
+    expect(Object.keys(row.metadata ?? {}).sort()).toEqual([
+      'errorClass',
+      'outcome',
+      'requestId',
+      'status',
+    ]);
+  });
+
+  it('records an unexpected error as status 500 without its message, and the client gets the usual 500', async () => {
+    const { send, headers, firmId, projectId } = await start();
+    const response = await send('GET', `/projects/${projectId}/cma`, {
+      headers,
+    });
+    expect(response).toEqual({
+      status: 500,
+      body: { statusCode: 500, message: 'Internal server error' },
+    });
+    const stored = await rows(firmId);
+    expect(stored).toHaveLength(1);
+    expect(stored[0].metadata).toMatchObject({
+      outcome: 'failure',
+      errorClass: 'Error',
+      status: 500,
+    });
+    expect(JSON.stringify(stored)).not.toContain('disk full');
+  });
+
+  it('records a handler refusing bad input as a failure with status 400', async () => {
+    const { send, headers, firmId } = await start();
+    const response = await send('POST', '/projects', { body: {}, headers });
+    expect(response.status).toBe(400);
+    expect(await rows(firmId)).toMatchObject([
+      {
+        action: 'create_project',
+        entity_id: null,
+        metadata: {
+          outcome: 'failure',
+          errorClass: 'BadRequestException',
+          status: 400,
+        },
+      },
+    ]);
+  });
+
+  it('writes nothing for undecorated and @SkipAudit routes, and honours class-level @Audit', async () => {
+    const { send, headers, firmId } = await start();
+    const reportId = randomUUID();
+    expect((await send('GET', '/projects/ping', { headers })).status).toBe(200);
+    const preview = await send('GET', `/reports/${reportId}/preview`, {
+      headers,
+    });
+    expect(preview.body).toEqual({ reportId, preview: true });
+    expect(await rows(firmId)).toEqual([]);
+
+    await send('GET', `/reports/${reportId}`, { headers });
+    await send('POST', `/reports/${reportId}/export`, { headers });
+    expect(
+      (await rows(firmId)).map((row) => [
+        row.action,
+        row.entity_type,
+        row.entity_id,
+      ]),
+    ).toEqual([
+      ['view_report', 'report', reportId],
+      ['export_report', 'report', reportId],
+    ]);
+  });
+
+  it('stores none of the financial values or identity numbers a handler puts in metadata', async () => {
+    const { send, headers, firmId, projectId } = await start();
+    const secrets = {
+      amount: 150000.5,
+      balance: '2500000',
+      ref: 'ABCPE1234F',
+      gstin: '27AAPFU0939F1ZV',
+      note: 'Balance sheet shows a loss of 12,40,000',
+      x: 234567890123,
+      contact: 'cfo@acme.example',
+      bank: { ifsc: 'HDFC0001234', no: '000123456789' },
+      ids: ['HDFC0001234', '2345 6789 0123'],
+    };
+    const response = await send('POST', `/projects/${projectId}/files`, {
+      body: {
+        pages: 40,
+        meta: { ...secrets, pageCount: 40, kind: 'bank_statement' },
+      },
+      headers,
+    });
+    expect(response.status).toBe(201);
+    const [row] = await rows(firmId);
+    expect(row.entity_id).toBe(projectId);
+    expect(row.metadata).toMatchObject({
+      outcome: 'success',
+      pageCount: 40,
+      kind: 'bank_statement',
+      fileId: response.body.fileId,
+    });
+    const text = JSON.stringify(row.metadata);
+    for (const needle of [
+      '150000',
+      '2500000',
+      'ABCPE1234F',
+      '27AAPFU0939F1ZV',
+      'loss',
+      '234567890123',
+      'cfo@',
+      'HDFC0001234',
+      '000123456789',
+      '2345 6789',
+    ]) {
+      expect(text).not.toContain(needle);
+    }
+  });
+
+  it('puts the request context in force for services called inside the action', async () => {
+    const { send, headers, firmId, userId, projectId, audit } = await start();
+    const response = await send('POST', `/projects/${projectId}/extractions`, {
+      headers: { ...headers, 'x-request-id': 'trace-42' },
+    });
+    expect(response.status).toBe(201);
+    expect(response.body.seen).toEqual({
+      firmId,
+      userId,
+      ipAddress: '127.0.0.1',
+      requestId: 'trace-42',
+    });
+    const usage = await reader.query<{ id: string; firm_id: string }>(
+      'SELECT id, firm_id FROM llm_usage_log WHERE cma_project_id = $1',
+      [projectId],
+    );
+    expect(usage.rows).toEqual([
+      { id: response.body.usageId, firm_id: firmId },
+    ]);
+    const stored = await rows(firmId);
+    expect(stored.map((row) => row.action).sort()).toEqual([
+      'extraction_step',
+      'run_extraction',
+    ]);
+    for (const row of stored) {
+      expect(row).toMatchObject({
+        firm_id: firmId,
+        user_id: userId,
+        ip_address: '127.0.0.1',
+        entity_id: projectId,
+      });
+      expect(row.metadata?.requestId).toBe('trace-42');
+    }
+    expect(audit.stats()).toMatchObject({
+      actionsRecorded: 1,
+      writeFailures: 0,
+    });
+  });
+
+  it('believes X-Forwarded-For only from a trusted proxy', async () => {
+    const trusted = await start({}, '127.0.0.1');
+    await trusted.send('POST', '/projects', {
+      body: { name: 'p' },
+      headers: {
+        ...trusted.headers,
+        'x-forwarded-for': '198.51.100.23, 203.0.113.9',
+      },
+    });
+    expect((await rows(trusted.firmId))[0].ip_address).toBe('203.0.113.9');
+
+    const untrusted = await start();
+    await untrusted.send('POST', '/projects', {
+      body: { name: 'p' },
+      headers: { ...untrusted.headers, 'x-forwarded-for': '203.0.113.9' },
+    });
+    expect((await rows(untrusted.firmId))[0].ip_address).toBe('127.0.0.1');
+  });
+
+  it('refuses an audited request without a firm before the handler runs, or skips it when told to', async () => {
+    const strict = await start();
+    const calls = ProjectsController.created;
+    const refused = await strict.send('POST', '/projects', {
+      body: { name: 'p' },
+    });
+    expect(refused.status).toBe(500);
+    expect(ProjectsController.created).toBe(calls);
+    expect(strict.audit.stats().actionsRecorded).toBe(0);
+    const { rows: all } = await reader.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM audit_log WHERE metadata->>'outcome' IS NOT NULL
+          AND firm_id NOT IN (SELECT id FROM firms)`,
+    );
+    expect(all[0].n).toBe(0);
+
+    const lenient = await start({ audit: { onMissingFirm: 'skip' } });
+    const skipped = await lenient.send('POST', '/projects', {
+      body: { name: 'p' },
+    });
+    expect(skipped.status).toBe(201);
+    expect(ProjectsController.created).toBe(calls + 1);
+    expect(lenient.audit.stats().skippedNoFirm).toBe(1);
+    expect(await rows(lenient.firmId)).toEqual([]);
+  });
+
+  it("fails the request when the row cannot be written under onWriteError 'fail', and not under 'continue'", async () => {
+    const unknownFirm = {
+      'x-test-firm': randomUUID(),
+      'x-test-user': randomUUID(),
+    };
+    const failing = await start();
+    const failed = await failing.send('POST', '/projects', {
+      body: { name: 'p' },
+      headers: unknownFirm,
+    });
+    expect(failed.status).toBe(500);
+    expect(failing.audit.stats()).toMatchObject({
+      writeFailures: 1,
+      actionsRecorded: 0,
+    });
+
+    const continuing = await start({ audit: { onWriteError: 'continue' } });
+    const served = await continuing.send('POST', '/projects', {
+      body: { name: 'p' },
+      headers: unknownFirm,
+    });
+    expect(served.status).toBe(201);
+    expect(served.body).toEqual({ id: expect.any(String), name: 'p' });
+    expect(continuing.audit.stats()).toMatchObject({
+      writeFailures: 1,
+      actionsRecorded: 0,
+    });
+    const { rows: stored } = await reader.query(
+      'SELECT 1 FROM audit_log WHERE firm_id = $1',
+      [unknownFirm['x-test-firm']],
+    );
+    expect(stored).toEqual([]);
+  });
+
+  it('writes one row when the controller mounts AuditInterceptor as well', async () => {
+    const { send, headers, firmId } = await start();
+    const response = await send('POST', '/local', { headers });
+    expect(
+      (await rows(firmId)).map((row) => [row.action, row.entity_id]),
+    ).toEqual([['create_project', response.body.id]]);
+  });
+
+  it("answers at once with durability 'buffered' and writes the row on flush", async () => {
+    const { send, headers, firmId, writer } = await start({
+      writer: { bufferedDelayMs: 60_000 },
+      audit: { durability: 'buffered' },
+    });
+    const response = await send('POST', '/projects', {
+      body: { name: 'p' },
+      headers,
+    });
+    expect(response.status).toBe(201);
+    expect(await rows(firmId)).toEqual([]);
+    await writer.flush();
+    expect((await rows(firmId)).map((row) => row.entity_id)).toEqual([
+      response.body.id,
+    ]);
+  });
+});

@@ -1,0 +1,100 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import {
+  FastifyAdapter,
+  type NestFastifyApplication,
+} from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { demoDataSourceOptions } from '../../src/demo/database/data-source.js';
+import {
+  AuditLogService,
+  LogWriter,
+  LoggingModule,
+  type LoggingModuleOptions,
+} from '../../src/logging/index.js';
+import {
+  FIXTURE_CONTROLLERS,
+  HeaderAuthGuard,
+} from '../fixtures/audit-fixture.js';
+
+export type Platform = 'express' | 'fastify';
+export const PLATFORMS: Platform[] = ['express', 'fastify'];
+
+export interface HttpAppOptions {
+  /** Peers whose X-Forwarded-For is believed, as each framework takes it. Default: none. */
+  trustProxy?: string;
+}
+
+/**
+ * The fixture controllers behind the LoggingModule, listening on a free port of 127.0.0.1 on the
+ * chosen HTTP platform.
+ */
+export async function httpApp(
+  platform: Platform,
+  url: string,
+  options: LoggingModuleOptions = {},
+  { trustProxy }: HttpAppOptions = {},
+) {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      TypeOrmModule.forRoot(demoDataSourceOptions(url)),
+      LoggingModule.forRoot(options),
+    ],
+    controllers: FIXTURE_CONTROLLERS,
+    providers: [{ provide: APP_GUARD, useClass: HeaderAuthGuard }],
+  }).compile();
+  let app: INestApplication;
+  if (platform === 'fastify') {
+    const fastify = moduleRef.createNestApplication<NestFastifyApplication>(
+      new FastifyAdapter(trustProxy ? { trustProxy } : {}),
+      { logger: false },
+    );
+    app = fastify;
+  } else {
+    const express = moduleRef.createNestApplication<NestExpressApplication>({
+      logger: false,
+    });
+    if (trustProxy) express.set('trust proxy', trustProxy);
+    app = express;
+  }
+  await app.listen(0, '127.0.0.1');
+  const address = (app.getHttpServer() as Server).address() as AddressInfo;
+  const baseUrl = `http://127.0.0.1:${address.port}`;
+  /** Sends a request with a JSON body (if any) and returns the status and parsed body. */
+  const send = async (
+    method: string,
+    path: string,
+    {
+      body,
+      headers = {},
+    }: { body?: unknown; headers?: Record<string, string> } = {},
+  ) => {
+    const response = await fetch(baseUrl + path, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      body: (text ? JSON.parse(text) : undefined) as Record<string, unknown>,
+    };
+  };
+  return {
+    app,
+    baseUrl,
+    dataSource: app.get(DataSource),
+    audit: app.get(AuditLogService),
+    writer: app.get(LogWriter),
+    send,
+    close: () => app.close(),
+  };
+}
