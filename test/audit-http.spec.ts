@@ -359,6 +359,30 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     ).toEqual([['create_project', response.body.id]]);
   });
 
+  it.each(['await', 'buffered'] as const)(
+    "records a request still in flight when the app shuts down (durability '%s')",
+    async (durability) => {
+      // 'buffered' with a long delay: the row waits for the writer's last flush, which must come
+      // before TypeORM closes the DataSource.
+      const { sendOnce, headers, firmId, projectId, close } = await start({
+        writer: { bufferedDelayMs: 60_000 },
+        audit: { durability },
+      });
+      const pending = sendOnce('POST', `/projects/${projectId}/slow`, {
+        body: { ms: 300 },
+        headers,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const closing = close();
+      const response = await pending;
+      await closing;
+      expect(response).toEqual({ status: 201, body: { done: true } });
+      expect((await rows(firmId)).map((row) => row.action)).toEqual([
+        'run_extraction',
+      ]);
+    },
+  );
+
   it("answers at once with durability 'buffered' and writes the row on flush", async () => {
     const { send, headers, firmId, writer } = await start({
       writer: { bufferedDelayMs: 60_000 },

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { type Server, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
@@ -65,6 +65,7 @@ export async function httpApp(
   await app.listen(0, '127.0.0.1');
   const address = (app.getHttpServer() as Server).address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${address.port}`;
+  let closing: Promise<void> | undefined;
   /** Sends a request with a JSON body (if any) and returns the status and parsed body. */
   const send = async (
     method: string,
@@ -88,13 +89,62 @@ export async function httpApp(
       body: (text ? JSON.parse(text) : undefined) as Record<string, unknown>,
     };
   };
+  /**
+   * `send` on a connection of its own, closed after the response: a server shutting down need not
+   * wait for an idle keep-alive connection (Fastify keeps them 72 s).
+   */
+  const sendOnce = (
+    method: string,
+    path: string,
+    {
+      body,
+      headers = {},
+    }: { body?: unknown; headers?: Record<string, string> } = {},
+  ) =>
+    new Promise<{ status: number; body: Record<string, unknown> }>(
+      (resolve, reject) => {
+        const payload = body === undefined ? undefined : JSON.stringify(body);
+        const request = httpRequest(
+          baseUrl + path,
+          {
+            method,
+            agent: false,
+            headers: {
+              connection: 'close',
+              ...(payload === undefined
+                ? {}
+                : { 'content-type': 'application/json' }),
+              ...headers,
+            },
+          },
+          (response) => {
+            let text = '';
+            response.setEncoding('utf8');
+            response.on('data', (chunk: string) => (text += chunk));
+            response.on('end', () =>
+              resolve({
+                status: response.statusCode ?? 0,
+                body: (text ? JSON.parse(text) : undefined) as Record<
+                  string,
+                  unknown
+                >,
+              }),
+            );
+          },
+        );
+        request.on('error', reject);
+        request.end(payload);
+      },
+    );
   return {
     app,
     baseUrl,
+    sendOnce,
     dataSource: app.get(DataSource),
     audit: app.get(AuditLogService),
     writer: app.get(LogWriter),
     send,
-    close: () => app.close(),
+    /** Closes the app once; later calls wait for the same close (Fastify hangs on a second). */
+    close: () => (closing ??= app.close()),
   };
 }

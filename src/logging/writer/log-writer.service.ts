@@ -106,15 +106,17 @@ export class LogWriter
   }
 
   /**
-   * Flushes buffered rows while the DataSource is still open (TypeORM closes it in its own
-   * `onApplicationShutdown`). Needs `app.enableShutdownHooks()` for signals to reach it.
+   * Flushes buffered rows while the DataSource is still open, and keeps accepting rows: the HTTP
+   * server closes only after this hook, and requests still in flight may record yet. Needs
+   * `app.enableShutdownHooks()` for signals to reach it.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all([this.usage.close(), this.audit.close()]);
+    await this.flush();
   }
 
+  /** Refuses new rows and flushes the rest, before TypeORM closes the DataSource. */
   async onApplicationShutdown(): Promise<void> {
-    await this.beforeApplicationShutdown();
+    await Promise.all([this.usage.close(), this.audit.close()]);
   }
 
   private validate<T extends object>(
