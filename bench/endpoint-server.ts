@@ -3,8 +3,9 @@
  *
  *   node dist/bench/endpoint-server.js <variant> <route> <database-url> [express|fastify]
  *
- * Variants: `bare` without the LoggingModule and without `@Audit`; `undecorated` the same with the
- * LoggingModule imported; `await` and `buffered` with the LoggingModule and `@Audit` on the route,
+ * Variants: `bare` without the LoggingModule and without `@Audit`; `interceptor` the same with an
+ * interceptor that does nothing on the route (the floor of any interceptor-based audit);
+ * `undecorated` like `bare` with the LoggingModule imported; `await` and `buffered` with the LoggingModule and `@Audit` on the route,
  * in that audit durability. Routes, behind an authentication guard that sets `request.user` as a
  * host's would:
  *
@@ -22,18 +23,22 @@ import type { AddressInfo } from 'node:net';
 import {
   BadRequestException,
   Body,
+  type CallHandler,
   type CanActivate,
   Controller,
   type DynamicModule,
   type ExecutionContext,
   Injectable,
   Module,
+  type NestInterceptor,
   Param,
   ParseUUIDPipe,
   Post,
   Req,
   type Type,
+  UseInterceptors,
 } from '@nestjs/common';
+import type { Observable } from 'rxjs';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { InjectRepository, TypeOrmModule } from '@nestjs/typeorm';
@@ -46,7 +51,13 @@ import {
   type LogWriterOptions,
 } from '../src/logging/index.js';
 
-const VARIANTS = ['bare', 'undecorated', 'await', 'buffered'] as const;
+const VARIANTS = [
+  'bare',
+  'interceptor',
+  'undecorated',
+  'await',
+  'buffered',
+] as const;
 type Variant = (typeof VARIANTS)[number];
 const ROUTES = ['files', 'projects'] as const;
 type Route = (typeof ROUTES)[number];
@@ -83,6 +94,17 @@ function upload(projectId: string, body: FileBody) {
   };
 }
 
+/** Does nothing: what Nest's interceptor pipeline alone costs a route. */
+@Injectable()
+class NoopInterceptor implements NestInterceptor {
+  intercept(
+    _context: ExecutionContext,
+    next: CallHandler,
+  ): Observable<unknown> {
+    return next.handle();
+  }
+}
+
 @Controller('projects')
 class AuditedFilesController {
   @Post(':projectId/files')
@@ -93,6 +115,18 @@ class AuditedFilesController {
       return { fileId: file.fileId, pages: file.pages };
     },
   })
+  upload(
+    @Param('projectId', ParseUUIDPipe) projectId: string,
+    @Body() body: FileBody,
+  ) {
+    return upload(projectId, body);
+  }
+}
+
+@Controller('projects')
+@UseInterceptors(NoopInterceptor)
+class InterceptedFilesController {
+  @Post(':projectId/files')
   upload(
     @Param('projectId', ParseUUIDPipe) projectId: string,
     @Body() body: FileBody,
@@ -146,6 +180,18 @@ class AuditedProjectsController extends ProjectsBase {
 }
 
 @Controller('projects')
+@UseInterceptors(NoopInterceptor)
+class InterceptedProjectsController extends ProjectsBase {
+  @Post()
+  create(
+    @Req() request: AuthenticatedRequest,
+    @Body() body: { name?: unknown },
+  ) {
+    return this.createProject(request, body);
+  }
+}
+
+@Controller('projects')
 class PlainProjectsController extends ProjectsBase {
   @Post()
   create(
@@ -156,10 +202,18 @@ class PlainProjectsController extends ProjectsBase {
   }
 }
 
-const CONTROLLERS: Record<Route, { audited: Type; plain: Type }> = {
-  files: { audited: AuditedFilesController, plain: PlainFilesController },
+const CONTROLLERS: Record<
+  Route,
+  { audited: Type; intercepted: Type; plain: Type }
+> = {
+  files: {
+    audited: AuditedFilesController,
+    intercepted: InterceptedFilesController,
+    plain: PlainFilesController,
+  },
   projects: {
     audited: AuditedProjectsController,
+    intercepted: InterceptedProjectsController,
     plain: PlainProjectsController,
   },
 };
@@ -169,7 +223,7 @@ class BenchAppModule {
   static for(variant: Variant, route: Route, url: string): DynamicModule {
     const audited = variant === 'await' || variant === 'buffered';
     const database =
-      route === 'projects' || variant !== 'bare'
+      route === 'projects' || (variant !== 'bare' && variant !== 'interceptor')
         ? [
             TypeOrmModule.forRoot(demoDataSourceOptions(url)),
             TypeOrmModule.forFeature([CmaProject]),
@@ -179,7 +233,7 @@ class BenchAppModule {
       module: BenchAppModule,
       imports: [
         ...database,
-        ...(variant === 'bare'
+        ...(variant === 'bare' || variant === 'interceptor'
           ? []
           : [
               LoggingModule.forRoot({
@@ -194,7 +248,11 @@ class BenchAppModule {
             ]),
       ],
       controllers: [
-        audited ? CONTROLLERS[route].audited : CONTROLLERS[route].plain,
+        audited
+          ? CONTROLLERS[route].audited
+          : variant === 'interceptor'
+            ? CONTROLLERS[route].intercepted
+            : CONTROLLERS[route].plain,
       ],
       providers: [{ provide: APP_GUARD, useClass: HeaderAuthGuard }],
     };

@@ -1,7 +1,7 @@
 /**
  * When `record()` resolves. `'await'`: once the row is committed (concurrent callers share one
  * commit). `'buffered'`: at once; the row waits in the bounded buffer and is written within
- * `maxDelayMs` or as soon as a connection is free, and failures are counted and logged.
+ * `bufferedDelayMs` or when a batch fills, and failures are counted and logged.
  */
 export type Durability = 'await' | 'buffered';
 
@@ -14,7 +14,9 @@ export interface LogWriterOptions {
   batchSize?: number;
   /**
    * Longest an `'await'` row waits for its batch to fill before it is sent anyway, in ms: its
-   * caller waits too. Default: `2`.
+   * caller waits too. `0`: sent once the I/O callbacks of the current turn have run, so rows
+   * arriving together share a statement, and rows arriving while every connection is busy share
+   * the next one. Default: `0`.
    */
   maxDelayMs?: number;
   /**
@@ -52,7 +54,7 @@ export interface ResolvedWriterOptions {
 
 export const WRITER_DEFAULTS: ResolvedWriterOptions = {
   batchSize: 1000,
-  maxDelayMs: 2,
+  maxDelayMs: 0,
   bufferedDelayMs: 50,
   concurrency: 2,
   bufferSize: 10_000,
