@@ -4,7 +4,9 @@
  *   node dist/bench/endpoint-server.js <variant> <route> <database-url> [express|fastify]
  *
  * Variants: `bare` without the LoggingModule and without `@Audit`; `interceptor` the same with an
- * interceptor that does nothing on the route (the floor of any interceptor-based audit);
+ * interceptor that does nothing on the route (the floor of any interceptor-based audit); `context`
+ * the same interceptor running the handler inside `AsyncLocalStorage.run` (the floor of any audit
+ * that hands its context to the services the handler calls);
  * `undecorated` like `bare` with the LoggingModule imported; `await` and `buffered` with the LoggingModule and `@Audit` on the route,
  * in that audit durability. Routes, behind an authentication guard that sets `request.user` as a
  * host's would:
@@ -17,6 +19,7 @@
  * Prints `listening <port>` once it accepts connections; SIGTERM shuts it down gracefully.
  */
 import 'reflect-metadata';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,7 +41,7 @@ import {
   type Type,
   UseInterceptors,
 } from '@nestjs/common';
-import type { Observable } from 'rxjs';
+import { type Observable, Observable as RxObservable } from 'rxjs';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { InjectRepository, TypeOrmModule } from '@nestjs/typeorm';
@@ -54,6 +57,7 @@ import {
 const VARIANTS = [
   'bare',
   'interceptor',
+  'context',
   'undecorated',
   'await',
   'buffered',
@@ -105,6 +109,20 @@ class NoopInterceptor implements NestInterceptor {
   }
 }
 
+/** Runs the handler inside an AsyncLocalStorage context, and does nothing else. */
+const storage = new AsyncLocalStorage<object>();
+@Injectable()
+class ContextInterceptor implements NestInterceptor {
+  intercept(
+    _context: ExecutionContext,
+    next: CallHandler,
+  ): Observable<unknown> {
+    return new RxObservable((subscriber) =>
+      storage.run({}, () => next.handle().subscribe(subscriber)),
+    );
+  }
+}
+
 @Controller('projects')
 class AuditedFilesController {
   @Post(':projectId/files')
@@ -126,6 +144,18 @@ class AuditedFilesController {
 @Controller('projects')
 @UseInterceptors(NoopInterceptor)
 class InterceptedFilesController {
+  @Post(':projectId/files')
+  upload(
+    @Param('projectId', ParseUUIDPipe) projectId: string,
+    @Body() body: FileBody,
+  ) {
+    return upload(projectId, body);
+  }
+}
+
+@Controller('projects')
+@UseInterceptors(ContextInterceptor)
+class ContextFilesController {
   @Post(':projectId/files')
   upload(
     @Param('projectId', ParseUUIDPipe) projectId: string,
@@ -192,6 +222,18 @@ class InterceptedProjectsController extends ProjectsBase {
 }
 
 @Controller('projects')
+@UseInterceptors(ContextInterceptor)
+class ContextProjectsController extends ProjectsBase {
+  @Post()
+  create(
+    @Req() request: AuthenticatedRequest,
+    @Body() body: { name?: unknown },
+  ) {
+    return this.createProject(request, body);
+  }
+}
+
+@Controller('projects')
 class PlainProjectsController extends ProjectsBase {
   @Post()
   create(
@@ -204,16 +246,18 @@ class PlainProjectsController extends ProjectsBase {
 
 const CONTROLLERS: Record<
   Route,
-  { audited: Type; intercepted: Type; plain: Type }
+  { audited: Type; intercepted: Type; context: Type; plain: Type }
 > = {
   files: {
     audited: AuditedFilesController,
     intercepted: InterceptedFilesController,
+    context: ContextFilesController,
     plain: PlainFilesController,
   },
   projects: {
     audited: AuditedProjectsController,
     intercepted: InterceptedProjectsController,
+    context: ContextProjectsController,
     plain: PlainProjectsController,
   },
 };
@@ -222,8 +266,9 @@ const CONTROLLERS: Record<
 class BenchAppModule {
   static for(variant: Variant, route: Route, url: string): DynamicModule {
     const audited = variant === 'await' || variant === 'buffered';
+    const withModule = audited || variant === 'undecorated';
     const database =
-      route === 'projects' || (variant !== 'bare' && variant !== 'interceptor')
+      route === 'projects' || withModule
         ? [
             TypeOrmModule.forRoot(demoDataSourceOptions(url)),
             TypeOrmModule.forFeature([CmaProject]),
@@ -233,7 +278,7 @@ class BenchAppModule {
       module: BenchAppModule,
       imports: [
         ...database,
-        ...(variant === 'bare' || variant === 'interceptor'
+        ...(!withModule
           ? []
           : [
               LoggingModule.forRoot({
@@ -252,7 +297,9 @@ class BenchAppModule {
           ? CONTROLLERS[route].audited
           : variant === 'interceptor'
             ? CONTROLLERS[route].intercepted
-            : CONTROLLERS[route].plain,
+            : variant === 'context'
+              ? CONTROLLERS[route].context
+              : CONTROLLERS[route].plain,
       ],
       providers: [{ provide: APP_GUARD, useClass: HeaderAuthGuard }],
     };
