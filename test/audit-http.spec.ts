@@ -234,6 +234,29 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     }
   });
 
+  it('refuses metadata the strict policy rejects, and writes nothing', async () => {
+    const { send, headers, firmId, projectId, audit } = await start({
+      audit: { metadataPolicy: { strict: true } },
+    });
+    const refused = await send('POST', `/projects/${projectId}/files`, {
+      body: { meta: { amount: 5 } },
+      headers,
+    });
+    expect(refused.status).toBe(500);
+    expect(await rows(firmId)).toEqual([]);
+    expect(audit.stats()).toMatchObject({
+      writeFailures: 1,
+      metadataDropped: 1,
+    });
+
+    const accepted = await send('POST', `/projects/${projectId}/files`, {
+      body: { meta: { pageCount: 5 } },
+      headers,
+    });
+    expect(accepted.status).toBe(201);
+    expect((await rows(firmId))[0].metadata).toMatchObject({ pageCount: 5 });
+  });
+
   it('puts the request context in force for services called inside the action', async () => {
     const { send, headers, firmId, userId, projectId, audit } = await start();
     const response = await send('POST', `/projects/${projectId}/extractions`, {
@@ -271,6 +294,33 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
       actionsRecorded: 1,
       writeFailures: 0,
     });
+  });
+
+  it('takes the firm and user from an async resolveActor', async () => {
+    const { send, firmId, userId, dataSource } = await start({
+      audit: {
+        resolveActor: async (request) => {
+          const [user] = await dataSource.query<
+            { id: string; firm_id: string }[]
+          >('SELECT id, firm_id FROM users WHERE email = $1', [
+            request.headers['x-user-email'],
+          ]);
+          return user && { firmId: user.firm_id, userId: user.id };
+        },
+      },
+    });
+    const [{ email }] = await dataSource.query<{ email: string }[]>(
+      'SELECT email FROM users WHERE id = $1',
+      [userId],
+    );
+    const response = await send('POST', '/projects', {
+      body: { name: 'p' },
+      headers: { 'x-user-email': email },
+    });
+    expect(response.status).toBe(201);
+    expect(await rows(firmId)).toMatchObject([
+      { firm_id: firmId, user_id: userId, entity_id: response.body.id },
+    ]);
   });
 
   it('believes X-Forwarded-For only from a trusted proxy', async () => {
