@@ -334,6 +334,16 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     });
     expect((await rows(trusted.firmId))[0].ip_address).toBe('203.0.113.9');
 
+    // A trusted proxy passes X-Forwarded-For on as written: what is not an address is not stored.
+    await trusted.send('POST', '/projects', {
+      body: { name: 'q' },
+      headers: { ...trusted.headers, 'x-forwarded-for': 'unknown, <script>' },
+    });
+    expect((await rows(trusted.firmId)).map((row) => row.ip_address)).toEqual([
+      '203.0.113.9',
+      null,
+    ]);
+
     const untrusted = await start();
     await untrusted.send('POST', '/projects', {
       body: { name: 'p' },

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import {
   type CallHandler,
   type ExecutionContext,
@@ -317,10 +318,16 @@ export class AuditInterceptor implements NestInterceptor {
   }
 }
 
-/** `::ffff:203.0.113.7` (an IPv4 client on an IPv6 socket) is stored as `203.0.113.7`. */
+/**
+ * The client address to store: `::ffff:203.0.113.7` (an IPv4 client on an IPv6 socket) as
+ * `203.0.113.7`, and null for anything that is not an IP address (a trusted proxy passes
+ * `X-Forwarded-For` on as written).
+ */
 function clientIp(ip: string | undefined): string | null {
   if (!ip) return null;
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+  const address =
+    ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+  return isIP(address) === 0 ? null : address;
 }
 
 function errorClass(error: unknown): string {
