@@ -3,7 +3,7 @@ import { LOGGING_MODULE_OPTIONS } from '../logging.module-definition.js';
 import type { LoggingModuleOptions } from '../logging.options.js';
 import { LogWriter, type RecordOptions } from '../writer/log-writer.service.js';
 import { auditContext } from './audit-context.js';
-import type { AuditLogEntry } from './audit-log-entry.js';
+import type { AuditLogEntry, AuditLogEntryDto } from './audit-log-entry.js';
 import {
   type AuditStats,
   type ResolvedAuditOptions,
@@ -62,12 +62,14 @@ export class AuditLogService {
   }
 
   /**
-   * @internal The interceptor's path: the entry is complete (no context filling), and `system`
-   * holds the metadata keys the module sets itself (`outcome`, `requestId`, ...), which take
-   * precedence over the picked metadata and are not subject to the policy.
+   * @internal The interceptor's path. Every field of `entry` is already checked: firm, user and
+   * entity ids are UUIDs or null, the IP is an address or null, action and entity type were checked
+   * by `@Audit`. The picked metadata passes the policy here; `system` holds the keys the module
+   * sets itself (`outcome`, `requestId`, ...), bounded in size, which take precedence over the
+   * picked metadata and are not subject to the policy.
    */
   recordAction(
-    entry: AuditLogEntry,
+    entry: AuditLogEntryDto,
     system: Record<string, unknown>,
     options?: RecordOptions,
   ): Promise<string> {
@@ -75,9 +77,9 @@ export class AuditLogService {
     const metadata =
       picked !== null && typeof picked === 'object' && !Array.isArray(picked)
         ? this.sanitize(picked, entry)
-        : markMeasuredJson({});
+        : {};
     entry.metadata = Object.assign(metadata, system);
-    return this.writer.recordAudit(entry, options);
+    return this.writer.recordCheckedAudit(entry, options);
   }
 
   private fill(entry: AuditLogEntry): unknown {

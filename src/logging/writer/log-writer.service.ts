@@ -92,6 +92,17 @@ export class LogWriter
     return this.write(this.audit, dto, options);
   }
 
+  /**
+   * @internal Writes an `audit_log` entry the module built itself from values it has checked
+   * (`AuditInterceptor`): the edge validation would only repeat those checks.
+   */
+  recordCheckedAudit(
+    entry: AuditLogEntryDto,
+    options: RecordOptions = {},
+  ): Promise<string> {
+    return this.write(this.audit, entry, options);
+  }
+
   /** A copy of the counters. */
   stats(): LogWriterStats {
     return {
