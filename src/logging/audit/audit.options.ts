@@ -1,3 +1,4 @@
+import { optionCheck } from '../validation/option-check.js';
 import type { Durability } from '../writer/writer.options.js';
 import {
   type MetadataPolicyOptions,
@@ -87,11 +88,7 @@ export const defaultActorResolver: AuditActorResolver = (request) => {
   };
 };
 
-function check(ok: boolean, field: string, rule: string): void {
-  if (!ok) {
-    throw new Error(`LoggingModule option audit.${field} must be ${rule}`);
-  }
-}
+const check = optionCheck('audit');
 
 /** Merges the defaults and checks every value, naming the field and the rule it breaks. */
 export function resolveAuditOptions(

@@ -1,3 +1,4 @@
+import { isIntegerIn, optionCheck } from '../validation/option-check.js';
 import { METADATA_POLICY_MAX_BYTES } from './audit-log-entry.js';
 
 /**
@@ -181,19 +182,8 @@ interface Compiled {
 const KEY_CACHE_SIZE = 2048;
 const compiledPolicies = new WeakMap<object, Compiled>();
 
-function check(ok: boolean, field: string, rule: string): void {
-  if (!ok) {
-    throw new Error(
-      `LoggingModule option audit.metadataPolicy.${field} must be ${rule}`,
-    );
-  }
-}
-
-const integer = (value: unknown, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  typeof value === 'number' &&
-  Number.isSafeInteger(value) &&
-  value >= min &&
-  value <= max;
+const check = optionCheck('audit.metadataPolicy');
+const integer = isIntegerIn;
 
 /** Merges the defaults and checks every value, naming the field and the rule it breaks. */
 export function resolveMetadataPolicy(

@@ -1,3 +1,5 @@
+import { isIntegerIn, optionCheck } from '../validation/option-check.js';
+
 /**
  * When `record()` resolves. `'await'`: once the row is committed (concurrent callers share one
  * commit). `'buffered'`: at once; the row waits in the bounded buffer and is written within
@@ -63,14 +65,8 @@ export const WRITER_DEFAULTS: ResolvedWriterOptions = {
   retry: { attempts: 8, baseDelayMs: 100, maxDelayMs: 5000 },
 };
 
-function check(ok: boolean, field: string, rule: string): void {
-  if (!ok) {
-    throw new Error(`LoggingModule option writer.${field} must be ${rule}`);
-  }
-}
-
-const integer = (value: number, min: number) =>
-  Number.isSafeInteger(value) && value >= min;
+const check = optionCheck('writer');
+const integer = isIntegerIn;
 
 /** Merges the defaults and checks every value, naming the field and the rule it breaks. */
 export function resolveWriterOptions(
