@@ -377,6 +377,24 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     expect(await rows(lenient.firmId)).toEqual([]);
   });
 
+  it('holds resolved and entity ids to the entry rule for UUIDs', async () => {
+    // hex in UUID shape, but neither a version nor a variant: @IsUUID('all') refuses it
+    const notRfc = '12345678-1234-1234-1234-123456789012';
+    const { send, headers, firmId, audit } = await start();
+    const refused = await send('POST', '/projects', {
+      body: { name: 'p' },
+      headers: { ...headers, 'x-test-user': notRfc },
+    });
+    expect(refused.status).toBe(500);
+    expect(await rows(firmId)).toEqual([]);
+
+    await send('GET', `/reports/${notRfc}`, { headers });
+    expect(await rows(firmId)).toMatchObject([
+      { action: 'view_report', entity_id: null },
+    ]);
+    expect(audit.stats().entityIdsDropped).toBe(1);
+  });
+
   it("fails the request when the row cannot be written under onWriteError 'fail', and not under 'continue'", async () => {
     const unknownFirm = {
       'x-test-firm': randomUUID(),

@@ -9,6 +9,7 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { isUUID } from 'class-validator';
 import { Observable, from, mergeMap, throwError } from 'rxjs';
 import type { RecordOptions } from '../writer/log-writer.service.js';
 import { type AuditContext, auditContext } from './audit-context.js';
@@ -22,7 +23,8 @@ import {
 import { AuditConfigurationError, AuditWriteError } from './audit.errors.js';
 import type { AuditActor, AuditRequest } from './audit.options.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The UUID rule of the entry classes (`@IsUUID('all')`), which this path does not run again. */
+const isUuid = (value: string) => isUUID(value, 'all');
 const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 /** Requests already being audited, so an interceptor mounted twice writes once. */
 const AUDITED = new WeakSet<object>();
@@ -101,12 +103,12 @@ export class AuditInterceptor implements NestInterceptor {
           ),
       );
     }
-    if (!UUID.test(firmId) || (userId !== null && !UUID.test(userId))) {
+    if (!isUuid(firmId) || (userId !== null && !isUuid(userId))) {
       return throwError(
         () =>
           new AuditConfigurationError(
             `@Audit('${spec.action}') on ${this.route(context)}: the resolved ` +
-              `${UUID.test(firmId) ? 'userId' : 'firmId'} is not a UUID; ` +
+              `${isUuid(firmId) ? 'userId' : 'firmId'} is not a UUID; ` +
               `check audit.resolveActor`,
           ),
       );
@@ -246,7 +248,7 @@ export class AuditInterceptor implements NestInterceptor {
       return null;
     }
     if (value === undefined || value === null) return null;
-    if (typeof value === 'string' && UUID.test(value)) return value;
+    if (typeof value === 'string' && isUuid(value)) return value;
     this.audit.counters.entityIdsDropped++;
     return null;
   }
