@@ -4,12 +4,12 @@
  *   node dist/bench/endpoint-server.js <variant> <route> <database-url> [express|fastify]
  *
  * Variants: `bare` without the LoggingModule and without `@Audit`; `interceptor` the same with an
- * interceptor that does nothing on the route (the floor of any interceptor-based audit); `context`
- * the same interceptor running the handler inside `AsyncLocalStorage.run` (the floor of any audit
- * that hands its context to the services the handler calls);
- * `undecorated` like `bare` with the LoggingModule imported; `await` and `buffered` with the LoggingModule and `@Audit` on the route,
- * in that audit durability. Routes, behind an authentication guard that sets `request.user` as a
- * host's would:
+ * interceptor that does nothing on the route (what an audit built on Nest's interceptor pipeline
+ * would pay before doing anything); `als` the handler running inside `AsyncLocalStorage.run` and
+ * nothing more (the floor of any audit that hands its context to the services the handler calls);
+ * `undecorated` like `bare` with the LoggingModule imported; `await` and `buffered` with the
+ * LoggingModule and `@Audit` on the route, in that audit durability. Routes, behind an
+ * authentication guard that sets `request.user` as a host's would:
  *
  * - `files`: `POST /projects/:projectId/files`, which checks its body and answers from memory: the
  *   cheapest handler there is, so the audit's own cost shows in full;
@@ -41,7 +41,7 @@ import {
   type Type,
   UseInterceptors,
 } from '@nestjs/common';
-import { type Observable, Observable as RxObservable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { InjectRepository, TypeOrmModule } from '@nestjs/typeorm';
@@ -57,7 +57,7 @@ import {
 const VARIANTS = [
   'bare',
   'interceptor',
-  'context',
+  'als',
   'undecorated',
   'await',
   'buffered',
@@ -109,157 +109,92 @@ class NoopInterceptor implements NestInterceptor {
   }
 }
 
-/** Runs the handler inside an AsyncLocalStorage context, and does nothing else. */
 const storage = new AsyncLocalStorage<object>();
-@Injectable()
-class ContextInterceptor implements NestInterceptor {
-  intercept(
-    _context: ExecutionContext,
-    next: CallHandler,
-  ): Observable<unknown> {
-    return new RxObservable((subscriber) =>
-      storage.run({}, () => next.handle().subscribe(subscriber)),
-    );
-  }
+const noop = () => undefined;
+
+/** How each variant decorates the route's controller and handler, and runs the handler's body. */
+function variantOf(
+  variant: Variant,
+  audit: Parameters<typeof Audit>,
+): {
+  controller: ClassDecorator;
+  handler: MethodDecorator;
+  body: <T>(run: () => T) => T;
+} {
+  const audited = variant === 'await' || variant === 'buffered';
+  return {
+    controller:
+      variant === 'interceptor' ? UseInterceptors(NoopInterceptor) : noop,
+    handler: audited ? Audit(...audit) : noop,
+    // 'als': the handler runs inside AsyncLocalStorage.run and does nothing else with it.
+    body: variant === 'als' ? (run) => storage.run({}, run) : (run) => run(),
+  };
 }
 
-@Controller('projects')
-class AuditedFilesController {
-  @Post(':projectId/files')
-  @Audit('upload_file', 'cma_project', {
-    entityId: { param: 'projectId' },
-    metadata: ({ result }) => {
-      const file = result as { fileId: string; pages: number };
-      return { fileId: file.fileId, pages: file.pages };
+function filesController(variant: Variant): Type {
+  const { controller, handler, body } = variantOf(variant, [
+    'upload_file',
+    'cma_project',
+    {
+      entityId: { param: 'projectId' },
+      metadata: ({ result }) => {
+        const file = result as { fileId: string; pages: number };
+        return { fileId: file.fileId, pages: file.pages };
+      },
     },
-  })
-  upload(
-    @Param('projectId', ParseUUIDPipe) projectId: string,
-    @Body() body: FileBody,
-  ) {
-    return upload(projectId, body);
-  }
-}
-
-@Controller('projects')
-@UseInterceptors(NoopInterceptor)
-class InterceptedFilesController {
-  @Post(':projectId/files')
-  upload(
-    @Param('projectId', ParseUUIDPipe) projectId: string,
-    @Body() body: FileBody,
-  ) {
-    return upload(projectId, body);
-  }
-}
-
-@Controller('projects')
-@UseInterceptors(ContextInterceptor)
-class ContextFilesController {
-  @Post(':projectId/files')
-  upload(
-    @Param('projectId', ParseUUIDPipe) projectId: string,
-    @Body() body: FileBody,
-  ) {
-    return upload(projectId, body);
-  }
-}
-
-@Controller('projects')
-class PlainFilesController {
-  @Post(':projectId/files')
-  upload(
-    @Param('projectId', ParseUUIDPipe) projectId: string,
-    @Body() body: FileBody,
-  ) {
-    return upload(projectId, body);
-  }
-}
-
-abstract class ProjectsBase {
-  constructor(
-    @InjectRepository(CmaProject)
-    private readonly projects: Repository<CmaProject>,
-  ) {}
-
-  protected async createProject(
-    request: AuthenticatedRequest,
-    body: { name?: unknown },
-  ) {
-    if (typeof body.name !== 'string' || body.name.length === 0) {
-      throw new BadRequestException('name is required');
+  ]);
+  @Controller('projects')
+  @controller
+  class FilesController {
+    @Post(':projectId/files')
+    @handler
+    upload(
+      @Param('projectId', ParseUUIDPipe) projectId: string,
+      @Body() file: FileBody,
+    ) {
+      return body(() => upload(projectId, file));
     }
-    const { identifiers } = await this.projects.insert({
-      firmId: request.user!.firmId,
-      name: body.name,
-    });
-    return { id: identifiers[0].id as string, name: body.name };
   }
+  return FilesController;
 }
 
-@Controller('projects')
-class AuditedProjectsController extends ProjectsBase {
-  @Post()
-  @Audit('create_project', 'cma_project')
-  create(
-    @Req() request: AuthenticatedRequest,
-    @Body() body: { name?: unknown },
-  ) {
-    return this.createProject(request, body);
+function projectsController(variant: Variant): Type {
+  const { controller, handler, body } = variantOf(variant, [
+    'create_project',
+    'cma_project',
+  ]);
+  @Controller('projects')
+  @controller
+  class ProjectsController {
+    constructor(
+      @InjectRepository(CmaProject)
+      private readonly projects: Repository<CmaProject>,
+    ) {}
+
+    @Post()
+    @handler
+    create(
+      @Req() request: AuthenticatedRequest,
+      @Body() project: { name?: unknown },
+    ) {
+      return body(async () => {
+        if (typeof project.name !== 'string' || project.name.length === 0) {
+          throw new BadRequestException('name is required');
+        }
+        const { identifiers } = await this.projects.insert({
+          firmId: request.user!.firmId,
+          name: project.name,
+        });
+        return { id: identifiers[0].id as string, name: project.name };
+      });
+    }
   }
+  return ProjectsController;
 }
 
-@Controller('projects')
-@UseInterceptors(NoopInterceptor)
-class InterceptedProjectsController extends ProjectsBase {
-  @Post()
-  create(
-    @Req() request: AuthenticatedRequest,
-    @Body() body: { name?: unknown },
-  ) {
-    return this.createProject(request, body);
-  }
-}
-
-@Controller('projects')
-@UseInterceptors(ContextInterceptor)
-class ContextProjectsController extends ProjectsBase {
-  @Post()
-  create(
-    @Req() request: AuthenticatedRequest,
-    @Body() body: { name?: unknown },
-  ) {
-    return this.createProject(request, body);
-  }
-}
-
-@Controller('projects')
-class PlainProjectsController extends ProjectsBase {
-  @Post()
-  create(
-    @Req() request: AuthenticatedRequest,
-    @Body() body: { name?: unknown },
-  ) {
-    return this.createProject(request, body);
-  }
-}
-
-const CONTROLLERS: Record<
-  Route,
-  { audited: Type; intercepted: Type; context: Type; plain: Type }
-> = {
-  files: {
-    audited: AuditedFilesController,
-    intercepted: InterceptedFilesController,
-    context: ContextFilesController,
-    plain: PlainFilesController,
-  },
-  projects: {
-    audited: AuditedProjectsController,
-    intercepted: InterceptedProjectsController,
-    context: ContextProjectsController,
-    plain: PlainProjectsController,
-  },
+const CONTROLLERS: Record<Route, (variant: Variant) => Type> = {
+  files: filesController,
+  projects: projectsController,
 };
 
 @Module({})
@@ -292,15 +227,7 @@ class BenchAppModule {
               }),
             ]),
       ],
-      controllers: [
-        audited
-          ? CONTROLLERS[route].audited
-          : variant === 'interceptor'
-            ? CONTROLLERS[route].intercepted
-            : variant === 'context'
-              ? CONTROLLERS[route].context
-              : CONTROLLERS[route].plain,
-      ],
+      controllers: [CONTROLLERS[route](variant)],
       providers: [{ provide: APP_GUARD, useClass: HeaderAuthGuard }],
     };
   }

@@ -1,8 +1,9 @@
 /**
  * bench/endpoint: two routes (see endpoint-server.ts), each served six ways in one run:
  *   bare         without the LoggingModule (the baseline),
- *   interceptor  bare plus an interceptor that does nothing: the floor of any interceptor,
- *   context      that interceptor running the handler in AsyncLocalStorage.run, nothing more,
+ *   interceptor  bare plus an interceptor that does nothing: what Nest's interceptor pipeline costs,
+ *   als          the handler running in AsyncLocalStorage.run, nothing more: the floor of any
+ *                audit that hands its context to the services the handler calls,
  *   undecorated  with the LoggingModule imported, no @Audit on the route,
  *   await        with @Audit, durability 'await' (the response leaves after the row is committed),
  *   buffered     with @Audit, durability 'buffered'.
@@ -41,10 +42,10 @@ const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PLATFORM = process.env.BENCH_PLATFORM ?? 'express';
 type Variant =
-  'bare' | 'interceptor' | 'context' | 'undecorated' | 'await' | 'buffered';
+  'bare' | 'interceptor' | 'als' | 'undecorated' | 'await' | 'buffered';
 const VARIANTS = (
   process.env.BENCH_VARIANTS ??
-  'bare,interceptor,context,undecorated,await,buffered'
+  'bare,interceptor,als,undecorated,await,buffered'
 ).split(',') as Variant[];
 const ROUTES = (process.env.BENCH_ROUTES ?? 'files,projects').split(',');
 

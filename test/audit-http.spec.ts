@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import type { LoggingModuleOptions } from '../src/logging/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { ProjectsController } from './fixtures/audit-fixture.js';
+import {
+  DocumentsController,
+  ProjectsController,
+} from './fixtures/audit-fixture.js';
 import { PLATFORMS, type Platform, httpApp } from './support/http-app.js';
 import { seedFirm } from './support/seed.js';
 
@@ -437,6 +440,131 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     ).toEqual([['create_project', response.body.id]]);
   });
 
+  it('audits a handler whatever the order of its decorators, and hides the request argument from it', async () => {
+    const { send, headers, firmId } = await start();
+    const response = await send('POST', '/documents?tag=q3', {
+      body: { name: 'balance sheet' },
+      headers,
+    });
+    expect(response.status).toBe(201);
+    // body and tag: the request @Audit asks Nest for is taken off before the handler is called
+    expect(response.body).toEqual({
+      id: expect.any(String),
+      name: 'balance sheet',
+      tag: 'q3',
+      argc: 2,
+    });
+    expect(
+      (await rows(firmId)).map((row) => [row.action, row.entity_id]),
+    ).toEqual([['create_document', response.body.id]]);
+  });
+
+  it('audits inherited handlers under a class-level @Audit, and handlers returning an Observable', async () => {
+    const { send, headers, firmId, userId } = await start();
+    const documentId = randomUUID();
+    const shown = await send('GET', `/documents/${documentId}`, { headers });
+    expect(shown).toEqual({ status: 200, body: { id: documentId } });
+    const streamed = await send('GET', `/documents/${documentId}/stream`, {
+      headers: { ...headers, 'x-request-id': 'stream-1' },
+    });
+    expect(streamed).toEqual({
+      status: 200,
+      body: {
+        id: documentId,
+        seen: {
+          firmId,
+          userId,
+          ipAddress: '127.0.0.1',
+          requestId: 'stream-1',
+        },
+      },
+    });
+    expect(
+      (await rows(firmId)).map((row) => [row.action, row.entity_id]),
+    ).toEqual([
+      ['view_document', documentId],
+      ['stream_document', documentId],
+    ]);
+  });
+
+  it('does not audit a request a pipe refuses before the handler, unless AuditInterceptor is mounted', async () => {
+    const { send, headers, firmId } = await start();
+    const refused = await send('POST', '/documents/not-a-uuid/check', {
+      headers,
+    });
+    expect(refused.status).toBe(400);
+    expect(await rows(firmId)).toEqual([]);
+    const intercepted = await send('POST', '/local/not-a-uuid/check', {
+      headers,
+    });
+    expect(intercepted.status).toBe(400);
+    expect(await rows(firmId)).toMatchObject([
+      {
+        action: 'check_document',
+        entity_id: null, // 'not-a-uuid' is no UUID
+        metadata: {
+          outcome: 'failure',
+          errorClass: 'BadRequestException',
+          status: 400,
+        },
+      },
+    ]);
+  });
+
+  it('audits the handlers of a request-scoped controller', async () => {
+    const { send, headers, firmId } = await start();
+    const response = await send('POST', '/scoped', { headers });
+    expect(response.status).toBe(201);
+    expect(
+      (await rows(firmId)).map((row) => [row.action, row.entity_id]),
+    ).toEqual([['create_project', response.body.id]]);
+  });
+
+  it('keeps to each application its own options when two serve the same controllers', async () => {
+    const first = await start();
+    const second = await start({
+      audit: { requestIdHeader: 'x-correlation-id' },
+    });
+    const ids = { 'x-request-id': 'by-request', 'x-correlation-id': 'by-corr' };
+    await Promise.all([
+      first.send('POST', '/projects', {
+        body: { name: 'a' },
+        headers: { ...first.headers, ...ids },
+      }),
+      second.send('POST', '/projects', {
+        body: { name: 'b' },
+        headers: { ...second.headers, ...ids },
+      }),
+    ]);
+    expect(
+      (await rows(first.firmId)).map((row) => row.metadata?.requestId),
+    ).toEqual(['by-request']);
+    expect(
+      (await rows(second.firmId)).map((row) => row.metadata?.requestId),
+    ).toEqual(['by-corr']);
+  });
+
+  it('refuses an audited request in an application without LoggingModule, and runs the rest', async () => {
+    const app = await httpApp(
+      platform,
+      database.url,
+      {},
+      { controllers: [DocumentsController], logging: false },
+    );
+    apps.push(app);
+    const firm = await seedFirm(app.dataSource, `firm-${randomUUID()}`);
+    const headers = { 'x-test-firm': firm.firmId };
+    const created = await app.send('POST', '/documents', {
+      body: { name: 'x' },
+      headers,
+    });
+    expect(created).toEqual({
+      status: 500,
+      body: { statusCode: 500, message: 'Internal server error' },
+    });
+    expect(await rows(firm.firmId)).toEqual([]);
+  });
+
   it.each(['await', 'buffered'] as const)(
     "records a request still in flight when the app shuts down (durability '%s')",
     async (durability) => {
@@ -476,5 +604,33 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     expect((await rows(firmId)).map((row) => row.entity_id)).toEqual([
       response.body.id,
     ]);
+  });
+});
+
+describe('@Audit outside HTTP', () => {
+  it('runs the handler unaudited when called by hand, with only the arguments given', () => {
+    const controller = new DocumentsController();
+    expect(controller.create({ name: 'direct' })).toEqual({
+      id: expect.any(String),
+      name: 'direct',
+      tag: null,
+      argc: 1,
+    });
+  });
+
+  it('names the missing LoggingModule when Nest calls it in an application without one', () => {
+    const controller = new DocumentsController();
+    const request = { headers: {}, params: {} };
+    // Nest passes the request after the handler's own arguments (body, tag)
+    const call = () =>
+      (controller.create as (...args: unknown[]) => unknown).call(
+        controller,
+        { name: 'x' },
+        undefined,
+        request,
+      );
+    expect(call).toThrow(
+      "@Audit('create_document') on DocumentsController.create: the application serving it does not import LoggingModule.forRoot(), so the action cannot be recorded",
+    );
   });
 });

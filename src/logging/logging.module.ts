@@ -1,6 +1,9 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { AuditLogService } from './audit/audit-log.service.js';
+import { AuditBinder } from './audit/audit-binder.js';
+import { AuditRunner } from './audit/audit-runner.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
@@ -16,6 +19,7 @@ const SERVICES = [
   LogWriter,
   AuditLogService,
   LlmUsageService,
+  AuditRunner,
   AuditInterceptor,
 ];
 
@@ -36,7 +40,11 @@ const SERVICES = [
  * export class AppModule {}
  * ```
  */
-@Module({ providers: SERVICES, exports: SERVICES })
+@Module({
+  imports: [DiscoveryModule],
+  providers: [...SERVICES, AuditBinder],
+  exports: SERVICES,
+})
 export class LoggingModule extends ConfigurableModuleClass {
   /** Registers the module with options known up front. */
   static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {

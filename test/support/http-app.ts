@@ -1,6 +1,6 @@
 import { type Server, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, Type } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import {
@@ -28,6 +28,10 @@ export const PLATFORMS: Platform[] = ['express', 'fastify'];
 export interface HttpAppOptions {
   /** Peers whose X-Forwarded-For is believed, as each framework takes it. Default: none. */
   trustProxy?: string;
+  /** Default: the fixture controllers. */
+  controllers?: Type[];
+  /** Import LoggingModule. Default: true. */
+  logging?: boolean;
 }
 
 /**
@@ -38,14 +42,18 @@ export async function httpApp(
   platform: Platform,
   url: string,
   options: LoggingModuleOptions = {},
-  { trustProxy }: HttpAppOptions = {},
+  {
+    trustProxy,
+    controllers = FIXTURE_CONTROLLERS,
+    logging = true,
+  }: HttpAppOptions = {},
 ) {
   const moduleRef = await Test.createTestingModule({
     imports: [
       TypeOrmModule.forRoot(demoDataSourceOptions(url)),
-      LoggingModule.forRoot(options),
+      ...(logging ? [LoggingModule.forRoot(options)] : []),
     ],
-    controllers: FIXTURE_CONTROLLERS,
+    controllers,
     providers: [{ provide: APP_GUARD, useClass: HeaderAuthGuard }],
   }).compile();
   let app: INestApplication;
@@ -141,8 +149,12 @@ export async function httpApp(
     baseUrl,
     sendOnce,
     dataSource: app.get(DataSource),
-    audit: app.get(AuditLogService),
-    writer: app.get(LogWriter),
+    get audit() {
+      return app.get(AuditLogService);
+    },
+    get writer() {
+      return app.get(LogWriter);
+    },
     send,
     /** Closes the app once; later calls wait for the same close (Fastify hangs on a second). */
     close: () => (closing ??= app.close()),

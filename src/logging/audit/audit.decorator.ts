@@ -1,11 +1,11 @@
-import { SetMetadata, UseInterceptors, applyDecorators } from '@nestjs/common';
+import { SetMetadata, type Type } from '@nestjs/common';
+import { wrapController, wrapHandler } from './audit-handler.js';
 import {
   AUDIT_KEY,
   type AuditDecoratorOptions,
   type AuditSpec,
   SKIP_AUDIT_KEY,
 } from './audit-spec.js';
-import { AuditInterceptor } from './audit.interceptor.js';
 
 export {
   AUDIT_KEY,
@@ -51,8 +51,10 @@ function checkEntityId(source: unknown): void {
  * the entity, the firm, the user, the client IP and the outcome. On a class, it audits every
  * handler of the controller; a handler's own `@Audit` or `@SkipAudit` takes precedence.
  *
- * It brings `AuditInterceptor` along (`@UseInterceptors`), so nothing needs mounting, and routes
- * without `@Audit` run exactly as they would without the module.
+ * It wraps the handler, so nothing needs mounting and no interceptor runs: routes without `@Audit`
+ * run exactly as they would without the module. The wrapper asks Nest for the request in an extra
+ * argument (`@Req()`) the handler never sees. Requests refused before the handler (guards, pipes)
+ * are not audited; mount `AuditInterceptor` to audit pipe refusals too.
  *
  * @param action e.g. `create_project`, `upload_file`, `run_extraction`, `resolve_review`, `download_cma`
  * @param entityType e.g. `cma_project`
@@ -85,11 +87,28 @@ export function Audit(
     entityId,
     metadata: options.metadata,
   });
-  // The interceptor comes with the decorator: routes without @Audit pay nothing for auditing.
-  return applyDecorators(
-    SetMetadata(AUDIT_KEY, spec),
-    UseInterceptors(AuditInterceptor),
-  );
+  return (
+    target: object,
+    key?: string | symbol,
+    descriptor?: PropertyDescriptor,
+  ): void => {
+    if (key === undefined || descriptor === undefined) {
+      SetMetadata(AUDIT_KEY, spec)(target as Type);
+      wrapController(target as Type, spec);
+      return;
+    }
+    if (typeof descriptor.value !== 'function') {
+      throw new TypeError(
+        `@Audit('${action}'): ${String(key)} is not a method`,
+      );
+    }
+    descriptor.value = wrapHandler(
+      target,
+      key,
+      descriptor.value as (...args: unknown[]) => unknown,
+      spec,
+    );
+  };
 }
 
 /** Exempts a handler (or a whole controller) from auditing, even under a class-level `@Audit`. */
