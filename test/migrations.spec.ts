@@ -42,6 +42,18 @@ describe('migrations', () => {
 
   it('revert one at a time until nothing of theirs is left, then come back identical', async () => {
     const migrated = await schemaSnapshot(dataSource);
+    expect(
+      (migrated.triggers as { name: string }[]).map((t) => t.name),
+    ).toEqual([
+      'trg_audit_log_append_only',
+      'trg_audit_log_no_truncate',
+      'trg_llm_usage_log_append_only',
+      'trg_llm_usage_log_no_truncate',
+    ]);
+
+    await dataSource.undoLastMigration(); // append-only triggers
+    const unguarded = await schemaSnapshot(dataSource);
+    expect(unguarded).toEqual({ ...migrated, triggers: [], functions: [] });
 
     await dataSource.undoLastMigration();
     expect(await tables()).toEqual(['cma_projects', 'firms', 'users']);

@@ -1,8 +1,15 @@
 export { AuditLog, LlmUsageLog, LOGGING_ENTITIES } from './entities/index.js';
 export {
+  AppendOnlyLogs1795305720000,
   CreateLoggingTables1795305660000,
   LOGGING_MIGRATIONS,
 } from './migrations/index.js';
+export {
+  LogRetention,
+  LogRetentionError,
+  type LogTableName,
+  type PurgeOptions,
+} from './retention/log-retention.service.js';
 export { LoggingModule } from './logging.module.js';
 export type {
   LoggingModuleExtras,

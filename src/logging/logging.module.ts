@@ -7,6 +7,7 @@ import { AuditRunner } from './audit/audit-runner.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
+import { LogRetention } from './retention/log-retention.service.js';
 import { LOGGING_DATA_SOURCE } from './logging.constants.js';
 import {
   ASYNC_OPTIONS_TYPE,
@@ -21,6 +22,7 @@ const SERVICES = [
   LlmUsageService,
   AuditRunner,
   AuditInterceptor,
+  LogRetention,
 ];
 
 /**

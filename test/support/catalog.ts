@@ -2,7 +2,8 @@ import type { DataSource } from 'typeorm';
 
 /**
  * Everything the migrations define in the current schema, read from pg_catalog: tables with their
- * columns, constraints and indexes, and the enum types. TypeORM's own `migrations` table is left out.
+ * columns, constraints, indexes and triggers, the enum types and the functions. TypeORM's own
+ * `migrations` table is left out.
  */
 export async function schemaSnapshot(dataSource: DataSource) {
   const tables: { table: string }[] = await dataSource.query(
@@ -39,12 +40,27 @@ export async function schemaSnapshot(dataSource: DataSource) {
       WHERE t.typnamespace = current_schema()::regnamespace
       GROUP BY 1 ORDER BY 1`,
   );
+  const triggers: unknown[] = await dataSource.query(
+    `SELECT c.relname AS table, t.tgname AS name, pg_get_triggerdef(t.oid) AS definition
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+      WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace
+      ORDER BY 1, 2`,
+  );
+  const functions: unknown[] = await dataSource.query(
+    `SELECT p.proname AS name, pg_get_function_identity_arguments(p.oid) AS arguments,
+            md5(pg_get_functiondef(p.oid)) AS definition
+       FROM pg_proc p
+      WHERE p.pronamespace = current_schema()::regnamespace
+      ORDER BY 1, 2`,
+  );
   return {
     tables: tables.map((t) => t.table),
     columns,
     constraints,
     indexes,
     types,
+    triggers,
+    functions,
   };
 }
 
@@ -55,4 +71,6 @@ export const EMPTY_SCHEMA = {
   constraints: [],
   indexes: [],
   types: [],
+  triggers: [],
+  functions: [],
 };

@@ -1,0 +1,86 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import {
+  AUDIT_LOG_TABLE,
+  LLM_USAGE_LOG_TABLE,
+  LOGGING_DATA_SOURCE,
+} from '../logging.constants.js';
+
+/** The tables `LogRetention.purge` can delete from. */
+export type LogTableName = typeof LLM_USAGE_LOG_TABLE | typeof AUDIT_LOG_TABLE;
+
+export interface PurgeOptions {
+  /** Rows per DELETE, each in a transaction of its own. Default: 10,000; 1 to 1,000,000. */
+  batchSize?: number;
+}
+
+/** A purge was asked for with bad arguments; nothing was deleted. */
+export class LogRetentionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LogRetentionError';
+  }
+}
+
+/**
+ * The one way log rows leave other than with their firm: the database refuses every other UPDATE,
+ * DELETE and TRUNCATE of `llm_usage_log` and `audit_log` (migration `AppendOnlyLogs1795305720000`).
+ */
+@Injectable()
+export class LogRetention {
+  private readonly logger = new Logger('LoggingModule');
+
+  constructor(
+    @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
+  ) {}
+
+  /**
+   * Deletes the rows of `table` created before `olderThan`, oldest first, `batchSize` at a time
+   * (`logging_purge_batch()`, one transaction per batch, so locks and WAL stay small), and resolves
+   * with how many it deleted. Rows written while it runs are not touched unless older than the
+   * cutoff. Safe to run again after an interruption: what is deleted stays deleted.
+   *
+   * @throws LogRetentionError for a table that is not a log, a cutoff that is not a valid Date, or a
+   *   bad batch size
+   * @example
+   * // keep 400 days of audit trail
+   * await retention.purge('audit_log', new Date(Date.now() - 400 * 86_400_000));
+   */
+  async purge(
+    table: LogTableName,
+    olderThan: Date,
+    { batchSize = 10_000 }: PurgeOptions = {},
+  ): Promise<number> {
+    const name: unknown = table;
+    if (name !== LLM_USAGE_LOG_TABLE && name !== AUDIT_LOG_TABLE) {
+      throw new LogRetentionError(
+        `purge: table must be '${LLM_USAGE_LOG_TABLE}' or '${AUDIT_LOG_TABLE}', got ${JSON.stringify(name)}`,
+      );
+    }
+    if (!(olderThan instanceof Date) || Number.isNaN(olderThan.getTime())) {
+      throw new LogRetentionError('purge: olderThan must be a valid Date');
+    }
+    if (
+      !Number.isInteger(batchSize) ||
+      batchSize < 1 ||
+      batchSize > 1_000_000
+    ) {
+      throw new LogRetentionError(
+        `purge: batchSize must be an integer from 1 to 1000000, got ${String(batchSize)}`,
+      );
+    }
+    let total = 0;
+    for (;;) {
+      const [{ deleted }] = await this.dataSource.query<{ deleted: number }[]>(
+        'SELECT logging_purge_batch($1::regclass, $2, $3) AS deleted',
+        [table, olderThan, batchSize],
+      );
+      total += deleted;
+      if (deleted < batchSize) break;
+    }
+    this.logger.log(
+      `${table}: ${total} rows created before ${olderThan.toISOString()} purged`,
+    );
+    return total;
+  }
+}
