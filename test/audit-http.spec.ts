@@ -355,6 +355,38 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     expect((await rows(untrusted.firmId))[0].ip_address).toBe('127.0.0.1');
   });
 
+  it('stores only the network of the client with audit.anonymizeIp, from @Audit and record() alike', async () => {
+    const app = await start({ audit: { anonymizeIp: true } }, '127.0.0.1');
+    for (const forwarded of [
+      '203.0.113.77',
+      '2001:db8:85a3:8d3:1319:8a2e:370:7348',
+    ]) {
+      await app.send('POST', '/projects', {
+        body: { name: 'p' },
+        headers: { ...app.headers, 'x-forwarded-for': forwarded },
+      });
+    }
+    // the nested record() inside the action takes the context's address, already cut
+    await app.send('POST', `/projects/${app.projectId}/extractions`, {
+      headers: { ...app.headers, 'x-forwarded-for': '198.51.100.200' },
+    });
+    await app.audit.record({
+      firmId: app.firmId,
+      action: 'export_report',
+      entityType: 'report',
+      ipAddress: '192.0.2.250',
+    });
+    expect(
+      (await rows(app.firmId)).map((row) => [row.action, row.ip_address]),
+    ).toEqual([
+      ['create_project', '203.0.113.0'],
+      ['create_project', '2001:db8:85a3::'],
+      ['extraction_step', '198.51.100.0'],
+      ['run_extraction', '198.51.100.0'],
+      ['export_report', '192.0.2.0'],
+    ]);
+  });
+
   it('refuses an audited request without a firm before the handler runs, or skips it when told to', async () => {
     const strict = await start();
     const calls = ProjectsController.created;

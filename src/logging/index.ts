@@ -33,6 +33,7 @@ export {
   SkipAudit,
 } from './audit/audit.decorator.js';
 export { AuditInterceptor } from './audit/audit.interceptor.js';
+export { anonymizeIp } from './audit/ip-address.js';
 export {
   AuditConfigurationError,
   AuditWriteError,

@@ -10,6 +10,7 @@ import {
   resolveAuditOptions,
 } from './audit.options.js';
 import { markMeasuredJson } from '../validation/rules.js';
+import { anonymizeIp } from './ip-address.js';
 import { AuditMetadataError, sanitizeMetadata } from './metadata-policy.js';
 
 /** Writes the audit trail. */
@@ -90,8 +91,14 @@ export class AuditLogService {
       // arrays and other non-objects are left for validation to refuse
       if (!Array.isArray(metadata)) metadata = this.sanitize(metadata, entry);
     }
+    const ipAddress =
+      this.options.anonymizeIp && typeof entry.ipAddress === 'string'
+        ? anonymizeIp(entry.ipAddress)
+        : entry.ipAddress;
     if (context === undefined) {
-      return metadata === entry.metadata ? entry : { ...entry, metadata };
+      return metadata === entry.metadata && ipAddress === entry.ipAddress
+        ? entry
+        : { ...entry, metadata, ipAddress };
     }
     if (context.requestId !== null) {
       if (metadata === null || metadata === undefined) {
@@ -105,8 +112,7 @@ export class AuditLogService {
       ...entry,
       firmId: entry.firmId === undefined ? context.firmId : entry.firmId,
       userId: entry.userId === undefined ? context.userId : entry.userId,
-      ipAddress:
-        entry.ipAddress === undefined ? context.ipAddress : entry.ipAddress,
+      ipAddress: ipAddress === undefined ? context.ipAddress : ipAddress,
       metadata,
     };
   }

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { isIP } from 'node:net';
 import {
   type ExecutionContext,
   HttpException,
@@ -14,6 +13,7 @@ import { AuditLogService } from './audit-log.service.js';
 import type { AuditArgs, AuditSpec } from './audit-spec.js';
 import { AuditConfigurationError, AuditWriteError } from './audit.errors.js';
 import type { AuditActor, AuditRequest } from './audit.options.js';
+import { anonymizeIp, clientIp } from './ip-address.js';
 
 /** The UUID rule of the entry classes (`@IsUUID('all')`), which this path does not run again. */
 const isUuid = (value: string) => isUUID(value, 'all');
@@ -157,7 +157,7 @@ export class AuditRunner {
     return {
       firmId,
       userId,
-      ipAddress: clientIp(request.ip),
+      ipAddress: this.ipAddress(request),
       requestId: this.requestId(request),
     };
   }
@@ -342,6 +342,11 @@ export class AuditRunner {
     );
   }
 
+  private ipAddress(request: AuditRequest): string | null {
+    const ip = clientIp(request.ip);
+    return ip !== null && this.audit.options.anonymizeIp ? anonymizeIp(ip) : ip;
+  }
+
   private requestId(request: AuditRequest): string {
     const header = this.audit.options.requestIdHeader;
     if (header !== false) {
@@ -386,18 +391,6 @@ class Args implements AuditArgs {
 
 function route(target: AuditTarget): string {
   return `${target.controller}.${target.handler}`;
-}
-
-/**
- * The client address to store: `::ffff:203.0.113.7` (an IPv4 client on an IPv6 socket) as
- * `203.0.113.7`, and null for anything that is not an IP address (a trusted proxy passes
- * `X-Forwarded-For` on as written).
- */
-function clientIp(ip: string | undefined): string | null {
-  if (!ip) return null;
-  const address =
-    ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
-  return isIP(address) === 0 ? null : address;
 }
 
 function errorClass(error: unknown): string {

@@ -65,6 +65,12 @@ export interface AuditOptions {
   onMissingFirm?: MissingFirmPolicy;
   /** The metadata policy: what may be stored in `audit_log.metadata`. */
   metadataPolicy?: MetadataPolicyOptions;
+  /**
+   * Store the client's network instead of its address: IPv4 cut to its /24 (`203.0.113.7` →
+   * `203.0.113.0`), IPv6 to its /48 (`2001:db8:85a3::`). Applies to every audit row, from `@Audit`
+   * and from `record()` alike. Default: `false` (the address as resolved).
+   */
+  anonymizeIp?: boolean;
 }
 
 export interface ResolvedAuditOptions {
@@ -74,6 +80,7 @@ export interface ResolvedAuditOptions {
   onWriteError: AuditWriteErrorPolicy;
   onMissingFirm: MissingFirmPolicy;
   metadataPolicy: ResolvedMetadataPolicy;
+  anonymizeIp: boolean;
 }
 
 /** `request.user.firmId`, and `request.user.id` or `request.user.sub`. */
@@ -104,6 +111,7 @@ export function resolveAuditOptions(
     onWriteError: options.onWriteError ?? 'fail',
     onMissingFirm: options.onMissingFirm ?? 'error',
     metadataPolicy: resolveMetadataPolicy(options.metadataPolicy),
+    anonymizeIp: options.anonymizeIp ?? false,
   };
   check(
     typeof resolved.resolveActor === 'function',
@@ -127,6 +135,7 @@ export function resolveAuditOptions(
     'onWriteError',
     `'fail' or 'continue'`,
   );
+  check(typeof resolved.anonymizeIp === 'boolean', 'anonymizeIp', 'a boolean');
   check(
     ['error', 'skip'].includes(resolved.onMissingFirm),
     'onMissingFirm',
