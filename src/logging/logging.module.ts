@@ -7,6 +7,7 @@ import { AuditRunner } from './audit/audit-runner.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
+import { ModelPricing } from './llm-usage/model-pricing.js';
 import { LOGGING_DATA_SOURCE } from './logging.constants.js';
 import {
   ASYNC_OPTIONS_TYPE,
@@ -17,6 +18,7 @@ import { LogWriter } from './writer/log-writer.service.js';
 
 const SERVICES = [
   LogWriter,
+  ModelPricing,
   AuditLogService,
   LlmUsageService,
   AuditRunner,
