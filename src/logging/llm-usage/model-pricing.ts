@@ -152,7 +152,13 @@ export function resolvePricing(options: PricingOptions = {}): {
       'LoggingModule option pricing must be an object { models?, aliases? }',
     );
   }
-  checkUnknownFields(raw, new Set(['models', 'aliases']), 'pricing');
+  for (const key of Object.keys(raw)) {
+    if (key !== 'models' && key !== 'aliases') {
+      throw new Error(
+        `LoggingModule option pricing must be an object of only models, aliases (unknown field ${JSON.stringify(key)})`,
+      );
+    }
+  }
   const prices = new Map<string, Entry>();
   const add = (name: string, price: ModelPrice, field: string) =>
     prices.set(name.toLowerCase(), {
@@ -175,7 +181,7 @@ export function resolvePricing(options: PricingOptions = {}): {
       'given once: another key differs from it only in case',
     );
     given.add(name.toLowerCase());
-    add(name, checkModelPrice(value, `pricing.${field}`), `pricing.${field}`);
+    add(name, checkModelPrice(value, field), `pricing.${field}`);
   }
 
   const merged = new Map<string, string>();
