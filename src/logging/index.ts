@@ -61,7 +61,52 @@ export {
   AUDIT_METADATA_MAX_BYTES,
   type AuditLogEntry,
 } from './audit/audit-log-entry.js';
-export { LlmUsageService } from './llm-usage/llm-usage.service.js';
+export {
+  type LlmTrackMeta,
+  type LlmTrackOutcome,
+  LlmUsageService,
+  type LlmUsageStats,
+} from './llm-usage/llm-usage.service.js';
+export {
+  computeCostUsd,
+  costMicros,
+  formatMicros,
+  LlmCostError,
+  type LlmUsage,
+  parsePrice,
+  PRICE_FRACTION_DIGITS,
+} from './llm-usage/cost.js';
+export {
+  GEMINI_PRICING_SOURCE,
+  LONG_CONTEXT_THRESHOLD,
+  MODEL_ALIASES,
+  MODEL_PRICES,
+  type ModelPrice,
+  normalizeModelName,
+  PRICES_CHECKED_ON,
+  type PriceTier,
+  type TokenPrices,
+} from './llm-usage/model-prices.js';
+export {
+  ModelPricing,
+  type PricingOptions,
+  type ResolvedModelPrice,
+} from './llm-usage/model-pricing.js';
+export {
+  LlmUsageRecordError,
+  UnknownModelError,
+} from './llm-usage/llm-usage.errors.js';
+export {
+  type GeminiUsageMetadata,
+  type OpenAIUsage,
+  usageFromGemini,
+  usageFromOpenAI,
+} from './llm-usage/provider-usage.js';
+export {
+  describeError,
+  scrubSecrets,
+  TRACK_ERROR_MESSAGE_MAX_LENGTH,
+} from './llm-usage/scrub.js';
 export {
   ERROR_MESSAGE_MAX_LENGTH,
   type LlmUsageEntry,

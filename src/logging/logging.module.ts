@@ -8,6 +8,7 @@ import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
 import { LogRetention } from './retention/log-retention.service.js';
+import { ModelPricing, resolvePricing } from './llm-usage/model-pricing.js';
 import { LOGGING_DATA_SOURCE } from './logging.constants.js';
 import {
   ASYNC_OPTIONS_TYPE,
@@ -18,6 +19,7 @@ import { LogWriter } from './writer/log-writer.service.js';
 
 const SERVICES = [
   LogWriter,
+  ModelPricing,
   AuditLogService,
   LlmUsageService,
   AuditRunner,
@@ -50,6 +52,8 @@ const SERVICES = [
 export class LoggingModule extends ConfigurableModuleClass {
   /** Registers the module with options known up front. */
   static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    // Options known up front fail here, before the host connects; ModelPricing checks them again.
+    resolvePricing(options.pricing);
     return withRepositories(super.forRoot(options), options.dataSource);
   }
 

@@ -1,4 +1,5 @@
 import type { AuditOptions } from './audit/audit.options.js';
+import type { PricingOptions } from './llm-usage/model-pricing.js';
 import type { LogWriterOptions } from './writer/writer.options.js';
 
 /**
@@ -10,6 +11,8 @@ export interface LoggingModuleOptions {
   writer?: LogWriterOptions;
   /** The audit trail: the interceptor, how a request's firm and user are found, the metadata policy. */
   audit?: AuditOptions;
+  /** The price table of LLM models: prices and aliases over the built-in ones. */
+  pricing?: PricingOptions;
 }
 
 /**

@@ -16,7 +16,8 @@ import { IsCostUsd, PG_INTEGER_MAX } from '../validation/rules.js';
 /** Longest `error_message` stored; longer messages are cut to this many characters. */
 export const ERROR_MESSAGE_MAX_LENGTH = 2000;
 
-const MODEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/;
+/** What a model name may be: 1-128 characters of letters, digits and `. _ : / @ -`. */
+export const MODEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/;
 
 /** One LLM call, as given to `LlmUsageService.record`. */
 export interface LlmUsageEntry {

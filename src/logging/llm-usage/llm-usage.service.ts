@@ -1,12 +1,78 @@
-import { Injectable } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
+import { Injectable, Logger } from '@nestjs/common';
 import { auditContext } from '../audit/audit-context.js';
+import type { LlmTaskType } from '../logging.constants.js';
+import {
+  type EntryViolation,
+  LogEntryValidationError,
+  validateEntry,
+} from '../validation/entry-validation.js';
 import { LogWriter, type RecordOptions } from '../writer/log-writer.service.js';
-import type { LlmUsageEntry } from './llm-usage-entry.js';
+import type { Durability } from '../writer/writer.options.js';
+import { type LlmUsage, checkUsage } from './cost.js';
+import { type LlmUsageEntry, LlmUsageEntryDto } from './llm-usage-entry.js';
+import { LlmUsageRecordError, UnknownModelError } from './llm-usage.errors.js';
+import { ModelPricing } from './model-pricing.js';
+import { describeError } from './scrub.js';
+
+/** What `track()` records about a call besides what the call itself reports. */
+export interface LlmTrackMeta {
+  /** Required, except inside an audited request or `auditContext.run`, which supply it. */
+  firmId?: string;
+  /** The project the call served, if any. */
+  cmaProjectId?: string | null;
+  /** The model called, e.g. `gemini-3-flash`; its price must be known unless `costUsd` is given. */
+  model: string;
+  taskType: LlmTaskType;
+  /**
+   * The call's cost, when the caller knows it better than the price table (a decimal string, or a
+   * number that fits NUMERIC(10,6)). Given, the model need not be priced. Default: computed.
+   */
+  costUsd?: string | number;
+  /** Durability of the row; default: the module's `writer.durability`. */
+  durability?: Durability;
+}
+
+/** What the tracked function resolves with: its result, and the tokens the provider reported. */
+export interface LlmTrackOutcome<T> {
+  result: T;
+  usage: LlmUsage;
+}
+
+/** Counters of `track()`, read with `LlmUsageService.stats()`. They only grow. */
+export interface LlmUsageStats {
+  /** Tracked calls that succeeded and were recorded. */
+  callsTracked: number;
+  /** Tracked calls that threw (their failure rows were recorded, or counted below). */
+  callsFailed: number;
+  /** Rows of tracked calls that could not be recorded (success or failure rows). */
+  recordFailures: number;
+}
+
+const META_FIELDS = new Set([
+  'firmId',
+  'cmaProjectId',
+  'model',
+  'taskType',
+  'costUsd',
+  'durability',
+]);
 
 /** Writes the LLM usage and cost log. */
 @Injectable()
 export class LlmUsageService {
-  constructor(private readonly writer: LogWriter) {}
+  private readonly logger = new Logger('LoggingModule');
+  private readonly counters: LlmUsageStats = {
+    callsTracked: 0,
+    callsFailed: 0,
+    recordFailures: 0,
+  };
+
+  constructor(
+    private readonly writer: LogWriter,
+    /** The price table in force. */
+    readonly pricing: ModelPricing,
+  ) {}
 
   /**
    * Records one LLM call and resolves with the new row's id: after the commit with durability
@@ -35,5 +101,176 @@ export class LlmUsageService {
       );
     }
     return this.writer.recordUsage(entry, options);
+  }
+
+  /**
+   * The cost of a call to `model` with `usage`, in USD, as an exact decimal string with 6
+   * fractional digits (`'0.000124'`), without recording anything.
+   *
+   * @throws UnknownModelError when no price is known for `model`
+   * @throws LlmCostError for an invalid usage or a cost of 10000 USD or more
+   */
+  cost(model: string, usage: LlmUsage): string {
+    return this.pricing.cost(model, usage);
+  }
+
+  /**
+   * Calls `fn` (the LLM call), times it and records it: tokens, exact cost, latency, outcome.
+   * Resolves with `fn`'s `result`.
+   *
+   * Before `fn` runs, `meta` is checked (the entry rules of `record()`) and the model's price looked
+   * up; a bad meta or a model without a price (unless `costUsd` is given) fails there: `fn` is not
+   * called and nothing is written. When `fn` throws, a row with `success = false`, 0 tokens, cost
+   * 0 and the error's message (secrets scrubbed, 500 characters at most) is recorded, and the
+   * ORIGINAL error is rethrown unchanged (if that row cannot be written, this is logged and
+   * counted, and the original error is still what is thrown).
+   *
+   * @throws LogEntryValidationError for a bad `meta`, before `fn` runs
+   * @throws UnknownModelError when no price is known for `meta.model`, before `fn` runs
+   * @throws LlmUsageRecordError when `fn` succeeded but its row could not be recorded (invalid
+   *   usage, a cost that does not fit NUMERIC(10,6), a write failure); it carries `result`
+   * @example
+   * const text = await usage.track(
+   *   { firmId, model: 'gemini-3-flash', taskType: 'extraction' },
+   *   async () => {
+   *     const response = await ai.models.generateContent({ model: 'gemini-3-flash', contents });
+   *     return { result: response.text, usage: usageFromGemini(response.usageMetadata) };
+   *   },
+   * );
+   */
+  async track<T>(
+    meta: LlmTrackMeta,
+    fn: () => LlmTrackOutcome<T> | Promise<LlmTrackOutcome<T>>,
+  ): Promise<T> {
+    const { entry, options } = this.prepare(meta);
+    const started = performance.now();
+    const elapsed = () => Math.max(0, Math.round(performance.now() - started));
+    let outcome: LlmTrackOutcome<T>;
+    try {
+      outcome = await fn();
+    } catch (error) {
+      const latencyMs = elapsed();
+      this.counters.callsFailed++;
+      try {
+        await this.writer.recordUsage(
+          {
+            ...entry,
+            inputTokens: 0,
+            outputTokens: 0,
+            costUsd: '0',
+            latencyMs,
+            success: false,
+            errorMessage: describeError(error),
+          },
+          options,
+        );
+      } catch (writeError) {
+        this.counters.recordFailures++;
+        this.logger.error(
+          `llm_usage_log: the failure row of a tracked call to ${entry.model} was not recorded: ${
+            writeError instanceof Error
+              ? writeError.message
+              : String(writeError)
+          }`,
+        );
+      }
+      throw error;
+    }
+    const latencyMs = elapsed();
+    const result =
+      typeof outcome === 'object' && outcome !== null
+        ? outcome.result
+        : undefined;
+    try {
+      const usage = outcome?.usage;
+      const counts = checkUsage(usage);
+      const costUsd = entry.costUsd ?? this.pricing.cost(entry.model, usage);
+      await this.writer.recordUsage(
+        {
+          ...entry,
+          inputTokens: Number(counts.input),
+          outputTokens: Number(counts.output),
+          costUsd,
+          latencyMs,
+          success: true,
+        },
+        options,
+      );
+    } catch (error) {
+      this.counters.recordFailures++;
+      throw new LlmUsageRecordError(entry.model, result as T, error);
+    }
+    this.counters.callsTracked++;
+    return result as T;
+  }
+
+  /** A copy of the counters of `track()`. */
+  stats(): LlmUsageStats {
+    return { ...this.counters };
+  }
+
+  /** Checks `meta` and the model's price; nothing has run yet. */
+  private prepare(meta: LlmTrackMeta): {
+    entry: Omit<LlmUsageEntry, 'inputTokens' | 'outputTokens' | 'costUsd'> & {
+      costUsd?: string | number;
+    };
+    options: RecordOptions;
+  } {
+    if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
+      throw new LogEntryValidationError('llm_usage_log', [
+        { field: 'meta', rule: 'isObject', message: 'meta must be an object' },
+      ]);
+    }
+    const violations: EntryViolation[] = [];
+    for (const key of Object.keys(meta)) {
+      if (!META_FIELDS.has(key)) {
+        violations.push({
+          field: key,
+          rule: 'whitelistValidation',
+          message: `${key} is not a field of track()'s meta`,
+        });
+      }
+    }
+    const { durability, costUsd, model, taskType, cmaProjectId } = meta;
+    if (
+      durability !== undefined &&
+      !['await', 'buffered'].includes(durability)
+    ) {
+      violations.push({
+        field: 'durability',
+        rule: 'isIn',
+        message: `durability must be 'await' or 'buffered'`,
+      });
+    }
+    const firmId = meta.firmId ?? auditContext.current()?.firmId ?? undefined;
+    const entry = {
+      firmId,
+      ...(cmaProjectId === undefined ? {} : { cmaProjectId }),
+      model,
+      taskType,
+      ...(costUsd === undefined ? {} : { costUsd }),
+    };
+    try {
+      validateEntry(LlmUsageEntryDto, 'llm_usage_log', {
+        ...entry,
+        inputTokens: 0,
+        outputTokens: 0,
+        costUsd: costUsd ?? '0',
+        latencyMs: 0,
+      });
+    } catch (error) {
+      if (!(error instanceof LogEntryValidationError)) throw error;
+      violations.push(...error.violations);
+    }
+    if (violations.length) {
+      throw new LogEntryValidationError('llm_usage_log', violations);
+    }
+    if (costUsd === undefined && !this.pricing.has(model)) {
+      throw new UnknownModelError(model);
+    }
+    return {
+      entry,
+      options: durability === undefined ? {} : { durability },
+    };
   }
 }
