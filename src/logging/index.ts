@@ -55,6 +55,19 @@ export {
 } from './audit/audit-log-entry.js';
 export { LlmUsageService } from './llm-usage/llm-usage.service.js';
 export {
+  type ExpensiveCall,
+  type ExpensiveCallsQuery,
+  LlmUsageReports,
+  MOST_EXPENSIVE_DEFAULT_LIMIT,
+  MOST_EXPENSIVE_MAX_LIMIT,
+  type ReportInstant,
+  USAGE_REPORT_GROUPS,
+  type UsageReportGroup,
+  UsageReportQueryError,
+  type UsageSummaryQuery,
+  type UsageSummaryRow,
+} from './llm-usage/llm-usage-reports.service.js';
+export {
   ERROR_MESSAGE_MAX_LENGTH,
   type LlmUsageEntry,
 } from './llm-usage/llm-usage-entry.js';

@@ -6,6 +6,7 @@ import { AuditBinder } from './audit/audit-binder.js';
 import { AuditRunner } from './audit/audit-runner.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
+import { LlmUsageReports } from './llm-usage/llm-usage-reports.service.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
 import { LOGGING_DATA_SOURCE } from './logging.constants.js';
 import {
@@ -19,6 +20,7 @@ const SERVICES = [
   LogWriter,
   AuditLogService,
   LlmUsageService,
+  LlmUsageReports,
   AuditRunner,
   AuditInterceptor,
 ];
