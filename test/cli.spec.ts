@@ -35,6 +35,9 @@ describe('migration scripts with DATABASE_URL', () => {
     expect(ran.output).toContain(
       'Migration CreateLoggingTables1795305660000 has been executed successfully',
     );
+    expect(ran.output).toContain(
+      'Migration AddLlmUsageLogFirmCreatedAtIndex1795305720000 has been executed successfully',
+    );
     expect((await schemaSnapshot(dataSource)).tables).toEqual([
       'audit_log',
       'cma_projects',
@@ -47,6 +50,9 @@ describe('migration scripts with DATABASE_URL', () => {
     expect(shown.code).toBe(0);
     expect(shown.output).toMatch(/\[X\] 1 CreateHostTables1795305600000/);
     expect(shown.output).toMatch(/\[X\] 2 CreateLoggingTables1795305660000/);
+    expect(shown.output).toMatch(
+      /\[X\] 3 AddLlmUsageLogFirmCreatedAtIndex1795305720000/,
+    );
 
     const check = await npm(
       'migration:generate',
@@ -59,6 +65,11 @@ describe('migration scripts with DATABASE_URL', () => {
   });
 
   it('migration:revert, repeated, removes it all', async () => {
+    const index = await npm('migration:revert');
+    expect(index.code).toBe(0);
+    expect(index.output).toContain(
+      'Migration AddLlmUsageLogFirmCreatedAtIndex1795305720000 has been reverted successfully',
+    );
     const first = await npm('migration:revert');
     expect(first.code).toBe(0);
     expect(first.output).toContain(

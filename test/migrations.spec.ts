@@ -44,6 +44,16 @@ describe('migrations', () => {
     const migrated = await schemaSnapshot(dataSource);
 
     await dataSource.undoLastMigration();
+    const withoutComposite = await schemaSnapshot(dataSource);
+    expect(withoutComposite.tables).toEqual(migrated.tables);
+    expect(JSON.stringify(withoutComposite)).not.toContain(
+      'idx_llm_usage_log_firm_id_created_at',
+    );
+    expect(JSON.stringify(migrated)).toContain(
+      'idx_llm_usage_log_firm_id_created_at',
+    );
+
+    await dataSource.undoLastMigration();
     expect(await tables()).toEqual(['cma_projects', 'firms', 'users']);
 
     await dataSource.undoLastMigration();

@@ -314,7 +314,7 @@ export class LlmUsageReports {
       ...row,
       calls: Number(row.calls),
       failures: Number(row.failures),
-    })) as UsageSummaryRow[];
+    }));
   }
 
   /**

@@ -1,9 +1,16 @@
 import { CreateLoggingTables1795305660000 } from './1795305660000-create-logging-tables.js';
+import { AddLlmUsageLogFirmCreatedAtIndex1795305720000 } from './1795305720000-add-llm-usage-log-firm-created-at-index.js';
 
-export { CreateLoggingTables1795305660000 };
+export {
+  AddLlmUsageLogFirmCreatedAtIndex1795305720000,
+  CreateLoggingTables1795305660000,
+};
 
 /**
  * The module's migrations, oldest first, for the host's DataSource `migrations` list. They must run
  * after the host's migrations that create `firms`, `users` and `cma_projects`.
  */
-export const LOGGING_MIGRATIONS = [CreateLoggingTables1795305660000];
+export const LOGGING_MIGRATIONS = [
+  CreateLoggingTables1795305660000,
+  AddLlmUsageLogFirmCreatedAtIndex1795305720000,
+];
