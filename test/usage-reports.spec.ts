@@ -749,6 +749,19 @@ describe('report query plans over 60,000 rows of 100 firms', () => {
         n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'llm_usage_log',
     );
 
+  /**
+   * The plan reaches the firm's rows through an index leading with firm_id: the spec's
+   * `(firm_id)` or the reports' `(firm_id, created_at)`, whichever the planner costs lower at this
+   * size (at 600 rows a firm, often the smaller one; bench/reports shows the composite at 1M+).
+   */
+  const expectFirmIndex = (nodes: PlanNode[]) => {
+    const used = indexScans(nodes);
+    expect(used.length).toBeGreaterThan(0);
+    for (const name of used) {
+      expect([FIRM_INDEX, FIRM_RANGE_INDEX]).toContain(name);
+    }
+  };
+
   it('has the rows it claims', async () => {
     const [{ n }] = await app.dataSource.query<{ n: number }[]>(
       `SELECT count(*)::int AS n FROM llm_usage_log WHERE firm_id = $1`,
@@ -769,11 +782,11 @@ describe('report query plans over 60,000 rows of 100 firms', () => {
         }),
       );
       expect(seqScansOfTheLog(nodes)).toEqual([]);
-      expect(indexScans(nodes)).toContain(FIRM_RANGE_INDEX);
+      expectFirmIndex(nodes);
     },
   );
 
-  it('mostExpensive of one firm over a month reads the firm-and-range index', async () => {
+  it('mostExpensive of one firm over a month reads an index on firm_id', async () => {
     const nodes = await plan(
       mostExpensiveStatement({
         firmId,
@@ -783,17 +796,13 @@ describe('report query plans over 60,000 rows of 100 firms', () => {
       }),
     );
     expect(seqScansOfTheLog(nodes)).toEqual([]);
-    expect(indexScans(nodes)).toContain(FIRM_RANGE_INDEX);
+    expectFirmIndex(nodes);
   });
 
   it('mostExpensive of one firm over all time reads an index on firm_id', async () => {
     const nodes = await plan(mostExpensiveStatement({ firmId, limit: 10 }));
     expect(seqScansOfTheLog(nodes)).toEqual([]);
-    const used = indexScans(nodes);
-    expect(used.length).toBeGreaterThan(0);
-    for (const name of used) {
-      expect([FIRM_INDEX, FIRM_RANGE_INDEX]).toContain(name);
-    }
+    expectFirmIndex(nodes);
   });
 });
 
