@@ -36,7 +36,7 @@ describe('migration scripts with DATABASE_URL', () => {
       'Migration CreateLoggingTables1795305660000 has been executed successfully',
     );
     expect(ran.output).toContain(
-      'Migration AddLlmUsageLogFirmCreatedAtIndex1795305720000 has been executed successfully',
+      'Migration AddLlmUsageLogFirmCreatedAtIndex1795305750000 has been executed successfully',
     );
     expect((await schemaSnapshot(dataSource)).tables).toEqual([
       'audit_log',
@@ -51,7 +51,7 @@ describe('migration scripts with DATABASE_URL', () => {
     expect(shown.output).toMatch(/\[X\] 1 CreateHostTables1795305600000/);
     expect(shown.output).toMatch(/\[X\] 2 CreateLoggingTables1795305660000/);
     expect(shown.output).toMatch(
-      /\[X\] 3 AddLlmUsageLogFirmCreatedAtIndex1795305720000/,
+      /\[X\] 3 AddLlmUsageLogFirmCreatedAtIndex1795305750000/,
     );
 
     const check = await npm(
@@ -68,7 +68,7 @@ describe('migration scripts with DATABASE_URL', () => {
     const index = await npm('migration:revert');
     expect(index.code).toBe(0);
     expect(index.output).toContain(
-      'Migration AddLlmUsageLogFirmCreatedAtIndex1795305720000 has been reverted successfully',
+      'Migration AddLlmUsageLogFirmCreatedAtIndex1795305750000 has been reverted successfully',
     );
     const first = await npm('migration:revert');
     expect(first.code).toBe(0);

@@ -43,7 +43,7 @@ describe('demo host', () => {
         expect(rows.map((r) => r.name)).toEqual([
           'CreateHostTables1795305600000',
           'CreateLoggingTables1795305660000',
-          'AddLlmUsageLogFirmCreatedAtIndex1795305720000',
+          'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
         ]);
       } finally {
         await client.end();

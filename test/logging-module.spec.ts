@@ -46,7 +46,7 @@ describe('LoggingModule', () => {
     expect(LOGGING_ENTITIES).toEqual([LlmUsageLog, AuditLog]);
     expect(LOGGING_MIGRATIONS.map((m) => m.name)).toEqual([
       'CreateLoggingTables1795305660000',
-      'AddLlmUsageLogFirmCreatedAtIndex1795305720000',
+      'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
     ]);
   });
 

@@ -1,6 +1,6 @@
 export { AuditLog, LlmUsageLog, LOGGING_ENTITIES } from './entities/index.js';
 export {
-  AddLlmUsageLogFirmCreatedAtIndex1795305720000,
+  AddLlmUsageLogFirmCreatedAtIndex1795305750000,
   CreateLoggingTables1795305660000,
   LOGGING_MIGRATIONS,
 } from './migrations/index.js';

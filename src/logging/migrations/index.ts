@@ -1,8 +1,8 @@
 import { CreateLoggingTables1795305660000 } from './1795305660000-create-logging-tables.js';
-import { AddLlmUsageLogFirmCreatedAtIndex1795305720000 } from './1795305720000-add-llm-usage-log-firm-created-at-index.js';
+import { AddLlmUsageLogFirmCreatedAtIndex1795305750000 } from './1795305750000-add-llm-usage-log-firm-created-at-index.js';
 
 export {
-  AddLlmUsageLogFirmCreatedAtIndex1795305720000,
+  AddLlmUsageLogFirmCreatedAtIndex1795305750000,
   CreateLoggingTables1795305660000,
 };
 
@@ -12,5 +12,5 @@ export {
  */
 export const LOGGING_MIGRATIONS = [
   CreateLoggingTables1795305660000,
-  AddLlmUsageLogFirmCreatedAtIndex1795305720000,
+  AddLlmUsageLogFirmCreatedAtIndex1795305750000,
 ];

@@ -5,8 +5,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * table spec's three indexes: a usage report of one firm over a date range reads just that firm's
  * rows of that range instead of every row of the firm (see the README, "Usage reports").
  */
-export class AddLlmUsageLogFirmCreatedAtIndex1795305720000 implements MigrationInterface {
-  name = 'AddLlmUsageLogFirmCreatedAtIndex1795305720000';
+export class AddLlmUsageLogFirmCreatedAtIndex1795305750000 implements MigrationInterface {
+  name = 'AddLlmUsageLogFirmCreatedAtIndex1795305750000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
