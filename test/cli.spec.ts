@@ -35,6 +35,9 @@ describe('migration scripts with DATABASE_URL', () => {
     expect(ran.output).toContain(
       'Migration CreateLoggingTables1795305660000 has been executed successfully',
     );
+    expect(ran.output).toContain(
+      'Migration AddLlmUsageLogFirmCreatedAtIndex1795305750000 has been executed successfully',
+    );
     expect((await schemaSnapshot(dataSource)).tables).toEqual([
       'audit_log',
       'cma_projects',
@@ -48,6 +51,9 @@ describe('migration scripts with DATABASE_URL', () => {
     expect(shown.output).toMatch(/\[X\] 1 CreateHostTables1795305600000/);
     expect(shown.output).toMatch(/\[X\] 2 CreateLoggingTables1795305660000/);
     expect(shown.output).toMatch(/\[X\] 3 AppendOnlyLogs1795305720000/);
+    expect(shown.output).toMatch(
+      /\[X\] 4 AddLlmUsageLogFirmCreatedAtIndex1795305750000/,
+    );
 
     const check = await npm(
       'migration:generate',
@@ -61,6 +67,7 @@ describe('migration scripts with DATABASE_URL', () => {
 
   it('migration:revert, repeated, removes it all', async () => {
     for (const name of [
+      'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
       'AppendOnlyLogs1795305720000',
       'CreateLoggingTables1795305660000',
       'CreateHostTables1795305600000',

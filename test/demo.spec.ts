@@ -44,6 +44,7 @@ describe('demo host', () => {
           'CreateHostTables1795305600000',
           'CreateLoggingTables1795305660000',
           'AppendOnlyLogs1795305720000',
+          'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
         ]);
       } finally {
         await client.end();

@@ -47,6 +47,7 @@ describe('LoggingModule', () => {
     expect(LOGGING_MIGRATIONS.map((m) => m.name)).toEqual([
       'CreateLoggingTables1795305660000',
       'AppendOnlyLogs1795305720000',
+      'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
     ]);
   });
 

@@ -51,9 +51,23 @@ describe('migrations', () => {
       'trg_llm_usage_log_no_truncate',
     ]);
 
+    await dataSource.undoLastMigration(); // the (firm_id, created_at) index
+    const withoutComposite = await schemaSnapshot(dataSource);
+    expect(withoutComposite.tables).toEqual(migrated.tables);
+    expect(JSON.stringify(withoutComposite)).not.toContain(
+      'idx_llm_usage_log_firm_id_created_at',
+    );
+    expect(JSON.stringify(migrated)).toContain(
+      'idx_llm_usage_log_firm_id_created_at',
+    );
+
     await dataSource.undoLastMigration(); // append-only triggers
     const unguarded = await schemaSnapshot(dataSource);
-    expect(unguarded).toEqual({ ...migrated, triggers: [], functions: [] });
+    expect(unguarded).toEqual({
+      ...withoutComposite,
+      triggers: [],
+      functions: [],
+    });
 
     await dataSource.undoLastMigration();
     expect(await tables()).toEqual(['cma_projects', 'firms', 'users']);

@@ -4,7 +4,7 @@ import { openTestDataSource } from './support/database.js';
 /**
  * The migrated schema, read back from pg_catalog, against the table spec
  * (shared/seeds/000_ad84d8e79b694542.txt): columns in order with type, nullability and default;
- * constraints with their definitions; exactly the six indexes; no row-level security.
+ * constraints with their definitions; the six spec indexes and the reports index on llm_usage_log (firm_id, created_at); no row-level security.
  */
 
 interface ColumnRow {
@@ -121,7 +121,7 @@ describe('migrated schema', () => {
       ]);
     });
 
-    it('has exactly the three spec indexes besides the primary key', async () => {
+    it('has the three spec indexes and the reports index (firm_id, created_at) besides the primary key', async () => {
       expect(await indexesOf(dataSource, 'llm_usage_log')).toEqual({
         pk_llm_usage_log:
           'CREATE UNIQUE INDEX pk_llm_usage_log ON public.llm_usage_log USING btree (id)',
@@ -131,6 +131,9 @@ describe('migrated schema', () => {
           'CREATE INDEX idx_llm_usage_log_cma_project_id ON public.llm_usage_log USING btree (cma_project_id)',
         idx_llm_usage_log_created_at:
           'CREATE INDEX idx_llm_usage_log_created_at ON public.llm_usage_log USING btree (created_at)',
+        // Beyond the spec: the usage reports' index (see README, "Usage reports").
+        idx_llm_usage_log_firm_id_created_at:
+          'CREATE INDEX idx_llm_usage_log_firm_id_created_at ON public.llm_usage_log USING btree (firm_id, created_at)',
       });
     });
   });

@@ -1,6 +1,7 @@
 export { AuditLog, LlmUsageLog, LOGGING_ENTITIES } from './entities/index.js';
 export {
   AppendOnlyLogs1795305720000,
+  AddLlmUsageLogFirmCreatedAtIndex1795305750000,
   CreateLoggingTables1795305660000,
   LOGGING_MIGRATIONS,
 } from './migrations/index.js';
@@ -107,6 +108,19 @@ export {
   scrubSecrets,
   TRACK_ERROR_MESSAGE_MAX_LENGTH,
 } from './llm-usage/scrub.js';
+export {
+  type ExpensiveCall,
+  type ExpensiveCallsQuery,
+  LlmUsageReports,
+  MOST_EXPENSIVE_DEFAULT_LIMIT,
+  MOST_EXPENSIVE_MAX_LIMIT,
+  type ReportInstant,
+  USAGE_REPORT_GROUPS,
+  type UsageReportGroup,
+  UsageReportQueryError,
+  type UsageSummaryQuery,
+  type UsageSummaryRow,
+} from './llm-usage/llm-usage-reports.service.js';
 export {
   ERROR_MESSAGE_MAX_LENGTH,
   type LlmUsageEntry,

@@ -6,6 +6,7 @@ import { AuditBinder } from './audit/audit-binder.js';
 import { AuditRunner } from './audit/audit-runner.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
+import { LlmUsageReports } from './llm-usage/llm-usage-reports.service.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
 import { LogRetention } from './retention/log-retention.service.js';
 import { ModelPricing, resolvePricing } from './llm-usage/model-pricing.js';
@@ -22,6 +23,7 @@ const SERVICES = [
   ModelPricing,
   AuditLogService,
   LlmUsageService,
+  LlmUsageReports,
   AuditRunner,
   AuditInterceptor,
   LogRetention,

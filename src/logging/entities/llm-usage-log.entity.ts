@@ -27,6 +27,8 @@ const TASK_TYPE_CHECK = `task_type IN (${LLM_TASK_TYPES.map((t) => `'${t}'`).joi
  * included (they have defaults).
  */
 @Entity({ name: LLM_USAGE_LOG_TABLE })
+// Beyond the spec's three: a firm's rows of a date range, for the usage reports.
+@Index('idx_llm_usage_log_firm_id_created_at', ['firmId', 'createdAt'])
 @Check('chk_llm_usage_log_task_type', TASK_TYPE_CHECK)
 export class LlmUsageLog {
   @PrimaryGeneratedColumn('uuid', {

@@ -1,7 +1,12 @@
 import { CreateLoggingTables1795305660000 } from './1795305660000-create-logging-tables.js';
 import { AppendOnlyLogs1795305720000 } from './1795305720000-append-only-logs.js';
+import { AddLlmUsageLogFirmCreatedAtIndex1795305750000 } from './1795305750000-add-llm-usage-log-firm-created-at-index.js';
 
-export { AppendOnlyLogs1795305720000, CreateLoggingTables1795305660000 };
+export {
+  AddLlmUsageLogFirmCreatedAtIndex1795305750000,
+  AppendOnlyLogs1795305720000,
+  CreateLoggingTables1795305660000,
+};
 
 /**
  * The module's migrations, oldest first, for the host's DataSource `migrations` list. They must run
@@ -10,4 +15,5 @@ export { AppendOnlyLogs1795305720000, CreateLoggingTables1795305660000 };
 export const LOGGING_MIGRATIONS = [
   CreateLoggingTables1795305660000,
   AppendOnlyLogs1795305720000,
+  AddLlmUsageLogFirmCreatedAtIndex1795305750000,
 ];

@@ -195,6 +195,24 @@ export function toEntryInstance<T extends object>(
 }
 
 /**
+ * Every broken rule of `input` against the decorated class `Entry`, through `validateSync`: unknown
+ * fields (reserved keys included) and each rule with its message. Empty when `input` is valid.
+ */
+export function entryViolations<T extends object>(
+  Entry: new () => T,
+  input: object,
+): { instance: T; violations: EntryViolation[] } {
+  const { instance, reserved } = toEntryInstance(Entry, input);
+  return {
+    instance,
+    violations: [
+      ...reserved.map(unknownField),
+      ...flatten(validateSync(instance, VALIDATOR_OPTIONS)),
+    ],
+  };
+}
+
+/**
  * Validates a caller's entry against the decorated class `Entry` and returns a validated instance.
  * Unknown fields, `__proto__` and `constructor` included, are errors. An entry that passes the
  * compiled rule check is accepted at once; any other goes through `validateSync`, which names every

@@ -84,3 +84,75 @@ export function IsBoundedJsonObject(
     options,
   );
 }
+
+const INSTANT_PATTERN =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/;
+
+/**
+ * The instant `value` names, or `undefined`: a valid `Date`, or an ISO 8601 string that is either a
+ * calendar date (`'2026-03-01'`, midnight UTC) or a date-time with a time zone (`Z` or an offset)
+ * and at most millisecond precision. Impossible dates such as `'2026-02-30'` are refused.
+ */
+export function toInstant(value: unknown): Date | undefined {
+  if (value instanceof Date) {
+    return Number.isNaN(value.getTime()) ? undefined : value;
+  }
+  if (typeof value !== 'string') return undefined;
+  const match = INSTANT_PATTERN.exec(value);
+  if (!match) return undefined;
+  const [year, month, day] = match.slice(1, 4).map(Number);
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  if (
+    calendar.getUTCFullYear() !== year ||
+    calendar.getUTCMonth() !== month - 1 ||
+    calendar.getUTCDate() !== day
+  ) {
+    return undefined;
+  }
+  const instant = new Date(value.length === 10 ? `${value}T00:00:00Z` : value);
+  return Number.isNaN(instant.getTime()) ? undefined : instant;
+}
+
+/** A `Date` or an ISO 8601 date or zoned date-time string; see {@link toInstant}. */
+export function IsInstant(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isInstant',
+      validator: {
+        validate: (value) => toInstant(value) !== undefined,
+        defaultMessage: (args) =>
+          `${args?.property ?? 'value'} must be a valid Date or an ISO 8601 date ('2026-03-01', midnight UTC) ` +
+          `or date-time with a time zone ('2026-03-01T09:30:00Z'), at most millisecond precision`,
+      },
+    },
+    options,
+  );
+}
+
+/**
+ * An instant strictly later than the instant in the sibling property `earlier`. Passes when either
+ * is missing or not an instant: those are other rules' errors.
+ */
+export function IsLaterThan(
+  earlier: string,
+  options?: ValidationOptions,
+): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isLaterThan',
+      constraints: [earlier],
+      validator: {
+        validate: (value, args) => {
+          const end = toInstant(value);
+          const start = toInstant(
+            (args?.object as Record<string, unknown> | undefined)?.[earlier],
+          );
+          return !end || !start || start.getTime() < end.getTime();
+        },
+        defaultMessage: (args) =>
+          `${args?.property ?? 'value'} must be later than ${earlier}`,
+      },
+    },
+    options,
+  );
+}

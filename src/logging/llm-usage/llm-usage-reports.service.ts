@@ -1,0 +1,335 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  ArrayUnique,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsUUID,
+  Max,
+  Min,
+} from 'class-validator';
+import type { DataSource } from 'typeorm';
+import {
+  LLM_USAGE_LOG_TABLE,
+  LOGGING_DATA_SOURCE,
+  type LlmTaskType,
+} from '../logging.constants.js';
+import {
+  type EntryViolation,
+  entryViolations,
+} from '../validation/entry-validation.js';
+import { IsInstant, IsLaterThan, toInstant } from '../validation/rules.js';
+
+/** What a usage summary can be grouped by. */
+export const USAGE_REPORT_GROUPS = [
+  'day',
+  'model',
+  'taskType',
+  'project',
+] as const;
+
+/** One of {@link USAGE_REPORT_GROUPS}. */
+export type UsageReportGroup = (typeof USAGE_REPORT_GROUPS)[number];
+
+/** Most rows `mostExpensive` returns; {@link MOST_EXPENSIVE_DEFAULT_LIMIT} when not asked. */
+export const MOST_EXPENSIVE_MAX_LIMIT = 1000;
+export const MOST_EXPENSIVE_DEFAULT_LIMIT = 10;
+
+/** An instant: a `Date`, or an ISO 8601 date (`'2026-03-01'`, midnight UTC) or zoned date-time. */
+export type ReportInstant = Date | string;
+
+/** The arguments of {@link LlmUsageReports.summary}. */
+export interface UsageSummaryQuery {
+  /** The one firm reported on. Required. */
+  firmId: string;
+  /** Start of the range, included. */
+  from: ReportInstant;
+  /** End of the range, excluded; later than `from`. */
+  to: ReportInstant;
+  /** Any subset of {@link USAGE_REPORT_GROUPS}, in any order, without duplicates. Default: `[]`. */
+  groupBy?: readonly UsageReportGroup[];
+}
+
+/** One row of a usage summary: the requested group keys, then the totals of the group. */
+export interface UsageSummaryRow {
+  /** With `'day'`: the UTC calendar day, `'YYYY-MM-DD'`. */
+  day?: string;
+  /** With `'model'`. */
+  model?: string;
+  /** With `'taskType'`. */
+  taskType?: LlmTaskType;
+  /** With `'project'`: `cma_project_id`, `null` for calls without a project. */
+  cmaProjectId?: string | null;
+  /** Calls in the group. */
+  calls: number;
+  /** Calls with `success = false`. */
+  failures: number;
+  /** Exact decimal string of the SQL sum of `input_tokens`. */
+  inputTokens: string;
+  /** Exact decimal string of the SQL sum of `output_tokens`. */
+  outputTokens: string;
+  /** Exact decimal string of the SQL sum of `cost_usd`, always 6 fractional digits: `'0.000372'`. */
+  costUsd: string;
+}
+
+/** The arguments of {@link LlmUsageReports.mostExpensive}. */
+export interface ExpensiveCallsQuery {
+  /** The one firm reported on. Required. */
+  firmId: string;
+  /** Start of the range, included. Default: no lower bound. */
+  from?: ReportInstant;
+  /** End of the range, excluded. Default: no upper bound. */
+  to?: ReportInstant;
+  /** 1 to {@link MOST_EXPENSIVE_MAX_LIMIT}; default {@link MOST_EXPENSIVE_DEFAULT_LIMIT}. */
+  limit?: number;
+}
+
+/** One call, as `mostExpensive` returns it. */
+export interface ExpensiveCall {
+  id: string;
+  createdAt: Date | null;
+  model: string;
+  taskType: LlmTaskType;
+  cmaProjectId: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  /** Exact decimal string, 6 fractional digits. */
+  costUsd: string;
+  latencyMs: number | null;
+  success: boolean | null;
+}
+
+/**
+ * A report query broke one or more rules. Nothing was queried. `violations` names every bad field
+ * with the rule it broke; values are never echoed.
+ */
+export class UsageReportQueryError extends Error {
+  override readonly name = 'UsageReportQueryError';
+
+  constructor(
+    readonly report: string,
+    readonly violations: readonly EntryViolation[],
+  ) {
+    super(
+      `Invalid ${report} query: ${[...new Set(violations.map((v) => v.message))].join('; ')}`,
+    );
+  }
+}
+
+const GROUPS_RULE = `groupBy values must be among ${USAGE_REPORT_GROUPS.join(', ')}`;
+const LIMIT_RULE = `limit must be an integer from 1 to ${MOST_EXPENSIVE_MAX_LIMIT}`;
+
+/** The validation rules of {@link UsageSummaryQuery}. */
+export class UsageSummaryQueryDto {
+  @IsUUID('all', { message: 'firmId must be a UUID' })
+  firmId: string;
+
+  @IsInstant()
+  from: ReportInstant;
+
+  @IsInstant()
+  @IsLaterThan('from')
+  to: ReportInstant;
+
+  @IsOptional()
+  @IsArray({ message: 'groupBy must be an array' })
+  @ArrayUnique({ message: 'groupBy must not name a group twice' })
+  @IsIn(USAGE_REPORT_GROUPS, { each: true, message: GROUPS_RULE })
+  groupBy?: UsageReportGroup[];
+}
+
+/** The validation rules of {@link ExpensiveCallsQuery}. */
+export class ExpensiveCallsQueryDto {
+  @IsUUID('all', { message: 'firmId must be a UUID' })
+  firmId: string;
+
+  @IsOptional()
+  @IsInstant()
+  from?: ReportInstant;
+
+  @IsOptional()
+  @IsInstant()
+  @IsLaterThan('from')
+  to?: ReportInstant;
+
+  @IsOptional()
+  @IsInt({ message: LIMIT_RULE })
+  @Min(1, { message: LIMIT_RULE })
+  @Max(MOST_EXPENSIVE_MAX_LIMIT, { message: LIMIT_RULE })
+  limit?: number;
+}
+
+function validQuery<T extends object>(
+  Query: new () => T,
+  report: string,
+  input: unknown,
+): T {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new UsageReportQueryError(report, [
+      { field: 'query', rule: 'isObject', message: 'query must be an object' },
+    ]);
+  }
+  const { instance, violations } = entryViolations(Query, input);
+  if (violations.length) throw new UsageReportQueryError(report, violations);
+  return instance;
+}
+
+/** A parameterised statement. */
+export interface ReportStatement {
+  sql: string;
+  parameters: unknown[];
+}
+
+/** The group key columns: the SQL expression and the row field each group adds. */
+const GROUP_COLUMNS: Record<
+  UsageReportGroup,
+  { expression: string; field: string; order: string }
+> = {
+  day: {
+    expression: `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
+    field: 'day',
+    order: `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
+  },
+  // Text keys are ordered byte-wise (COLLATE "C"), the same whatever the database's collation.
+  model: { expression: 'model', field: 'model', order: 'model COLLATE "C"' },
+  taskType: {
+    expression: 'task_type',
+    field: 'taskType',
+    order: 'task_type COLLATE "C"',
+  },
+  project: {
+    expression: 'cma_project_id',
+    field: 'cmaProjectId',
+    order: 'cma_project_id NULLS LAST',
+  },
+};
+
+/**
+ * The statement `summary` runs, for a valid query. Group keys come first, in the order given; rows
+ * are ordered by them. Internal, exported for the query-plan tests and the benchmark.
+ */
+export function summaryStatement(query: UsageSummaryQuery): ReportStatement {
+  const groups = query.groupBy ?? [];
+  const keys = groups.map(
+    (group) =>
+      `${GROUP_COLUMNS[group].expression} AS "${GROUP_COLUMNS[group].field}"`,
+  );
+  const positions = groups.map((_, i) => String(i + 1));
+  const order = groups.map((group) => GROUP_COLUMNS[group].order);
+  const sql = [
+    `SELECT ${[
+      ...keys,
+      'count(*)::text AS "calls"',
+      'count(*) FILTER (WHERE success = false)::text AS "failures"',
+      'coalesce(sum(input_tokens), 0)::text AS "inputTokens"',
+      'coalesce(sum(output_tokens), 0)::text AS "outputTokens"',
+      'round(coalesce(sum(cost_usd), 0), 6)::text AS "costUsd"',
+    ].join(', ')}`,
+    `FROM ${LLM_USAGE_LOG_TABLE}`,
+    'WHERE firm_id = $1 AND created_at >= $2 AND created_at < $3',
+    ...(positions.length
+      ? [`GROUP BY ${positions.join(', ')}`, `ORDER BY ${order.join(', ')}`]
+      : []),
+  ].join('\n');
+  return {
+    sql,
+    parameters: [
+      query.firmId,
+      toInstant(query.from)!.toISOString(),
+      toInstant(query.to)!.toISOString(),
+    ],
+  };
+}
+
+/**
+ * The statement `mostExpensive` runs, for a valid query: cost descending, then newest first, then
+ * id (so ties are ordered deterministically). Internal, exported for the query-plan tests and the
+ * benchmark.
+ */
+export function mostExpensiveStatement(
+  query: ExpensiveCallsQuery,
+): ReportStatement {
+  const parameters: unknown[] = [query.firmId];
+  const where = ['firm_id = $1'];
+  if (query.from !== undefined && query.from !== null) {
+    parameters.push(toInstant(query.from)!.toISOString());
+    where.push(`created_at >= $${parameters.length}`);
+  }
+  if (query.to !== undefined && query.to !== null) {
+    parameters.push(toInstant(query.to)!.toISOString());
+    where.push(`created_at < $${parameters.length}`);
+  }
+  parameters.push(query.limit ?? MOST_EXPENSIVE_DEFAULT_LIMIT);
+  const sql = [
+    'SELECT id, created_at AS "createdAt", model, task_type AS "taskType",',
+    '  cma_project_id AS "cmaProjectId", input_tokens AS "inputTokens",',
+    '  output_tokens AS "outputTokens", cost_usd::text AS "costUsd",',
+    '  latency_ms AS "latencyMs", success',
+    `FROM ${LLM_USAGE_LOG_TABLE}`,
+    `WHERE ${where.join(' AND ')}`,
+    'ORDER BY cost_usd DESC, created_at DESC NULLS LAST, id DESC',
+    `LIMIT $${parameters.length}`,
+  ].join('\n');
+  return { sql, parameters };
+}
+
+interface SummaryRecord {
+  calls: string;
+  failures: string;
+  inputTokens: string;
+  outputTokens: string;
+  costUsd: string;
+  [key: string]: unknown;
+}
+
+/**
+ * Reports over `llm_usage_log`, always for one firm: every statement filters on `firm_id = $1`.
+ * Sums are done by PostgreSQL and come back as exact decimal strings, never JavaScript floats.
+ * Queries are checked at the edge: a bad one is refused with one {@link UsageReportQueryError}
+ * naming every bad field, and nothing is queried.
+ */
+@Injectable()
+export class LlmUsageReports {
+  constructor(
+    @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
+  ) {}
+
+  /**
+   * Usage of one firm over [`from`, `to`), grouped by any combination of `'day'` (UTC),
+   * `'model'`, `'taskType'` and `'project'`, ordered by the group keys. Without groups, one row
+   * (zeros when nothing was used).
+   *
+   * @throws UsageReportQueryError naming every bad field; nothing is queried
+   * @example
+   * await reports.summary({ firmId, from: '2026-03-01', to: '2026-04-01', groupBy: ['day', 'model'] });
+   * // [{ day: '2026-03-01', model: 'gemini-3-flash', calls: 42, failures: 1,
+   * //    inputTokens: '50400', outputTokens: '12600', costUsd: '0.063000' }, ...]
+   */
+  async summary(query: UsageSummaryQuery): Promise<UsageSummaryRow[]> {
+    const valid = validQuery(UsageSummaryQueryDto, 'usage summary', query);
+    const { sql, parameters } = summaryStatement(valid);
+    const rows: SummaryRecord[] = await this.dataSource.query(sql, parameters);
+    return rows.map((row) => ({
+      ...row,
+      calls: Number(row.calls),
+      failures: Number(row.failures),
+    }));
+  }
+
+  /**
+   * The firm's most expensive calls, optionally within [`from`, `to`): cost descending, then newest
+   * first; `limit` rows (default 10, at most 1000).
+   *
+   * @throws UsageReportQueryError naming every bad field; nothing is queried
+   */
+  async mostExpensive(query: ExpensiveCallsQuery): Promise<ExpensiveCall[]> {
+    const valid = validQuery(
+      ExpensiveCallsQueryDto,
+      'most expensive calls',
+      query,
+    );
+    const { sql, parameters } = mostExpensiveStatement(valid);
+    return this.dataSource.query(sql, parameters);
+  }
+}
