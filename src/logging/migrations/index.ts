@@ -1,7 +1,12 @@
 import { CreateLoggingTables1795305660000 } from './1795305660000-create-logging-tables.js';
 import { AppendOnlyLogs1795305720000 } from './1795305720000-append-only-logs.js';
+import { CreateCreditLedger1795305780000 } from './1795305780000-create-credit-ledger.js';
 
-export { AppendOnlyLogs1795305720000, CreateLoggingTables1795305660000 };
+export {
+  AppendOnlyLogs1795305720000,
+  CreateCreditLedger1795305780000,
+  CreateLoggingTables1795305660000,
+};
 
 /**
  * The module's migrations, oldest first, for the host's DataSource `migrations` list. They must run
@@ -10,4 +15,5 @@ export { AppendOnlyLogs1795305720000, CreateLoggingTables1795305660000 };
 export const LOGGING_MIGRATIONS = [
   CreateLoggingTables1795305660000,
   AppendOnlyLogs1795305720000,
+  CreateCreditLedger1795305780000,
 ];
