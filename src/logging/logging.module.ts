@@ -6,6 +6,7 @@ import { AuditBinder } from './audit/audit-binder.js';
 import { AuditRunner } from './audit/audit-runner.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
+import { CreditLedgerService } from './ledger/credit-ledger.service.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
 import { LogRetention } from './retention/log-retention.service.js';
 import { LOGGING_DATA_SOURCE } from './logging.constants.js';
@@ -23,6 +24,7 @@ const SERVICES = [
   AuditRunner,
   AuditInterceptor,
   LogRetention,
+  CreditLedgerService,
 ];
 
 /**
