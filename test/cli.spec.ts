@@ -38,6 +38,7 @@ describe('migration scripts with DATABASE_URL', () => {
     expect((await schemaSnapshot(dataSource)).tables).toEqual([
       'audit_log',
       'cma_projects',
+      'credit_transaction',
       'firms',
       'llm_usage_log',
       'users',
@@ -48,6 +49,7 @@ describe('migration scripts with DATABASE_URL', () => {
     expect(shown.output).toMatch(/\[X\] 1 CreateHostTables1795305600000/);
     expect(shown.output).toMatch(/\[X\] 2 CreateLoggingTables1795305660000/);
     expect(shown.output).toMatch(/\[X\] 3 AppendOnlyLogs1795305720000/);
+    expect(shown.output).toMatch(/\[X\] 4 CreateCreditLedger1795305780000/);
 
     const check = await npm(
       'migration:generate',
@@ -61,6 +63,7 @@ describe('migration scripts with DATABASE_URL', () => {
 
   it('migration:revert, repeated, removes it all', async () => {
     for (const name of [
+      'CreateCreditLedger1795305780000',
       'AppendOnlyLogs1795305720000',
       'CreateLoggingTables1795305660000',
       'CreateHostTables1795305600000',

@@ -44,6 +44,7 @@ describe('demo host', () => {
           'CreateHostTables1795305600000',
           'CreateLoggingTables1795305660000',
           'AppendOnlyLogs1795305720000',
+          'CreateCreditLedger1795305780000',
         ]);
       } finally {
         await client.end();
