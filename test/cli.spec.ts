@@ -41,6 +41,7 @@ describe('migration scripts with DATABASE_URL', () => {
     expect((await schemaSnapshot(dataSource)).tables).toEqual([
       'audit_log',
       'cma_projects',
+      'credit_transaction',
       'firms',
       'llm_usage_log',
       'users',
@@ -54,6 +55,7 @@ describe('migration scripts with DATABASE_URL', () => {
     expect(shown.output).toMatch(
       /\[X\] 4 AddLlmUsageLogFirmCreatedAtIndex1795305750000/,
     );
+    expect(shown.output).toMatch(/\[X\] 5 CreateCreditLedger1795305780000/);
 
     const check = await npm(
       'migration:generate',
@@ -67,6 +69,7 @@ describe('migration scripts with DATABASE_URL', () => {
 
   it('migration:revert, repeated, removes it all', async () => {
     for (const name of [
+      'CreateCreditLedger1795305780000',
       'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
       'AppendOnlyLogs1795305720000',
       'CreateLoggingTables1795305660000',

@@ -45,6 +45,7 @@ describe('demo host', () => {
           'CreateLoggingTables1795305660000',
           'AppendOnlyLogs1795305720000',
           'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
+          'CreateCreditLedger1795305780000',
         ]);
       } finally {
         await client.end();

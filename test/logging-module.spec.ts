@@ -4,13 +4,16 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import {
   InjectRepository,
   TypeOrmModule,
+  getDataSourceToken,
   getRepositoryToken,
 } from '@nestjs/typeorm';
 import { DataSource, type Repository } from 'typeorm';
 import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
-import { Firm } from '../src/demo/entities/index.js';
+import { Firm, User } from '../src/demo/entities/index.js';
 import {
   AuditLog,
+  CreditLedgerService,
+  CreditTransaction,
   LOGGING_ENTITIES,
   LOGGING_MIGRATIONS,
   LlmUsageLog,
@@ -43,11 +46,16 @@ describe('LoggingModule', () => {
   afterAll(() => database.drop());
 
   it('exports its entities and migrations for the host DataSource', () => {
-    expect(LOGGING_ENTITIES).toEqual([LlmUsageLog, AuditLog]);
+    expect(LOGGING_ENTITIES).toEqual([
+      LlmUsageLog,
+      AuditLog,
+      CreditTransaction,
+    ]);
     expect(LOGGING_MIGRATIONS.map((m) => m.name)).toEqual([
       'CreateLoggingTables1795305660000',
       'AppendOnlyLogs1795305720000',
       'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
+      'CreateCreditLedger1795305780000',
     ]);
   });
 
@@ -119,5 +127,29 @@ describe('LoggingModule', () => {
     );
     expect(audit.metadata.tableName).toBe('audit_log');
     expect(await audit.count()).toBe(0);
+  });
+
+  it('provides and exports CreditLedgerService, writing to the named DataSource', async () => {
+    moduleRef = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRoot(demoDataSourceOptions(database.url), 'logs'),
+        LoggingModule.forRoot({ dataSource: 'logs' }),
+      ],
+    }).compile();
+    const dataSource = moduleRef.get<DataSource>(getDataSourceToken('logs'));
+    const firm = await dataSource
+      .getRepository(Firm)
+      .save({ name: 'module-ledger' });
+    const user = await dataSource
+      .getRepository(User)
+      .save({ firmId: firm.id, email: 'ledger@module.test' });
+    const ledger = moduleRef.get(CreditLedgerService, { strict: false });
+    await ledger.grant({ userId: user.id, amount: 7, idempotencyKey: 'g' });
+    expect(await ledger.balance(user.id)).toBe(7);
+    const ledgerRepository = moduleRef.get<Repository<CreditTransaction>>(
+      getRepositoryToken(CreditTransaction, 'logs'),
+      { strict: false },
+    );
+    expect(await ledgerRepository.countBy({ userId: user.id })).toBe(1);
   });
 });

@@ -34,6 +34,7 @@ describe('migrations', () => {
     expect(await tables()).toEqual([
       'audit_log',
       'cma_projects',
+      'credit_transaction',
       'firms',
       'llm_usage_log',
       'users',
@@ -47,13 +48,39 @@ describe('migrations', () => {
     ).toEqual([
       'trg_audit_log_append_only',
       'trg_audit_log_no_truncate',
+      'trg_credit_transaction_append_only',
+      'trg_credit_transaction_no_truncate',
       'trg_llm_usage_log_append_only',
       'trg_llm_usage_log_no_truncate',
     ]);
+    expect(migrated.types).toEqual([
+      {
+        name: 'credit_feature_type',
+        labels:
+          '{document_generation,workstream_clustering,chat_tool_call,chat_message}',
+      },
+      { name: 'credit_operation_type', labels: '{deduct,refund,grant}' },
+    ]);
+
+    await dataSource.undoLastMigration(); // the credit ledger
+    const ledgerless = await schemaSnapshot(dataSource);
+    const notLedger = <T>(rows: T[]) =>
+      rows.filter((r) => !JSON.stringify(r).includes('credit_transaction'));
+    expect(ledgerless).toEqual({
+      tables: notLedger(migrated.tables),
+      columns: notLedger(migrated.columns),
+      constraints: notLedger(migrated.constraints),
+      indexes: notLedger(migrated.indexes),
+      types: [],
+      triggers: notLedger(migrated.triggers),
+      functions: (migrated.functions as { name: string }[]).filter(
+        (f) => !f.name.startsWith('credit_transaction_'),
+      ),
+    });
 
     await dataSource.undoLastMigration(); // the (firm_id, created_at) index
     const withoutComposite = await schemaSnapshot(dataSource);
-    expect(withoutComposite.tables).toEqual(migrated.tables);
+    expect(withoutComposite.tables).toEqual(ledgerless.tables);
     expect(JSON.stringify(withoutComposite)).not.toContain(
       'idx_llm_usage_log_firm_id_created_at',
     );

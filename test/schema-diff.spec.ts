@@ -23,6 +23,9 @@ describe('entities and migrations', () => {
     try {
       await dataSource.query('DROP INDEX "idx_audit_log_action"');
       await dataSource.query(
+        'DROP INDEX "idx_credit_transaction_user_id_created_at"',
+      );
+      await dataSource.query(
         'ALTER TABLE "llm_usage_log" DROP CONSTRAINT "fk_llm_usage_log_cma_project_id"',
       );
       await dataSource.query(
@@ -31,6 +34,9 @@ describe('entities and migrations', () => {
       );
       const diff = (await pendingSchemaChanges(dataSource)).join('\n');
       expect(diff).toContain('CREATE INDEX "idx_audit_log_action"');
+      expect(diff).toContain(
+        'CREATE INDEX "idx_credit_transaction_user_id_created_at"',
+      );
       expect(diff).toMatch(
         /ADD CONSTRAINT "fk_llm_usage_log_cma_project_id".*ON DELETE SET NULL/,
       );

@@ -177,18 +177,73 @@ describe('migrated schema', () => {
     });
   });
 
-  it('enables no row-level security on either log', async () => {
+  describe('credit_transaction', () => {
+    it("has the seed's columns, the idempotency key and the refunded deduct, with type, nullability and default", async () => {
+      expect(await columnsOf(dataSource, 'credit_transaction')).toEqual([
+        col('id', 'uuid', true, 'gen_random_uuid()'),
+        col('user_id', 'uuid', true),
+        col('operation', 'credit_operation_type', true),
+        col('feature', 'credit_feature_type', false),
+        col('amount', 'integer', true),
+        col('refund_of', 'uuid', false),
+        col('idempotency_key', 'text', true),
+        col('metadata', 'jsonb', false),
+        col('created_at', 'timestamp with time zone', true, 'now()'),
+      ]);
+    });
+
+    it('has the primary key, the foreign keys, the unique idempotency key and the CHECKs', async () => {
+      expect(await constraintsOf(dataSource, 'credit_transaction')).toEqual({
+        chk_credit_transaction_amount: 'CHECK ((amount > 0))',
+        chk_credit_transaction_feature:
+          "CHECK (((operation = 'grant'::credit_operation_type) = (feature IS NULL)))",
+        chk_credit_transaction_idempotency_key:
+          'CHECK (((char_length(idempotency_key) >= 1) AND (char_length(idempotency_key) <= 128)))',
+        chk_credit_transaction_refund_of:
+          "CHECK (((operation = 'refund'::credit_operation_type) = (refund_of IS NOT NULL)))",
+        fk_credit_transaction_refund_of:
+          'FOREIGN KEY (refund_of) REFERENCES credit_transaction(id)',
+        fk_credit_transaction_user_id:
+          'FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE',
+        pk_credit_transaction: 'PRIMARY KEY (id)',
+        uq_credit_transaction_user_id_idempotency_key:
+          'UNIQUE (user_id, idempotency_key)',
+      });
+    });
+
+    it("has the seed's three indexes and one on refund_of besides the primary key and the unique key", async () => {
+      expect(await indexesOf(dataSource, 'credit_transaction')).toEqual({
+        pk_credit_transaction:
+          'CREATE UNIQUE INDEX pk_credit_transaction ON public.credit_transaction USING btree (id)',
+        uq_credit_transaction_user_id_idempotency_key:
+          'CREATE UNIQUE INDEX uq_credit_transaction_user_id_idempotency_key ON public.credit_transaction USING btree (user_id, idempotency_key)',
+        idx_credit_transaction_user_id:
+          'CREATE INDEX idx_credit_transaction_user_id ON public.credit_transaction USING btree (user_id)',
+        idx_credit_transaction_created_at:
+          'CREATE INDEX idx_credit_transaction_created_at ON public.credit_transaction USING btree (created_at)',
+        idx_credit_transaction_user_id_created_at:
+          'CREATE INDEX idx_credit_transaction_user_id_created_at ON public.credit_transaction USING btree (user_id, created_at)',
+        idx_credit_transaction_refund_of:
+          'CREATE INDEX idx_credit_transaction_refund_of ON public.credit_transaction USING btree (refund_of)',
+      });
+    });
+  });
+
+  it('enables no row-level security on the logs or the ledger', async () => {
     const rows: { relname: string; rls: boolean; forced: boolean }[] =
       await dataSource.query(
         `SELECT relname, relrowsecurity AS rls, relforcerowsecurity AS forced
-           FROM pg_class WHERE relname IN ('llm_usage_log', 'audit_log') ORDER BY relname`,
+           FROM pg_class WHERE relname IN ('llm_usage_log', 'audit_log', 'credit_transaction')
+          ORDER BY relname`,
       );
     expect(rows).toEqual([
       { relname: 'audit_log', rls: false, forced: false },
+      { relname: 'credit_transaction', rls: false, forced: false },
       { relname: 'llm_usage_log', rls: false, forced: false },
     ]);
     const policies: unknown[] = await dataSource.query(
-      `SELECT policyname FROM pg_policies WHERE tablename IN ('llm_usage_log', 'audit_log')`,
+      `SELECT policyname FROM pg_policies
+        WHERE tablename IN ('llm_usage_log', 'audit_log', 'credit_transaction')`,
     );
     expect(policies).toEqual([]);
   });

@@ -1,7 +1,13 @@
-export { AuditLog, LlmUsageLog, LOGGING_ENTITIES } from './entities/index.js';
+export {
+  AuditLog,
+  CreditTransaction,
+  LlmUsageLog,
+  LOGGING_ENTITIES,
+} from './entities/index.js';
 export {
   AppendOnlyLogs1795305720000,
   AddLlmUsageLogFirmCreatedAtIndex1795305750000,
+  CreateCreditLedger1795305780000,
   CreateLoggingTables1795305660000,
   LOGGING_MIGRATIONS,
 } from './migrations/index.js';
@@ -19,6 +25,13 @@ export type {
 export {
   AUDIT_LOG_TABLE,
   COST_USD_PRECISION,
+  CREDIT_FEATURE_ENUM,
+  CREDIT_FEATURES,
+  CREDIT_OPERATION_ENUM,
+  CREDIT_OPERATIONS,
+  CREDIT_TRANSACTION_TABLE,
+  type CreditFeature,
+  type CreditOperation,
   COST_USD_SCALE,
   LLM_TASK_TYPES,
   LLM_USAGE_LOG_TABLE,
@@ -142,3 +155,25 @@ export {
   type LogWriterStats,
   WRITER_DEFAULTS,
 } from './writer/writer.options.js';
+export { CreditLedgerService } from './ledger/credit-ledger.service.js';
+export {
+  CREDIT_HISTORY_DEFAULT_LIMIT,
+  CREDIT_HISTORY_MAX_LIMIT,
+  type CreditDeductInput,
+  type CreditGrantInput,
+  type CreditHistoryOptions,
+  type CreditHistoryPage,
+  type CreditRefundInput,
+  type CreditTransactionRecord,
+  type CreditTransactionResult,
+  type CreditWriteInput,
+  IDEMPOTENCY_KEY_PATTERN,
+} from './ledger/credit-ledger.types.js';
+export {
+  CreditIdempotencyConflictError,
+  CreditLedgerError,
+  type CreditRefundRefusal,
+  CreditRefundError,
+  CreditUserNotFoundError,
+  InsufficientCreditsError,
+} from './ledger/credit-ledger.errors.js';

@@ -27,3 +27,27 @@ export const COST_USD_SCALE = 6;
 
 /** Injection token of the host DataSource the logs are written to. */
 export const LOGGING_DATA_SOURCE = Symbol('LOGGING_DATA_SOURCE');
+
+/** Table of the credit ledger. */
+export const CREDIT_TRANSACTION_TABLE = 'credit_transaction';
+
+/** The operations of the credit ledger: PostgreSQL enum type `credit_operation_type`. */
+export const CREDIT_OPERATIONS = ['deduct', 'refund', 'grant'] as const;
+
+/** One of {@link CREDIT_OPERATIONS}. */
+export type CreditOperation = (typeof CREDIT_OPERATIONS)[number];
+
+/** The features credits pay for: PostgreSQL enum type `credit_feature_type`. */
+export const CREDIT_FEATURES = [
+  'document_generation',
+  'workstream_clustering',
+  'chat_tool_call',
+  'chat_message',
+] as const;
+
+/** One of {@link CREDIT_FEATURES}. */
+export type CreditFeature = (typeof CREDIT_FEATURES)[number];
+
+/** Names of the ledger's PostgreSQL enum types. */
+export const CREDIT_OPERATION_ENUM = 'credit_operation_type';
+export const CREDIT_FEATURE_ENUM = 'credit_feature_type';

@@ -7,6 +7,7 @@ import { AuditRunner } from './audit/audit-runner.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
 import { LlmUsageReports } from './llm-usage/llm-usage-reports.service.js';
+import { CreditLedgerService } from './ledger/credit-ledger.service.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
 import { LogRetention } from './retention/log-retention.service.js';
 import { ModelPricing, resolvePricing } from './llm-usage/model-pricing.js';
@@ -27,6 +28,7 @@ const SERVICES = [
   AuditRunner,
   AuditInterceptor,
   LogRetention,
+  CreditLedgerService,
 ];
 
 /**

@@ -1,7 +1,8 @@
 import { AuditLog } from './audit-log.entity.js';
+import { CreditTransaction } from './credit-transaction.entity.js';
 import { LlmUsageLog } from './llm-usage-log.entity.js';
 
-export { AuditLog, LlmUsageLog };
+export { AuditLog, CreditTransaction, LlmUsageLog };
 
 /** The module's entities, for the host's DataSource `entities` list. */
-export const LOGGING_ENTITIES = [LlmUsageLog, AuditLog];
+export const LOGGING_ENTITIES = [LlmUsageLog, AuditLog, CreditTransaction];

@@ -1,10 +1,12 @@
 import { CreateLoggingTables1795305660000 } from './1795305660000-create-logging-tables.js';
 import { AppendOnlyLogs1795305720000 } from './1795305720000-append-only-logs.js';
 import { AddLlmUsageLogFirmCreatedAtIndex1795305750000 } from './1795305750000-add-llm-usage-log-firm-created-at-index.js';
+import { CreateCreditLedger1795305780000 } from './1795305780000-create-credit-ledger.js';
 
 export {
   AddLlmUsageLogFirmCreatedAtIndex1795305750000,
   AppendOnlyLogs1795305720000,
+  CreateCreditLedger1795305780000,
   CreateLoggingTables1795305660000,
 };
 
@@ -16,4 +18,5 @@ export const LOGGING_MIGRATIONS = [
   CreateLoggingTables1795305660000,
   AppendOnlyLogs1795305720000,
   AddLlmUsageLogFirmCreatedAtIndex1795305750000,
+  CreateCreditLedger1795305780000,
 ];

@@ -1,0 +1,495 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import {
+  AuditMetadataError,
+  type MetadataDrop,
+  type ResolvedMetadataPolicy,
+  resolveMetadataPolicy,
+  sanitizeMetadata,
+} from '../audit/metadata-policy.js';
+import {
+  CREDIT_TRANSACTION_TABLE,
+  type CreditFeature,
+  type CreditOperation,
+  LOGGING_DATA_SOURCE,
+} from '../logging.constants.js';
+import { LOGGING_MODULE_OPTIONS } from '../logging.module-definition.js';
+import type { LoggingModuleOptions } from '../logging.options.js';
+import {
+  LogEntryValidationError,
+  validateEntry,
+} from '../validation/entry-validation.js';
+import {
+  CreditIdempotencyConflictError,
+  CreditRefundError,
+  CreditUserNotFoundError,
+  InsufficientCreditsError,
+} from './credit-ledger.errors.js';
+import {
+  CREDIT_HISTORY_DEFAULT_LIMIT,
+  CreditDeductDto,
+  type CreditDeductInput,
+  CreditGrantDto,
+  type CreditGrantInput,
+  type CreditHistoryOptions,
+  type CreditHistoryPage,
+  CreditQueryDto,
+  CreditRefundDto,
+  type CreditRefundInput,
+  type CreditTransactionRecord,
+  type CreditTransactionResult,
+} from './credit-ledger.types.js';
+
+type Query = <T = Record<string, unknown>>(
+  sql: string,
+  parameters?: unknown[],
+) => Promise<T[]>;
+
+interface Row {
+  id: string;
+  user_id: string;
+  operation: CreditOperation;
+  feature: CreditFeature | null;
+  amount: number;
+  refund_of: string | null;
+  idempotency_key: string;
+  metadata: Record<string, unknown> | null;
+  created_at: Date;
+}
+
+/** A write, checked and with its metadata through the policy. */
+interface Write {
+  userId: string;
+  operation: CreditOperation;
+  feature: CreditFeature | null;
+  amount: number;
+  refundOf: string | null;
+  idempotencyKey: string;
+  /** JSON text of the metadata to store, or null. */
+  metadata: string | null;
+}
+
+const T = `"${CREDIT_TRANSACTION_TABLE}"`;
+const COLUMNS = `id, user_id, operation, feature, amount, refund_of, idempotency_key, metadata, created_at`;
+/** Grants and refunds add, deducts subtract; as text, as bigint sums may exceed 2^53 in theory. */
+const SIGNED_SUM = `coalesce(sum(CASE WHEN operation = 'deduct' THEN -amount::bigint ELSE amount::bigint END), 0)::text`;
+/**
+ * First key of the two-key advisory lock that serialises one user's ledger writes (the second is
+ * the hash of the user id). Two-key locks do not collide with one-key locks.
+ */
+const LOCK_NAMESPACE = 0x6c656467; // 'ledg'
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The credit ledger: grants, deducts and refunds of a user's credits, each one append-only row of
+ * `credit_transaction`, and the balance they add up to.
+ *
+ * Every write runs in a transaction of its own holding a transaction-scoped advisory lock keyed by
+ * the user, so one user's writes are serialised (other users' are not): the balance check of a
+ * deduct, the refundable check of a refund and the idempotency lookup all see every earlier write,
+ * and concurrent deducts can never take a balance below zero. Each write holds one pooled
+ * connection, so callers waiting for the lock never starve the holder.
+ */
+@Injectable()
+export class CreditLedgerService {
+  private readonly logger = new Logger('LoggingModule');
+  /** The metadata policy in force: the audit trail's (`audit.metadataPolicy`). */
+  readonly metadataPolicy: ResolvedMetadataPolicy;
+
+  constructor(
+    @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(LOGGING_MODULE_OPTIONS) options: LoggingModuleOptions,
+  ) {
+    this.metadataPolicy = resolveMetadataPolicy(options.audit?.metadataPolicy);
+  }
+
+  /**
+   * Adds `amount` credits to the user's balance.
+   *
+   * @throws LogEntryValidationError naming every bad field; nothing is written
+   * @throws AuditMetadataError when the strict metadata policy refuses a value; nothing is written
+   * @throws CreditIdempotencyConflictError when the key recorded a different call
+   * @throws CreditUserNotFoundError when the user does not exist
+   * @example
+   * await ledger.grant({ userId, amount: 100, idempotencyKey: `signup:${userId}` });
+   */
+  async grant(input: CreditGrantInput): Promise<CreditTransactionResult> {
+    const entry = validateEntry(CreditGrantDto, 'credit grant', input);
+    return this.write({
+      ...this.common(entry, 'grant'),
+      feature: null,
+      refundOf: null,
+    });
+  }
+
+  /**
+   * Takes `amount` credits from the user's balance for `feature`, if the balance holds them.
+   *
+   * @throws InsufficientCreditsError when the balance is less than `amount`; nothing is written
+   * @throws LogEntryValidationError, AuditMetadataError, CreditIdempotencyConflictError,
+   *   CreditUserNotFoundError as `grant`
+   * @example
+   * await ledger.deduct({ userId, amount: 5, feature: 'document_generation', idempotencyKey: `doc:${documentId}` });
+   */
+  async deduct(input: CreditDeductInput): Promise<CreditTransactionResult> {
+    const entry = validateEntry(CreditDeductDto, 'credit deduct', input);
+    return this.write({
+      ...this.common(entry, 'deduct'),
+      feature: entry.feature,
+      refundOf: null,
+    });
+  }
+
+  /**
+   * Gives back `amount` credits of the deduct `deductId` (of the same user), at most what that
+   * deduct took less its earlier refunds. The refund carries the deduct's feature.
+   *
+   * @throws CreditRefundError when `deductId` is not a deduct of this user, or the amount is more
+   *   than it has left to refund; nothing is written
+   * @throws LogEntryValidationError, AuditMetadataError, CreditIdempotencyConflictError,
+   *   CreditUserNotFoundError as `grant`
+   * @example
+   * await ledger.refund({ userId, amount: 5, deductId: deduct.id, idempotencyKey: `doc-failed:${documentId}` });
+   */
+  async refund(input: CreditRefundInput): Promise<CreditTransactionResult> {
+    const entry = validateEntry(CreditRefundDto, 'credit refund', input);
+    return this.write({
+      ...this.common(entry, 'refund'),
+      feature: null, // the deduct's, read under the lock
+      refundOf: entry.deductId,
+    });
+  }
+
+  /**
+   * The user's balance: grants plus refunds less deducts, summed in SQL. A JavaScript number (a
+   * safe integer); 0 for a user without transactions.
+   *
+   * @throws LogEntryValidationError when `userId` is not a UUID
+   */
+  async balance(userId: string): Promise<number> {
+    validateEntry(CreditQueryDto, 'credit query', { userId });
+    const [row] = await this.dataSource.query<{ balance: string }[]>(
+      `SELECT ${SIGNED_SUM} AS balance FROM ${T} WHERE user_id = $1`,
+      [userId],
+    );
+    return toBalance(row.balance);
+  }
+
+  /**
+   * The user's transactions, newest first (by `created_at`, then `id`), `limit` at a time. Pass a
+   * page's `next` as `after` for the page after it; `next` is null on the last page. Keyset
+   * pagination: a page costs the same however deep it is, and rows written meanwhile never shift
+   * the pages.
+   *
+   * @throws LogEntryValidationError for a bad `userId`, `limit` or `after`
+   */
+  async history(
+    userId: string,
+    options: CreditHistoryOptions = {},
+  ): Promise<CreditHistoryPage> {
+    const query = validateEntry(CreditQueryDto, 'credit query', {
+      ...options,
+      userId,
+    });
+    const limit = query.limit ?? CREDIT_HISTORY_DEFAULT_LIMIT;
+    const cursor =
+      query.after === undefined || query.after === null
+        ? undefined
+        : decodeCursor(query.after);
+    const parameters: unknown[] = [userId, limit + 1];
+    let after = '';
+    if (cursor) {
+      parameters.push(cursor.t, cursor.id);
+      after = 'AND (created_at, id) < ($3::timestamptz, $4::uuid)';
+    }
+    const rows = await this.dataSource.query<(Row & { cursor_at: string })[]>(
+      `SELECT ${COLUMNS},
+              to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
+         FROM ${T}
+        WHERE user_id = $1 ${after}
+        ORDER BY created_at DESC, id DESC
+        LIMIT $2`,
+      parameters,
+    );
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const last = page[page.length - 1];
+    return {
+      items: page.map(toRecord),
+      next: more ? encodeCursor(last.cursor_at, last.id) : null,
+    };
+  }
+
+  private common(
+    entry: CreditGrantDto,
+    operation: CreditOperation,
+  ): Omit<Write, 'feature' | 'refundOf'> {
+    return {
+      userId: entry.userId,
+      operation,
+      amount: entry.amount,
+      idempotencyKey: entry.idempotencyKey,
+      metadata: this.sanitize(entry.metadata, operation),
+    };
+  }
+
+  private sanitize(
+    metadata: Record<string, unknown> | null | undefined,
+    operation: CreditOperation,
+  ): string | null {
+    if (metadata === null || metadata === undefined) return null;
+    try {
+      const { metadata: clean, dropped } = sanitizeMetadata(
+        metadata,
+        this.metadataPolicy,
+      );
+      if (dropped.length > 0) this.warnDropped(operation, dropped, 'trimmed');
+      return JSON.stringify(clean);
+    } catch (error) {
+      if (error instanceof AuditMetadataError) {
+        this.warnDropped(operation, error.dropped, 'refused');
+      }
+      throw error;
+    }
+  }
+
+  private warnDropped(
+    operation: string,
+    drops: readonly MetadataDrop[],
+    verdict: string,
+  ): void {
+    this.logger.warn(
+      `${CREDIT_TRANSACTION_TABLE}: metadata of a ${operation} ${verdict} by the policy: ${drops
+        .map((d) => `${d.path || '(root)'} (${d.rule})`)
+        .join(', ')}`,
+    );
+  }
+
+  /** Records `write` once per (user, key), under the user's lock. */
+  private async write(write: Write): Promise<CreditTransactionResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transaction((query) =>
+          this.writeLocked(query, write),
+        );
+      } catch (error) {
+        const { code, constraint } = error as {
+          code?: string;
+          constraint?: string;
+        };
+        // A writer that bypassed the lock recorded the key first: read its row on the next try.
+        if (
+          code === '23505' &&
+          constraint === 'uq_credit_transaction_user_id_idempotency_key' &&
+          attempt < 2
+        ) {
+          continue;
+        }
+        if (
+          code === '23503' &&
+          constraint === 'fk_credit_transaction_user_id'
+        ) {
+          throw new CreditUserNotFoundError(write.userId);
+        }
+        throw error;
+      }
+    }
+  }
+
+  private async writeLocked(
+    query: Query,
+    write: Write,
+  ): Promise<CreditTransactionResult> {
+    const { userId } = write;
+    await query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+      LOCK_NAMESPACE,
+      userId,
+    ]);
+    // After the lock, in a new statement: READ COMMITTED sees every write committed before it.
+    const [existing] = await query<Row & { same_metadata: boolean }>(
+      `SELECT ${COLUMNS}, metadata IS NOT DISTINCT FROM $3::jsonb AS same_metadata
+         FROM ${T} WHERE user_id = $1 AND idempotency_key = $2`,
+      [userId, write.idempotencyKey, write.metadata],
+    );
+    if (existing) return this.replay(query, write, existing);
+
+    const [state] = await query<{ known: boolean; balance: string }>(
+      `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1) AS known,
+              (SELECT ${SIGNED_SUM} FROM ${T} WHERE user_id = $1) AS balance`,
+      [userId],
+    );
+    if (!state.known) throw new CreditUserNotFoundError(userId);
+    const balance = toBalance(state.balance);
+    let feature = write.feature;
+
+    if (write.operation === 'deduct' && balance < write.amount) {
+      throw new InsufficientCreditsError(userId, balance, write.amount);
+    }
+    if (write.operation === 'refund') {
+      const [deduct] = await query<{
+        user_id: string;
+        operation: CreditOperation;
+        feature: CreditFeature | null;
+        amount: number;
+        refunded: string;
+      }>(
+        `SELECT d.user_id, d.operation, d.feature, d.amount,
+                (SELECT coalesce(sum(r.amount::bigint), 0)::text
+                   FROM ${T} r WHERE r.refund_of = d.id) AS refunded
+           FROM ${T} d WHERE d.id = $1`,
+        [write.refundOf],
+      );
+      if (
+        !deduct ||
+        deduct.user_id !== userId ||
+        deduct.operation !== 'deduct'
+      ) {
+        throw new CreditRefundError(
+          'not_a_deduct',
+          userId,
+          write.refundOf!,
+          write.amount,
+        );
+      }
+      const refundable = deduct.amount - Number(deduct.refunded);
+      if (write.amount > refundable) {
+        throw new CreditRefundError(
+          'exceeds_refundable',
+          userId,
+          write.refundOf!,
+          write.amount,
+          refundable,
+        );
+      }
+      feature = deduct.feature;
+    }
+
+    // clock_timestamp(), not now(): taken under the lock, so one user's rows are in write order.
+    const [row] = await query<Row>(
+      `INSERT INTO ${T} (user_id, operation, feature, amount, refund_of, idempotency_key, metadata, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, clock_timestamp())
+       RETURNING ${COLUMNS}`,
+      [
+        userId,
+        write.operation,
+        feature,
+        write.amount,
+        write.refundOf,
+        write.idempotencyKey,
+        write.metadata,
+      ],
+    );
+    const signed = write.operation === 'deduct' ? -write.amount : write.amount;
+    return { ...toRecord(row), balance: balance + signed };
+  }
+
+  /** The key was used before: the same call gets the first result, another call a conflict. */
+  private async replay(
+    query: Query,
+    write: Write,
+    existing: Row & { same_metadata: boolean },
+  ): Promise<CreditTransactionResult> {
+    const differs: string[] = [];
+    if (existing.operation !== write.operation) differs.push('operation');
+    if (write.operation === 'deduct' && existing.feature !== write.feature) {
+      differs.push('feature');
+    }
+    if (existing.amount !== write.amount) differs.push('amount');
+    if (existing.refund_of !== write.refundOf) differs.push('deductId');
+    if (!existing.same_metadata) differs.push('metadata');
+    if (differs.length > 0) {
+      throw new CreditIdempotencyConflictError(
+        write.userId,
+        write.idempotencyKey,
+        existing.id,
+        differs,
+      );
+    }
+    // The balance right after the first call: one user's rows are in write order.
+    const [{ balance }] = await query<{ balance: string }>(
+      `SELECT ${SIGNED_SUM} AS balance FROM ${T}
+        WHERE user_id = $1
+          AND (created_at, id) <= (SELECT created_at, id FROM ${T} WHERE id = $2)`,
+      [write.userId, existing.id],
+    );
+    return { ...toRecord(existing), balance: toBalance(balance) };
+  }
+
+  /** Runs `work` in a transaction on one pooled connection. */
+  private async transaction<R>(work: (query: Query) => Promise<R>): Promise<R> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      try {
+        const result = await work((sql, parameters) =>
+          runner.query(sql, parameters),
+        );
+        await runner.commitTransaction();
+        return result;
+      } catch (error) {
+        if (runner.isTransactionActive) {
+          await runner.rollbackTransaction().catch(() => undefined);
+        }
+        throw error;
+      }
+    } finally {
+      await runner.release();
+    }
+  }
+}
+
+function toRecord(row: Row): CreditTransactionRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    operation: row.operation,
+    feature: row.feature,
+    amount: row.amount,
+    refundOf: row.refund_of,
+    idempotencyKey: row.idempotency_key,
+    metadata: row.metadata,
+    createdAt: row.created_at,
+  };
+}
+
+function toBalance(text: string): number {
+  const balance = Number(text);
+  if (!Number.isSafeInteger(balance)) {
+    throw new RangeError(
+      `${CREDIT_TRANSACTION_TABLE}: the balance ${text} is beyond Number.MAX_SAFE_INTEGER`,
+    );
+  }
+  return balance;
+}
+
+function encodeCursor(time: string, id: string): string {
+  return Buffer.from(JSON.stringify([time, id]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): { t: string; id: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    Array.isArray(parsed) &&
+    parsed.length === 2 &&
+    typeof parsed[0] === 'string' &&
+    typeof parsed[1] === 'string' &&
+    CURSOR_TIME.test(parsed[0]) &&
+    UUID.test(parsed[1])
+  ) {
+    return { t: parsed[0], id: parsed[1] };
+  }
+  throw new LogEntryValidationError('credit query', [
+    {
+      field: 'after',
+      rule: 'isCursor',
+      message: 'after must be a cursor returned by history() as next',
+    },
+  ]);
+}
