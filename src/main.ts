@@ -2,14 +2,16 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
+import { configureDemoApp } from './demo/configure.js';
 import { resolveDemoDatabase } from './demo/database/data-source.js';
 
 async function bootstrap(): Promise<void> {
   const logger = new Logger('Demo');
   const database = await resolveDemoDatabase();
   try {
-    const app = await NestFactory.create(AppModule.forDatabase(database.url));
-    app.enableShutdownHooks();
+    const app = configureDemoApp(
+      await NestFactory.create(AppModule.forDatabase(database.url)),
+    );
     await app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1');
     logger.log(`Database: ${database.description}`);
     logger.log(`Listening on ${await app.getUrl()} (try GET /health)`);

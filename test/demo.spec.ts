@@ -102,4 +102,54 @@ describe('demo host', () => {
       await probe.end().catch(() => undefined);
     }, 120_000);
   });
+
+  describe('npm run demo', () => {
+    let dataParent: string;
+
+    beforeAll(async () => {
+      dataParent = await mkdtemp(join(tmpdir(), 'logging-tour-'));
+      await chmod(dataParent, 0o755);
+    });
+    afterAll(() => rm(dataParent, { recursive: true, force: true }));
+
+    it("performs the seed's actions for two firms and prints each firm's trail and exact costs", async () => {
+      const child = spawn('npm', ['run', 'demo'], {
+        detached: true,
+        env: childEnv({
+          DATABASE_URL: undefined,
+          EMBEDDED_PG_DIR: join(dataParent, 'pgdata'),
+          EMBEDDED_PG_PORT: String(await freePort()),
+        }),
+      });
+      const { code, output } = await finished(child, 170_000);
+      expect(code).toBe(0);
+      const [, acme, birch] = output.split(/^=== /m);
+      expect(acme).toMatch(/^Acme Advisors/);
+      expect(birch).toMatch(/^Birch & Co/);
+      for (const firm of [acme, birch]) {
+        for (const action of [
+          'create_project',
+          'upload_file',
+          'run_extraction',
+          'resolve_review',
+          'download_cma',
+        ]) {
+          expect(firm).toContain(action);
+        }
+        for (const model of [
+          'gemini-2.0-flash',
+          'gemini-3-flash',
+          'gemini-3.1-pro',
+        ]) {
+          expect(firm).toContain(model);
+        }
+        // 0.001360 + 0.035700 + 0.330000 + a failed call at 0 (see src/demo/actions)
+        expect(firm).toMatch(
+          /total\s+4\s+1\s+300000\s+12900\s+0\.367060/,
+        );
+      }
+      // Birch & Co asked for Acme's project: refused, and on record as a failure
+      expect(birch).toMatch(/download_cma\s+generated_file\s+failure/);
+    }, 180_000);
+  });
 });

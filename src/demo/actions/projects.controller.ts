@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Body,
+  Controller,
+  Get,
+  NotFoundException,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Req,
+  UseGuards,
+} from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import {
+  Audit,
+  LlmUsageService,
+  usageFromGemini,
+} from '../../logging/index.js';
+import { DemoAuthGuard, type DemoUser } from '../auth.guard.js';
+import { CmaProject } from '../entities/index.js';
+import { SimulatedLlm, type SimulatedRequest } from '../simulated-llm.js';
+import { CreateProjectDto, ResolveReviewDto, UploadFileDto } from './dto.js';
+
+type AuthenticatedRequest = { user: DemoUser };
+
+/** The LLM calls of one extraction: one per seed model, and a fallback that fails. */
+const EXTRACTION_CALLS: (SimulatedRequest & {
+  taskType: 'classification' | 'extraction' | 'validation' | 'fallback';
+})[] = [
+  // classify the uploaded pages
+  { model: 'gemini-2.0-flash', taskType: 'classification', promptTokens: 12_000, outputTokens: 400 },
+  // extract the figures, half the prompt from the context cache
+  { model: 'gemini-3-flash', taskType: 'extraction', promptTokens: 48_000, cachedTokens: 24_000, outputTokens: 6_000, thoughtsTokens: 1_500 },
+  // validate against the whole file: above 200k tokens, the higher tier
+  { model: 'gemini-3.1-pro', taskType: 'validation', promptTokens: 240_000, cachedTokens: 200_000, outputTokens: 2_000, thoughtsTokens: 3_000 },
+  // a fallback that fails: recorded with success = false and a scrubbed message
+  { model: 'gemini-3-flash', taskType: 'fallback', promptTokens: 8_000, outputTokens: 0, fail: true },
+];
+
+/**
+ * The seed's five actions, each audited: `create_project`, `upload_file`, `run_extraction` (with
+ * its LLM calls tracked), `resolve_review`, `download_cma`. Projects are the firm's own: another
+ * firm's project id answers 404.
+ */
+@Controller('projects')
+@UseGuards(DemoAuthGuard)
+export class ProjectsController {
+  constructor(
+    @InjectRepository(CmaProject)
+    private readonly projects: Repository<CmaProject>,
+    private readonly usage: LlmUsageService,
+    private readonly llm: SimulatedLlm,
+  ) {}
+
+  @Post()
+  @Audit('create_project', 'cma_project')
+  async create(
+    @Req() request: AuthenticatedRequest,
+    @Body() dto: CreateProjectDto,
+  ) {
+    const project = await this.projects.save({
+      firmId: request.user.firmId,
+      name: dto.name,
+    });
+    return { id: project.id, name: project.name };
+  }
+
+  @Post(':projectId/files')
+  @Audit('upload_file', 'uploaded_file', {
+    metadata: ({ result }) => {
+      const file = result as { projectId: string; pages: number };
+      return { projectId: file.projectId, pages: file.pages };
+    },
+  })
+  async upload(
+    @Req() request: AuthenticatedRequest,
+    @Param('projectId', ParseUUIDPipe) projectId: string,
+    @Body() dto: UploadFileDto,
+  ) {
+    await this.ownProject(request, projectId);
+    return { id: randomUUID(), projectId, pages: dto.pages };
+  }
+
+  @Post(':projectId/extractions')
+  @Audit('run_extraction', 'cma_project', {
+    entityId: { param: 'projectId' },
+    metadata: ({ result }) => {
+      const run = result as { calls: number; failedCalls: number };
+      return { calls: run.calls, failedCalls: run.failedCalls };
+    },
+  })
+  async extract(
+    @Req() request: AuthenticatedRequest,
+    @Param('projectId', ParseUUIDPipe) projectId: string,
+  ) {
+    await this.ownProject(request, projectId);
+    let failedCalls = 0;
+    for (const { taskType, ...call } of EXTRACTION_CALLS) {
+      try {
+        // firm and user come from the audited request's context
+        await this.usage.track(
+          { cmaProjectId: projectId, model: call.model, taskType },
+          async () => {
+            const response = await this.llm.generate(call);
+            return {
+              result: response.text,
+              usage: usageFromGemini(response.usageMetadata),
+            };
+          },
+        );
+      } catch {
+        failedCalls++;
+      }
+    }
+    return { projectId, calls: EXTRACTION_CALLS.length, failedCalls };
+  }
+
+  @Post(':projectId/reviews/:reviewId/resolve')
+  @Audit('resolve_review', 'review_item', { entityId: { param: 'reviewId' } })
+  async resolve(
+    @Req() request: AuthenticatedRequest,
+    @Param('projectId', ParseUUIDPipe) projectId: string,
+    @Param('reviewId', ParseUUIDPipe) reviewId: string,
+    @Body() dto: ResolveReviewDto,
+  ) {
+    await this.ownProject(request, projectId);
+    return { id: reviewId, decision: dto.decision };
+  }
+
+  @Get(':projectId/cma')
+  @Audit('download_cma', 'generated_file')
+  async download(
+    @Req() request: AuthenticatedRequest,
+    @Param('projectId', ParseUUIDPipe) projectId: string,
+  ) {
+    await this.ownProject(request, projectId);
+    return { id: randomUUID(), projectId, format: 'xlsx' };
+  }
+
+  private async ownProject(
+    request: AuthenticatedRequest,
+    projectId: string,
+  ): Promise<void> {
+    const found = await this.projects.existsBy({
+      id: projectId,
+      firmId: request.user.firmId,
+    });
+    if (!found) throw new NotFoundException(`project ${projectId} not found`);
+  }
+}

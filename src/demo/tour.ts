@@ -1,0 +1,159 @@
+/**
+ * `npm run demo`: boots the demo host on the embedded database (or `DATABASE_URL`), performs the
+ * seed's five actions for two firms over HTTP, with simulated LLM calls of the three seed models,
+ * prints each firm's audit trail and cost summary, and exits.
+ */
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { NestFactory } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { AppModule } from '../app.module.js';
+import { LlmUsageReports, LogWriter } from '../logging/index.js';
+import { configureDemoApp } from './configure.js';
+import { resolveDemoDatabase } from './database/data-source.js';
+import { type Row, formatTable } from './format-table.js';
+
+interface Actor {
+  firm: string;
+  firmId: string;
+  userId: string;
+}
+
+async function main(): Promise<void> {
+  const database = await resolveDemoDatabase();
+  const app = configureDemoApp(
+    await NestFactory.create(AppModule.forDatabase(database.url), {
+      logger: ['error', 'warn'],
+    }),
+  );
+  try {
+    await app.listen(0, '127.0.0.1');
+    const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
+    const base = `http://127.0.0.1:${port}`;
+    const dataSource = app.get(DataSource);
+    const started = new Date();
+
+    // Two firms of the host, each with one user (the host's own tables).
+    const actors: Actor[] = [];
+    for (const firm of ['Acme Advisors', 'Birch & Co']) {
+      const [{ id: firmId }] = await dataSource.query<{ id: string }[]>(
+        'INSERT INTO firms (name) VALUES ($1) RETURNING id',
+        [firm],
+      );
+      const email = `owner-${firmId.slice(0, 8)}@example.test`;
+      const [{ id: userId }] = await dataSource.query<{ id: string }[]>(
+        'INSERT INTO users (firm_id, email) VALUES ($1, $2) RETURNING id',
+        [firmId, email],
+      );
+      actors.push({ firm, firmId, userId });
+    }
+
+    const call = async (
+      actor: Actor,
+      method: string,
+      path: string,
+      body?: unknown,
+    ) => {
+      const response = await fetch(base + path, {
+        method,
+        headers: {
+          'x-firm-id': actor.firmId,
+          'x-user-id': actor.userId,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const json = (await response.json()) as Record<string, unknown>;
+      console.log(`  ${actor.firm.padEnd(14)} ${method.padEnd(4)} ${path.replace(/[0-9a-f-]{36}/g, (id) => id.slice(0, 8))} -> ${response.status}`);
+      return json;
+    };
+
+    console.log('The seed\'s five actions, over HTTP:');
+    for (const actor of actors) {
+      const project = await call(actor, 'POST', '/projects', {
+        name: `${actor.firm} FY2026 CMA`,
+      });
+      const projectId = project.id as string;
+      await call(actor, 'POST', `/projects/${projectId}/files`, {
+        fileName: 'balance-sheet-fy2026.pdf',
+        pages: 14,
+      });
+      await call(actor, 'POST', `/projects/${projectId}/files`, {
+        fileName: 'bank-statement-q3.pdf',
+        pages: 32,
+      });
+      await call(actor, 'POST', `/projects/${projectId}/extractions`);
+      await call(
+        actor,
+        'POST',
+        `/projects/${projectId}/reviews/${randomUUID()}/resolve`,
+        { decision: 'accept' },
+      );
+      await call(actor, 'GET', `/projects/${projectId}/cma`);
+    }
+    // Another firm's project is not found, and the attempt is on record.
+    const other = await dataSource.query<{ id: string }[]>(
+      'SELECT id FROM cma_projects WHERE firm_id = $1 LIMIT 1',
+      [actors[0].firmId],
+    );
+    await call(actors[1], 'GET', `/projects/${other[0].id}/cma`);
+    await app.get(LogWriter).flush();
+
+    const reports = app.get(LlmUsageReports);
+    const until = new Date(Date.now() + 1000);
+    for (const actor of actors) {
+      console.log(`\n=== ${actor.firm} (firm ${actor.firmId}) ===\n`);
+      const trail = await dataSource.query<Row[]>(
+        `SELECT to_char(created_at AT TIME ZONE 'UTC', 'HH24:MI:SS.MS') AS "time",
+                left(user_id::text, 8) AS "user",
+                action, entity_type AS "entity type",
+                left(entity_id::text, 8) AS "entity",
+                metadata->>'outcome' AS outcome,
+                coalesce(metadata - 'outcome' - 'requestId', '{}'::jsonb)::text AS metadata,
+                ip_address AS ip
+           FROM audit_log
+          WHERE firm_id = $1 AND created_at >= $2
+          ORDER BY created_at, action`,
+        [actor.firmId, started],
+      );
+      console.log(formatTable('Audit trail', trail));
+      const byModel = await reports.summary({
+        firmId: actor.firmId,
+        from: started,
+        to: until,
+        groupBy: ['model', 'taskType'],
+      });
+      const [total] = await reports.summary({
+        firmId: actor.firmId,
+        from: started,
+        to: until,
+      });
+      console.log(
+        formatTable(
+          'LLM cost summary (USD)',
+          [...byModel, { ...total, model: 'total', taskType: '' }].map(
+            (row) => ({
+              model: row.model ?? null,
+              task: row.taskType ?? null,
+              calls: row.calls,
+              failed: row.failures,
+              'input tokens': row.inputTokens,
+              'output tokens': row.outputTokens,
+              'cost (USD)': row.costUsd,
+            }),
+          ),
+        ),
+      );
+    }
+  } finally {
+    await app.close();
+    await database.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
