@@ -58,7 +58,7 @@ describe('bad input to the record APIs', () => {
       );
       if (!(error instanceof LogEntryValidationError)) {
         wrong.push(
-          `${label}: ${error === undefined ? 'accepted' : String(error)}`,
+          `${label}: ${error === undefined ? 'accepted' : error instanceof Error ? error.message : typeof error}`,
         );
         continue;
       }

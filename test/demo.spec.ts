@@ -144,9 +144,7 @@ describe('demo host', () => {
           expect(firm).toContain(model);
         }
         // 0.001360 + 0.035700 + 0.330000 + a failed call at 0 (see src/demo/actions)
-        expect(firm).toMatch(
-          /total\s+4\s+1\s+300000\s+12900\s+0\.367060/,
-        );
+        expect(firm).toMatch(/total\s+4\s+1\s+300000\s+12900\s+0\.367060/);
       }
       // Birch & Co asked for Acme's project: refused, and on record as a failure
       expect(birch).toMatch(/download_cma\s+generated_file\s+failure/);

@@ -66,11 +66,13 @@ async function main(): Promise<void> {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const json = (await response.json()) as Record<string, unknown>;
-      console.log(`  ${actor.firm.padEnd(14)} ${method.padEnd(4)} ${path.replace(/[0-9a-f-]{36}/g, (id) => id.slice(0, 8))} -> ${response.status}`);
+      console.log(
+        `  ${actor.firm.padEnd(14)} ${method.padEnd(4)} ${path.replace(/[0-9a-f-]{36}/g, (id) => id.slice(0, 8))} -> ${response.status}`,
+      );
       return json;
     };
 
-    console.log('The seed\'s five actions, over HTTP:');
+    console.log("The seed's five actions, over HTTP:");
     for (const actor of actors) {
       const project = await call(actor, 'POST', '/projects', {
         name: `${actor.firm} FY2026 CMA`,
@@ -119,6 +121,14 @@ async function main(): Promise<void> {
         [actor.firmId, started],
       );
       console.log(formatTable('Audit trail', trail));
+      const failed = await dataSource.query<Row[]>(
+        `SELECT model, task_type AS task, error_message AS "error (as stored)"
+           FROM llm_usage_log
+          WHERE firm_id = $1 AND created_at >= $2 AND success = false
+          ORDER BY created_at`,
+        [actor.firmId, started],
+      );
+      console.log(formatTable('Failed LLM calls', failed));
       const byModel = await reports.summary({
         firmId: actor.firmId,
         from: started,

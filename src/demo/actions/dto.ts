@@ -1,4 +1,12 @@
-import { IsIn, IsInt, IsString, Length, Matches, Max, Min } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  Min,
+} from 'class-validator';
 
 export class CreateProjectDto {
   @IsString()

@@ -29,13 +29,38 @@ const EXTRACTION_CALLS: (SimulatedRequest & {
   taskType: 'classification' | 'extraction' | 'validation' | 'fallback';
 })[] = [
   // classify the uploaded pages
-  { model: 'gemini-2.0-flash', taskType: 'classification', promptTokens: 12_000, outputTokens: 400 },
+  {
+    model: 'gemini-2.0-flash',
+    taskType: 'classification',
+    promptTokens: 12_000,
+    outputTokens: 400,
+  },
   // extract the figures, half the prompt from the context cache
-  { model: 'gemini-3-flash', taskType: 'extraction', promptTokens: 48_000, cachedTokens: 24_000, outputTokens: 6_000, thoughtsTokens: 1_500 },
+  {
+    model: 'gemini-3-flash',
+    taskType: 'extraction',
+    promptTokens: 48_000,
+    cachedTokens: 24_000,
+    outputTokens: 6_000,
+    thoughtsTokens: 1_500,
+  },
   // validate against the whole file: above 200k tokens, the higher tier
-  { model: 'gemini-3.1-pro', taskType: 'validation', promptTokens: 240_000, cachedTokens: 200_000, outputTokens: 2_000, thoughtsTokens: 3_000 },
+  {
+    model: 'gemini-3.1-pro',
+    taskType: 'validation',
+    promptTokens: 240_000,
+    cachedTokens: 200_000,
+    outputTokens: 2_000,
+    thoughtsTokens: 3_000,
+  },
   // a fallback that fails: recorded with success = false and a scrubbed message
-  { model: 'gemini-3-flash', taskType: 'fallback', promptTokens: 8_000, outputTokens: 0, fail: true },
+  {
+    model: 'gemini-3-flash',
+    taskType: 'fallback',
+    promptTokens: 8_000,
+    outputTokens: 0,
+    fail: true,
+  },
 ];
 
 /**
