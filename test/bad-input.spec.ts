@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import {
+  LlmCostError,
+  LlmUsageRecordError,
   LogEntryValidationError,
+  UnknownModelError,
   type AuditLogEntry,
+  type LlmTrackMeta,
   type LlmUsageEntry,
 } from '../src/logging/index.js';
 import {
@@ -169,6 +173,85 @@ describe('bad input to the record APIs', () => {
     // and the valid entry itself goes in
     await app.usage.record(valid);
     expect(await rowCount()).toBe(before + 1);
+  });
+
+  it('LlmUsageService.track: 200+ bad metas, each refused before the call naming its bad fields, nothing written', async () => {
+    const valid: LlmTrackMeta = {
+      firmId: firm.firmId,
+      cmaProjectId: firm.projectId,
+      model: 'gemini-3-flash',
+      taskType: 'extraction',
+    };
+    const cases = badCases(
+      valid as unknown as Record<string, unknown>,
+      {
+        firmId: [...BAD_UUIDS, null],
+        cmaProjectId: BAD_UUIDS,
+        model: [...BAD_STRINGS, 'm'.repeat(129), 'gemini 3', null, undefined],
+        taskType: ['EXTRACTION', 'summarize', '', null, undefined, 1, {}],
+        costUsd: ['-0.01', 'abc', '1e-7', '10000', NaN, Infinity, {}, []],
+        durability: ['later', '', 1, null, {}],
+      },
+      {
+        pairs: 110,
+        seed: 13,
+        extra: [
+          ...NOT_ENTRIES.filter(({ input }) => input !== undefined).map(
+            (c) => ({ ...c, fields: ['meta'] }),
+          ),
+          {
+            label: 'an unknown field',
+            input: { ...valid, inputTokens: 5 },
+            fields: ['inputTokens'],
+          },
+        ],
+      },
+    );
+    expect(cases.length).toBeGreaterThanOrEqual(200);
+    let called = 0;
+    const call = async () => {
+      called++;
+      return { result: 'ok', usage: { inputTokens: 10, outputTokens: 1 } };
+    };
+    const before = await rowCount();
+    expect(
+      await misjudged(cases, (input) =>
+        app.usage.track(input as LlmTrackMeta, call),
+      ),
+    ).toEqual([]);
+    expect(called).toBe(0);
+    expect(await rowCount()).toBe(before);
+
+    // a well-formed model without a price: refused before the call too
+    for (const model of ['gemini-3.1-pro-ultra', 'gpt-9', 'models/unknown']) {
+      await expect(app.usage.track({ ...valid, model }, call)).rejects.toThrow(
+        UnknownModelError,
+      );
+    }
+    expect(called).toBe(0);
+
+    // usage the call reports that cannot be costed: the call ran, its result is handed back
+    // inside the error, and no row with a made-up cost is written
+    for (const usage of [
+      { inputTokens: -1, outputTokens: 1 },
+      { inputTokens: 1.5, outputTokens: 1 },
+      { inputTokens: NaN, outputTokens: 1 },
+      { inputTokens: 10, outputTokens: Infinity },
+      { inputTokens: 10, outputTokens: 1, cachedInputTokens: 11 },
+      { inputTokens: 2_147_483_648, outputTokens: 1 },
+      { inputTokens: '10', outputTokens: 1 },
+    ]) {
+      const error: unknown = await app.usage
+        .track(valid, async () => ({ result: 'answer', usage }) as never)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(error).toBeInstanceOf(LlmUsageRecordError);
+      expect((error as LlmUsageRecordError).result).toBe('answer');
+      expect((error as LlmUsageRecordError).cause).toBeInstanceOf(LlmCostError);
+    }
+    expect(await rowCount()).toBe(before);
   });
 
   it('AuditLogService.record: 200+ bad entries, each refused naming its bad fields, nothing written', async () => {
