@@ -5,6 +5,8 @@ import {
   LogEntryValidationError,
   UnknownModelError,
   type AuditLogEntry,
+  type CreditDeductInput,
+  CreditLedgerService,
   type LlmTrackMeta,
   type LlmUsageEntry,
 } from '../src/logging/index.js';
@@ -44,7 +46,8 @@ describe('bad input to the record APIs', () => {
 
   async function rowCount(): Promise<number> {
     const [{ n }] = await app.dataSource.query<{ n: number }[]>(
-      `SELECT (SELECT count(*) FROM llm_usage_log) + (SELECT count(*) FROM audit_log) AS n`,
+      `SELECT (SELECT count(*) FROM llm_usage_log) + (SELECT count(*) FROM audit_log)
+              + (SELECT count(*) FROM credit_transaction) AS n`,
     );
     return Number(n);
   }
@@ -209,9 +212,12 @@ describe('bad input to the record APIs', () => {
     );
     expect(cases.length).toBeGreaterThanOrEqual(200);
     let called = 0;
-    const call = async () => {
+    const call = () => {
       called++;
-      return { result: 'ok', usage: { inputTokens: 10, outputTokens: 1 } };
+      return Promise.resolve({
+        result: 'ok',
+        usage: { inputTokens: 10, outputTokens: 1 },
+      });
     };
     const before = await rowCount();
     expect(
@@ -242,7 +248,9 @@ describe('bad input to the record APIs', () => {
       { inputTokens: '10', outputTokens: 1 },
     ]) {
       const error: unknown = await app.usage
-        .track(valid, async () => ({ result: 'answer', usage }) as never)
+        .track(valid, () =>
+          Promise.resolve({ result: 'answer', usage } as never),
+        )
         .then(
           () => undefined,
           (e: unknown) => e,
@@ -408,5 +416,63 @@ describe('bad input to the record APIs', () => {
       }
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('CreditLedgerService.deduct and grant: 200+ bad inputs each, refused naming their bad fields, nothing written', async () => {
+    const ledger = app.moduleRef.get(CreditLedgerService);
+    await ledger.grant({
+      userId: firm.userId,
+      amount: 100,
+      idempotencyKey: 'bad-input-grant',
+    });
+    const valid: CreditDeductInput = {
+      userId: firm.userId,
+      amount: 1,
+      feature: 'chat_message',
+      idempotencyKey: 'deduct-1',
+      metadata: { messages: 1 },
+    };
+    const bad = {
+      userId: [...BAD_UUIDS, null, undefined],
+      amount: [...BAD_COUNTS, 0, null, undefined],
+      idempotencyKey: [
+        ...BAD_STRINGS.filter((v) => v !== 'x'.repeat(10_000)),
+        'k'.repeat(129),
+        'has space',
+        'a/b',
+        null,
+        undefined,
+      ],
+      metadata: ['text', 42, true, [], [{ a: 1 }]],
+    };
+    const deducts = badCases(
+      valid as unknown as Record<string, unknown>,
+      {
+        ...bad,
+        feature: ['DOCUMENT_GENERATION', 'chat', '', null, undefined, 1, {}],
+      },
+      { pairs: 120, seed: 17, extra: NOT_ENTRIES },
+    );
+    const { feature: _feature, ...grant } = valid;
+    const grants = badCases(grant, bad, {
+      pairs: 130,
+      seed: 19,
+      extra: NOT_ENTRIES,
+    });
+    expect(deducts.length).toBeGreaterThanOrEqual(200);
+    expect(grants.length).toBeGreaterThanOrEqual(200);
+    const before = await rowCount();
+    expect(
+      await misjudged(deducts, (input) =>
+        ledger.deduct(input as CreditDeductInput),
+      ),
+    ).toEqual([]);
+    expect(
+      await misjudged(grants, (input) =>
+        ledger.grant(input as CreditDeductInput),
+      ),
+    ).toEqual([]);
+    expect(await rowCount()).toBe(before);
+    expect(await ledger.balance(firm.userId)).toBe(100);
   });
 });
