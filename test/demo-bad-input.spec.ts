@@ -1,13 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
-import { AppModule } from '../src/app.module.js';
-import { configureDemoApp } from '../src/demo/configure.js';
 import { BAD_COUNTS, BAD_STRINGS, seeded } from './support/bad-input.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { demoHttpApp } from './support/http-app.js';
 
 /**
  * The demo host's HTTP routes under 200+ generated bad requests: bad bodies, bad path params, bad
@@ -36,13 +32,7 @@ describe('bad input to the demo routes', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    const moduleRef = await Test.createTestingModule({
-      imports: [AppModule.forDatabase(database.url)],
-    }).compile();
-    app = configureDemoApp(moduleRef.createNestApplication({ logger: false }));
-    await app.listen(0, '127.0.0.1');
-    const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
-    base = `http://127.0.0.1:${port}`;
+    ({ app, base } = await demoHttpApp(database.url));
     dataSource = app.get(DataSource);
     [{ id: firmId }] = await dataSource.query<{ id: string }[]>(
       `INSERT INTO firms (name) VALUES ('bad-requests') RETURNING id`,

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../app.module.js';
-import { LlmUsageReports, LogWriter } from '../logging/index.js';
+import { AuditTrail, LlmUsageReports, LogWriter } from '../logging/index.js';
 import { configureDemoApp } from './configure.js';
 import { resolveDemoDatabase } from './database/data-source.js';
 import { type Row, formatTable } from './format-table.js';
@@ -107,19 +107,22 @@ async function main(): Promise<void> {
     const until = new Date(Date.now() + 1000);
     for (const actor of actors) {
       console.log(`\n=== ${actor.firm} (firm ${actor.firmId}) ===\n`);
-      const trail = await dataSource.query<Row[]>(
-        `SELECT to_char(created_at AT TIME ZONE 'UTC', 'HH24:MI:SS.MS') AS "time",
-                left(user_id::text, 8) AS "user",
-                action, entity_type AS "entity type",
-                left(entity_id::text, 8) AS "entity",
-                metadata->>'outcome' AS outcome,
-                coalesce(metadata - 'outcome' - 'requestId', '{}'::jsonb)::text AS metadata,
-                ip_address AS ip
-           FROM audit_log
-          WHERE firm_id = $1 AND created_at >= $2
-          ORDER BY created_at, action`,
-        [actor.firmId, started],
-      );
+      const { items } = await app
+        .get(AuditTrail)
+        .trail({ firmId: actor.firmId, from: started });
+      const trail: Row[] = items.reverse().map((item) => {
+        const { outcome, requestId: _requestId, ...rest } = item.metadata ?? {};
+        return {
+          time: item.createdAt.toISOString().slice(11, 23),
+          user: item.userId?.slice(0, 8) ?? null,
+          action: item.action,
+          'entity type': item.entityType,
+          entity: item.entityId?.slice(0, 8) ?? null,
+          outcome: typeof outcome === 'string' ? outcome : null,
+          metadata: JSON.stringify(rest),
+          ip: item.ipAddress,
+        };
+      });
       console.log(formatTable('Audit trail', trail));
       const failed = await dataSource.query<Row[]>(
         `SELECT model, task_type AS task, error_message AS "error (as stored)"

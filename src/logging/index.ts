@@ -47,6 +47,15 @@ export {
   SkipAudit,
 } from './audit/audit.decorator.js';
 export { AuditInterceptor } from './audit/audit.interceptor.js';
+export {
+  AUDIT_TRAIL_DEFAULT_LIMIT,
+  AUDIT_TRAIL_MAX_LIMIT,
+  AuditTrail,
+  type AuditTrailEntry,
+  type AuditTrailPage,
+  type AuditTrailQuery,
+  AuditTrailQueryError,
+} from './audit/audit-trail.service.js';
 export { anonymizeIp } from './audit/ip-address.js';
 export {
   AuditConfigurationError,

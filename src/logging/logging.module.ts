@@ -3,6 +3,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { AuditLogService } from './audit/audit-log.service.js';
 import { AuditBinder } from './audit/audit-binder.js';
+import { AuditTrail } from './audit/audit-trail.service.js';
 import { AuditRunner } from './audit/audit-runner.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
@@ -27,6 +28,7 @@ const SERVICES = [
   LlmUsageReports,
   AuditRunner,
   AuditInterceptor,
+  AuditTrail,
   LogRetention,
   CreditLedgerService,
 ];

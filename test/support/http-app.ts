@@ -10,6 +10,8 @@ import {
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { AppModule } from '../../src/app.module.js';
+import { configureDemoApp } from '../../src/demo/configure.js';
 import { demoDataSourceOptions } from '../../src/demo/database/data-source.js';
 import {
   AuditLogService,
@@ -158,5 +160,22 @@ export async function httpApp(
     send,
     /** Closes the app once; later calls wait for the same close (Fastify hangs on a second). */
     close: () => (closing ??= app.close()),
+  };
+}
+
+/** The demo host (`AppModule`, as `main.ts` configures it) listening on a free port of 127.0.0.1. */
+export async function demoHttpApp(url: string) {
+  const moduleRef = await Test.createTestingModule({
+    imports: [AppModule.forDatabase(url)],
+  }).compile();
+  const app = configureDemoApp(
+    moduleRef.createNestApplication({ logger: false }),
+  );
+  await app.listen(0, '127.0.0.1');
+  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
+  return {
+    app,
+    base: `http://127.0.0.1:${port}`,
+    dataSource: app.get(DataSource),
   };
 }

@@ -39,6 +39,11 @@ import {
   type CreditTransactionRecord,
   type CreditTransactionResult,
 } from './credit-ledger.types.js';
+import {
+  CURSOR_TIME_SQL,
+  decodeCursor,
+  keysetPage,
+} from '../validation/keyset-cursor.js';
 
 type Query = <T = Record<string, unknown>>(
   sql: string,
@@ -78,8 +83,6 @@ const SIGNED_SUM = `coalesce(sum(CASE WHEN operation = 'deduct' THEN -amount::bi
  * the hash of the user id). Two-key locks do not collide with one-key locks.
  */
 const LOCK_NAMESPACE = 0x6c656467; // 'ledg'
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The credit ledger: grants, deducts and refunds of a user's credits, each one append-only row of
@@ -196,7 +199,7 @@ export class CreditLedgerService {
     const cursor =
       query.after === undefined || query.after === null
         ? undefined
-        : decodeCursor(query.after);
+        : decodeHistoryCursor(query.after);
     const parameters: unknown[] = [userId, limit + 1];
     let after = '';
     if (cursor) {
@@ -205,20 +208,14 @@ export class CreditLedgerService {
     }
     const rows = await this.dataSource.query<(Row & { cursor_at: string })[]>(
       `SELECT ${COLUMNS},
-              to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
+              ${CURSOR_TIME_SQL} AS cursor_at
          FROM ${T}
         WHERE user_id = $1 ${after}
         ORDER BY created_at DESC, id DESC
         LIMIT $2`,
       parameters,
     );
-    const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
-    const last = page[page.length - 1];
-    return {
-      items: page.map(toRecord),
-      next: more ? encodeCursor(last.cursor_at, last.id) : null,
-    };
+    return keysetPage(rows, limit, toRecord);
   }
 
   private common(
@@ -464,27 +461,9 @@ function toBalance(text: string): number {
   return balance;
 }
 
-function encodeCursor(time: string, id: string): string {
-  return Buffer.from(JSON.stringify([time, id]), 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): { t: string; id: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    parsed = undefined;
-  }
-  if (
-    Array.isArray(parsed) &&
-    parsed.length === 2 &&
-    typeof parsed[0] === 'string' &&
-    typeof parsed[1] === 'string' &&
-    CURSOR_TIME.test(parsed[0]) &&
-    UUID.test(parsed[1])
-  ) {
-    return { t: parsed[0], id: parsed[1] };
-  }
+function decodeHistoryCursor(cursor: string): { t: string; id: string } {
+  const position = decodeCursor(cursor);
+  if (position) return position;
   throw new LogEntryValidationError('credit query', [
     {
       field: 'after',

@@ -1,0 +1,223 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  Min,
+} from 'class-validator';
+import type { DataSource } from 'typeorm';
+import { LOGGING_DATA_SOURCE } from '../logging.constants.js';
+import {
+  type EntryViolation,
+  entryViolations,
+} from '../validation/entry-validation.js';
+import {
+  CURSOR_TIME_SQL,
+  decodeCursor,
+  keysetPage,
+} from '../validation/keyset-cursor.js';
+import { IsInstant, IsLaterThan, toInstant } from '../validation/rules.js';
+
+/** Most entries one `trail()` page holds. */
+export const AUDIT_TRAIL_MAX_LIMIT = 1000;
+/** Entries per `trail()` page when `limit` is left out. */
+export const AUDIT_TRAIL_DEFAULT_LIMIT = 100;
+
+/** `AuditTrail.trail`: one firm's audit trail, newest first, narrowed by any of the filters. */
+export interface AuditTrailQuery {
+  /** Required: a trail is one firm's. */
+  firmId: string;
+  /** Entries created at or after: a `Date`, an ISO date (midnight UTC) or a zoned date-time. */
+  from?: Date | string;
+  /** Entries created before. */
+  to?: Date | string;
+  action?: string;
+  entityType?: string;
+  entityId?: string;
+  userId?: string;
+  /** 1 to 1,000. Default: 100. */
+  limit?: number;
+  /** The `next` cursor of the previous page; left out for the first (newest) page. */
+  after?: string;
+}
+
+/** One audit row, as stored. */
+export interface AuditTrailEntry {
+  id: string;
+  firmId: string;
+  userId: string | null;
+  action: string;
+  entityType: string;
+  entityId: string | null;
+  metadata: Record<string, unknown> | null;
+  ipAddress: string | null;
+  createdAt: Date;
+}
+
+export interface AuditTrailPage {
+  items: AuditTrailEntry[];
+  /** The cursor of the next (older) page; null on the last page. */
+  next: string | null;
+}
+
+/**
+ * A trail query broke one or more rules. Nothing was queried. `violations` names every bad field
+ * with the rule it broke; values are never echoed.
+ */
+export class AuditTrailQueryError extends Error {
+  override readonly name = 'AuditTrailQueryError';
+
+  constructor(readonly violations: readonly EntryViolation[]) {
+    super(
+      `Invalid audit trail query: ${[...new Set(violations.map((v) => v.message))].join('; ')}`,
+    );
+  }
+}
+
+const IDENTIFIER = /^[a-z][a-z0-9_]{0,63}$/;
+const LIMIT_RULE = `limit must be an integer from 1 to ${AUDIT_TRAIL_MAX_LIMIT}`;
+const AFTER_RULE = 'after must be a cursor returned by trail() as next';
+
+/** @internal The validation rules of {@link AuditTrailQuery}. */
+export class AuditTrailQueryDto implements AuditTrailQuery {
+  @IsUUID('all', { message: 'firmId must be a UUID' })
+  firmId: string;
+
+  @IsOptional()
+  @IsInstant()
+  from?: Date | string;
+
+  @IsOptional()
+  @IsInstant()
+  @IsLaterThan('from')
+  to?: Date | string;
+
+  @IsOptional()
+  @Matches(IDENTIFIER, { message: 'action must be a lowercase identifier' })
+  action?: string;
+
+  @IsOptional()
+  @Matches(IDENTIFIER, { message: 'entityType must be a lowercase identifier' })
+  entityType?: string;
+
+  @IsOptional()
+  @IsUUID('all', { message: 'entityId must be a UUID' })
+  entityId?: string;
+
+  @IsOptional()
+  @IsUUID('all', { message: 'userId must be a UUID' })
+  userId?: string;
+
+  @IsOptional()
+  @IsInt({ message: LIMIT_RULE })
+  @Min(1, { message: LIMIT_RULE })
+  @Max(AUDIT_TRAIL_MAX_LIMIT, { message: LIMIT_RULE })
+  limit?: number;
+
+  @IsOptional()
+  @IsString({ message: AFTER_RULE })
+  @Matches(/^[A-Za-z0-9_-]{1,200}$/, { message: AFTER_RULE })
+  after?: string;
+}
+
+interface Row {
+  id: string;
+  firm_id: string;
+  user_id: string | null;
+  action: string;
+  entity_type: string;
+  entity_id: string | null;
+  metadata: Record<string, unknown> | null;
+  ip_address: string | null;
+  created_at: Date;
+  cursor_at: string;
+}
+
+/** Reads the audit trail: always one firm's, never another's. */
+@Injectable()
+export class AuditTrail {
+  constructor(
+    @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
+  ) {}
+
+  /**
+   * One firm's audit trail, newest first, `limit` entries a page, with keyset pagination on
+   * `(created_at, id)`: pass `next` as `after` for the following page.
+   *
+   * @throws AuditTrailQueryError naming every bad field; nothing is queried
+   * @example
+   * const { items, next } = await trail.trail({ firmId, action: 'download_cma', from: '2026-11-01' });
+   */
+  async trail(query: AuditTrailQuery): Promise<AuditTrailPage> {
+    if (typeof query !== 'object' || query === null || Array.isArray(query)) {
+      throw new AuditTrailQueryError([
+        {
+          field: 'query',
+          rule: 'isObject',
+          message: 'query must be an object',
+        },
+      ]);
+    }
+    const { instance, violations } = entryViolations(AuditTrailQueryDto, query);
+    const cursor =
+      instance.after === undefined ? undefined : decodeCursor(instance.after);
+    if (instance.after !== undefined && cursor === undefined) {
+      violations.push({
+        field: 'after',
+        rule: 'isCursor',
+        message: AFTER_RULE,
+      });
+    }
+    if (violations.length) throw new AuditTrailQueryError(violations);
+
+    const limit = instance.limit ?? AUDIT_TRAIL_DEFAULT_LIMIT;
+    const parameters: unknown[] = [instance.firmId, limit + 1];
+    const where = ['firm_id = $1'];
+    const add = (sql: string, value: unknown) => {
+      parameters.push(value);
+      where.push(sql.replace('?', `$${parameters.length}`));
+    };
+    if (instance.from !== undefined) {
+      add('created_at >= ?', toInstant(instance.from)!.toISOString());
+    }
+    if (instance.to !== undefined) {
+      add('created_at < ?', toInstant(instance.to)!.toISOString());
+    }
+    if (instance.action !== undefined) add('action = ?', instance.action);
+    if (instance.entityType !== undefined) {
+      add('entity_type = ?', instance.entityType);
+    }
+    if (instance.entityId !== undefined)
+      add('entity_id = ?', instance.entityId);
+    if (instance.userId !== undefined) add('user_id = ?', instance.userId);
+    if (cursor) {
+      parameters.push(cursor.t, cursor.id);
+      where.push(
+        `(created_at, id) < ($${parameters.length - 1}::timestamptz, $${parameters.length}::uuid)`,
+      );
+    }
+    const rows = await this.dataSource.query<Row[]>(
+      `SELECT id, firm_id, user_id, action, entity_type, entity_id, metadata, ip_address,
+              created_at, ${CURSOR_TIME_SQL} AS cursor_at
+         FROM audit_log
+        WHERE ${where.join(' AND ')}
+        ORDER BY created_at DESC, id DESC
+        LIMIT $2`,
+      parameters,
+    );
+    return keysetPage(rows, limit, (row) => ({
+      id: row.id,
+      firmId: row.firm_id,
+      userId: row.user_id,
+      action: row.action,
+      entityType: row.entity_type,
+      entityId: row.entity_id,
+      metadata: row.metadata,
+      ipAddress: row.ip_address,
+      createdAt: row.created_at,
+    }));
+  }
+}

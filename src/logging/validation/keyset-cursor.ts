@@ -1,0 +1,54 @@
+/**
+ * Opaque cursors for keyset pagination on `(created_at, id)`, newest first: the position of the
+ * last row of a page, `created_at` to the microsecond as PostgreSQL keeps it (a JavaScript Date
+ * would cut it to the millisecond and skip or repeat rows).
+ */
+
+/** The SQL expression of a row's cursor time; select it beside the row. */
+export const CURSOR_TIME_SQL = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The cursor after the row of `time` (from {@link CURSOR_TIME_SQL}) and `id`. */
+export function encodeCursor(time: string, id: string): string {
+  return Buffer.from(JSON.stringify([time, id]), 'utf8').toString('base64url');
+}
+
+/** The position a cursor of {@link encodeCursor} holds, or undefined for anything else. */
+export function decodeCursor(
+  cursor: string,
+): { t: string; id: string } | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  return Array.isArray(parsed) &&
+    parsed.length === 2 &&
+    typeof parsed[0] === 'string' &&
+    typeof parsed[1] === 'string' &&
+    CURSOR_TIME.test(parsed[0]) &&
+    UUID.test(parsed[1])
+    ? { t: parsed[0], id: parsed[1] }
+    : undefined;
+}
+
+/**
+ * A page of `limit` rows out of the `limit + 1` fetched newest first, each row with its
+ * `cursor_at` ({@link CURSOR_TIME_SQL}) and `id`, and the cursor of the next page if there is one.
+ */
+export function keysetPage<Row extends { id: string; cursor_at: string }, Item>(
+  rows: Row[],
+  limit: number,
+  toItem: (row: Row) => Item,
+): { items: Item[]; next: string | null } {
+  const more = rows.length > limit;
+  const page = more ? rows.slice(0, limit) : rows;
+  const last = page[page.length - 1];
+  return {
+    items: page.map(toItem),
+    next: more ? encodeCursor(last.cursor_at, last.id) : null,
+  };
+}
