@@ -9,7 +9,7 @@ import type { LogWriterOptions } from './writer/writer.options.js';
 export interface LoggingModuleOptions {
   /** The batched writer both logs share: batch size, delay, buffer, durability, retries. */
   writer?: LogWriterOptions;
-  /** The audit trail: the interceptor, how a request's firm and user are found, the metadata policy. */
+  /** The audit trail: `@Audit`'s policies, how a request's firm and user are found, the metadata policy. */
   audit?: AuditOptions;
   /** The price table of LLM models: prices and aliases over the built-in ones. */
   pricing?: PricingOptions;

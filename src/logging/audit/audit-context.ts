@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /**
- * Who is acting, for whom and from where: set by `AuditInterceptor` for each audited request and
+ * Who is acting, for whom and from where: set by `@Audit` (and `AuditInterceptor`) for each audited request and
  * read by `AuditLogService.record` and `LlmUsageService.record`, which fill `firmId`, `userId` and
  * `ipAddress` from it when an entry leaves them out.
  */

@@ -19,7 +19,7 @@ export class AuditLogService {
   private readonly logger = new Logger('LoggingModule');
   /** The audit options in force, defaults merged. */
   readonly options: ResolvedAuditOptions;
-  /** @internal Counted here and by `AuditInterceptor`; read them with `stats()`. */
+  /** @internal Counted here and by `AuditRunner`; read them with `stats()`. */
   readonly counters: AuditStats = {
     actionsRecorded: 0,
     failuresRecorded: 0,
@@ -63,7 +63,7 @@ export class AuditLogService {
   }
 
   /**
-   * @internal The interceptor's path. Every field of `entry` is already checked: firm, user and
+   * @internal The path of audited handlers (`AuditRunner`). Every field of `entry` is already checked: firm, user and
    * entity ids are UUIDs or null, the IP is an address or null, action and entity type were checked
    * by `@Audit`. The picked metadata passes the policy here; `system` holds the keys the module
    * sets itself (`outcome`, `requestId`, ...), bounded in size, which take precedence over the

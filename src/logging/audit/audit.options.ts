@@ -27,10 +27,10 @@ export type AuditActorResolver = (
   request: AuditRequest,
 ) => AuditActor | null | undefined | Promise<AuditActor | null | undefined>;
 
-/** What the interceptor does when a successful action's audit row cannot be written. */
+/** What an audited request does when its successful action's row cannot be written. */
 export type AuditWriteErrorPolicy = 'fail' | 'continue';
 
-/** What the interceptor does when an audited request has no firm. */
+/** What an audited request without a firm does. */
 export type MissingFirmPolicy = 'error' | 'skip';
 
 /** Options of the audit trail, `LoggingModule.forRoot({ audit: {...} })`. */
@@ -46,7 +46,7 @@ export interface AuditOptions {
    */
   requestIdHeader?: string | false;
   /**
-   * Durability of the rows the interceptor writes. With `'await'` the response leaves only after
+   * Durability of the rows of audited handlers. With `'await'` the response leaves only after
    * its audit row is committed. Default: the writer's `durability` (`'await'` unless configured).
    */
   durability?: Durability;
@@ -146,7 +146,7 @@ export function resolveAuditOptions(
 
 /** Counters of the audit trail, read with `AuditLogService.stats()`. They only grow. */
 export interface AuditStats {
-  /** Rows of audited requests written by the interceptor, successes and failures. */
+  /** Rows of audited requests written, successes and failures. */
   actionsRecorded: number;
   /** Of those, rows of actions that failed (`metadata.outcome = 'failure'`). */
   failuresRecorded: number;
@@ -154,7 +154,7 @@ export interface AuditStats {
   writeFailures: number;
   /** Audited requests without a firm, run unaudited under `onMissingFirm: 'skip'`. */
   skippedNoFirm: number;
-  /** Metadata values the policy dropped, from the interceptor and from `record()`. */
+  /** Metadata values the policy dropped, from `@Audit` and from `record()`. */
   metadataDropped: number;
   /** Entity ids resolved for a row that were not UUIDs, stored as null. */
   entityIdsDropped: number;

@@ -94,7 +94,7 @@ export class LogWriter
 
   /**
    * @internal Writes an `audit_log` entry the module built itself from values it has checked
-   * (`AuditInterceptor`): the edge validation would only repeat those checks.
+   * (`AuditRunner`): the edge validation would only repeat those checks.
    */
   recordCheckedAudit(
     entry: AuditLogEntryDto,
