@@ -273,6 +273,99 @@ describe('credit ledger', () => {
     expect(await ledger.balance(userId)).toBe(0);
   });
 
+  describe("inside the caller's transaction ({ manager })", () => {
+    it('commits and rolls back with the caller', async () => {
+      const userId = await newUser();
+      await ledger.grant({ userId, amount: 10, idempotencyKey: 'start' });
+      const documents: string[] = [];
+      const deduct = (key: string) =>
+        dataSource.transaction(async (manager) => {
+          const taken = await ledger.deduct(
+            {
+              userId,
+              amount: 4,
+              feature: 'document_generation',
+              idempotencyKey: key,
+            },
+            { manager },
+          );
+          documents.push(key);
+          return taken;
+        });
+
+      const kept = await deduct('doc-1');
+      expect(kept.balance).toBe(6);
+      const failed = await failure(
+        dataSource.transaction(async (manager) => {
+          await ledger.deduct(
+            {
+              userId,
+              amount: 4,
+              feature: 'document_generation',
+              idempotencyKey: 'doc-2',
+            },
+            { manager },
+          );
+          throw new Error('document generation failed');
+        }),
+      );
+      expect(failed.message).toBe('document generation failed');
+      // the deduct of the failed document rolled back with it: its key is free again
+      expect(await ledger.balance(userId)).toBe(6);
+      expect(await rowsOf(userId)).toBe(2);
+      expect((await deduct('doc-2')).balance).toBe(2);
+      expect(documents).toEqual(['doc-1', 'doc-2']);
+    });
+
+    it('holds the user until the caller commits: 20 concurrent transactions, 10 credits, 5 deducts of 2', async () => {
+      const userId = await newUser();
+      await ledger.grant({ userId, amount: 10, idempotencyKey: 'start' });
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          dataSource.transaction(async (manager) => {
+            const taken = await ledger.deduct(
+              {
+                userId,
+                amount: 2,
+                feature: 'chat_tool_call',
+                idempotencyKey: `tool-${i}`,
+              },
+              { manager },
+            );
+            // the caller's own work, while the user stays locked
+            await manager.query('SELECT pg_sleep(0.005)');
+            return taken;
+          }),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
+      for (const r of results.filter((r) => r.status === 'rejected')) {
+        expect(r.reason).toBeInstanceOf(InsufficientCreditsError);
+      }
+      expect(await ledger.balance(userId)).toBe(0);
+    });
+
+    it('refuses a manager outside a transaction, and writes nothing', async () => {
+      const userId = await newUser();
+      await ledger.grant({ userId, amount: 10, idempotencyKey: 'start' });
+      const error = await failure(
+        ledger.deduct(
+          {
+            userId,
+            amount: 1,
+            feature: 'chat_message',
+            idempotencyKey: 'outside',
+          },
+          { manager: dataSource.manager },
+        ),
+      );
+      expect(error.message).toMatch(
+        /^deduct: options.manager must be the EntityManager of a transaction in progress/,
+      );
+      expect(await rowsOf(userId)).toBe(1);
+    });
+  });
+
   it('refuses a deduct beyond the balance with InsufficientCreditsError and writes nothing', async () => {
     const userId = await newUser();
     await ledger.grant({ userId, amount: 5, idempotencyKey: 'g' });

@@ -175,6 +175,7 @@ export {
   type CreditRefundInput,
   type CreditTransactionRecord,
   type CreditTransactionResult,
+  type CreditWriteOptions,
   type CreditWriteInput,
   IDEMPOTENCY_KEY_PATTERN,
 } from './ledger/credit-ledger.types.js';

@@ -21,6 +21,7 @@ import {
 } from '../validation/entry-validation.js';
 import {
   CreditIdempotencyConflictError,
+  CreditLedgerError,
   CreditRefundError,
   CreditUserNotFoundError,
   InsufficientCreditsError,
@@ -38,6 +39,7 @@ import {
   type CreditRefundInput,
   type CreditTransactionRecord,
   type CreditTransactionResult,
+  type CreditWriteOptions,
 } from './credit-ledger.types.js';
 import {
   CURSOR_TIME_SQL,
@@ -117,9 +119,12 @@ export class CreditLedgerService {
    * @example
    * await ledger.grant({ userId, amount: 100, idempotencyKey: `signup:${userId}` });
    */
-  async grant(input: CreditGrantInput): Promise<CreditTransactionResult> {
+  async grant(
+    input: CreditGrantInput,
+    options?: CreditWriteOptions,
+  ): Promise<CreditTransactionResult> {
     const entry = validateEntry(CreditGrantDto, 'credit grant', input);
-    return this.write({
+    return this.write(options, {
       ...this.common(entry, 'grant'),
       feature: null,
       refundOf: null,
@@ -135,9 +140,12 @@ export class CreditLedgerService {
    * @example
    * await ledger.deduct({ userId, amount: 5, feature: 'document_generation', idempotencyKey: `doc:${documentId}` });
    */
-  async deduct(input: CreditDeductInput): Promise<CreditTransactionResult> {
+  async deduct(
+    input: CreditDeductInput,
+    options?: CreditWriteOptions,
+  ): Promise<CreditTransactionResult> {
     const entry = validateEntry(CreditDeductDto, 'credit deduct', input);
-    return this.write({
+    return this.write(options, {
       ...this.common(entry, 'deduct'),
       feature: entry.feature,
       refundOf: null,
@@ -155,9 +163,12 @@ export class CreditLedgerService {
    * @example
    * await ledger.refund({ userId, amount: 5, deductId: deduct.id, idempotencyKey: `doc-failed:${documentId}` });
    */
-  async refund(input: CreditRefundInput): Promise<CreditTransactionResult> {
+  async refund(
+    input: CreditRefundInput,
+    options?: CreditWriteOptions,
+  ): Promise<CreditTransactionResult> {
     const entry = validateEntry(CreditRefundDto, 'credit refund', input);
-    return this.write({
+    return this.write(options, {
       ...this.common(entry, 'refund'),
       feature: null, // the deduct's, read under the lock
       refundOf: entry.deductId,
@@ -264,7 +275,27 @@ export class CreditLedgerService {
   }
 
   /** Records `write` once per (user, key), under the user's lock. */
-  private async write(write: Write): Promise<CreditTransactionResult> {
+  private async write(
+    options: CreditWriteOptions | undefined,
+    write: Write,
+  ): Promise<CreditTransactionResult> {
+    const manager = options?.manager;
+    if (manager !== undefined) {
+      if (!manager.queryRunner?.isTransactionActive) {
+        throw new CreditLedgerError(
+          `${write.operation}: options.manager must be the EntityManager of a transaction in progress ` +
+            `(dataSource.transaction(manager => ...)); the user's lock lasts until that transaction ends`,
+        );
+      }
+      try {
+        return await this.writeLocked(
+          (sql, parameters) => manager.query(sql, parameters),
+          write,
+        );
+      } catch (error) {
+        throw this.known(error, write);
+      }
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.transaction((query) =>
@@ -283,15 +314,20 @@ export class CreditLedgerService {
         ) {
           continue;
         }
-        if (
-          code === '23503' &&
-          constraint === 'fk_credit_transaction_user_id'
-        ) {
-          throw new CreditUserNotFoundError(write.userId);
-        }
-        throw error;
+        throw this.known(error, write);
       }
     }
+  }
+
+  /** A missing user's foreign-key error as `CreditUserNotFoundError`; anything else as it is. */
+  private known(error: unknown, write: Write): unknown {
+    const { code, constraint } = error as {
+      code?: string;
+      constraint?: string;
+    };
+    return code === '23503' && constraint === 'fk_credit_transaction_user_id'
+      ? new CreditUserNotFoundError(write.userId)
+      : error;
   }
 
   private async writeLocked(

@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import {
   IsIn,
   IsInt,
@@ -36,6 +37,16 @@ export interface CreditWriteInput {
   idempotencyKey: string;
   /** References and counts only (the audit metadata policy); what the policy refuses is dropped. */
   metadata?: Record<string, unknown> | null;
+}
+
+/** Options of `grant`, `deduct` and `refund`. */
+export interface CreditWriteOptions {
+  /**
+   * Write inside the caller's transaction (`dataSource.transaction(manager => ...)`): the row
+   * commits or rolls back with the caller's work, and the user's ledger stays locked until then.
+   * Default: a transaction of its own.
+   */
+  manager?: EntityManager;
 }
 
 /** `CreditLedgerService.grant` */
