@@ -14,6 +14,80 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * A refusal is SQLSTATE 42501 (insufficient_privilege) naming the table and the operation.
  */
+const LOG_HINT =
+  'rows leave only with their firm, or through logging_purge_batch()';
+
+/** A log table, the firm its rows go with, and its one reference ON DELETE SET NULL. */
+interface Guard {
+  table: string;
+  nulled: { column: string; parent: string };
+  /** Every other column: none of them may change. */
+  kept: string[];
+}
+
+const GUARDS: Guard[] = [
+  {
+    table: 'llm_usage_log',
+    nulled: { column: 'cma_project_id', parent: 'cma_projects' },
+    kept: [
+      'id',
+      'firm_id',
+      'model',
+      'task_type',
+      'input_tokens',
+      'output_tokens',
+      'cost_usd',
+      'latency_ms',
+      'success',
+      'error_message',
+      'created_at',
+    ],
+  },
+  {
+    table: 'audit_log',
+    nulled: { column: 'user_id', parent: 'users' },
+    kept: [
+      'id',
+      'firm_id',
+      'action',
+      'entity_type',
+      'entity_id',
+      'metadata',
+      'ip_address',
+      'created_at',
+    ],
+  },
+];
+
+/**
+ * The row trigger function of a log: DELETE only of rows older than the retention cutoff or whose
+ * firm is gone; UPDATE only of the nulled reference to null once its row is gone, all else equal.
+ */
+function appendOnlyFunction({ table, nulled, kept }: Guard): string {
+  const row = (alias: string) => kept.map((c) => `${alias}.${c}`).join(', ');
+  return `
+      CREATE FUNCTION "${table}_append_only"() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'DELETE' THEN
+          IF OLD.created_at < logging_purge_cutoff()
+             OR NOT EXISTS (SELECT 1 FROM firms WHERE id = OLD.firm_id) THEN
+            RETURN OLD;
+          END IF;
+        ELSIF TG_OP = 'UPDATE' THEN
+          IF NEW.${nulled.column} IS NULL AND OLD.${nulled.column} IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM ${nulled.parent} WHERE id = OLD.${nulled.column})
+             AND (${row('NEW')}) IS NOT DISTINCT FROM (${row('OLD')}) THEN
+            RETURN NEW;
+          END IF;
+        END IF;
+        RAISE EXCEPTION '${table} is append-only: % refused', TG_OP
+          USING ERRCODE = 'insufficient_privilege', HINT = '${LOG_HINT}';
+      END
+      $$
+    `;
+}
+
 export class AppendOnlyLogs1795305720000 implements MigrationInterface {
   name = 'AppendOnlyLogs1795305720000';
 
@@ -25,71 +99,21 @@ export class AppendOnlyLogs1795305720000 implements MigrationInterface {
           SELECT nullif(current_setting('logging.purge_cutoff', true), '')::timestamptz
         $$
     `);
-    await queryRunner.query(`
-      CREATE FUNCTION "llm_usage_log_append_only"() RETURNS trigger
-        LANGUAGE plpgsql AS $$
-      BEGIN
-        IF TG_OP = 'DELETE' THEN
-          IF OLD.created_at < logging_purge_cutoff()
-             OR NOT EXISTS (SELECT 1 FROM firms WHERE id = OLD.firm_id) THEN
-            RETURN OLD;
-          END IF;
-        ELSIF TG_OP = 'UPDATE' THEN
-          IF NEW.cma_project_id IS NULL AND OLD.cma_project_id IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM cma_projects WHERE id = OLD.cma_project_id)
-             AND (NEW.id, NEW.firm_id, NEW.model, NEW.task_type, NEW.input_tokens,
-                  NEW.output_tokens, NEW.cost_usd, NEW.latency_ms, NEW.success,
-                  NEW.error_message, NEW.created_at)
-                 IS NOT DISTINCT FROM
-                 (OLD.id, OLD.firm_id, OLD.model, OLD.task_type, OLD.input_tokens,
-                  OLD.output_tokens, OLD.cost_usd, OLD.latency_ms, OLD.success,
-                  OLD.error_message, OLD.created_at) THEN
-            RETURN NEW;
-          END IF;
-        END IF;
-        RAISE EXCEPTION 'llm_usage_log is append-only: % refused', TG_OP
-          USING ERRCODE = 'insufficient_privilege',
-                HINT = 'rows leave only with their firm, or through logging_purge_batch()';
-      END
-      $$
-    `);
-    await queryRunner.query(`
-      CREATE FUNCTION "audit_log_append_only"() RETURNS trigger
-        LANGUAGE plpgsql AS $$
-      BEGIN
-        IF TG_OP = 'DELETE' THEN
-          IF OLD.created_at < logging_purge_cutoff()
-             OR NOT EXISTS (SELECT 1 FROM firms WHERE id = OLD.firm_id) THEN
-            RETURN OLD;
-          END IF;
-        ELSIF TG_OP = 'UPDATE' THEN
-          IF NEW.user_id IS NULL AND OLD.user_id IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM users WHERE id = OLD.user_id)
-             AND (NEW.id, NEW.firm_id, NEW.action, NEW.entity_type, NEW.entity_id,
-                  NEW.metadata, NEW.ip_address, NEW.created_at)
-                 IS NOT DISTINCT FROM
-                 (OLD.id, OLD.firm_id, OLD.action, OLD.entity_type, OLD.entity_id,
-                  OLD.metadata, OLD.ip_address, OLD.created_at) THEN
-            RETURN NEW;
-          END IF;
-        END IF;
-        RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP
-          USING ERRCODE = 'insufficient_privilege',
-                HINT = 'rows leave only with their firm, or through logging_purge_batch()';
-      END
-      $$
-    `);
+    for (const guard of GUARDS) {
+      await queryRunner.query(appendOnlyFunction(guard));
+    }
+    // Shared by every append-only table; the trigger may pass its own hint.
     await queryRunner.query(`
       CREATE FUNCTION "logging_refuse_truncate"() RETURNS trigger
         LANGUAGE plpgsql AS $$
       BEGIN
         RAISE EXCEPTION '% is append-only: TRUNCATE refused', TG_TABLE_NAME
           USING ERRCODE = 'insufficient_privilege',
-                HINT = 'rows leave only with their firm, or through logging_purge_batch()';
+                HINT = coalesce(TG_ARGV[0], '${LOG_HINT}');
       END
       $$
     `);
-    for (const table of ['llm_usage_log', 'audit_log']) {
+    for (const { table } of GUARDS) {
       await queryRunner.query(`
         CREATE TRIGGER "trg_${table}_append_only"
           BEFORE UPDATE OR DELETE ON "${table}"

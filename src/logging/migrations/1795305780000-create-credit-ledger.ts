@@ -11,6 +11,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * and `refund_of` (the deduct a refund gives back, checked by a foreign key and indexed, so the
  * refunds of a deduct are summed without reading the user's whole history).
  */
+const HINT =
+  'rows leave only with their user; correct a balance with a grant or a refund';
+
 export class CreateCreditLedger1795305780000 implements MigrationInterface {
   name = 'CreateCreditLedger1795305780000';
 
@@ -69,18 +72,7 @@ export class CreateCreditLedger1795305780000 implements MigrationInterface {
           RETURN OLD;
         END IF;
         RAISE EXCEPTION 'credit_transaction is append-only: % refused', TG_OP
-          USING ERRCODE = 'insufficient_privilege',
-                HINT = 'rows leave only with their user; correct a balance with a grant or a refund';
-      END
-      $$
-    `);
-    await queryRunner.query(`
-      CREATE FUNCTION "credit_transaction_refuse_truncate"() RETURNS trigger
-        LANGUAGE plpgsql AS $$
-      BEGIN
-        RAISE EXCEPTION 'credit_transaction is append-only: TRUNCATE refused'
-          USING ERRCODE = 'insufficient_privilege',
-                HINT = 'rows leave only with their user; correct a balance with a grant or a refund';
+          USING ERRCODE = 'insufficient_privilege', HINT = '${HINT}';
       END
       $$
     `);
@@ -92,16 +84,13 @@ export class CreateCreditLedger1795305780000 implements MigrationInterface {
     await queryRunner.query(`
       CREATE TRIGGER "trg_credit_transaction_no_truncate"
         BEFORE TRUNCATE ON "credit_transaction"
-        FOR EACH STATEMENT EXECUTE FUNCTION "credit_transaction_refuse_truncate"()
+        FOR EACH STATEMENT EXECUTE FUNCTION "logging_refuse_truncate"('${HINT}')
     `);
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
     // Dropping the table drops its triggers, indexes and constraints with it.
     await queryRunner.query(`DROP TABLE "credit_transaction"`);
-    await queryRunner.query(
-      `DROP FUNCTION "credit_transaction_refuse_truncate"()`,
-    );
     await queryRunner.query(`DROP FUNCTION "credit_transaction_append_only"()`);
     await queryRunner.query(`DROP TYPE "credit_feature_type"`);
     await queryRunner.query(`DROP TYPE "credit_operation_type"`);
