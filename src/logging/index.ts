@@ -150,6 +150,7 @@ export {
 export {
   type EntryViolation,
   LogEntryValidationError,
+  LogQueryError,
 } from './validation/entry-validation.js';
 export { LogWriter, type RecordOptions } from './writer/log-writer.service.js';
 export {

@@ -12,7 +12,8 @@ import type { DataSource } from 'typeorm';
 import { LOGGING_DATA_SOURCE } from '../logging.constants.js';
 import {
   type EntryViolation,
-  entryViolations,
+  LogQueryError,
+  queryViolations,
 } from '../validation/entry-validation.js';
 import {
   CURSOR_TIME_SQL,
@@ -67,13 +68,11 @@ export interface AuditTrailPage {
  * A trail query broke one or more rules. Nothing was queried. `violations` names every bad field
  * with the rule it broke; values are never echoed.
  */
-export class AuditTrailQueryError extends Error {
+export class AuditTrailQueryError extends LogQueryError {
   override readonly name = 'AuditTrailQueryError';
 
-  constructor(readonly violations: readonly EntryViolation[]) {
-    super(
-      `Invalid audit trail query: ${[...new Set(violations.map((v) => v.message))].join('; ')}`,
-    );
+  constructor(violations: readonly EntryViolation[]) {
+    super('audit trail', violations);
   }
 }
 
@@ -152,16 +151,7 @@ export class AuditTrail {
    * const { items, next } = await trail.trail({ firmId, action: 'download_cma', from: '2026-11-01' });
    */
   async trail(query: AuditTrailQuery): Promise<AuditTrailPage> {
-    if (typeof query !== 'object' || query === null || Array.isArray(query)) {
-      throw new AuditTrailQueryError([
-        {
-          field: 'query',
-          rule: 'isObject',
-          message: 'query must be an object',
-        },
-      ]);
-    }
-    const { instance, violations } = entryViolations(AuditTrailQueryDto, query);
+    const { instance, violations } = queryViolations(AuditTrailQueryDto, query);
     const cursor =
       instance.after === undefined ? undefined : decodeCursor(instance.after);
     if (instance.after !== undefined && cursor === undefined) {

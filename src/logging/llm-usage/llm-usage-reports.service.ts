@@ -16,8 +16,8 @@ import {
   type LlmTaskType,
 } from '../logging.constants.js';
 import {
-  type EntryViolation,
-  entryViolations,
+  LogQueryError,
+  queryViolations,
 } from '../validation/entry-validation.js';
 import { IsInstant, IsLaterThan, toInstant } from '../validation/rules.js';
 
@@ -104,16 +104,12 @@ export interface ExpensiveCall {
  * A report query broke one or more rules. Nothing was queried. `violations` names every bad field
  * with the rule it broke; values are never echoed.
  */
-export class UsageReportQueryError extends Error {
+export class UsageReportQueryError extends LogQueryError {
   override readonly name = 'UsageReportQueryError';
 
-  constructor(
-    readonly report: string,
-    readonly violations: readonly EntryViolation[],
-  ) {
-    super(
-      `Invalid ${report} query: ${[...new Set(violations.map((v) => v.message))].join('; ')}`,
-    );
+  /** The report asked for: `usage summary` or `most expensive calls`. */
+  get report(): string {
+    return this.query;
   }
 }
 
@@ -165,12 +161,7 @@ function validQuery<T extends object>(
   report: string,
   input: unknown,
 ): T {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new UsageReportQueryError(report, [
-      { field: 'query', rule: 'isObject', message: 'query must be an object' },
-    ]);
-  }
-  const { instance, violations } = entryViolations(Query, input);
+  const { instance, violations } = queryViolations(Query, input);
   if (violations.length) throw new UsageReportQueryError(report, violations);
   return instance;
 }

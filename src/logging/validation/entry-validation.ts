@@ -33,6 +33,24 @@ export class LogEntryValidationError extends Error {
   }
 }
 
+/**
+ * A read query broke one or more rules. Nothing was queried. `violations` names every bad field
+ * with the rule it broke; values are never echoed.
+ */
+export class LogQueryError extends Error {
+  override readonly name: string = 'LogQueryError';
+
+  constructor(
+    /** What was asked, e.g. `usage summary`, `audit trail`. */
+    readonly query: string,
+    readonly violations: readonly EntryViolation[],
+  ) {
+    super(
+      `Invalid ${query} query: ${[...new Set(violations.map((v) => v.message))].join('; ')}`,
+    );
+  }
+}
+
 function flatten(errors: ValidationError[], prefix = ''): EntryViolation[] {
   return errors.flatMap((error) => {
     const field = `${prefix}${error.property}`;
@@ -210,6 +228,29 @@ export function entryViolations<T extends object>(
       ...flatten(validateSync(instance, VALIDATOR_OPTIONS)),
     ],
   };
+}
+
+/**
+ * Every broken rule of a read query against the decorated class `Query`, as {@link entryViolations};
+ * an `input` that is not an object is one violation of `query` itself.
+ */
+export function queryViolations<T extends object>(
+  Query: new () => T,
+  input: unknown,
+): { instance: T; violations: EntryViolation[] } {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return {
+      instance: new Query(),
+      violations: [
+        {
+          field: 'query',
+          rule: 'isObject',
+          message: 'query must be an object',
+        },
+      ],
+    };
+  }
+  return entryViolations(Query, input);
 }
 
 /**
