@@ -9,6 +9,7 @@ import {
 } from '../src/logging/index.js';
 import { openTestDataSource, type TestDatabase } from './support/database.js';
 import { seedFirm } from './support/seed.js';
+import { refusal } from './support/sql.js';
 
 /**
  * The logs are append-only in the database: application statements cannot change or remove a row;
@@ -53,14 +54,8 @@ describe('append-only logs', () => {
     return { usageId, auditId };
   }
 
-  async function refused(sql: string, parameters: unknown[] = []) {
-    const error = await client.query(sql, parameters).then(
-      () => undefined,
-      (e: unknown) => e as { code?: string; message: string },
-    );
-    expect(error).toBeDefined();
-    return error!;
-  }
+  const refused = (sql: string, parameters?: unknown[]) =>
+    refusal(client, sql, parameters);
 
   async function count(table: LogTableName, id: string): Promise<number> {
     const { rows: found } = await client.query<{ n: number }>(

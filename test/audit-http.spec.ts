@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import type { LoggingModuleOptions } from '../src/logging/index.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
 import {
   DocumentsController,
   ProjectsController,
 } from './fixtures/audit-fixture.js';
 import { PLATFORMS, type Platform, httpApp } from './support/http-app.js';
 import { seedFirm } from './support/seed.js';
+import { databaseSuite } from './support/suite.js';
 
 /** @Audit and the AuditInterceptor over real HTTP, on Express and on Fastify, read back from audit_log. */
 
@@ -22,29 +21,15 @@ interface AuditRow {
 }
 
 describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
-  let database: TestDatabase;
-  let reader: Client;
-  const apps: { close: () => Promise<void> }[] = [];
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    reader = new Client({ connectionString: database.url });
-    await reader.connect();
-  });
-  afterAll(async () => {
-    await reader.end();
-    await database.drop();
-  });
-  afterEach(async () => {
-    for (const app of apps.splice(0)) await app.close();
-  });
+  const suite = databaseSuite();
 
   async function start(
     options: LoggingModuleOptions = {},
     trustProxy?: string,
   ) {
-    const app = await httpApp(platform, database.url, options, { trustProxy });
-    apps.push(app);
+    const app = suite.own(
+      await httpApp(platform, suite.url, options, { trustProxy }),
+    );
     const firm = await seedFirm(app.dataSource, `firm-${randomUUID()}`);
     const headers = { 'x-test-firm': firm.firmId, 'x-test-user': firm.userId };
     return { ...app, ...firm, headers };
@@ -52,7 +37,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
 
   /** What is committed, read by a connection of its own. */
   async function rows(firmId: string): Promise<AuditRow[]> {
-    const result = await reader.query<AuditRow>(
+    const result = await suite.reader.query<AuditRow>(
       `SELECT firm_id, user_id, action, entity_type, entity_id, metadata,
               ip_address
          FROM audit_log WHERE firm_id = $1 ORDER BY created_at, action`,
@@ -272,7 +257,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
       ipAddress: '127.0.0.1',
       requestId: 'trace-42',
     });
-    const usage = await reader.query<{ id: string; firm_id: string }>(
+    const usage = await suite.reader.query<{ id: string; firm_id: string }>(
       'SELECT id, firm_id FROM llm_usage_log WHERE cma_project_id = $1',
       [projectId],
     );
@@ -396,7 +381,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     expect(refused.status).toBe(500);
     expect(ProjectsController.created).toBe(calls);
     expect(strict.audit.stats().actionsRecorded).toBe(0);
-    const { rows: all } = await reader.query<{ n: number }>(
+    const { rows: all } = await suite.reader.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM audit_log WHERE metadata->>'outcome' IS NOT NULL
           AND firm_id NOT IN (SELECT id FROM firms)`,
     );
@@ -457,7 +442,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
       writeFailures: 1,
       actionsRecorded: 0,
     });
-    const { rows: stored } = await reader.query(
+    const { rows: stored } = await suite.reader.query(
       'SELECT 1 FROM audit_log WHERE firm_id = $1',
       [unknownFirm['x-test-firm']],
     );
@@ -579,11 +564,11 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
   it('refuses an audited request in an application without LoggingModule, and runs the rest', async () => {
     const app = await httpApp(
       platform,
-      database.url,
+      suite.url,
       {},
       { controllers: [DocumentsController], logging: false },
     );
-    apps.push(app);
+    suite.own(app);
     const firm = await seedFirm(app.dataSource, `firm-${randomUUID()}`);
     const headers = { 'x-test-firm': firm.firmId };
     const created = await app.send('POST', '/documents', {

@@ -14,6 +14,7 @@ import {
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
+import { refusal } from './support/sql.js';
 
 /**
  * The credit ledger against a real database: its schema, the per-user serialisation that keeps
@@ -62,14 +63,8 @@ describe('credit ledger', () => {
     return error!;
   }
 
-  async function refused(sql: string, parameters: unknown[] = []) {
-    const error = await client.query(sql, parameters).then(
-      () => undefined,
-      (e: unknown) => e as { code?: string; message: string },
-    );
-    expect(error).toBeDefined();
-    return error!;
-  }
+  const refused = (sql: string, parameters?: unknown[]) =>
+    refusal(client, sql, parameters);
 
   describe('schema', () => {
     it('has the operation and feature enum types, labels in order', async () => {

@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from 'pg';
 import {
   LlmCostError,
   LlmUsageRecordError,
@@ -10,8 +9,8 @@ import {
   auditContext,
   usageFromGemini,
 } from '../src/logging/index.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
+import { databaseSuite } from './support/suite.js';
 import { seedFirm } from './support/seed.js';
 
 /**
@@ -32,32 +31,16 @@ interface Row {
 }
 
 describe('LLM costs: prices and track()', () => {
-  let database: TestDatabase;
-  let reader: Client;
-  const apps: { close: () => Promise<void> }[] = [];
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    reader = new Client({ connectionString: database.url });
-    await reader.connect();
-  });
-  afterAll(async () => {
-    await reader.end();
-    await database.drop();
-  });
-  afterEach(async () => {
-    for (const app of apps.splice(0)) await app.close();
-  });
+  const suite = databaseSuite();
 
   async function start(options: LoggingModuleOptions = {}) {
-    const app = await loggingApp(database.url, options);
-    apps.push(app);
-    const firm = await seedFirm(app.dataSource, `firm-${apps.length}`);
+    const app = suite.own(await loggingApp(suite.url, options));
+    const firm = await seedFirm(app.dataSource, `firm-${suite.started}`);
     return { ...app, ...firm };
   }
 
   async function rows(firmId: string): Promise<Row[]> {
-    const result = await reader.query<Row>(
+    const result = await suite.reader.query<Row>(
       `SELECT model, task_type, input_tokens, output_tokens, cost_usd::text AS cost_usd,
               latency_ms, success, error_message, cma_project_id
          FROM llm_usage_log WHERE firm_id = $1 ORDER BY created_at, input_tokens`,
@@ -69,7 +52,7 @@ describe('LLM costs: prices and track()', () => {
   async function count(firmId: string): Promise<number> {
     const {
       rows: [{ n }],
-    } = await reader.query<{ n: number }>(
+    } = await suite.reader.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM llm_usage_log WHERE firm_id = $1',
       [firmId],
     );
@@ -91,7 +74,7 @@ describe('LLM costs: prices and track()', () => {
     }));
     const {
       rows: [row],
-    } = await reader.query<{ cost_usd: string }>(
+    } = await suite.reader.query<{ cost_usd: string }>(
       `SELECT cost_usd::text AS cost_usd FROM llm_usage_log
         WHERE firm_id = $1 ORDER BY created_at DESC LIMIT 1`,
       [firmId],
@@ -193,7 +176,7 @@ describe('LLM costs: prices and track()', () => {
     await writer.flush();
     const {
       rows: [sum],
-    } = await reader.query<{ n: number; total: string; micros: string }>(
+    } = await suite.reader.query<{ n: number; total: string; micros: string }>(
       `SELECT count(*)::int AS n, sum(cost_usd)::text AS total, (sum(cost_usd) * 1000000)::bigint::text AS micros
          FROM llm_usage_log WHERE firm_id = $1`,
       [firmId],
@@ -519,7 +502,7 @@ describe('LLM costs: prices and track()', () => {
 
   it('refuses invalid pricing options at startup, naming the field', async () => {
     await expect(
-      loggingApp(database.url, {
+      loggingApp(suite.url, {
         pricing: {
           models: {
             'acme-7b': {
@@ -534,7 +517,7 @@ describe('LLM costs: prices and track()', () => {
       "LoggingModule option pricing.models.acme-7b.outputPerMTok must be a non-negative decimal string (at most 6 integer and 9 fractional digits, e.g. '0.10'), in USD per 1M tokens",
     );
     await expect(
-      loggingApp(database.url, {
+      loggingApp(suite.url, {
         pricing: { aliases: { 'gemini-4': 'gemini-5' } },
       }),
     ).rejects.toThrow(

@@ -8,8 +8,8 @@ import {
   type LlmUsageEntry,
   type LoggingModuleOptions,
 } from '../src/logging/index.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
+import { databaseSuite } from './support/suite.js';
 import { seedFirm } from './support/seed.js';
 
 /** The write path: validated record APIs over one group-commit writer, read back from the database. */
@@ -17,33 +17,17 @@ import { seedFirm } from './support/seed.js';
 const MISSING_FIRM = '00000000-0000-4000-8000-000000000000';
 
 describe('record() and the batched writer', () => {
-  let database: TestDatabase;
-  let reader: Client;
-  const apps: { close: () => Promise<void> }[] = [];
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    reader = new Client({ connectionString: database.url });
-    await reader.connect();
-  });
-  afterAll(async () => {
-    await reader.end();
-    await database.drop();
-  });
-  afterEach(async () => {
-    for (const app of apps.splice(0)) await app.close();
-  });
+  const suite = databaseSuite();
 
   async function start(options: LoggingModuleOptions = {}) {
-    const app = await loggingApp(database.url, options);
-    apps.push(app);
-    const firm = await seedFirm(app.dataSource, `firm-${apps.length}`);
+    const app = suite.own(await loggingApp(suite.url, options));
+    const firm = await seedFirm(app.dataSource, `firm-${suite.started}`);
     return { ...app, ...firm };
   }
 
   /** Counted by a separate connection: what is committed, not what a session sees. */
   async function count(table: string, firmId: string): Promise<number> {
-    const { rows } = await reader.query<{ n: number }>(
+    const { rows } = await suite.reader.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM ${table} WHERE firm_id = $1`,
       [firmId],
     );
@@ -52,7 +36,7 @@ describe('record() and the batched writer', () => {
 
   /** Blocks inserts into llm_usage_log until the returned function is called. */
   async function lockUsageTable(): Promise<() => Promise<void>> {
-    const blocker = new Client({ connectionString: database.url });
+    const blocker = new Client({ connectionString: suite.url });
     await blocker.connect();
     await blocker.query('BEGIN');
     await blocker.query('LOCK TABLE llm_usage_log IN EXCLUSIVE MODE');
@@ -94,7 +78,7 @@ describe('record() and the batched writer', () => {
       ),
     );
     expect(new Set(ids).size).toBe(500);
-    const { rows } = await reader.query<{ n: number; commits: number }>(
+    const { rows } = await suite.reader.query<{ n: number; commits: number }>(
       `SELECT count(*)::int AS n, count(DISTINCT xmin::text)::int AS commits
          FROM llm_usage_log WHERE firm_id = $1`,
       [firmId],
@@ -118,7 +102,7 @@ describe('record() and the batched writer', () => {
         ipAddress: '2001:db8::7',
       }),
     );
-    const { rows } = await reader.query(
+    const { rows } = await suite.reader.query(
       'SELECT firm_id, user_id, action, entity_type, entity_id, metadata, ip_address FROM audit_log WHERE id = $1',
       [id],
     );
@@ -146,7 +130,7 @@ describe('record() and the batched writer', () => {
     const largest = await usage.record(
       usageEntry(firmId, { costUsd: '9999.999999' }),
     );
-    const { rows } = await reader.query<{ id: string; cost: string }>(
+    const { rows } = await suite.reader.query<{ id: string; cost: string }>(
       'SELECT id, cost_usd::text AS cost FROM llm_usage_log WHERE id = ANY($1)',
       [[fromString, fromNumber, largest]],
     );
@@ -316,7 +300,7 @@ describe('record() and the batched writer', () => {
     const id = await dataSource.transaction((manager) =>
       audit.record(auditEntry(firmId), { manager }),
     );
-    const { rows } = await reader.query(
+    const { rows } = await suite.reader.query(
       'SELECT id FROM audit_log WHERE id = $1',
       [id],
     );
@@ -340,7 +324,7 @@ describe('record() and the batched writer', () => {
     } as unknown as LlmUsageEntry;
     const total = async () =>
       (
-        await reader.query<{ n: number }>(
+        await suite.reader.query<{ n: number }>(
           'SELECT count(*)::int AS n FROM llm_usage_log',
         )
       ).rows[0].n;
@@ -383,7 +367,10 @@ describe('record() and the batched writer', () => {
     const id = await usage.record(
       usageEntry(firmId, { success: false, errorMessage: 'x'.repeat(10_000) }),
     );
-    const { rows } = await reader.query<{ length: number; success: boolean }>(
+    const { rows } = await suite.reader.query<{
+      length: number;
+      success: boolean;
+    }>(
       'SELECT length(error_message)::int AS length, success FROM llm_usage_log WHERE id = $1',
       [id],
     );
@@ -392,12 +379,12 @@ describe('record() and the batched writer', () => {
 
   it('refuses invalid writer options, naming the field and the rule', async () => {
     await expect(
-      loggingApp(database.url, { writer: { batchSize: 0 } }),
+      loggingApp(suite.url, { writer: { batchSize: 0 } }),
     ).rejects.toThrow(
       'LoggingModule option writer.batchSize must be an integer of at least 1',
     );
     await expect(
-      loggingApp(database.url, {
+      loggingApp(suite.url, {
         writer: { onFullBuffer: 'drop' as 'wait' },
       }),
     ).rejects.toThrow(
