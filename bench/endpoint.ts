@@ -24,17 +24,15 @@
 import 'reflect-metadata';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import {
   demoDataSourceOptions,
   resolveDemoDatabase,
 } from '../src/demo/database/data-source.js';
+import { freshDatabase, machineLine, writeResults } from './support.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -62,19 +60,6 @@ interface Result {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-async function freshDatabase(adminUrl: string): Promise<string> {
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(
-    'DROP DATABASE IF EXISTS logging_bench_endpoint WITH (FORCE)',
-  );
-  await admin.query('CREATE DATABASE logging_bench_endpoint');
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = '/logging_bench_endpoint';
-  return url.toString();
-}
 
 async function startServer(
   variant: Variant,
@@ -134,7 +119,7 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
   const server = await resolveDemoDatabase();
-  const url = await freshDatabase(server.url);
+  const url = await freshDatabase(server.url, 'logging_bench_endpoint');
   const setup = await new DataSource(demoDataSourceOptions(url)).initialize();
   await setup.runMigrations();
   const [firm] = await setup.query<{ id: string }[]>(
@@ -165,7 +150,7 @@ async function main(): Promise<void> {
     Number((await setup.query<{ n: string }[]>(sql))[0].n);
 
   console.log(
-    `bench/endpoint: routes ${ROUTES.join(', ')} on ${PLATFORM}, ${CONNECTIONS} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, ${ROUNDS} rounds, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${server.description}`,
+    `bench/endpoint: routes ${ROUTES.join(', ')} on ${PLATFORM}, ${CONNECTIONS} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, ${ROUNDS} rounds, ${machineLine()}, ${server.description}`,
   );
   const rounds: Result[][] = [];
   for (let round = 1; round <= ROUNDS; round++) {
@@ -251,29 +236,15 @@ async function main(): Promise<void> {
       `${row.route.padEnd(8)} ${row.variant.padEnd(11)} ${Math.round(row.requestsPerSecond).toString().padStart(8)}   ${row.ratioToBare.toFixed(2)}  ${String(row.p50Ms).padStart(6)}  ${String(row.p99Ms).padStart(6)}  ${row.p99OverBareMs >= 0 ? '+' : ''}${row.p99OverBareMs}`,
     );
   }
-  const out = join(here, '..', '..', 'bench', 'results');
-  await mkdir(out, { recursive: true });
-  await writeFile(
-    join(out, 'endpoint.json'),
-    JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        machine: {
-          cores: cpus().length,
-          memGiB: Math.round(totalmem() / 2 ** 30),
-        },
-        node: process.version,
-        database: server.description,
-        platform: PLATFORM,
-        connections: CONNECTIONS,
-        seconds: SECONDS,
-        rounds,
-        median: table,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  await writeResults('endpoint', {
+    node: process.version,
+    database: server.description,
+    platform: PLATFORM,
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+    rounds,
+    median: table,
+  });
 }
 
 main().catch((error: unknown) => {

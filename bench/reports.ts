@@ -22,8 +22,6 @@
  * its own, `logging_bench_reports`, dropped and migrated anew at the start.
  */
 import 'reflect-metadata';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
 import { Logger, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -38,6 +36,7 @@ import {
   mostExpensiveStatement,
   summaryStatement,
 } from '../src/logging/llm-usage/llm-usage-reports.service.js';
+import { freshDatabase, machineLine, writeResults } from './support.js';
 
 const SIZES = (process.env.BENCH_ROWS ?? '1000000,10000000')
   .split(',')
@@ -69,19 +68,6 @@ interface Phase {
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-
-async function freshDatabase(adminUrl: string): Promise<string> {
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(
-    'DROP DATABASE IF EXISTS logging_bench_reports WITH (FORCE)',
-  );
-  await admin.query('CREATE DATABASE logging_bench_reports');
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = '/logging_bench_reports';
-  return url.toString();
-}
 
 /** Fills llm_usage_log anew with `rows` calls; returns the seconds it took. */
 async function fill(client: Client, rows: number): Promise<number> {
@@ -157,7 +143,7 @@ async function indexesOf(
 async function main(): Promise<void> {
   Logger.overrideLogger(['error', 'warn']);
   const server = await resolveDemoDatabase();
-  const url = await freshDatabase(server.url);
+  const url = await freshDatabase(server.url, 'logging_bench_reports');
   const setup = await new DataSource(demoDataSourceOptions(url)).initialize();
   await setup.runMigrations();
   await setup.destroy();
@@ -198,7 +184,7 @@ async function main(): Promise<void> {
       .rows[0].server_version
   }`;
   console.log(
-    `bench/reports: sizes ${SIZES.join(', ')}, ${RUNS} runs (${BASELINE_RUNS} for the baseline), ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${database}`,
+    `bench/reports: sizes ${SIZES.join(', ')}, ${RUNS} runs (${BASELINE_RUNS} for the baseline), ${machineLine()}, ${database}`,
   );
 
   /** Run `i`: a different firm and a different month of the twelve. */
@@ -310,27 +296,14 @@ async function main(): Promise<void> {
     phases.push(await measure(rows, 'spec + (firm_id, created_at)'));
   }
 
-  await mkdir('bench/results', { recursive: true });
-  await writeFile(
-    'bench/results/reports.json',
-    JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        machine: {
-          cores: cpus().length,
-          memoryGiB: Math.round(totalmem() / 2 ** 30),
-        },
-        database,
-        firms: FIRMS,
-        runs: RUNS,
-        baselineRuns: BASELINE_RUNS,
-        loads,
-        phases,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  await writeResults('reports', {
+    database,
+    firms: FIRMS,
+    runs: RUNS,
+    baselineRuns: BASELINE_RUNS,
+    loads,
+    phases,
+  });
   await app.close();
   await seqClient.end();
   await client.end();

@@ -17,8 +17,6 @@
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { Logger } from '@nestjs/common';
@@ -40,6 +38,7 @@ import {
   type Durability,
   type LlmUsageEntry,
 } from '../src/logging/index.js';
+import { freshDatabase, machineLine, writeResults } from './support.js';
 
 const N = Number(process.env.BENCH_ROWS ?? 200_000);
 const SAVE_N = Math.min(N, Number(process.env.BENCH_SAVE_ROWS ?? 5_000));
@@ -60,17 +59,6 @@ interface Result {
   seconds: number;
   rowsPerSecond: number;
   ratioToCopy?: number;
-}
-
-async function freshDatabase(adminUrl: string): Promise<string> {
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query('DROP DATABASE IF EXISTS logging_bench WITH (FORCE)');
-  await admin.query('CREATE DATABASE logging_bench');
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = '/logging_bench';
-  return url.toString();
 }
 
 function entries(firms: { firmId: string; projectId: string }[], n: number) {
@@ -128,7 +116,7 @@ function copyLine(e: LlmUsageEntry, createdAt: string): string {
 async function main(): Promise<void> {
   Logger.overrideLogger(['error', 'warn']);
   const server = await resolveDemoDatabase();
-  const url = await freshDatabase(server.url);
+  const url = await freshDatabase(server.url, 'logging_bench');
   const setup = await new DataSource(demoDataSourceOptions(url)).initialize();
   await setup.runMigrations();
   const firms: { firmId: string; projectId: string }[] = [];
@@ -169,7 +157,7 @@ async function main(): Promise<void> {
   };
 
   console.log(
-    `bench/writer: ${N} rows, ${CALLERS} concurrent callers, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${server.description}`,
+    `bench/writer: ${N} rows, ${CALLERS} concurrent callers, ${machineLine()}, ${server.description}`,
   );
 
   const rounds: Result[][] = [];
@@ -291,27 +279,14 @@ async function main(): Promise<void> {
     );
   }
 
-  await mkdir('bench/results', { recursive: true });
-  await writeFile(
-    'bench/results/writer.json',
-    JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        machine: {
-          cores: cpus().length,
-          memoryGiB: Math.round(totalmem() / 2 ** 30),
-        },
-        database: server.description,
-        rows: N,
-        callers: CALLERS,
-        rounds: ROUNDS,
-        median: results,
-        allRounds: rounds,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  await writeResults('writer', {
+    database: server.description,
+    rows: N,
+    callers: CALLERS,
+    rounds: ROUNDS,
+    median: results,
+    allRounds: rounds,
+  });
   await setup.destroy();
   await server.stop();
 }
