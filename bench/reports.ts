@@ -76,14 +76,15 @@ async function fill(client: Client, rows: number): Promise<number> {
     `SELECT indexname AS name, indexdef AS def FROM pg_indexes
       WHERE tablename = 'llm_usage_log' AND indexname <> 'pk_llm_usage_log'`,
   );
+  // Triggers are skipped while loading: the foreign keys' (every firm and project id comes from the
+  // tables they reference; the constraints stay declared) and the append-only guard's, which
+  // refuses the TRUNCATE that empties this bench's own database between sizes.
+  await client.query(`SET session_replication_role = replica`);
   await client.query('TRUNCATE llm_usage_log');
   for (const { name } of defs) await client.query(`DROP INDEX "${name}"`);
   await client.query(
     'ALTER TABLE llm_usage_log DROP CONSTRAINT pk_llm_usage_log',
   );
-  // The foreign keys' triggers are skipped while loading: every firm and project id comes from the
-  // tables they reference. The constraints stay declared.
-  await client.query(`SET session_replication_role = replica`);
   await client.query(`SET maintenance_work_mem = '1GB'`);
   await client.query('SELECT setseed(0.42)');
   await client.query(
