@@ -306,8 +306,14 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
       headers: { 'x-user-email': email },
     });
     expect(response.status).toBe(201);
+    // and through AuditInterceptor, which waits for the actor before the handler
+    const intercepted = await send('POST', '/local', {
+      headers: { 'x-user-email': email },
+    });
+    expect(intercepted.status).toBe(201);
     expect(await rows(firmId)).toMatchObject([
       { firm_id: firmId, user_id: userId, entity_id: response.body.id },
+      { firm_id: firmId, user_id: userId, entity_id: intercepted.body.id },
     ]);
   });
 

@@ -6,7 +6,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import { isUUID } from 'class-validator';
-import { Observable, from, isObservable, mergeMap, throwError } from 'rxjs';
+import { Observable, defer, from, isObservable, mergeAll } from 'rxjs';
 import type { RecordOptions } from '../writer/log-writer.service.js';
 import { type AuditContext, auditContext } from './audit-context.js';
 import { AuditLogService } from './audit-log.service.js';
@@ -65,34 +65,23 @@ export class AuditRunner {
     return this.callAs(spec, target, request, invoke, actor);
   }
 
-  /** The same for a handler reached through Nest's interceptor pipeline. */
+  /**
+   * The same for a handler reached through Nest's interceptor pipeline: `handle` is `next.handle`,
+   * whose Observable `call` watches like any other the handler returns.
+   */
   intercept(
     spec: AuditSpec,
     target: AuditTarget,
     request: AuditRequest,
     handle: () => Observable<unknown>,
   ): Observable<unknown> {
-    if (AUDITED.has(request)) return handle();
-    AUDITED.add(request);
-    let actor;
-    try {
-      actor = this.audit.options.resolveActor(request);
-    } catch (error) {
-      return throwError(() => error);
-    }
-    const watched = (resolved: AuditActor | null | undefined) => {
-      const ctx = this.contextOf(spec, target, request, resolved);
-      if (ctx === null) return handle();
-      return this.watch(spec, target, request, ctx, handle);
-    };
-    if (actor instanceof Promise) {
-      return from(actor).pipe(mergeMap(watched));
-    }
-    try {
-      return watched(actor);
-    } catch (error) {
-      return throwError(() => error);
-    }
+    return defer(() => {
+      const result = this.call(spec, target, request, handle);
+      // an async resolveActor: a promise of the Observable
+      return isObservable(result)
+        ? result
+        : from(result as Promise<Observable<unknown>>).pipe(mergeAll());
+    });
   }
 
   private callAs(
@@ -240,7 +229,7 @@ export class AuditRunner {
     ctx: AuditContext,
     result: unknown,
   ): Promise<void> {
-    const args = auditArgs('success', target, request, result, undefined);
+    const args = new Args('success', target, request, result, undefined);
     try {
       await this.write(spec, args, ctx, { outcome: 'success' });
     } catch (error) {
@@ -258,7 +247,7 @@ export class AuditRunner {
     ctx: AuditContext,
     error: unknown,
   ): Promise<void> {
-    const args = auditArgs('failure', target, request, undefined, error);
+    const args = new Args('failure', target, request, undefined, error);
     try {
       await this.write(spec, args, ctx, {
         outcome: 'failure',
@@ -361,16 +350,6 @@ export class AuditRunner {
  * What the entity-id and metadata functions receive; `context` is built only if read. A class: an
  * object literal with a getter costs more to create than everything else the audit does per row.
  */
-function auditArgs(
-  outcome: 'success' | 'failure',
-  target: AuditTarget,
-  request: AuditRequest,
-  result: unknown,
-  error: unknown,
-): AuditArgs {
-  return new Args(outcome, target, request, result, error);
-}
-
 class Args implements AuditArgs {
   readonly params: Record<string, string | undefined>;
 
