@@ -3,12 +3,14 @@ export {
   CreditTransaction,
   LlmUsageLog,
   LOGGING_ENTITIES,
+  LogSeal,
 } from './entities/index.js';
 export {
   AppendOnlyLogs1795305720000,
   AddLlmUsageLogFirmCreatedAtIndex1795305750000,
   CreateCreditLedger1795305780000,
   CreateLoggingTables1795305660000,
+  CreateLogSeals1795305820000,
   LOGGING_MIGRATIONS,
 } from './migrations/index.js';
 export {
@@ -188,3 +190,16 @@ export {
   CreditUserNotFoundError,
   InsufficientCreditsError,
 } from './ledger/credit-ledger.errors.js';
+export { AuditSealService } from './seals/audit-seal.service.js';
+export type { SealOptions } from './seals/seal.options.js';
+export type { SealableLog } from './seals/seal-encoding.js';
+export type {
+  Seal,
+  SealAnchor,
+  SealProblem,
+  SealProblemKind,
+  SealQuery,
+  SealVerification,
+  VerifyQuery,
+} from './seals/seal.types.js';
+export { AuditSealQueryError, SealPublishError } from './seals/seal.errors.js';
