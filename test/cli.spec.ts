@@ -44,6 +44,7 @@ describe('migration scripts with DATABASE_URL', () => {
       'credit_transaction',
       'firms',
       'llm_usage_log',
+      'log_seal',
       'users',
     ]);
 
@@ -56,6 +57,7 @@ describe('migration scripts with DATABASE_URL', () => {
       /\[X\] 4 AddLlmUsageLogFirmCreatedAtIndex1795305750000/,
     );
     expect(shown.output).toMatch(/\[X\] 5 CreateCreditLedger1795305780000/);
+    expect(shown.output).toMatch(/\[X\] 6 CreateLogSeals1795305820000/);
 
     const check = await npm(
       'migration:generate',
@@ -69,6 +71,7 @@ describe('migration scripts with DATABASE_URL', () => {
 
   it('migration:revert, repeated, removes it all', async () => {
     for (const name of [
+      'CreateLogSeals1795305820000',
       'CreateCreditLedger1795305780000',
       'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
       'AppendOnlyLogs1795305720000',

@@ -18,6 +18,7 @@ import {
   LOGGING_MIGRATIONS,
   LlmUsageLog,
   LoggingModule,
+  LogSeal,
 } from '../src/logging/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
@@ -50,12 +51,14 @@ describe('LoggingModule', () => {
       LlmUsageLog,
       AuditLog,
       CreditTransaction,
+      LogSeal,
     ]);
     expect(LOGGING_MIGRATIONS.map((m) => m.name)).toEqual([
       'CreateLoggingTables1795305660000',
       'AppendOnlyLogs1795305720000',
       'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
       'CreateCreditLedger1795305780000',
+      'CreateLogSeals1795305820000',
     ]);
   });
 

@@ -37,6 +37,7 @@ describe('migrations', () => {
       'credit_transaction',
       'firms',
       'llm_usage_log',
+      'log_seal',
       'users',
     ]);
   });
@@ -52,6 +53,8 @@ describe('migrations', () => {
       'trg_credit_transaction_no_truncate',
       'trg_llm_usage_log_append_only',
       'trg_llm_usage_log_no_truncate',
+      'trg_log_seal_append_only',
+      'trg_log_seal_no_truncate',
     ]);
     expect(migrated.types).toEqual([
       {
@@ -62,18 +65,39 @@ describe('migrations', () => {
       { name: 'credit_operation_type', labels: '{deduct,refund,grant}' },
     ]);
 
+    await dataSource.undoLastMigration(); // the seals
+    const unsealed = await schemaSnapshot(dataSource);
+    const notSeal = <T>(rows: T[]) =>
+      rows.filter((r) => !JSON.stringify(r).includes('log_seal'));
+    expect(unsealed).toEqual({
+      ...migrated,
+      tables: notSeal(migrated.tables),
+      columns: notSeal(migrated.columns),
+      constraints: notSeal(migrated.constraints),
+      indexes: notSeal(migrated.indexes),
+      triggers: notSeal(migrated.triggers),
+      functions: (migrated.functions as { name: string }[]).filter(
+        (f) =>
+          ![
+            'log_seal_append_only',
+            'logging_purge_sealed',
+            'logging_seal_field',
+          ].includes(f.name),
+      ),
+    });
+
     await dataSource.undoLastMigration(); // the credit ledger
     const ledgerless = await schemaSnapshot(dataSource);
     const notLedger = <T>(rows: T[]) =>
       rows.filter((r) => !JSON.stringify(r).includes('credit_transaction'));
     expect(ledgerless).toEqual({
-      tables: notLedger(migrated.tables),
-      columns: notLedger(migrated.columns),
-      constraints: notLedger(migrated.constraints),
-      indexes: notLedger(migrated.indexes),
+      tables: notLedger(unsealed.tables),
+      columns: notLedger(unsealed.columns),
+      constraints: notLedger(unsealed.constraints),
+      indexes: notLedger(unsealed.indexes),
       types: [],
-      triggers: notLedger(migrated.triggers),
-      functions: (migrated.functions as { name: string }[]).filter(
+      triggers: notLedger(unsealed.triggers),
+      functions: (unsealed.functions as { name: string }[]).filter(
         (f) => !f.name.startsWith('credit_transaction_'),
       ),
     });
