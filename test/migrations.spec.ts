@@ -78,11 +78,7 @@ describe('migrations', () => {
       triggers: notSeal(migrated.triggers),
       functions: (migrated.functions as { name: string }[]).filter(
         (f) =>
-          ![
-            'log_seal_append_only',
-            'logging_purge_sealed',
-            'logging_seal_field',
-          ].includes(f.name),
+          !['log_seal_append_only', 'logging_purge_sealed'].includes(f.name),
       ),
     });
 

@@ -4,8 +4,6 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * Creates `log_seal`, the hash chains that make edits of `audit_log` and `llm_usage_log` evident,
  * even the database owner's (docs/tamper-evidence.md):
  *
- * - `logging_seal_field(text)`, one field of the canonical row encoding: `<byte length>:<text>`, or
- *   `-` for NULL;
  * - the table, append-only like the logs: UPDATE and TRUNCATE are refused; DELETE only with the
  *   firm (ON DELETE CASCADE) or through `logging_purge_sealed()`;
  * - `logging_purge_sealed(log, firm, through_seq)`, the retention path of a sealed log: it deletes
@@ -19,12 +17,6 @@ export class CreateLogSeals1795305820000 implements MigrationInterface {
   name = 'CreateLogSeals1795305820000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`
-      CREATE FUNCTION "logging_seal_field"(value text) RETURNS text
-        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-          SELECT CASE WHEN value IS NULL THEN '-' ELSE octet_length(value)::text || ':' || value END
-        $$
-    `);
     await queryRunner.query(`
       CREATE TABLE "log_seal" (
         "id" uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -135,6 +127,5 @@ export class CreateLogSeals1795305820000 implements MigrationInterface {
     );
     await queryRunner.query(`DROP TABLE "log_seal"`);
     await queryRunner.query(`DROP FUNCTION "log_seal_append_only"()`);
-    await queryRunner.query(`DROP FUNCTION "logging_seal_field"(text)`);
   }
 }

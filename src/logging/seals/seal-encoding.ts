@@ -42,7 +42,7 @@ export const SEAL_COLUMNS: Record<SealableLog, readonly [string, Kind][]> = {
   ],
 };
 
-/** The canonical text of one column of row alias `a`, before its length prefix. */
+/** SQL of the canonical text of column `column` of row alias `a`. */
 function canonicalText(column: string, kind: Kind): string {
   const c = `a.${column}`;
   switch (kind) {
@@ -52,30 +52,52 @@ function canonicalText(column: string, kind: Kind): string {
     case 'boolean':
       return `CASE WHEN ${c} THEN 'true' WHEN NOT ${c} THEN 'false' END`;
     default:
-      // uuid: lower-case hex with dashes; numeric: as stored (cost_usd keeps 6 decimals); jsonb:
-      // PostgreSQL's jsonb text (keys by length then bytes, ", " and ": " separators)
+      // uuid: lower-case hex with dashes; integer and numeric: as stored (cost_usd keeps its 6
+      // decimals); jsonb: PostgreSQL's jsonb text (keys by length then bytes, ", " and ": ")
       return `${c}::text`;
   }
 }
 
 /**
- * SQL of the canonical encoding of one row of `log` (alias `a`), as text: each column in
- * {@link SEAL_COLUMNS} order as `<UTF-8 byte length>:<text>`, or `-` for NULL.
+ * SQL of the select list that gives a row of `log` (alias `a`) as its canonical column texts `c0`,
+ * `c1`, ... in encoding order, then `key_us` (created_at in microseconds) and `key_id` (the id) to
+ * order and bound rows by, and `ts`, created_at as text for a seal's bound.
  */
-export function rowEncodingSql(log: SealableLog): string {
-  return SEAL_COLUMNS[log]
-    .map(
-      ([column, kind]) => `logging_seal_field(${canonicalText(column, kind)})`,
-    )
-    .join(' || ');
+export function canonicalColumnsSql(log: SealableLog): string {
+  return [
+    ...SEAL_COLUMNS[log].map(
+      ([column, kind], i) => `${canonicalText(column, kind)} AS c${i}`,
+    ),
+    `a.created_at::text AS ts`,
+  ].join(', ');
 }
 
+/** A row as {@link canonicalColumnsSql} selects it. */
+export type CanonicalRow = Record<string, string | null>;
+
 /**
- * SQL of a seal's digest over the rows of the query it ends: SHA-256 of the previous digest
- * followed by the UTF-8 bytes of every row's encoding in `(created_at, id)` order.
+ * The canonical encoding of one row: each column's text as `<UTF-8 byte length>:<text>`, or `-`
+ * for NULL, concatenated in {@link SEAL_COLUMNS} order.
  */
-export function digestSql(log: SealableLog, previous: string): string {
-  return `sha256(${previous} || convert_to(coalesce(string_agg(${rowEncodingSql(log)}, '' ORDER BY a.created_at, a.id), ''), 'UTF8'))`;
+export function encodeRow(log: SealableLog, row: CanonicalRow): string {
+  let encoded = '';
+  for (let i = 0; i < SEAL_COLUMNS[log].length; i++) {
+    const value = row[`c${i}`];
+    encoded +=
+      value === null ? '-' : `${Buffer.byteLength(value, 'utf8')}:${value}`;
+  }
+  return encoded;
+}
+
+/** The `created_at` microseconds and the id of a row, the order seals follow. */
+export function rowKey(log: SealableLog, row: CanonicalRow): [bigint, string] {
+  return [BigInt(row[`c${SEAL_COLUMNS[log].length - 1}`]!), row.c0!];
+}
+
+/** Compares two `(created_at, id)` keys as PostgreSQL orders them. */
+export function compareKeys(a: [bigint, string], b: [bigint, string]): number {
+  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
+  return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
 }
 
 /** The digest the first seal of a chain follows: 32 zero bytes. */

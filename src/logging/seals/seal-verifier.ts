@@ -1,10 +1,14 @@
 import type { EntityManager } from 'typeorm';
 import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
 import {
-  digestSql,
+  canonicalColumnsSql,
+  type CanonicalRow,
+  compareKeys,
   GENESIS_DIGEST,
+  rowKey,
   type SealableLog,
 } from './seal-encoding.js';
+import { SealHash } from './seal-hash.js';
 import { lateRowSql } from './sealer.js';
 import type {
   SealAnchor,
@@ -12,13 +16,15 @@ import type {
   SealVerification,
 } from './seal.types.js';
 
-/** A seal's fields as verification compares them: instants as text, to the microsecond. */
+/** A seal's fields as verification compares them: bounds in microseconds, to compare exactly. */
 interface Header {
   id: string;
   seq: number;
   kind: 'seal' | 'tombstone';
-  from: string | null;
-  to: string;
+  fromUs: string | null;
+  fromId: string | null;
+  toUs: string;
+  toId: string;
   prev: string;
   digest: string;
   rowCount: number;
@@ -26,9 +32,12 @@ interface Header {
   inWindow: boolean;
 }
 
+const FETCH = 10_000;
+
 /**
  * Recomputes the chain of `firmId` over `log` and reports the first bad seal (see
- * `AuditSealService.verify`). Reads in the caller's transaction on `manager`.
+ * `AuditSealService.verify`). Reads in the caller's transaction on `manager`: the firm's rows once,
+ * in `(created_at, id)` order through a cursor, each hashed into the seal it belongs to.
  */
 export async function verifyChain(
   manager: EntityManager,
@@ -46,9 +55,12 @@ export async function verifyChain(
     lateWindowMs: number;
   },
 ): Promise<SealVerification> {
+  const us = (column: string) =>
+    `(extract(epoch FROM ${column}) * 1000000)::bigint::text`;
   const headers = await manager.query<Header[]>(
-    `SELECT id, seq, kind, from_created_at::text AS "from", to_created_at::text AS "to",
-            encode(prev_digest, 'hex') AS prev, encode(digest, 'hex') AS digest,
+    `SELECT id, seq, kind, ${us('from_created_at')} AS "fromUs", from_id AS "fromId",
+            ${us('to_created_at')} AS "toUs",
+            to_id AS "toId", encode(prev_digest, 'hex') AS prev, encode(digest, 'hex') AS digest,
             row_count::float8 AS "rowCount", late_ids AS "lateIds",
             (($3::timestamptz IS NULL OR to_created_at >= $3::timestamptz)
               AND ($4::timestamptz IS NULL OR from_created_at IS NULL
@@ -57,15 +69,17 @@ export async function verifyChain(
     [log, firmId, from ?? null, to ?? null],
   );
   const head = headers.at(-1);
-  const pending = head
-    ? (
-        await manager.query<{ id: string }[]>(
-          `SELECT a.id FROM ${log} a, ${LOG_SEAL_TABLE} h
-            WHERE h.id = $1 AND ${lateRowSql(log, '$2')}`,
-          [head.id, lateWindowMs],
-        )
-      ).map((row) => row.id)
-    : [];
+  const pending = new Set(
+    head
+      ? (
+          await manager.query<{ id: string }[]>(
+            `SELECT a.id FROM ${log} a, ${LOG_SEAL_TABLE} h
+              WHERE h.id = $1 AND ${lateRowSql(log, '$2')}`,
+            [head.id, lateWindowMs],
+          )
+        ).map((row) => row.id)
+      : [],
+  );
   const result: SealVerification = {
     log,
     firmId,
@@ -73,7 +87,7 @@ export async function verifyChain(
     sealsChecked: 0,
     rowsChecked: 0,
     last: head ? { seq: head.seq, digest: head.digest } : null,
-    pendingLate: pending.length,
+    pendingLate: pending.size,
   };
   const problems: SealProblem[] = [];
   const problem = (
@@ -89,6 +103,70 @@ export async function verifyChain(
       ...(rows === undefined ? {} : { rows }),
     });
   const anchorOf = new Map(anchors.map((a) => [a.seq, a.digest.toLowerCase()]));
+
+  // Every row of the checked seals, each hashed into its own seal's digest.
+  const checked = headers.filter(
+    (seal) => seal.inWindow && seal.kind === 'seal',
+  );
+  const found = new Map(
+    checked.map((seal) => [
+      seal.seq,
+      { hash: new SealHash(log, seal.prev), n: 0 },
+    ]),
+  );
+  const lateOwner = new Map<string, number>();
+  for (const seal of headers)
+    for (const id of seal.lateIds) lateOwner.set(id, seal.seq);
+  if (checked.length) {
+    const first = checked[0];
+    const last = checked.at(-1)!;
+    await manager.query(
+      `DECLARE logging_verify_rows NO SCROLL CURSOR FOR
+         SELECT ${canonicalColumnsSql(log)} FROM ${log} a
+          WHERE a.firm_id = $1
+            AND ($2::bigint IS NULL OR (${us('a.created_at')}::bigint, a.id) > ($2::bigint, $3::uuid))
+            AND (${us('a.created_at')}::bigint, a.id) <= ($4::bigint, $5::uuid)
+             OR a.firm_id = $1 AND a.id = ANY ($6::uuid[])
+          ORDER BY a.created_at, a.id`,
+      [
+        firmId,
+        first.fromUs,
+        first.fromId,
+        last.toUs,
+        last.toId,
+        checked.flatMap((seal) => seal.lateIds),
+      ],
+    );
+    let range = 0;
+    for (;;) {
+      const rows = await manager.query<CanonicalRow[]>(
+        `FETCH ${FETCH} FROM logging_verify_rows`,
+      );
+      for (const row of rows) {
+        const id = row.c0!;
+        if (pending.has(id)) continue;
+        let owner = lateOwner.get(id);
+        if (owner === undefined) {
+          const key = rowKey(log, row);
+          while (
+            range < checked.length - 1 &&
+            compareKeys(key, [
+              BigInt(checked[range].toUs),
+              checked[range].toId,
+            ]) > 0
+          )
+            range++;
+          owner = checked[range].seq;
+        }
+        const into = found.get(owner);
+        if (!into) continue;
+        into.hash.add(row);
+        into.n++;
+      }
+      if (rows.length < FETCH) break;
+    }
+    await manager.query('CLOSE logging_verify_rows');
+  }
 
   for (const [index, seal] of headers.entries()) {
     if (problems.length) break;
@@ -107,9 +185,9 @@ export async function verifyChain(
     }
     if (
       previous
-        ? seal.prev !== previous.digest || seal.from !== previous.to
+        ? seal.prev !== previous.digest || seal.fromUs !== previous.toUs
         : seal.kind === 'seal' &&
-          (seal.prev !== GENESIS_DIGEST || seal.from !== null)
+          (seal.prev !== GENESIS_DIGEST || seal.fromUs !== null)
     ) {
       problem(
         seal.seq,
@@ -118,7 +196,7 @@ export async function verifyChain(
       );
       break;
     }
-    if (next?.seq === seal.seq + 1 && next.from !== seal.to) {
+    if (next?.seq === seal.seq + 1 && next.fromUs !== seal.toUs) {
       problem(
         seal.seq,
         'seal-edited',
@@ -127,53 +205,34 @@ export async function verifyChain(
       break;
     }
     if (seal.kind === 'tombstone') continue;
-    const laterLate = headers
-      .slice(index + 1)
-      .flatMap((later) => later.lateIds);
-    const [found] = await manager.query<{ n: number; digest: string }[]>(
-      `WITH s AS (SELECT * FROM ${LOG_SEAL_TABLE} WHERE id = $1),
-       rows AS (
-         SELECT a.* FROM ${log} a, s
-          WHERE a.firm_id = s.firm_id
-            AND (s.from_created_at IS NULL OR (a.created_at, a.id) > (s.from_created_at, s.from_id))
-            AND (a.created_at, a.id) <= (s.to_created_at, s.to_id)
-            AND NOT (a.id = ANY ($2::uuid[]))
-         UNION ALL
-         SELECT a.* FROM ${log} a, s WHERE a.firm_id = s.firm_id AND a.id = ANY (s.late_ids))
-       SELECT count(*)::float8 AS n,
-              encode(${digestSql(log, '(SELECT prev_digest FROM s)')}, 'hex') AS digest
-         FROM rows a`,
-      [seal.id, [...laterLate, ...pending]],
-    );
-    result.rowsChecked += found.n;
-    if (found.digest === seal.digest) {
-      if (found.n !== seal.rowCount) {
+    const rows = found.get(seal.seq)!;
+    const digest = rows.hash.digest();
+    result.rowsChecked += rows.n;
+    if (digest === seal.digest) {
+      if (rows.n !== seal.rowCount) {
         problem(
           seal.seq,
           'seal-edited',
           `seal ${seal.seq}'s row count was changed: its rows still match its digest`,
         );
       }
-    } else if (found.n < seal.rowCount) {
-      const rows = seal.rowCount - found.n;
+    } else if (rows.n < seal.rowCount) {
+      const missing = seal.rowCount - rows.n;
       problem(
         seal.seq,
         'row-missing',
-        `${rows} row(s) sealed by seal ${seal.seq} are missing`,
-        rows,
+        `${missing} row(s) sealed by seal ${seal.seq} are missing`,
+        missing,
       );
-    } else if (found.n > seal.rowCount) {
-      const rows = found.n - seal.rowCount;
+    } else if (rows.n > seal.rowCount) {
+      const inserted = rows.n - seal.rowCount;
       problem(
         seal.seq,
         'row-inserted',
-        `${rows} row(s) were inserted into the range of seal ${seal.seq} after it was made`,
-        rows,
+        `${inserted} row(s) were inserted into the range of seal ${seal.seq} after it was made`,
+        inserted,
       );
-    } else if (
-      found.digest === next?.prev ||
-      found.digest === anchorOf.get(seal.seq)
-    ) {
+    } else if (digest === next?.prev || digest === anchorOf.get(seal.seq)) {
       problem(
         seal.seq,
         'seal-edited',

@@ -1,10 +1,12 @@
 import type { QueryRunner } from 'typeorm';
 import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
 import {
-  digestSql,
+  canonicalColumnsSql,
+  type CanonicalRow,
   GENESIS_DIGEST,
   type SealableLog,
 } from './seal-encoding.js';
+import { SealHash } from './seal-hash.js';
 import type { ResolvedSealOptions } from './seal.options.js';
 import type { Seal } from './seal.types.js';
 
@@ -19,6 +21,9 @@ export function select<T>(
 
 /** The advisory lock key every sealer and every purge of sealed rows takes, across processes. */
 export const SEAL_LOCK_SQL = `hashtext('logging.log_seal')`;
+
+/** Rows fetched from a cursor at a time. */
+const FETCH = 10_000;
 
 const instant = (column: string) =>
   `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
@@ -62,15 +67,26 @@ export function lateRowSql(log: SealableLog, window: string): string {
 }
 
 /** The last seal of each firm of `log` (`$1`), or of firm `$2` when not null. */
-const headsSql = `
+const HEADS_SQL = `
   SELECT DISTINCT ON (firm_id) * FROM ${LOG_SEAL_TABLE}
    WHERE log = $1 AND ($2::uuid IS NULL OR firm_id = $2::uuid)
    ORDER BY firm_id, seq DESC`;
 
+interface Head {
+  seq: number;
+  digest: string;
+  /** created_at of the range's end, as text, and its id. */
+  toAt: string | null;
+  toId: string | null;
+}
+
+type Row = CanonicalRow & { firm: string };
+
 /**
  * Seals the new rows of `log`, of one firm or of every firm, inside the caller's REPEATABLE READ
- * transaction on `runner`, whose snapshot each seal records. Returns the seals made, in chain order
- * per firm.
+ * transaction on `runner`, whose snapshot each seal records. Reads every new row once, in
+ * `(firm_id, created_at, id)` order through a cursor, and hashes in Node. Returns the seals made,
+ * in chain order per firm.
  */
 export async function sealLog(
   runner: QueryRunner,
@@ -85,84 +101,122 @@ export async function sealLog(
             (now() - $1 * interval '1 millisecond')::text AS upto`,
     [options.settleMs],
   );
-  const firms = await select<{ id: string }>(
+  const heads = new Map<string, Head>();
+  for (const head of await select<Head & { firmId: string }>(
     runner,
-    `WITH h AS (${headsSql})
-     SELECT f.id FROM firms f LEFT JOIN h ON h.firm_id = f.id
-      WHERE ($2::uuid IS NULL OR f.id = $2::uuid)
-        AND (EXISTS (
-              SELECT 1 FROM ${log} a
-               WHERE a.firm_id = f.id AND a.created_at < $3::timestamptz
-                 AND (h.id IS NULL OR (a.created_at, a.id) > (h.to_created_at, h.to_id)))
-          OR (h.id IS NOT NULL AND EXISTS (
-              SELECT 1 FROM ${log} a WHERE ${lateRowSql(log, '$4')})))
-      ORDER BY f.id`,
-    [log, firmId ?? null, upto, options.lateWindowMs],
-  );
+    `SELECT firm_id AS "firmId", seq, encode(digest, 'hex') AS digest,
+            to_created_at::text AS "toAt", to_id AS "toId"
+       FROM (${HEADS_SQL}) h`,
+    [log, firmId ?? null],
+  )) {
+    heads.set(head.firmId, head);
+  }
+  const columns = canonicalColumnsSql(log);
+  const late = new Map<string, Row[]>();
+  for (const row of await select<Row>(
+    runner,
+    `SELECT a.firm_id::text AS firm, ${columns}
+       FROM (${HEADS_SQL}) h JOIN ${log} a ON ${lateRowSql(log, '$3')}
+      ORDER BY a.firm_id, a.created_at, a.id`,
+    [log, firmId ?? null, options.lateWindowMs],
+  )) {
+    late.set(row.firm, [...(late.get(row.firm) ?? []), row]);
+  }
+
   const made: Seal[] = [];
-  for (const { id } of firms) {
-    for (;;) {
-      const [head] = await select<{ id: string }>(
-        runner,
-        `SELECT id FROM (${headsSql}) h`,
-        [log, id],
-      );
-      const late = head
-        ? (
-            await select<{ id: string }>(
-              runner,
-              `SELECT a.id FROM ${log} a, ${LOG_SEAL_TABLE} h
-                WHERE h.id = $1 AND ${lateRowSql(log, '$2')}
-                ORDER BY a.created_at, a.id`,
-              [head.id, options.lateWindowMs],
-            )
-          ).map((row) => row.id)
-        : [];
-      const [seal] = await select<Seal>(runner, insertSealSql(log), [
+  let open:
+    | {
+        firm: string;
+        head: Head | undefined;
+        hash: SealHash;
+        lateIds: string[];
+        rangeCount: number;
+        last?: Row;
+      }
+    | undefined;
+  const start = (firm: string) => {
+    const head = heads.get(firm);
+    const hash = new SealHash(log, head?.digest ?? GENESIS_DIGEST);
+    const lateRows = late.get(firm) ?? [];
+    late.delete(firm);
+    for (const row of lateRows) hash.add(row);
+    open = {
+      firm,
+      head,
+      hash,
+      lateIds: lateRows.map((r) => r.c0!),
+      rangeCount: 0,
+    };
+  };
+  const finish = async () => {
+    if (!open || open.hash.rows === 0) return;
+    const { firm, head, hash, lateIds, rangeCount, last } = open;
+    const [seal] = await select<Seal>(
+      runner,
+      `INSERT INTO ${LOG_SEAL_TABLE} (log, firm_id, seq, from_created_at, from_id, to_created_at,
+                                      to_id, range_count, late_ids, row_count, prev_digest,
+                                      digest, snapshot)
+       VALUES ($1, $2, $3, $4::timestamptz, $5, $6::timestamptz, $7, $8, $9::uuid[], $10,
+               decode($11, 'hex'), decode($12, 'hex'), $13)
+       RETURNING ${SEAL_SELECT_SQL}`,
+      [
         log,
-        id,
-        upto,
-        options.maxRowsPerSeal,
-        late,
+        firm,
+        (head?.seq ?? 0) + 1,
+        head?.toAt ?? null,
+        head?.toId ?? null,
+        last ? last.ts : head!.toAt,
+        last ? last.c0 : head!.toId,
+        rangeCount,
+        lateIds,
+        hash.rows,
+        head?.digest ?? GENESIS_DIGEST,
+        hash.digest(),
         snapshot,
-        head?.id ?? null,
-      ]);
-      if (!seal) break;
-      made.push(seal);
-      if (seal.rangeCount < options.maxRowsPerSeal) break;
+      ],
+    );
+    made.push(seal);
+    heads.set(firm, {
+      seq: seal.seq,
+      digest: seal.digest,
+      toAt: last ? last.ts : head!.toAt,
+      toId: seal.toId,
+    });
+    open = undefined;
+  };
+
+  await runner.query(
+    `DECLARE logging_seal_rows NO SCROLL CURSOR FOR
+       SELECT a.firm_id::text AS firm, ${columns}
+         FROM ${log} a LEFT JOIN (${HEADS_SQL}) h ON h.firm_id = a.firm_id
+        WHERE ($2::uuid IS NULL OR a.firm_id = $2::uuid) AND a.created_at < $3::timestamptz
+          AND (h.id IS NULL OR (a.created_at, a.id) > (h.to_created_at, h.to_id))
+        ORDER BY a.firm_id, a.created_at, a.id`,
+    [log, firmId ?? null, upto],
+  );
+  for (;;) {
+    const rows = await select<Row>(
+      runner,
+      `FETCH ${FETCH} FROM logging_seal_rows`,
+    );
+    for (const row of rows) {
+      if (open?.firm !== row.firm) {
+        await finish();
+        start(row.firm);
+      }
+      open!.hash.add(row);
+      open!.rangeCount++;
+      open!.last = row;
+      if (open!.rangeCount === options.maxRowsPerSeal) await finish();
     }
+    if (rows.length < FETCH) break;
+  }
+  await finish();
+  await runner.query('CLOSE logging_seal_rows');
+  // firms with late arrivals only
+  for (const firm of [...late.keys()]) {
+    start(firm);
+    await finish();
   }
   return made;
-}
-
-/**
- * One seal of firm `$2`: the rows after its last seal (`$7`) created before `$3`, at most `$4` of
- * them, and the late arrivals `$5`. Nothing is inserted when there is no row.
- */
-function insertSealSql(log: SealableLog): string {
-  return `
-    WITH h AS (SELECT * FROM ${LOG_SEAL_TABLE} WHERE id = $7::uuid),
-    fresh AS (
-      SELECT a.* FROM ${log} a
-       WHERE a.firm_id = $2 AND a.created_at < $3::timestamptz
-         AND NOT EXISTS (SELECT 1 FROM h WHERE (a.created_at, a.id) <= (h.to_created_at, h.to_id))
-       ORDER BY a.created_at, a.id
-       LIMIT $4),
-    last AS (SELECT created_at, id FROM fresh ORDER BY created_at DESC, id DESC LIMIT 1),
-    sealed AS (
-      SELECT * FROM fresh
-      UNION ALL
-      SELECT a.* FROM ${log} a WHERE a.firm_id = $2 AND a.id = ANY ($5::uuid[])),
-    prev AS (SELECT coalesce((SELECT digest FROM h), '\\x${GENESIS_DIGEST}'::bytea) AS digest),
-    agg AS (SELECT count(*) AS n, ${digestSql(log, '(SELECT digest FROM prev)')} AS d FROM sealed a)
-    INSERT INTO ${LOG_SEAL_TABLE} (log, firm_id, seq, from_created_at, from_id, to_created_at,
-                                   to_id, range_count, late_ids, row_count, prev_digest, digest,
-                                   snapshot)
-    SELECT $1, $2, coalesce((SELECT seq FROM h), 0) + 1,
-           (SELECT to_created_at FROM h), (SELECT to_id FROM h),
-           coalesce((SELECT created_at FROM last), (SELECT to_created_at FROM h)),
-           coalesce((SELECT id FROM last), (SELECT to_id FROM h)),
-           (SELECT count(*) FROM fresh), $5::uuid[], agg.n, (SELECT digest FROM prev), agg.d, $6
-      FROM agg WHERE agg.n > 0
-    RETURNING ${SEAL_SELECT_SQL}`;
 }
