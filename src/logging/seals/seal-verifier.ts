@@ -120,6 +120,7 @@ export async function verifyChain(
   if (checked.length) {
     const first = checked[0];
     const last = checked.at(-1)!;
+    await manager.query(`SET LOCAL work_mem = '128MB'`);
     await manager.query(
       `DECLARE logging_verify_rows NO SCROLL CURSOR FOR
          SELECT ${canonicalColumnsSql(log)} FROM ${log} a

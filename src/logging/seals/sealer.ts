@@ -185,6 +185,8 @@ export async function sealLog(
     open = undefined;
   };
 
+  // the new rows are sorted once; in memory up to this much, on disk beyond
+  await runner.query(`SET LOCAL work_mem = '128MB'`);
   await runner.query(
     `DECLARE logging_seal_rows NO SCROLL CURSOR FOR
        SELECT a.firm_id::text AS firm, ${columns}
