@@ -23,7 +23,9 @@ interface Header {
   kind: 'seal' | 'tombstone';
   fromUs: string | null;
   fromId: string | null;
+  fromAt: string | null;
   toUs: string;
+  toAt: string;
   toId: string;
   prev: string;
   digest: string;
@@ -58,7 +60,7 @@ export async function verifyChain(
   const us = (column: string) =>
     `(extract(epoch FROM ${column}) * 1000000)::bigint::text`;
   const headers = await manager.query<Header[]>(
-    `SELECT id, seq, kind, ${us('from_created_at')} AS "fromUs", from_id AS "fromId",
+    `SELECT id, seq, kind, ${us('from_created_at')} AS "fromUs", from_id AS "fromId", from_created_at::text AS "fromAt", to_created_at::text AS "toAt",
             ${us('to_created_at')} AS "toUs",
             to_id AS "toId", encode(prev_digest, 'hex') AS prev, encode(digest, 'hex') AS digest,
             row_count::float8 AS "rowCount", late_ids AS "lateIds",
@@ -125,15 +127,15 @@ export async function verifyChain(
       `DECLARE logging_verify_rows NO SCROLL CURSOR FOR
          SELECT ${canonicalColumnsSql(log)} FROM ${log} a
           WHERE a.firm_id = $1
-            AND ($2::bigint IS NULL OR (${us('a.created_at')}::bigint, a.id) > ($2::bigint, $3::uuid))
-            AND (${us('a.created_at')}::bigint, a.id) <= ($4::bigint, $5::uuid)
+            AND ($2::timestamptz IS NULL OR (a.created_at, a.id) > ($2::timestamptz, $3::uuid))
+            AND (a.created_at, a.id) <= ($4::timestamptz, $5::uuid)
              OR a.firm_id = $1 AND a.id = ANY ($6::uuid[])
           ORDER BY a.created_at, a.id`,
       [
         firmId,
-        first.fromUs,
+        first.fromAt,
         first.fromId,
-        last.toUs,
+        last.toAt,
         last.toId,
         checked.flatMap((seal) => seal.lateIds),
       ],
