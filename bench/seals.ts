@@ -13,7 +13,8 @@
  *       the encodings, one pass grouped by firm, work_mem 256MB), checked equal to the seals'.
  *   node dist/bench/seals.js writer    # BENCH_WRITER_ROWS (200,000) rows through LlmUsageService.record
  *                                      #   ('buffered', 512 callers), without and with background
- *                                      #   sealing every 500 ms, interleaved, median of BENCH_ROUNDS
+ *                                      #   sealing of llm_usage_log every 500 ms, interleaved, median
+ *                                      #   of BENCH_ROUNDS
  *
  *   npm run bench:build && node dist/bench/seals.js load && /work/bin/quiet node dist/bench/seals.js measure
  *
@@ -242,7 +243,9 @@ async function writer(): Promise<void> {
       const sealing = variant !== 'writer';
       const context = await app(url, {
         writer: { durability: 'buffered' },
-        seals: sealing ? { intervalMs: 500, settleMs: 0 } : {},
+        seals: sealing
+          ? { intervalMs: 500, settleMs: 0, logs: ['llm_usage_log'] }
+          : {},
       });
       const usage = context.get(LlmUsageService);
       let next = 0;
