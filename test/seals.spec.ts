@@ -388,10 +388,9 @@ describe('seals over the logs', () => {
       await auditRows(firmId, 10, daysAgo);
       await seals.seal({ firmId, log: 'audit_log' });
     }
-    // unsealed rows older than the cutoff stay: only whole seals leave
     const count = async () =>
       (
-        await suite.reader.query(
+        await suite.reader.query<{ n: number }>(
           'SELECT count(*)::int AS n FROM audit_log WHERE firm_id = $1',
           [firmId],
         )
