@@ -228,13 +228,14 @@ async function main(): Promise<void> {
           );
         }
         if (AUDITED.includes(variant)) {
-          // Every 2xx response has its row. Requests in flight when autocannon stopped were served
-          // and audited without their response being counted: at most one per connection.
+          // Every 2xx response has its row. Requests in flight when autocannon stopped (after the
+          // warm-up and after the run) were served and audited without their response being
+          // counted: a few per connection at most, far from the double of a row written twice.
           result.auditRows = await count('SELECT count(*) AS n FROM audit_log');
           const answered = warmup['2xx'] + run['2xx'];
           if (
             result.auditRows < answered ||
-            result.auditRows > answered + 2 * CONNECTIONS
+            result.auditRows > answered + 4 * CONNECTIONS
           ) {
             throw new Error(
               `${route} ${variant}: ${answered} responses with status 2xx but ${result.auditRows} audit rows`,
