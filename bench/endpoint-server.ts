@@ -300,12 +300,24 @@ async function main(): Promise<void> {
   });
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
+  // process.threadCpuUsage (Node 23.9+): the main thread alone, without GC and libuv helpers
+  const threadCpu = (
+    process as { threadCpuUsage?: (since?: NodeJS.CpuUsage) => NodeJS.CpuUsage }
+  ).threadCpuUsage?.bind(process);
   let window = process.cpuUsage();
+  let threadWindow = threadCpu?.();
   process.on('message', (message) => {
-    if (message === 'start') window = process.cpuUsage();
+    if (message === 'start') {
+      window = process.cpuUsage();
+      threadWindow = threadCpu?.();
+    }
     if (message === 'stop') {
       const { user, system } = process.cpuUsage(window);
-      process.send?.({ cpuUs: user + system });
+      const thread = threadCpu?.(threadWindow);
+      process.send?.({
+        cpuUs: user + system,
+        mainThreadCpuUs: thread && thread.user + thread.system,
+      });
     }
   });
   process.stdout.write(`listening ${port}\n`);

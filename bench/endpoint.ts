@@ -76,6 +76,8 @@ interface Result {
   errors: number;
   /** The server's CPU time (user + system) per request over the measured window, in µs. */
   cpuUsPerRequest: number;
+  /** Of which the main thread's (Node 23.9+), without GC and libuv helper threads. */
+  mainThreadCpuUsPerRequest?: number;
   auditRows?: number;
 }
 
@@ -116,13 +118,13 @@ async function startServer(
 async function serverCpu<T>(
   child: ChildProcess,
   measure: () => Promise<T>,
-): Promise<{ result: T; cpuUs: number }> {
+): Promise<{ result: T; cpuUs: number; mainThreadCpuUs?: number }> {
   child.send('start');
   const result = await measure();
   const answer = once(child, 'message');
   child.send('stop');
-  const [{ cpuUs }] = (await answer) as [{ cpuUs: number }];
-  return { result, cpuUs };
+  const [cpu] = (await answer) as [{ cpuUs: number; mainThreadCpuUs?: number }];
+  return { result, ...cpu };
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
@@ -207,9 +209,11 @@ async function main(): Promise<void> {
         await setup.query(`DELETE FROM cma_projects WHERE name = 'bench-load'`);
         const { child, port } = await startServer(variant, route, url);
         const warmup = await load(port, targets[route], WARMUP_SECONDS);
-        const { result: run, cpuUs } = await serverCpu(child, () =>
-          load(port, targets[route], SECONDS),
-        );
+        const {
+          result: run,
+          cpuUs,
+          mainThreadCpuUs,
+        } = await serverCpu(child, () => load(port, targets[route], SECONDS));
         await stopServer(child); // flushes buffered rows
         const result: Result = {
           route,
@@ -221,6 +225,10 @@ async function main(): Promise<void> {
           non2xx: run.non2xx + warmup.non2xx,
           errors: run.errors + run.timeouts + warmup.errors + warmup.timeouts,
           cpuUsPerRequest: cpuUs / run.requests.total,
+          mainThreadCpuUsPerRequest:
+            mainThreadCpuUs === undefined
+              ? undefined
+              : mainThreadCpuUs / run.requests.total,
         };
         if (result.non2xx > 0 || result.errors > 0) {
           throw new Error(
@@ -243,7 +251,7 @@ async function main(): Promise<void> {
           }
         }
         console.log(
-          `  ${route.padEnd(8)} ${variant.padEnd(11)} ${Math.round(result.requestsPerSecond).toString().padStart(6)} req/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms  cpu ${result.cpuUsPerRequest.toFixed(1)} µs/req${result.auditRows === undefined ? '' : `  ${result.auditRows} audit rows`}`,
+          `  ${route.padEnd(8)} ${variant.padEnd(11)} ${Math.round(result.requestsPerSecond).toString().padStart(6)} req/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms  cpu ${result.cpuUsPerRequest.toFixed(1)} µs/req${result.mainThreadCpuUsPerRequest === undefined ? '' : ` (main thread ${result.mainThreadCpuUsPerRequest.toFixed(1)})`}${result.auditRows === undefined ? '' : `  ${result.auditRows} audit rows`}`,
         );
         results.push(result);
       }
@@ -265,6 +273,11 @@ async function main(): Promise<void> {
         p50Ms: median(runs.map((r) => r.p50Ms)),
         p99Ms: median(runs.map((r) => r.p99Ms)),
         cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)),
+        mainThreadCpuUsPerRequest: runs.every(
+          (r) => r.mainThreadCpuUsPerRequest !== undefined,
+        )
+          ? median(runs.map((r) => r.mainThreadCpuUsPerRequest!))
+          : undefined,
       };
     });
     const bare = summary[0];
@@ -273,6 +286,10 @@ async function main(): Promise<void> {
       ratioToBare: s.requestsPerSecond / bare.requestsPerSecond,
       p99OverBareMs: s.p99Ms - bare.p99Ms,
       cpuOverBareUs: s.cpuUsPerRequest - bare.cpuUsPerRequest,
+      mainThreadCpuOverBareUs:
+        s.mainThreadCpuUsPerRequest === undefined
+          ? undefined
+          : s.mainThreadCpuUsPerRequest - bare.mainThreadCpuUsPerRequest!,
     }));
   });
   console.log(
@@ -283,7 +300,10 @@ async function main(): Promise<void> {
       `${row.route.padEnd(8)} ${row.variant.padEnd(11)} ${Math.round(row.requestsPerSecond).toString().padStart(8)}   ${row.ratioToBare.toFixed(2)}  ${String(row.p50Ms).padStart(6)}  ${String(row.p99Ms).padStart(6)}  ${(row.p99OverBareMs >= 0 ? '+' : '') + row.p99OverBareMs}`.padEnd(
         72,
       ) +
-        `${row.cpuUsPerRequest.toFixed(1).padStart(10)}  ${(row.cpuOverBareUs >= 0 ? '+' : '') + row.cpuOverBareUs.toFixed(1)}`,
+        `${row.cpuUsPerRequest.toFixed(1).padStart(10)}  ${((row.cpuOverBareUs >= 0 ? '+' : '') + row.cpuOverBareUs.toFixed(1)).padEnd(8)}` +
+        (row.mainThreadCpuOverBareUs === undefined
+          ? ''
+          : `  main thread ${row.mainThreadCpuUsPerRequest!.toFixed(1)} (${(row.mainThreadCpuOverBareUs >= 0 ? '+' : '') + row.mainThreadCpuOverBareUs.toFixed(1)})`),
     );
   }
   // one file per major version of the servers' node, so that runs on two nodes stand side by side

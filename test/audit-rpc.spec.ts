@@ -10,18 +10,15 @@ import {
   TcpContext,
   Transport,
 } from '@nestjs/microservices';
-import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { lastValueFrom } from 'rxjs';
 import { DataSource } from 'typeorm';
-import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
 import {
   Audit,
-  LoggingModule,
   type AuditActorResolver,
   type LoggingModuleOptions,
 } from '../src/logging/index.js';
 import { capturedLogger } from './support/captured-logger.js';
+import { loggingModuleRef } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
 import { databaseSuite } from './support/suite.js';
 
@@ -81,13 +78,9 @@ describe('@Audit on a microservice over TCP', () => {
 
   async function start(options: LoggingModuleOptions = {}) {
     const { logger, errors } = capturedLogger();
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        TypeOrmModule.forRoot(demoDataSourceOptions(suite.url)),
-        LoggingModule.forRoot(options),
-      ],
+    const moduleRef = await loggingModuleRef(suite.url, options, {
       controllers: [RpcProjectsController],
-    }).compile();
+    });
     const app: INestMicroservice =
       moduleRef.createNestMicroservice<MicroserviceOptions>({
         transport: Transport.TCP,

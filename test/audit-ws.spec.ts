@@ -2,8 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo, Server } from 'node:net';
 import { WsAdapter } from '@nestjs/platform-ws';
-import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import {
   MessageBody,
   SubscribeMessage,
@@ -12,13 +10,9 @@ import {
 } from '@nestjs/websockets';
 import { DataSource } from 'typeorm';
 import { WebSocket } from 'ws';
-import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
-import {
-  Audit,
-  LoggingModule,
-  type LoggingModuleOptions,
-} from '../src/logging/index.js';
+import { Audit, type LoggingModuleOptions } from '../src/logging/index.js';
 import { capturedLogger } from './support/captured-logger.js';
+import { loggingModuleRef } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
 import { databaseSuite } from './support/suite.js';
 
@@ -48,13 +42,9 @@ describe('@Audit on a WebSocket gateway', () => {
 
   async function start(options: LoggingModuleOptions = {}) {
     const { logger, errors } = capturedLogger();
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        TypeOrmModule.forRoot(demoDataSourceOptions(suite.url)),
-        LoggingModule.forRoot(options),
-      ],
+    const moduleRef = await loggingModuleRef(suite.url, options, {
       providers: [ProjectsGateway],
-    }).compile();
+    });
     const app = moduleRef.createNestApplication({ logger });
     app.useWebSocketAdapter(new WsAdapter(app));
     await app.listen(0, '127.0.0.1');
