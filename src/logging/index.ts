@@ -68,6 +68,7 @@ export {
   type AuditActorResolver,
   type AuditOptions,
   type AuditRequest,
+  type AuditTransportRequest,
   type AuditStats,
   type AuditWriteErrorPolicy,
   defaultActorResolver,
