@@ -75,12 +75,14 @@ async function blockedFolder(
  *
  * @param binaries the folder holding initdb and postgres
  * @param dataParent the folder the data folder is (or will be) in
+ * @param uid whose process starts the server: this process's by default
  */
 export async function postgresUserAccessProblem(
   binaries: string,
   dataParent: string,
+  { uid = process.getuid?.() }: { uid?: number } = {},
 ): Promise<string | null> {
-  if (process.getuid?.() !== 0) return null;
+  if (uid !== 0) return null;
   const account = await postgresAccount();
   for (const [what, path] of [
     ['the PostgreSQL binaries', binaries],
