@@ -36,9 +36,18 @@ const POOL_IDS = 2048;
 const pool = Buffer.alloc(8 * POOL_IDS);
 let poolNext = POOL_IDS;
 
-const HEX = Array.from({ length: 256 }, (_, i) =>
-  i.toString(16).padStart(2, '0'),
-);
+/** The millisecond parts of the last id and timestamp: a burst shares its millisecond. */
+let cachedMs = -1;
+let cachedIdPrefix = '';
+let cachedIsoPrefix = '';
+
+function cacheMillisecond(ms: number): void {
+  if (ms === cachedMs) return;
+  cachedMs = ms;
+  const hex = ms.toString(16).padStart(12, '0');
+  cachedIdPrefix = `${hex.slice(0, 8)}-${hex.slice(8)}-7`;
+  cachedIsoPrefix = new Date(ms).toISOString().slice(0, 23); // ...SS.mmm
+}
 
 /**
  * The UUIDv7 for a microsecond reading (RFC 9562, section 6.2, method 3): 48 bits of Unix
@@ -48,38 +57,30 @@ const HEX = Array.from({ length: 256 }, (_, i) =>
  */
 export function uuidV7(micros: number): string {
   const ms = Math.floor(micros / 1000);
+  cacheMillisecond(ms);
   const fraction = Math.floor(((micros - ms * 1000) * 4096) / 1000);
   if (poolNext === POOL_IDS) {
     randomFillSync(pool);
     poolNext = 0;
   }
   const r = poolNext++ * 8;
-  const high = Math.floor(ms / 2 ** 16);
-  const low = ms % 2 ** 16;
+  pool[r] = 0x80 | (pool[r] & 0x3f); // the variant, 0b10
+  const random = pool.toString('hex', r, r + 8);
   return (
-    high.toString(16).padStart(8, '0') +
+    cachedIdPrefix +
+    fraction.toString(16).padStart(3, '0') +
     '-' +
-    low.toString(16).padStart(4, '0') +
+    random.slice(0, 4) +
     '-' +
-    (0x7000 | fraction).toString(16) +
-    '-' +
-    HEX[0x80 | (pool[r] & 0x3f)] +
-    HEX[pool[r + 1]] +
-    '-' +
-    HEX[pool[r + 2]] +
-    HEX[pool[r + 3]] +
-    HEX[pool[r + 4]] +
-    HEX[pool[r + 5]] +
-    HEX[pool[r + 6]] +
-    HEX[pool[r + 7]]
+    random.slice(4)
   );
 }
 
 /** `micros` as `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */
 export function microsToIso(micros: number): string {
   const ms = Math.floor(micros / 1000);
-  const iso = new Date(ms).toISOString(); // ...SS.mmmZ
-  return `${iso.slice(0, 23)}${String(micros - ms * 1000).padStart(3, '0')}Z`;
+  cacheMillisecond(ms);
+  return `${cachedIsoPrefix}${String(micros - ms * 1000).padStart(3, '0')}Z`;
 }
 
 /** The next reading of the record clock, as an id and a `created_at`. */
