@@ -398,5 +398,10 @@ describe('record() and the batched writer', () => {
     ).rejects.toThrow(
       "LoggingModule option writer.onFullBuffer must be 'wait' or 'reject'",
     );
+    await expect(
+      loggingApp(suite.url, { writer: { statementTimeoutMs: -1 } }),
+    ).rejects.toThrow(
+      'LoggingModule option writer.statementTimeoutMs must be an integer of at least 0',
+    );
   });
 });
