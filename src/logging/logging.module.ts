@@ -11,6 +11,7 @@ import { LlmUsageReports } from './llm-usage/llm-usage-reports.service.js';
 import { CreditLedgerService } from './ledger/credit-ledger.service.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
 import { LogRetention } from './retention/log-retention.service.js';
+import { UsageRollupService } from './rollups/usage-rollup.service.js';
 import { ModelPricing, resolvePricing } from './llm-usage/model-pricing.js';
 import { LOGGING_DATA_SOURCE } from './logging.constants.js';
 import {
@@ -31,6 +32,7 @@ const SERVICES = [
   AuditTrail,
   LogRetention,
   CreditLedgerService,
+  UsageRollupService,
 ];
 
 /**
