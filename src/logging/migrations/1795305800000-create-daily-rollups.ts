@@ -65,9 +65,7 @@ export class CreateDailyRollups1795305800000 implements MigrationInterface {
       await queryRunner.query(
         `CREATE INDEX "idx_${t}_firm_id_day" ON "${t}" ("firm_id", "day")`,
       );
-      await queryRunner.query(
-        `CREATE INDEX "idx_${t}_day" ON "${t}" ("day")`,
-      );
+      await queryRunner.query(`CREATE INDEX "idx_${t}_day" ON "${t}" ("day")`);
       await queryRunner.query(
         `CREATE INDEX "idx_${t}_pending" ON "${t}" ("compacted") WHERE NOT compacted`,
       );

@@ -35,7 +35,9 @@ export function reconcileStatement(
       .map((c) => `'${camel(c)}', ${alias}.${c}::text`)
       .join(', ')}) END`;
   const keyJson = `json_build_object(${rollup.keys
-    .map((k) => `'${camel(k)}', ${k === 'day' ? `to_char(day, 'YYYY-MM-DD')` : k}`)
+    .map(
+      (k) => `'${camel(k)}', ${k === 'day' ? `to_char(day, 'YYYY-MM-DD')` : k}`,
+    )
     .join(', ')})`;
   return [
     `WITH raw AS (${raw}), rolled AS (${rolled})`,
@@ -61,7 +63,11 @@ export function rebuildStatement(
     insertFromRaw(
       rollup,
       `"${rollup.source}"`,
-      ['created_at >= $2', 'created_at < $3', ...(oneFirm ? ['firm_id = $4'] : [])],
+      [
+        'created_at >= $2',
+        'created_at < $3',
+        ...(oneFirm ? ['firm_id = $4'] : []),
+      ],
       true,
     ),
   ].join('\n');

@@ -156,7 +156,7 @@ export class UsageRollupService
         await manager.query(`SELECT ${ROLLUP_LOCK_SQL}`);
         let written = 0;
         for (const rollup of ROLLUP_TABLES) {
-          const [, count] = (await manager.query(
+          const [, count] = await manager.query<[unknown, number]>(
             rebuildStatement(rollup, firmId !== undefined),
             [
               day,
@@ -164,7 +164,7 @@ export class UsageRollupService
               `${next}T00:00:00Z`,
               ...(firmId !== undefined ? [firmId] : []),
             ],
-          )) as [unknown, number];
+          );
           written += count;
         }
         return written;
@@ -189,7 +189,11 @@ export class UsageRollupService
   ): Promise<number> {
     if (!(before instanceof Date) || Number.isNaN(before.getTime())) {
       throw new RollupQueryError('rollup purge', [
-        { field: 'before', rule: 'isDate', message: 'before must be a valid Date' },
+        {
+          field: 'before',
+          rule: 'isDate',
+          message: 'before must be a valid Date',
+        },
       ]);
     }
     if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -204,10 +208,10 @@ export class UsageRollupService
     let total = 0;
     for (const { table } of ROLLUP_TABLES) {
       for (;;) {
-        const [, deleted] = (await this.dataSource.query(
+        const [, deleted] = await this.dataSource.query<[unknown, number]>(
           `DELETE FROM "${table}" WHERE id IN (SELECT id FROM "${table}" WHERE day < $1 LIMIT $2)`,
           [dayOf(before), batchSize],
-        )) as [unknown, number];
+        );
         total += deleted;
         if (deleted < batchSize) break;
       }

@@ -16,9 +16,7 @@ export const ROLLUP_DEFAULTS = { compactIntervalMs: 60_000 } as const;
 
 /** The rollups: `llm_usage_daily`, `llm_usage_daily_project`, `audit_log_daily`. */
 export type RollupTableName =
-  | 'llm_usage_daily'
-  | 'llm_usage_daily_project'
-  | 'audit_log_daily';
+  'llm_usage_daily' | 'llm_usage_daily_project' | 'audit_log_daily';
 
 /** A range of whole UTC days: `from` is taken back to its day's start, `to` on to the next. */
 export interface RollupRange {
