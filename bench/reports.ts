@@ -148,7 +148,7 @@ async function fillRollups(client: Client): Promise<void> {
     `INSERT INTO llm_usage_daily_project (firm_id, cma_project_id, day, model, task_type, calls,
        failures, input_tokens, output_tokens, cost_usd, compacted)
      SELECT f.id, p.id, date '2025-01-01' + d, m, t ${sums.replace(/228/g, '34')}
-       ${keys} JOIN cma_projects p ON p.firm_id = f.id`,
+       ${keys}, cma_projects p WHERE p.firm_id = f.id`,
   );
 }
 
