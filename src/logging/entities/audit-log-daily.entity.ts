@@ -14,7 +14,7 @@ import { AUDIT_LOG_DAILY_TABLE, FIRMS_TABLE } from '../logging.constants.js';
  */
 @Entity({ name: AUDIT_LOG_DAILY_TABLE })
 @Check('chk_audit_log_daily_sums', 'events >= 0')
-@Index('idx_audit_log_daily_firm_id_day', ['firmId', 'day'])
+@Index('idx_audit_log_daily_firm_id_day', ['firmId', 'day', 'action', 'events'])
 @Index('idx_audit_log_daily_day', ['day'])
 @Index('idx_audit_log_daily_pending', ['compacted'], { where: 'NOT compacted' })
 export class AuditLogDaily {
