@@ -478,6 +478,14 @@ describe('daily rollups', () => {
       [other.firmId],
     );
     const range = { from: '2026-05-01', to: '2026-05-04' };
+    /** The sums of one usageAt() call, as reconcile writes them; calls and cost as planted. */
+    const oneCall = (calls: string, costUsd: string) => ({
+      calls,
+      failures: '0',
+      inputTokens: '100',
+      outputTokens: '10',
+      costUsd,
+    });
     const { differences } = await app.rollups.reconcile(range);
     expect(differences).toEqual(
       [
@@ -489,20 +497,8 @@ describe('daily rollups', () => {
             model: 'gemini-3-flash',
             taskType: 'extraction',
           },
-          expected: {
-            calls: '1',
-            failures: '0',
-            inputTokens: '100',
-            outputTokens: '10',
-            costUsd: '0.250000',
-          },
-          actual: {
-            calls: '1',
-            failures: '0',
-            inputTokens: '100',
-            outputTokens: '10',
-            costUsd: '0.250001',
-          },
+          expected: oneCall('1', '0.250000'),
+          actual: oneCall('1', '0.250001'),
         },
         {
           rollup: 'llm_usage_daily',
@@ -512,20 +508,8 @@ describe('daily rollups', () => {
             model: 'gemini-3-flash',
             taskType: 'extraction',
           },
-          expected: {
-            calls: '1',
-            failures: '0',
-            inputTokens: '100',
-            outputTokens: '10',
-            costUsd: '0.250000',
-          },
-          actual: {
-            calls: '2',
-            failures: '0',
-            inputTokens: '100',
-            outputTokens: '10',
-            costUsd: '0.250000',
-          },
+          expected: oneCall('1', '0.250000'),
+          actual: oneCall('2', '0.250000'),
         },
         {
           rollup: 'llm_usage_daily_project',
@@ -536,13 +520,7 @@ describe('daily rollups', () => {
             model: 'gemini-3-flash',
             taskType: 'extraction',
           },
-          expected: {
-            calls: '1',
-            failures: '0',
-            inputTokens: '100',
-            outputTokens: '10',
-            costUsd: '0.250000',
-          },
+          expected: oneCall('1', '0.250000'),
           actual: null,
         },
         {
