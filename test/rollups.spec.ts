@@ -198,15 +198,25 @@ describe('daily rollups', () => {
     };
 
     // 4 writers of each kind at once: 2,000 awaited, 2,000 buffered, 1,600 in host
-    // transactions, 4,400 by hand-written SQL = 10,000 rows; 20 more rolled back.
+    // transactions, 4,000 by hand-written SQL, then 400 more = 10,000 rows; 20 more rolled back; compaction.
     await Promise.all([
       ...Array.from({ length: 4 }, () => awaited(500)),
       ...Array.from({ length: 4 }, () => buffered(500)),
       ...Array.from({ length: 4 }, () => inTransactions(40)),
-      ...Array.from({ length: 4 }, () => handWritten(11)),
+      ...Array.from({ length: 4 }, () => handWritten(10)),
       rolledBack(),
+      // Compaction folding deltas while they are written.
+      (async () => {
+        for (let i = 0; i < 10; i++) {
+          await app.rollups.compact({ maxKeys: 25 });
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      })(),
     ]);
     await app.writer.flush();
+    expect(await count('SELECT count(*) AS n FROM llm_usage_log')).toBe(9_600);
+    await expectConsistent();
+    await handWritten(4);
     expect(await count('SELECT count(*) AS n FROM llm_usage_log')).toBe(10_000);
     await expectConsistent();
 
