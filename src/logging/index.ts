@@ -82,6 +82,7 @@ export {
   type AuditActorResolver,
   type AuditOptions,
   type AuditRequest,
+  type AuditTransportRequest,
   type AuditStats,
   type AuditWriteErrorPolicy,
   defaultActorResolver,
