@@ -172,6 +172,7 @@ export {
 export { LogWriter, type RecordOptions } from './writer/log-writer.service.js';
 export {
   LogBufferFullError,
+  LogStatementTimeoutError,
   LogWriteError,
   LogWriterClosedError,
 } from './writer/writer.errors.js';
