@@ -14,10 +14,10 @@ import type { AuditArgs, AuditSpec } from './audit-spec.js';
 import { AuditConfigurationError, AuditWriteError } from './audit.errors.js';
 import type { AuditActor, AuditRequest } from './audit.options.js';
 import { anonymizeIp, clientIp } from './ip-address.js';
+import { safeRequestId } from './metadata-policy.js';
 
 /** The UUID rule of the entry classes (`@IsUUID('all')`), which this path does not run again. */
 const isUuid = (value: string) => isUUID(value, 'all');
-const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 /** Requests already being audited, so a handler audited twice over writes one row. */
 const AUDITED = new WeakSet<object>();
 
@@ -339,8 +339,8 @@ export class AuditRunner {
   private requestId(request: AuditRequest): string {
     const header = this.audit.options.requestIdHeader;
     if (header !== false) {
-      const value = request.headers[header];
-      if (typeof value === 'string' && REQUEST_ID.test(value)) return value;
+      const value = safeRequestId(request.headers[header]);
+      if (value !== null) return value;
     }
     return randomUUID();
   }

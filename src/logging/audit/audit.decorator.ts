@@ -1,5 +1,6 @@
 import { SetMetadata, type Type } from '@nestjs/common';
 import { wrapController, wrapHandler } from './audit-handler.js';
+import { metadataDeclaration } from './metadata-declaration.js';
 import {
   AUDIT_KEY,
   type AuditDecoratorOptions,
@@ -63,6 +64,7 @@ function checkEntityId(source: unknown): void {
  * @Audit('upload_file', 'cma_project', {
  *   entityId: { param: 'projectId' },
  *   metadata: ({ result }) => ({ fileId: result.id, pages: result.pages }),
+ *   metadataClass: UploadFileMetadata, // @IsUUID() fileId; @IsInt() @Max(5000) pages
  * })
  * upload(...) {}
  */
@@ -81,11 +83,18 @@ export function Audit(
   ) {
     throw new TypeError('@Audit(): options.metadata must be a function');
   }
+  if (options.metadataClass !== undefined) {
+    if (typeof options.metadataClass !== 'function') {
+      throw new TypeError('@Audit(): options.metadataClass must be a class');
+    }
+    metadataDeclaration(options.metadataClass); // a bad declaration fails here, at load
+  }
   const spec: AuditSpec = Object.freeze({
     action,
     entityType,
     entityId,
     metadata: options.metadata,
+    metadataClass: options.metadataClass,
   });
   return (
     target: object,

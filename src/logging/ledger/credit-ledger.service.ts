@@ -1,5 +1,10 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import {
+  type MetadataDeclaration,
+  metadataDeclaration,
+} from '../audit/metadata-declaration.js';
 import {
   AuditMetadataError,
   type MetadataDrop,
@@ -74,6 +79,8 @@ interface Write {
   idempotencyKey: string;
   /** JSON text of the metadata to store, or null. */
   metadata: string | null;
+  /** Digest of the metadata the caller sent, which a replay must match: see `sentDigest()`. */
+  sentDigest: string;
 }
 
 const T = `"${CREDIT_TRANSACTION_TABLE}"`;
@@ -101,12 +108,25 @@ export class CreditLedgerService {
   private readonly logger = new Logger('LoggingModule');
   /** The metadata policy in force: the audit trail's (`audit.metadataPolicy`). */
   readonly metadataPolicy: ResolvedMetadataPolicy;
+  private readonly declarations: Partial<
+    Record<CreditOperation, MetadataDeclaration>
+  > = {};
 
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(LOGGING_MODULE_OPTIONS) options: LoggingModuleOptions,
   ) {
     this.metadataPolicy = resolveMetadataPolicy(options.audit?.metadataPolicy);
+    const declared = options.ledger?.metadata ?? {};
+    for (const [operation, type] of Object.entries(declared)) {
+      if (!['grant', 'deduct', 'refund'].includes(operation)) {
+        throw new Error(
+          `LoggingModule option ledger.metadata.${operation} must be one of grant, deduct, refund`,
+        );
+      }
+      this.declarations[operation as CreditOperation] =
+        metadataDeclaration(type);
+    }
   }
 
   /**
@@ -233,27 +253,33 @@ export class CreditLedgerService {
     entry: CreditGrantDto,
     operation: CreditOperation,
   ): Omit<Write, 'feature' | 'refundOf'> {
+    const salt = `${entry.userId}\n${entry.idempotencyKey}\n`;
     return {
       userId: entry.userId,
       operation,
       amount: entry.amount,
       idempotencyKey: entry.idempotencyKey,
-      metadata: this.sanitize(entry.metadata, operation),
+      metadata: this.sanitize(entry.metadata, operation, salt),
+      sentDigest: sentDigest(entry.metadata, salt),
     };
   }
 
   private sanitize(
     metadata: Record<string, unknown> | null | undefined,
     operation: CreditOperation,
+    salt: string,
   ): string | null {
     if (metadata === null || metadata === undefined) return null;
     try {
       const { metadata: clean, dropped } = sanitizeMetadata(
         metadata,
         this.metadataPolicy,
+        this.declarations[operation],
       );
-      if (dropped.length > 0) this.warnDropped(operation, dropped, 'trimmed');
-      return JSON.stringify(clean);
+      if (dropped.length === 0) return JSON.stringify(clean);
+      this.warnDropped(operation, dropped, 'trimmed');
+      // What was stored is not what was sent: a replay is compared with this digest of it.
+      return JSON.stringify({ ...clean, [SENT_DIGEST]: sentDigest(metadata, salt) });
     } catch (error) {
       if (error instanceof AuditMetadataError) {
         this.warnDropped(operation, error.dropped, 'refused');
@@ -340,10 +366,9 @@ export class CreditLedgerService {
       userId,
     ]);
     // After the lock, in a new statement: READ COMMITTED sees every write committed before it.
-    const [existing] = await query<Row & { same_metadata: boolean }>(
-      `SELECT ${COLUMNS}, metadata IS NOT DISTINCT FROM $3::jsonb AS same_metadata
-         FROM ${T} WHERE user_id = $1 AND idempotency_key = $2`,
-      [userId, write.idempotencyKey, write.metadata],
+    const [existing] = await query<Row>(
+      `SELECT ${COLUMNS} FROM ${T} WHERE user_id = $1 AND idempotency_key = $2`,
+      [userId, write.idempotencyKey],
     );
     if (existing) return this.replay(query, write, existing);
 
@@ -421,7 +446,7 @@ export class CreditLedgerService {
   private async replay(
     query: Query,
     write: Write,
-    existing: Row & { same_metadata: boolean },
+    existing: Row,
   ): Promise<CreditTransactionResult> {
     const differs: string[] = [];
     if (existing.operation !== write.operation) differs.push('operation');
@@ -430,7 +455,7 @@ export class CreditLedgerService {
     }
     if (existing.amount !== write.amount) differs.push('amount');
     if (existing.refund_of !== write.refundOf) differs.push('deductId');
-    if (!existing.same_metadata) differs.push('metadata');
+    if (!sameSent(existing, write)) differs.push('metadata');
     if (differs.length > 0) {
       throw new CreditIdempotencyConflictError(
         write.userId,
@@ -471,6 +496,62 @@ export class CreditLedgerService {
       await runner.release();
     }
   }
+}
+
+/** The key of the digest of the metadata sent, stored when the policy dropped part of it. */
+const SENT_DIGEST = 'sentDigest';
+
+/**
+ * A digest of the metadata a caller sent, salted with the user and the idempotency key: SHA-256 of
+ * its canonical JSON, 96 bits written as letters `a`-`p`, so no detector can ever see a number in
+ * it. Stored only when the policy dropped part of the metadata, so that a replay with other
+ * metadata conflicts even where the difference was dropped.
+ */
+function sentDigest(metadata: unknown, salt: string): string {
+  const hash = createHash('sha256').update(salt).update(canonical(metadata, 0));
+  return [...hash.digest().subarray(0, 12)]
+    .map((byte) => String.fromCharCode(97 + (byte >> 4), 97 + (byte & 15)))
+    .join('');
+}
+
+/** JSON with sorted keys, bounded in depth; values JSON cannot hold named by their type. */
+function canonical(value: unknown, depth: number): string {
+  if (value === undefined || value === null) return 'null';
+  if (depth > 8) return '"…"';
+  try {
+    if (typeof value === 'object') {
+      if (Array.isArray(value)) {
+        return `[${value.map((v) => canonical(v, depth + 1)).join(',')}]`;
+      }
+      const record = value as Record<string, unknown>;
+      return `{${Object.keys(record)
+        .sort()
+        .map((k) => `${JSON.stringify(k)}:${canonical(record[k], depth + 1)}`)
+        .join(',')}}`;
+    }
+    return ['string', 'number', 'boolean'].includes(typeof value)
+      ? JSON.stringify(value)
+      : `{"$type":"${typeof value}"}`;
+  } catch {
+    return '{"$type":"unreadable"}';
+  }
+}
+
+/** Whether a replay sent the metadata the first call sent. */
+function sameSent(existing: Row, write: Write): boolean {
+  const stored = existing.metadata;
+  const digest =
+    stored !== null && typeof stored[SENT_DIGEST] === 'string'
+      ? stored[SENT_DIGEST]
+      : undefined;
+  if (digest !== undefined) return digest === write.sentDigest;
+  // Nothing was dropped the first time: what was stored is what was sent.
+  return (
+    write.metadata === null
+      ? stored === null
+      : !write.metadata.includes(`"${SENT_DIGEST}"`) &&
+        canonical(stored, 0) === canonical(JSON.parse(write.metadata), 0)
+  );
 }
 
 function toRecord(row: Row): CreditTransactionRecord {
