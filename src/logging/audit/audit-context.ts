@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
-import { safeRequestId } from './metadata-policy.js';
+import { newRequestId, safeRequestId } from './metadata-policy.js';
 
 /**
  * Who is acting, for whom and from where: set by `@Audit` (and `AuditInterceptor`) for each audited request and
@@ -46,6 +45,6 @@ export const auditContext = {
     if (requestId === null || safeRequestId(requestId) !== null) {
       return storage.run(context, fn);
     }
-    return storage.run({ ...context, requestId: randomUUID() }, fn);
+    return storage.run({ ...context, requestId: newRequestId() }, fn);
   },
 };

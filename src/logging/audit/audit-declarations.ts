@@ -1,5 +1,9 @@
 import type { Type } from '@nestjs/common';
-import type { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import type {
+  DiscoveryService,
+  MetadataScanner,
+  Reflector,
+} from '@nestjs/core';
 import { AUDIT_KEY, type AuditSpec } from './audit-spec.js';
 import {
   type MetadataDeclaration,
@@ -34,12 +38,18 @@ export class ActionDeclarations {
       );
     }
     if (!known) {
-      this.byAction.set(action, { type, declaration: metadataDeclaration(type), where });
+      this.byAction.set(action, {
+        type,
+        declaration: metadataDeclaration(type),
+        where,
+      });
     }
   }
 
   get(action: unknown): MetadataDeclaration | undefined {
-    return typeof action === 'string' ? this.byAction.get(action)?.declaration : undefined;
+    return typeof action === 'string'
+      ? this.byAction.get(action)?.declaration
+      : undefined;
   }
 
   has(action: string): boolean {
@@ -58,9 +68,13 @@ export function discoverAuditedActions(
 ): AuditedAction[] {
   const found: AuditedAction[] = [];
   const seen = new Set<object>();
-  for (const wrapper of [...discovery.getControllers(), ...discovery.getProviders()]) {
+  for (const wrapper of [
+    ...discovery.getControllers(),
+    ...discovery.getProviders(),
+  ]) {
     const type = wrapper.metatype as Type | null | undefined;
-    if (typeof type !== 'function' || seen.has(type) || !type.prototype) continue;
+    if (typeof type !== 'function' || seen.has(type) || !type.prototype)
+      continue;
     seen.add(type);
     const own = reflector.get<AuditSpec | undefined>(AUDIT_KEY, type);
     if (own) found.push(describe(own, type.name));
@@ -68,8 +82,12 @@ export function discoverAuditedActions(
     for (const name of scanner.getAllMethodNames(prototype)) {
       const handler = prototype[name];
       if (typeof handler !== 'function') continue;
-      const spec = reflector.get<AuditSpec | undefined>(AUDIT_KEY, handler as Type);
-      if (spec && spec !== own) found.push(describe(spec, `${type.name}.${name}`));
+      const spec = reflector.get<AuditSpec | undefined>(
+        AUDIT_KEY,
+        handler as Type,
+      );
+      if (spec && spec !== own)
+        found.push(describe(spec, `${type.name}.${name}`));
     }
   }
   return found;

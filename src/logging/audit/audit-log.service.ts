@@ -68,7 +68,11 @@ export class AuditLogService implements OnModuleInit {
   onModuleInit(): void {
     if (!this.discovery || !this.scanner || !this.reflector) return;
     const undeclared = new Map<string, string[]>();
-    const found = discoverAuditedActions(this.discovery, this.scanner, this.reflector);
+    const found = discoverAuditedActions(
+      this.discovery,
+      this.scanner,
+      this.reflector,
+    );
     for (const { action, metadataClass, where } of found) {
       if (metadataClass) this.declarations.add(action, metadataClass, where);
     }
@@ -80,7 +84,9 @@ export class AuditLogService implements OnModuleInit {
     const heuristic = this.options.metadataPolicy.mode === 'heuristic';
     this.logger.warn(
       `audit_log: ${undeclared.size} audited action(s) have no metadata declaration and ${
-        heuristic ? 'fall back to the heuristic key-word rules' : 'store only the system keys'
+        heuristic
+          ? 'fall back to the heuristic key-word rules'
+          : 'store only the system keys'
       }: ${[...undeclared].map(([action, where]) => `${action} (${where.join(', ')})`).join('; ')}. ` +
         `Declare their keys with @Audit(..., { metadataClass }) or audit.actions`,
     );

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   type ExecutionContext,
   HttpException,
@@ -14,7 +13,7 @@ import type { AuditArgs, AuditSpec } from './audit-spec.js';
 import { AuditConfigurationError, AuditWriteError } from './audit.errors.js';
 import type { AuditActor, AuditRequest } from './audit.options.js';
 import { anonymizeIp, clientIp } from './ip-address.js';
-import { safeRequestId } from './metadata-policy.js';
+import { newRequestId, safeRequestId } from './metadata-policy.js';
 
 /** The UUID rule of the entry classes (`@IsUUID('all')`), which this path does not run again. */
 const isUuid = (value: string) => isUUID(value, 'all');
@@ -342,7 +341,7 @@ export class AuditRunner {
       const value = safeRequestId(request.headers[header]);
       if (value !== null) return value;
     }
-    return randomUUID();
+    return newRequestId();
   }
 }
 

@@ -1,22 +1,6 @@
 import type { Type } from '@nestjs/common';
 import { getMetadataStorage } from 'class-validator';
-import {
-  detectSensitive,
-  isUuidText,
-} from '../validation/sensitive-values.js';
-import type { ResolvedMetadataPolicy } from './metadata-policy.js';
-import {
-  countIn,
-  drop,
-  dropKey,
-  DROPPED,
-  keysOf,
-  lengthOf,
-  read,
-  shapeOf,
-  SKIPPED,
-  type Walk,
-} from './metadata-walk.js';
+import { detectSensitive } from '../validation/sensitive-values.js';
 
 /**
  * Declarations of the metadata an action may store: a class whose properties carry class-validator
@@ -115,7 +99,10 @@ function compile(type: Type, seen: Type[]): MetadataDeclaration {
   const keys = new Map<string, DeclaredKey>();
   for (const [property, list] of byProperty) {
     if (!KEY.test(property) || detectSensitive(property) !== null) {
-      fail('a key must be a letter, then letters, digits or underscores, and no identity number', property);
+      fail(
+        'a key must be a letter, then letters, digits or underscores, and no identity number',
+        property,
+      );
     }
     const named = new Map<string, { constraints: unknown[]; each: boolean }>();
     let nested = false;
@@ -127,7 +114,10 @@ function compile(type: Type, seen: Type[]): MetadataDeclaration {
       }
       const ruleName = rule.type === 'customValidation' ? rule.name : rule.type;
       if (ruleName === undefined || !isSupported(ruleName)) {
-        fail(`@${ruleName ?? rule.type} is not a rule the metadata policy can keep; use ${supported()}`, property);
+        fail(
+          `@${ruleName ?? rule.type} is not a rule the metadata policy can keep; use ${supported()}`,
+          property,
+        );
       }
       named.set(ruleName!, {
         constraints: (rule.constraints ?? []) as unknown[],
@@ -142,11 +132,25 @@ function compile(type: Type, seen: Type[]): MetadataDeclaration {
     let field: DeclaredField;
     switch (nested ? 'nested' : kinds[0]) {
       case 'nested': {
-        const nestedType = Reflect.getMetadata('design:type', type.prototype as object, property) as unknown;
-        if (typeof nestedType !== 'function' || nestedType === Array || nestedType === Object) {
-          fail('@ValidateNested() needs the property typed with a declaration class (arrays of objects are not supported)', property);
+        const nestedType = Reflect.getMetadata(
+          'design:type',
+          type.prototype as object,
+          property,
+        ) as unknown;
+        if (
+          typeof nestedType !== 'function' ||
+          nestedType === Array ||
+          nestedType === Object
+        ) {
+          fail(
+            '@ValidateNested() needs the property typed with a declaration class (arrays of objects are not supported)',
+            property,
+          );
         }
-        field = { kind: 'object', declaration: compile(nestedType as Type, [...seen, type]) };
+        field = {
+          kind: 'object',
+          declaration: compile(nestedType as Type, [...seen, type]),
+        };
         break;
       }
       case 'isUuid':
@@ -154,16 +158,43 @@ function compile(type: Type, seen: Type[]): MetadataDeclaration {
         break;
       case 'isIn': {
         const values = constraint('isIn');
-        if (!Array.isArray(values) || values.length === 0 || !values.every((v) => typeof v === 'string' && IDENTIFIER.test(v) && v.length <= 64 && detectSensitive(v) === null)) {
-          fail('@IsIn() takes identifiers (a letter, then letters, digits or . _ : -), none of them an identity number or an amount', property);
+        if (
+          !Array.isArray(values) ||
+          values.length === 0 ||
+          !values.every(
+            (v) =>
+              typeof v === 'string' &&
+              IDENTIFIER.test(v) &&
+              v.length <= 64 &&
+              detectSensitive(v) === null,
+          )
+        ) {
+          fail(
+            '@IsIn() takes identifiers (a letter, then letters, digits or . _ : -), none of them an identity number or an amount',
+            property,
+          );
         }
-        field = { kind: 'identifier', oneOf: new Set(values as string[]), maxLength: maxLength(named, fail, property) };
+        field = {
+          kind: 'identifier',
+          oneOf: new Set(values as string[]),
+          maxLength: maxLength(named, fail, property),
+        };
         break;
       }
       case 'matches': {
         const [pattern, modifiers] = named.get('matches')!.constraints;
-        const regex = pattern instanceof RegExp ? pattern : new RegExp(String(pattern), typeof modifiers === 'string' ? modifiers : undefined);
-        field = { kind: 'identifier', pattern: new RegExp(regex.source, regex.flags.replace(/[gy]/g, '')), maxLength: maxLength(named, fail, property) };
+        const regex =
+          pattern instanceof RegExp
+            ? pattern
+            : new RegExp(
+                String(pattern),
+                typeof modifiers === 'string' ? modifiers : undefined,
+              );
+        field = {
+          kind: 'identifier',
+          pattern: new RegExp(regex.source, regex.flags.replace(/[gy]/g, '')),
+          maxLength: maxLength(named, fail, property),
+        };
         break;
       }
       case 'isInt': {
@@ -172,8 +203,16 @@ function compile(type: Type, seen: Type[]): MetadataDeclaration {
         if (typeof max !== 'number' || !Number.isSafeInteger(max)) {
           fail('a count needs a declared maximum: add @Max(n)', property);
         }
-        if (typeof min !== 'number' || !Number.isSafeInteger(min) || min < 0 || min > (max as number)) {
-          fail('@Min() of a count must be an integer from 0 to its @Max()', property);
+        if (
+          typeof min !== 'number' ||
+          !Number.isSafeInteger(min) ||
+          min < 0 ||
+          min > (max as number)
+        ) {
+          fail(
+            '@Min() of a count must be an integer from 0 to its @Max()',
+            property,
+          );
         }
         field = { kind: 'count', min: min as number, max: max as number };
         break;
@@ -183,12 +222,23 @@ function compile(type: Type, seen: Type[]): MetadataDeclaration {
     }
     const each = [...named.values()].some((r) => r.each);
     if (named.has('isArray') || named.has('arrayMaxSize') || each) {
-      if (field.kind === 'object') fail('arrays of objects are not supported', property);
+      if (field.kind === 'object')
+        fail('arrays of objects are not supported', property);
       const maxItems = constraint('arrayMaxSize');
-      if (maxItems !== undefined && !(typeof maxItems === 'number' && Number.isSafeInteger(maxItems) && maxItems >= 0)) {
+      if (
+        maxItems !== undefined &&
+        !(
+          typeof maxItems === 'number' &&
+          Number.isSafeInteger(maxItems) &&
+          maxItems >= 0
+        )
+      ) {
         fail('@ArrayMaxSize() must be a non-negative integer', property);
       }
-      keys.set(property, { field, array: { maxItems: maxItems as number | undefined } });
+      keys.set(property, {
+        field,
+        array: { maxItems: maxItems as number | undefined },
+      });
     } else {
       keys.set(property, { field });
     }
@@ -199,7 +249,11 @@ function compile(type: Type, seen: Type[]): MetadataDeclaration {
 }
 
 function isSupported(rule: string): boolean {
-  return KINDS.has(rule) || REDUNDANT.has(rule) || ['max', 'min', 'maxLength', 'isArray', 'arrayMaxSize'].includes(rule);
+  return (
+    KINDS.has(rule) ||
+    REDUNDANT.has(rule) ||
+    ['max', 'min', 'maxLength', 'isArray', 'arrayMaxSize'].includes(rule)
+  );
 }
 
 function supported(): string {
@@ -216,113 +270,5 @@ function maxLength(
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
     fail('@MaxLength() must be a positive integer', property);
   }
-  return value as number;
-}
-
-/** The declared form of one value: `DROPPED` (reported) or `SKIPPED` when it is not kept. */
-function declaredValue(
-  walk: Walk,
-  input: unknown,
-  field: DeclaredField,
-  depth: number,
-  policy: ResolvedMetadataPolicy,
-): unknown {
-  if (input === undefined) return SKIPPED;
-  if (input === null) return null;
-  switch (field.kind) {
-    case 'uuid':
-      return typeof input === 'string' && isUuidText(input)
-        ? input
-        : drop(walk, 'not_a_uuid');
-    case 'count':
-      return countIn(input, field.min, field.max) ?? drop(walk, 'not_a_count');
-    case 'boolean':
-      return typeof input === 'boolean' ? input : drop(walk, 'not_a_boolean');
-    case 'identifier': {
-      const limit = Math.min(field.maxLength ?? Infinity, policy.maxStringLength);
-      if (
-        typeof input !== 'string' ||
-        input.length > limit ||
-        !IDENTIFIER.test(input) ||
-        (field.oneOf !== undefined && !field.oneOf.has(input)) ||
-        (field.pattern !== undefined && !field.pattern.test(input))
-      ) {
-        return drop(walk, 'not_an_identifier');
-      }
-      // Defence in depth: a declared pattern may be looser than the host meant.
-      return detectSensitive(input) === null
-        ? input
-        : drop(walk, 'identity_number');
-    }
-    case 'object':
-      if (typeof input !== 'object' || shapeOf(input) !== 'plain') {
-        return drop(walk, 'unsupported_type');
-      }
-      if (depth + 1 > policy.maxDepth) return drop(walk, 'too_deep');
-      return declaredObject(walk, input, field.declaration, depth + 1, policy);
-  }
-}
-
-/** An array of a declared kind. */
-function declaredArray(
-  walk: Walk,
-  input: unknown,
-  key: DeclaredKey,
-  depth: number,
-  policy: ResolvedMetadataPolicy,
-): unknown {
-  if (input === undefined) return SKIPPED;
-  if (input === null) return null;
-  if (typeof input !== 'object' || shapeOf(input) !== 'array') {
-    return drop(walk, 'unsupported_type');
-  }
-  if (depth + 1 > policy.maxDepth) return drop(walk, 'too_deep');
-  const length = lengthOf(walk, input as unknown[]);
-  if (length === DROPPED) return length;
-  const limit = Math.min(key.array?.maxItems ?? Infinity, policy.maxArrayLength);
-  if (!(length <= limit)) return drop(walk, 'array_too_long');
-  const output: unknown[] = [];
-  for (let i = 0; i < length; i++) {
-    walk.path.push(i);
-    const raw = read(walk, input, i);
-    const result =
-      raw === DROPPED ? raw : declaredValue(walk, raw, key.field, depth + 1, policy);
-    walk.path.pop();
-    if (result !== DROPPED && result !== SKIPPED) output.push(result);
-  }
-  return output;
-}
-
-/**
- * The declared keys of a plain object at depth `depth`, each of its kind; every other key is
- * dropped as `undeclared_key`.
- */
-export function declaredObject(
-  walk: Walk,
-  input: object,
-  declaration: MetadataDeclaration,
-  depth: number,
-  policy: ResolvedMetadataPolicy,
-): unknown {
-  const keys = keysOf(input);
-  if (keys === undefined) return drop(walk, 'unsupported_type');
-  const output: Record<string, unknown> = {};
-  for (const key of keys) {
-    const declared = declaration.keys.get(key);
-    if (declared === undefined) {
-      dropKey(walk, key, 'undeclared_key');
-      continue;
-    }
-    walk.path.push(key);
-    const raw = read(walk, input, key);
-    const result =
-      raw === DROPPED
-        ? raw
-        : declared.array
-          ? declaredArray(walk, raw, declared, depth, policy)
-          : declaredValue(walk, raw, declared.field, depth, policy);
-    walk.path.pop();
-    if (result !== DROPPED && result !== SKIPPED) output[key] = result;
-  }
-  return output;
+  return value;
 }

@@ -106,7 +106,10 @@ describe('legitimate metadata', () => {
   });
 
   it('accepts hand-made policies as the policy', () => {
-    const heuristic = { ...METADATA_POLICY_DEFAULTS, mode: 'heuristic' as const };
+    const heuristic = {
+      ...METADATA_POLICY_DEFAULTS,
+      mode: 'heuristic' as const,
+    };
     expect(sanitizeMetadata(LEGIT, heuristic).metadata).toEqual(LEGIT);
     const strict = { ...heuristic, strict: true };
     expect(() => sanitizeMetadata({ amount: 1 }, strict)).toThrow(

@@ -1,30 +1,28 @@
 import type { Type } from '@nestjs/common';
 import { isIntegerIn, optionCheck } from '../validation/option-check.js';
+import { METADATA_POLICY_MAX_BYTES } from './audit-log-entry.js';
 import {
-  detectSensitive,
-  idHidesNumber,
-  isUlidText,
-  isUuidText,
-} from '../validation/sensitive-values.js';
-import {
-  AUDIT_METADATA_MAX_BYTES,
-  METADATA_POLICY_MAX_BYTES,
-} from './audit-log-entry.js';
-import {
-  declaredObject,
   type MetadataDeclaration,
   metadataDeclaration,
 } from './metadata-declaration.js';
+import { declaredObject } from './metadata-declared.js';
 import { heuristicObject } from './metadata-heuristic.js';
 import {
   drop,
+  jsonBytes,
   type MetadataDrop,
-  type MetadataRule,
   shapeOf,
   type Walk,
 } from './metadata-walk.js';
 
 export type { MetadataDrop, MetadataRule } from './metadata-walk.js';
+export {
+  newRequestId,
+  safeRequestId,
+  storedMetadata,
+  systemMetadata,
+  type SystemMetadata,
+} from './metadata-system.js';
 export { DENIED_KEY_WORDS } from './metadata-heuristic.js';
 
 /**
@@ -134,8 +132,14 @@ export function resolveMetadataPolicy(
   options: MetadataPolicyOptions = {},
 ): ResolvedMetadataPolicy {
   if (resolvedPolicies.has(options)) return options as ResolvedMetadataPolicy;
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new Error('LoggingModule option audit.metadataPolicy must be an object');
+  if (
+    typeof options !== 'object' ||
+    options === null ||
+    Array.isArray(options)
+  ) {
+    throw new Error(
+      'LoggingModule option audit.metadataPolicy must be an object',
+    );
   }
   const d = METADATA_POLICY_DEFAULTS;
   const r = {
@@ -148,11 +152,23 @@ export function resolveMetadataPolicy(
     maxBytes: options.maxBytes ?? d.maxBytes,
     deniedKeys: options.deniedKeys ?? d.deniedKeys,
   };
-  check(['declared', 'heuristic'].includes(r.mode), 'mode', `'declared' or 'heuristic'`);
+  check(
+    ['declared', 'heuristic'].includes(r.mode),
+    'mode',
+    `'declared' or 'heuristic'`,
+  );
   check(typeof r.strict === 'boolean', 'strict', 'a boolean');
   check(integer(r.maxCount, 0), 'maxCount', 'an integer of at least 0');
-  check(integer(r.maxStringLength, 1), 'maxStringLength', 'an integer of at least 1');
-  check(integer(r.maxArrayLength, 0), 'maxArrayLength', 'an integer of at least 0');
+  check(
+    integer(r.maxStringLength, 1),
+    'maxStringLength',
+    'an integer of at least 1',
+  );
+  check(
+    integer(r.maxArrayLength, 0),
+    'maxArrayLength',
+    'an integer of at least 0',
+  );
   check(integer(r.maxDepth, 0), 'maxDepth', 'an integer of at least 0');
   check(
     integer(r.maxBytes, 2, METADATA_POLICY_MAX_BYTES),
@@ -192,18 +208,31 @@ export function sanitizeMetadata(
   declaration?: Type | MetadataDeclaration,
 ): SanitizedMetadata {
   const resolved = resolveMetadataPolicy(policy);
-  if (input === null || input === undefined) return { metadata: {}, dropped: [] };
+  if (input === null || input === undefined)
+    return { metadata: {}, dropped: [] };
   const walk: Walk = { dropped: [], path: [] };
   let metadata: Record<string, unknown> = {};
   if (typeof input !== 'object' || shapeOf(input) !== 'plain') {
     drop(walk, 'unsupported_type');
   } else if (declaration !== undefined) {
     const declared = metadataDeclaration(declaration);
-    metadata = declaredObject(walk, input, declared, 0, resolved) as Record<string, unknown>;
+    metadata = declaredObject(walk, input, declared, 0, resolved) as Record<
+      string,
+      unknown
+    >;
   } else if (resolved.mode === 'heuristic') {
-    metadata = heuristicObject(walk, input, 0, resolved) as Record<string, unknown>;
+    metadata = heuristicObject(walk, input, 0, resolved) as Record<
+      string,
+      unknown
+    >;
   } else {
-    metadata = declaredObject(walk, input, NOTHING_DECLARED, 0, resolved) as Record<string, unknown>;
+    metadata = declaredObject(
+      walk,
+      input,
+      NOTHING_DECLARED,
+      0,
+      resolved,
+    ) as Record<string, unknown>;
   }
   if (typeof metadata !== 'object') metadata = {}; // the input could not be read
   bound(metadata, resolved.maxBytes, walk.dropped);
@@ -218,11 +247,6 @@ const NOTHING_DECLARED: MetadataDeclaration = Object.freeze({
   keys: new Map(),
 });
 
-/** JSON size of `value` in UTF-8 bytes. */
-export function jsonBytes(value: unknown): number {
-  return Buffer.byteLength(JSON.stringify(value), 'utf8');
-}
-
 /**
  * Keeps the top-level keys of `metadata` that fit in `maxBytes`, in order: the first that does not
  * fit and every one after it are deleted and reported as `too_large` (their insides' reports
@@ -236,7 +260,8 @@ function bound(
   let size = 2;
   let full = false;
   for (const key of Object.keys(metadata)) {
-    const entry = jsonBytes(key) + 1 + jsonBytes(metadata[key]) + (size > 2 ? 1 : 0);
+    const entry =
+      jsonBytes(key) + 1 + jsonBytes(metadata[key]) + (size > 2 ? 1 : 0);
     if (!full && size + entry <= maxBytes) {
       size += entry;
       continue;
@@ -245,77 +270,9 @@ function bound(
     delete metadata[key];
     for (let i = dropped.length - 1; i >= 0; i--) {
       const path = dropped[i].path;
-      if (path.startsWith(`${key}.`) || path.startsWith(`${key}[`)) dropped.splice(i, 1);
+      if (path.startsWith(`${key}.`) || path.startsWith(`${key}[`))
+        dropped.splice(i, 1);
     }
     dropped.push({ path: key, rule: 'too_large' });
   }
-}
-
-/** The keys the module adds to audit metadata itself. */
-export interface SystemMetadata {
-  outcome?: unknown;
-  errorClass?: unknown;
-  status?: unknown;
-  requestId?: unknown;
-}
-
-const TOKEN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
-const CLASS_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/;
-
-/**
- * `value` if it may be stored as a request id, else null: a UUID or a ULID that hides no identity
- * number, or a token of at most 64 characters of `[A-Za-z0-9._:-]` that no detector catches.
- */
-export function safeRequestId(value: unknown): string | null {
-  if (typeof value !== 'string') return null;
-  if (isUuidText(value) || isUlidText(value)) {
-    return idHidesNumber(value) ? null : value;
-  }
-  return TOKEN.test(value) && detectSensitive(value) === null ? value : null;
-}
-
-/**
- * The system keys that obey the rules, and the ones that do not (as `MetadataDrop`s): `outcome` is
- * `'success'` or `'failure'`, `errorClass` a class name no detector catches, `status` an HTTP
- * status (100-599), `requestId` as {@link safeRequestId}. `undefined` and `null` are left out.
- */
-export function systemMetadata(system: SystemMetadata): SanitizedMetadata {
-  const metadata: Record<string, unknown> = {};
-  const dropped: MetadataDrop[] = [];
-  const keep = (key: keyof SystemMetadata, ok: boolean, rule: MetadataRule) => {
-    const value = system[key];
-    if (value === undefined || value === null) return;
-    if (ok) metadata[key] = value;
-    else dropped.push({ path: key, rule });
-  };
-  const { outcome, errorClass, status, requestId } = system;
-  keep('outcome', outcome === 'success' || outcome === 'failure', 'not_an_identifier');
-  keep(
-    'errorClass',
-    typeof errorClass === 'string' && CLASS_NAME.test(errorClass) && detectSensitive(errorClass) === null,
-    'not_an_identifier',
-  );
-  keep('status', integer(status, 100, 599), 'not_a_count');
-  keep('requestId', safeRequestId(requestId) !== null, 'identity_number');
-  return { metadata, dropped };
-}
-
-/**
- * The metadata as stored: the sanitized `declared` keys and the checked system keys, which take
- * precedence, within {@link AUDIT_METADATA_MAX_BYTES}; declared keys are dropped from the last back
- * until it fits (`too_large`), which the policy's `maxBytes` makes rare.
- */
-export function storedMetadata(
-  declared: Record<string, unknown>,
-  system: SystemMetadata,
-): SanitizedMetadata {
-  const checked = systemMetadata(system);
-  const metadata: Record<string, unknown> = { ...declared, ...checked.metadata };
-  const keys = Object.keys(declared).filter((k) => !(k in checked.metadata));
-  while (keys.length > 0 && jsonBytes(metadata) > AUDIT_METADATA_MAX_BYTES) {
-    const key = keys.pop()!;
-    delete metadata[key];
-    checked.dropped.push({ path: key, rule: 'too_large' });
-  }
-  return { metadata, dropped: checked.dropped };
 }

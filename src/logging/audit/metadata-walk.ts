@@ -110,7 +110,10 @@ export function read(walk: Walk, input: object, key: string | number): unknown {
 }
 
 /** The length of an array, or `DROPPED` (reported) if it cannot be read. */
-export function lengthOf(walk: Walk, input: readonly unknown[]): number | typeof DROPPED {
+export function lengthOf(
+  walk: Walk,
+  input: readonly unknown[],
+): number | typeof DROPPED {
   try {
     return input.length;
   } catch {
@@ -119,7 +122,11 @@ export function lengthOf(walk: Walk, input: readonly unknown[]): number | typeof
 }
 
 /** A safe integer from `min` to `max`, as stored (never `-0`). */
-export function countIn(value: unknown, min: number, max: number): number | undefined {
+export function countIn(
+  value: unknown,
+  min: number,
+  max: number,
+): number | undefined {
   if (
     typeof value !== 'number' ||
     !Number.isSafeInteger(value) ||
@@ -129,4 +136,9 @@ export function countIn(value: unknown, min: number, max: number): number | unde
     return undefined;
   }
   return value === 0 ? 0 : value;
+}
+
+/** JSON size of `value` in UTF-8 bytes. */
+export function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value), 'utf8');
 }

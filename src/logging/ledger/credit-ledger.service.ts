@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import {
@@ -46,6 +45,7 @@ import {
   type CreditTransactionResult,
   type CreditWriteOptions,
 } from './credit-ledger.types.js';
+import { SENT_DIGEST, sameSent, sentDigest } from './sent-digest.js';
 import {
   CURSOR_TIME_SQL,
   decodeCursor,
@@ -279,7 +279,10 @@ export class CreditLedgerService {
       if (dropped.length === 0) return JSON.stringify(clean);
       this.warnDropped(operation, dropped, 'trimmed');
       // What was stored is not what was sent: a replay is compared with this digest of it.
-      return JSON.stringify({ ...clean, [SENT_DIGEST]: sentDigest(metadata, salt) });
+      return JSON.stringify({
+        ...clean,
+        [SENT_DIGEST]: sentDigest(metadata, salt),
+      });
     } catch (error) {
       if (error instanceof AuditMetadataError) {
         this.warnDropped(operation, error.dropped, 'refused');
@@ -455,7 +458,9 @@ export class CreditLedgerService {
     }
     if (existing.amount !== write.amount) differs.push('amount');
     if (existing.refund_of !== write.refundOf) differs.push('deductId');
-    if (!sameSent(existing, write)) differs.push('metadata');
+    if (!sameSent(existing.metadata, write.metadata, write.sentDigest)) {
+      differs.push('metadata');
+    }
     if (differs.length > 0) {
       throw new CreditIdempotencyConflictError(
         write.userId,
@@ -496,62 +501,6 @@ export class CreditLedgerService {
       await runner.release();
     }
   }
-}
-
-/** The key of the digest of the metadata sent, stored when the policy dropped part of it. */
-const SENT_DIGEST = 'sentDigest';
-
-/**
- * A digest of the metadata a caller sent, salted with the user and the idempotency key: SHA-256 of
- * its canonical JSON, 96 bits written as letters `a`-`p`, so no detector can ever see a number in
- * it. Stored only when the policy dropped part of the metadata, so that a replay with other
- * metadata conflicts even where the difference was dropped.
- */
-function sentDigest(metadata: unknown, salt: string): string {
-  const hash = createHash('sha256').update(salt).update(canonical(metadata, 0));
-  return [...hash.digest().subarray(0, 12)]
-    .map((byte) => String.fromCharCode(97 + (byte >> 4), 97 + (byte & 15)))
-    .join('');
-}
-
-/** JSON with sorted keys, bounded in depth; values JSON cannot hold named by their type. */
-function canonical(value: unknown, depth: number): string {
-  if (value === undefined || value === null) return 'null';
-  if (depth > 8) return '"…"';
-  try {
-    if (typeof value === 'object') {
-      if (Array.isArray(value)) {
-        return `[${value.map((v) => canonical(v, depth + 1)).join(',')}]`;
-      }
-      const record = value as Record<string, unknown>;
-      return `{${Object.keys(record)
-        .sort()
-        .map((k) => `${JSON.stringify(k)}:${canonical(record[k], depth + 1)}`)
-        .join(',')}}`;
-    }
-    return ['string', 'number', 'boolean'].includes(typeof value)
-      ? JSON.stringify(value)
-      : `{"$type":"${typeof value}"}`;
-  } catch {
-    return '{"$type":"unreadable"}';
-  }
-}
-
-/** Whether a replay sent the metadata the first call sent. */
-function sameSent(existing: Row, write: Write): boolean {
-  const stored = existing.metadata;
-  const digest =
-    stored !== null && typeof stored[SENT_DIGEST] === 'string'
-      ? stored[SENT_DIGEST]
-      : undefined;
-  if (digest !== undefined) return digest === write.sentDigest;
-  // Nothing was dropped the first time: what was stored is what was sent.
-  return (
-    write.metadata === null
-      ? stored === null
-      : !write.metadata.includes(`"${SENT_DIGEST}"`) &&
-        canonical(stored, 0) === canonical(JSON.parse(write.metadata), 0)
-  );
 }
 
 function toRecord(row: Row): CreditTransactionRecord {

@@ -13,13 +13,7 @@
 
 /** What a detector found. */
 export type SensitiveKind =
-  | 'pan'
-  | 'tan'
-  | 'gstin'
-  | 'ifsc'
-  | 'long_number'
-  | 'email'
-  | 'amount';
+  'pan' | 'tan' | 'gstin' | 'ifsc' | 'long_number' | 'email' | 'amount';
 
 /** ASCII digit of each Unicode decimal digit (`\p{Nd}`) that is not ASCII already. */
 const DIGITS = new Map<string, string>();
@@ -46,7 +40,7 @@ const NON_ASCII_DIGIT = /\p{Nd}/gu;
  */
 export function canonicalText(text: string): string {
   let folded = text.normalize('NFKC').replace(FORMAT_CHARACTERS, '');
-  if (/[^\x00-\x7f]/.test(folded)) {
+  if (/[^\p{ASCII}]/u.test(folded)) {
     folded = folded.replace(NON_ASCII_DIGIT, (d) => DIGITS.get(d) ?? d);
   }
   return folded.toLowerCase();
