@@ -1,4 +1,8 @@
-import { detectSensitive, isUuidText } from '../validation/sensitive-values.js';
+import {
+  detectSensitive,
+  isUuidText,
+  spellsIdentityNumber,
+} from '../validation/sensitive-values.js';
 import type {
   DeclaredField,
   DeclaredKey,
@@ -105,6 +109,11 @@ function declaredArray(
         : declaredValue(walk, raw, key.field, depth + 1, policy);
     walk.path.pop();
     if (result !== DROPPED && result !== SKIPPED) output.push(result);
+  }
+  // Counts that spell a card or Aadhaar number when joined: a number split over the elements.
+  const counts = output.filter((v): v is number => typeof v === 'number');
+  if (key.field.kind === 'count' && spellsIdentityNumber(counts)) {
+    return drop(walk, 'identity_number');
   }
   return output;
 }

@@ -66,7 +66,8 @@ const DETECTORS: readonly [SensitiveKind, RegExp][] = [
     'ifsc',
     /(?:^|[^a-z])[a-z]{4}0[a-z0-9]{6}(?![a-z0-9])|[a-z]{4}0(?=[a-z0-9]{0,5}\d)[a-z0-9]{6}/,
   ],
-  ['email', /[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+/],
+  // Email: any @ joined to a word, however the address around it is cut up.
+  ['email', /[^\s@]@|@[^\s@]/],
   // Card numbers (13-19 digits), Aadhaar (12), bank accounts (9-18), phones (10, +91 ...):
   // nine digits or more, whatever separates them.
   ['long_number', new RegExp(digitRun(9))],
@@ -84,11 +85,24 @@ const DETECTORS: readonly [SensitiveKind, RegExp][] = [
   ['amount', /\d{1,3}(?:,\d{2,3}){1,}(?:\.\d+)?/],
 ];
 
-/** The kind of financial or identity data `text` holds, or null. */
+/** Separators a code may be written with: `ABCPE-1234-F`, `HDFC.0001.234`. */
+const SEPARATORS = /[\s._:/,\u2010-\u2015\u2212-]+/g;
+/** The detectors of codes of letters and digits, tried again with the separators taken out. */
+const CODES = new Set<SensitiveKind>(['gstin', 'pan', 'tan', 'ifsc']);
+
+/**
+ * The kind of financial or identity data `text` holds, or null. Codes (PAN, TAN, GSTIN, IFSC) are
+ * also looked for with separators taken out, so `MUMA-1234-5B` is a TAN.
+ */
 export function detectSensitive(text: string): SensitiveKind | null {
   const canonical = canonicalText(text);
   for (const [kind, pattern] of DETECTORS) {
     if (pattern.test(canonical)) return kind;
+  }
+  const squeezed = canonical.replace(SEPARATORS, '');
+  if (squeezed === canonical) return null;
+  for (const [kind, pattern] of DETECTORS) {
+    if (CODES.has(kind) && pattern.test(squeezed)) return kind;
   }
   return null;
 }
@@ -159,4 +173,59 @@ export function idHidesNumber(value: string): boolean {
     return [0, 8, 20].some((at) => /^\d{12}$/.test(flat.slice(at, at + 12)));
   }
   return /\d{12}/.test(flat);
+}
+
+/** Luhn's check, which every card number passes. */
+function luhn(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+const VERHOEFF_D = [
+  '0123456789',
+  '1234067895',
+  '2340178956',
+  '3401289567',
+  '4012395678',
+  '5987604321',
+  '6598710432',
+  '7659821043',
+  '8765932104',
+  '9876543210',
+].map((row) => [...row].map(Number));
+const VERHOEFF_P = [
+  '0123456789',
+  '1576283094',
+  '5803796142',
+  '8916043527',
+  '9453126870',
+  '4286573901',
+  '2793806415',
+  '7046913258',
+].map((row) => [...row].map(Number));
+
+/** Verhoeff's check, which every Aadhaar number passes. */
+function verhoeff(digits: string): boolean {
+  let c = 0;
+  for (let i = 0; i < digits.length; i++) {
+    c = VERHOEFF_D[c][VERHOEFF_P[i % 8][Number(digits[digits.length - 1 - i])]];
+  }
+  return c === 0;
+}
+
+/**
+ * Whether the digits of a sequence of counts, joined, spell a card number (13-19 digits passing
+ * Luhn's check) or an Aadhaar number (12 digits passing Verhoeff's): a number split over the
+ * elements of an array. Shorter or unchecked joins are not refused; declared maxima bound them.
+ */
+export function spellsIdentityNumber(counts: readonly number[]): boolean {
+  const digits = counts.join('');
+  if (!/^\d+$/.test(digits)) return false;
+  if (digits.length === 12 && verhoeff(digits)) return true;
+  return digits.length >= 13 && digits.length <= 19 && luhn(digits);
 }
