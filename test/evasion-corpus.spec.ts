@@ -1,5 +1,6 @@
+import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { Body, Controller, Param, Post } from '@nestjs/common';
+import { Body, Controller, Logger, Param, Post } from '@nestjs/common';
 import {
   Audit,
   CreditLedgerService,
@@ -87,11 +88,16 @@ describe('the evasion corpus stores none of its probes', () => {
   let firm: { firmId: string; userId: string; projectId: string };
   let headers: Record<string, string>;
 
+  let warnings: string[];
+
   beforeAll(async () => {
     database = await createTestDatabase();
+    const warn = jest.spyOn(Logger.prototype, 'warn');
     app = await httpApp('express', database.url, OPTIONS, {
       controllers: [CorpusController],
     });
+    warnings = warn.mock.calls.map(([message]) => String(message));
+    warn.mockRestore();
     firm = await seedFirm(app.dataSource, `corpus-${randomUUID()}`);
     headers = { 'x-test-firm': firm.firmId, 'x-test-user': firm.userId };
   });
@@ -106,6 +112,17 @@ describe('the evasion corpus stores none of its probes', () => {
     count('SELECT count(*)::int AS n FROM audit_log WHERE entity_id = $1', [
       entityId,
     ]);
+
+  it('warns at startup of the audited actions without a declaration, and only of them', () => {
+    const startup = warnings.filter((w) =>
+      w.includes('no metadata declaration'),
+    );
+    expect(startup).toHaveLength(1);
+    expect(startup[0]).toContain(
+      'corpus_http_undeclared (CorpusController.undeclared)',
+    );
+    expect(startup[0]).not.toContain('corpus_http ');
+  });
 
   it('has at least 500 evasions on the record() path alone', () => {
     expect(CASES.length + MONEY.length).toBeGreaterThanOrEqual(500);
