@@ -66,6 +66,7 @@ export {
   type AuditActorResolver,
   type AuditOptions,
   type AuditRequest,
+  type AuditTransportRequest,
   type AuditStats,
   type AuditWriteErrorPolicy,
   defaultActorResolver,

@@ -1,10 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
+import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { AuditLogService } from './audit/audit-log.service.js';
-import { AuditBinder } from './audit/audit-binder.js';
 import { AuditTrail } from './audit/audit-trail.service.js';
-import { AuditRunner } from './audit/audit-runner.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
 import { LlmUsageReports } from './llm-usage/llm-usage-reports.service.js';
@@ -13,9 +11,11 @@ import { LlmUsageService } from './llm-usage/llm-usage.service.js';
 import { LogRetention } from './retention/log-retention.service.js';
 import { ModelPricing, resolvePricing } from './llm-usage/model-pricing.js';
 import { LOGGING_DATA_SOURCE } from './logging.constants.js';
+import type { LoggingModuleOptions } from './logging.options.js';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
+  LOGGING_MODULE_OPTIONS,
   OPTIONS_TYPE,
 } from './logging.module-definition.js';
 import { LogWriter } from './writer/log-writer.service.js';
@@ -26,7 +26,6 @@ const SERVICES = [
   AuditLogService,
   LlmUsageService,
   LlmUsageReports,
-  AuditRunner,
   AuditInterceptor,
   AuditTrail,
   LogRetention,
@@ -51,8 +50,21 @@ const SERVICES = [
  * ```
  */
 @Module({
+  // AuditLogService reads the @Audit declarations of the application at startup.
   imports: [DiscoveryModule],
-  providers: [...SERVICES, AuditBinder],
+  providers: [
+    ...SERVICES,
+    {
+      // `audit.global: true`: AuditInterceptor on every route; otherwise nothing (Nest skips a
+      // global enhancer whose factory returns null), and @Audit binds it where it is used.
+      provide: APP_INTERCEPTOR,
+      useFactory: (
+        options: LoggingModuleOptions,
+        interceptor: AuditInterceptor,
+      ) => (options.audit?.global === true ? interceptor : null),
+      inject: [LOGGING_MODULE_OPTIONS, AuditInterceptor],
+    },
+  ],
   exports: SERVICES,
 })
 export class LoggingModule extends ConfigurableModuleClass {
