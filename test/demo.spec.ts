@@ -46,6 +46,7 @@ describe('demo host', () => {
           'AppendOnlyLogs1795305720000',
           'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
           'CreateCreditLedger1795305780000',
+          'CreateDailyRollups1795305800000',
         ]);
       } finally {
         await client.end();

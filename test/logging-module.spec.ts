@@ -12,12 +12,16 @@ import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
 import { Firm, User } from '../src/demo/entities/index.js';
 import {
   AuditLog,
+  AuditLogDaily,
   CreditLedgerService,
   CreditTransaction,
   LOGGING_ENTITIES,
   LOGGING_MIGRATIONS,
+  LlmUsageDaily,
+  LlmUsageDailyProject,
   LlmUsageLog,
   LoggingModule,
+  RetentionHorizon,
 } from '../src/logging/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
@@ -50,12 +54,17 @@ describe('LoggingModule', () => {
       LlmUsageLog,
       AuditLog,
       CreditTransaction,
+      LlmUsageDaily,
+      LlmUsageDailyProject,
+      AuditLogDaily,
+      RetentionHorizon,
     ]);
     expect(LOGGING_MIGRATIONS.map((m) => m.name)).toEqual([
       'CreateLoggingTables1795305660000',
       'AppendOnlyLogs1795305720000',
       'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
       'CreateCreditLedger1795305780000',
+      'CreateDailyRollups1795305800000',
     ]);
   });
 

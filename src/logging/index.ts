@@ -1,13 +1,18 @@
 export {
   AuditLog,
   CreditTransaction,
+  AuditLogDaily,
+  LlmUsageDaily,
+  LlmUsageDailyProject,
   LlmUsageLog,
   LOGGING_ENTITIES,
+  RetentionHorizon,
 } from './entities/index.js';
 export {
   AppendOnlyLogs1795305720000,
   AddLlmUsageLogFirmCreatedAtIndex1795305750000,
   CreateCreditLedger1795305780000,
+  CreateDailyRollups1795305800000,
   CreateLoggingTables1795305660000,
   LOGGING_MIGRATIONS,
 } from './migrations/index.js';
@@ -17,6 +22,17 @@ export {
   type LogTableName,
   type PurgeOptions,
 } from './retention/log-retention.service.js';
+export { UsageRollupService } from './rollups/usage-rollup.service.js';
+export {
+  type RollupDifference,
+  RollupQueryError,
+  type RollupRange,
+  type RollupRebuild,
+  type RollupReconciliation,
+  RollupRetentionError,
+  type RollupTableName,
+  type UsageRollupOptions,
+} from './rollups/usage-rollup.types.js';
 export { LoggingModule } from './logging.module.js';
 export type {
   LoggingModuleExtras,

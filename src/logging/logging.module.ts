@@ -9,6 +9,7 @@ import { LlmUsageReports } from './llm-usage/llm-usage-reports.service.js';
 import { CreditLedgerService } from './ledger/credit-ledger.service.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
 import { LogRetention } from './retention/log-retention.service.js';
+import { UsageRollupService } from './rollups/usage-rollup.service.js';
 import { ModelPricing, resolvePricing } from './llm-usage/model-pricing.js';
 import { LOGGING_DATA_SOURCE } from './logging.constants.js';
 import type { LoggingModuleOptions } from './logging.options.js';
@@ -30,6 +31,7 @@ const SERVICES = [
   AuditTrail,
   LogRetention,
   CreditLedgerService,
+  UsageRollupService,
 ];
 
 /**

@@ -2,6 +2,7 @@ import type { Type } from '@nestjs/common';
 import type { AuditOptions } from './audit/audit.options.js';
 import type { CreditOperation } from './logging.constants.js';
 import type { PricingOptions } from './llm-usage/model-pricing.js';
+import type { UsageRollupOptions } from './rollups/usage-rollup.types.js';
 import type { LogWriterOptions } from './writer/writer.options.js';
 
 /**
@@ -17,6 +18,8 @@ export interface LoggingModuleOptions {
   pricing?: PricingOptions;
   /** The credit ledger. */
   ledger?: LedgerOptions;
+  /** The daily rollups: how often their deltas are compacted. */
+  rollups?: UsageRollupOptions;
 }
 
 /** Options of the credit ledger, `LoggingModule.forRoot({ ledger: {...} })`. */
