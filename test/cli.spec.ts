@@ -40,11 +40,15 @@ describe('migration scripts with DATABASE_URL', () => {
     );
     expect((await schemaSnapshot(dataSource)).tables).toEqual([
       'audit_log',
+      'audit_log_daily',
       'cma_projects',
       'credit_transaction',
       'firms',
+      'llm_usage_daily',
+      'llm_usage_daily_project',
       'llm_usage_log',
       'log_seal',
+      'logging_retention_horizon',
       'users',
     ]);
 
@@ -57,7 +61,8 @@ describe('migration scripts with DATABASE_URL', () => {
       /\[X\] 4 AddLlmUsageLogFirmCreatedAtIndex1795305750000/,
     );
     expect(shown.output).toMatch(/\[X\] 5 CreateCreditLedger1795305780000/);
-    expect(shown.output).toMatch(/\[X\] 6 CreateLogSeals1795305820000/);
+    expect(shown.output).toMatch(/\[X\] 6 CreateDailyRollups1795305800000/);
+    expect(shown.output).toMatch(/\[X\] 7 CreateLogSeals1795305820000/);
 
     const check = await npm(
       'migration:generate',
@@ -72,6 +77,7 @@ describe('migration scripts with DATABASE_URL', () => {
   it('migration:revert, repeated, removes it all', async () => {
     for (const name of [
       'CreateLogSeals1795305820000',
+      'CreateDailyRollups1795305800000',
       'CreateCreditLedger1795305780000',
       'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
       'AppendOnlyLogs1795305720000',

@@ -12,13 +12,17 @@ import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
 import { Firm, User } from '../src/demo/entities/index.js';
 import {
   AuditLog,
+  AuditLogDaily,
   CreditLedgerService,
   CreditTransaction,
   LOGGING_ENTITIES,
   LOGGING_MIGRATIONS,
+  LlmUsageDaily,
+  LlmUsageDailyProject,
   LlmUsageLog,
   LoggingModule,
   LogSeal,
+  RetentionHorizon,
 } from '../src/logging/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
@@ -51,6 +55,10 @@ describe('LoggingModule', () => {
       LlmUsageLog,
       AuditLog,
       CreditTransaction,
+      LlmUsageDaily,
+      LlmUsageDailyProject,
+      AuditLogDaily,
+      RetentionHorizon,
       LogSeal,
     ]);
     expect(LOGGING_MIGRATIONS.map((m) => m.name)).toEqual([
@@ -58,6 +66,7 @@ describe('LoggingModule', () => {
       'AppendOnlyLogs1795305720000',
       'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
       'CreateCreditLedger1795305780000',
+      'CreateDailyRollups1795305800000',
       'CreateLogSeals1795305820000',
     ]);
   });

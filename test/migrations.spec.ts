@@ -33,11 +33,15 @@ describe('migrations', () => {
     );
     expect(await tables()).toEqual([
       'audit_log',
+      'audit_log_daily',
       'cma_projects',
       'credit_transaction',
       'firms',
+      'llm_usage_daily',
+      'llm_usage_daily_project',
       'llm_usage_log',
       'log_seal',
+      'logging_retention_horizon',
       'users',
     ]);
   });
@@ -49,20 +53,16 @@ describe('migrations', () => {
     ).toEqual([
       'trg_audit_log_append_only',
       'trg_audit_log_no_truncate',
+      'trg_audit_log_record_purge',
+      'trg_audit_log_rollup',
       'trg_credit_transaction_append_only',
       'trg_credit_transaction_no_truncate',
       'trg_llm_usage_log_append_only',
       'trg_llm_usage_log_no_truncate',
+      'trg_llm_usage_log_record_purge',
+      'trg_llm_usage_log_rollup',
       'trg_log_seal_append_only',
       'trg_log_seal_no_truncate',
-    ]);
-    expect(migrated.types).toEqual([
-      {
-        name: 'credit_feature_type',
-        labels:
-          '{document_generation,workstream_clustering,chat_tool_call,chat_message}',
-      },
-      { name: 'credit_operation_type', labels: '{deduct,refund,grant}' },
     ]);
 
     await dataSource.undoLastMigration(); // the seals
@@ -82,18 +82,52 @@ describe('migrations', () => {
       ),
     });
 
+    await dataSource.undoLastMigration(); // the daily rollups
+    const rollupless = await schemaSnapshot(dataSource);
+    const ROLLUP_NAMES =
+      /_daily|retention_horizon|_rollup|record_purge|logging_rollup_compact/;
+    const notRollup = <T>(rows: T[]) =>
+      rows.filter((r) => !ROLLUP_NAMES.test(JSON.stringify(r)));
+    expect(rollupless).toEqual({
+      tables: notRollup(unsealed.tables),
+      columns: notRollup(unsealed.columns),
+      constraints: notRollup(unsealed.constraints),
+      indexes: notRollup(unsealed.indexes),
+      types: unsealed.types,
+      triggers: notRollup(unsealed.triggers),
+      functions: notRollup(unsealed.functions),
+    });
+    expect(
+      (rollupless.triggers as { name: string }[]).map((t) => t.name),
+    ).toEqual([
+      'trg_audit_log_append_only',
+      'trg_audit_log_no_truncate',
+      'trg_credit_transaction_append_only',
+      'trg_credit_transaction_no_truncate',
+      'trg_llm_usage_log_append_only',
+      'trg_llm_usage_log_no_truncate',
+    ]);
+    expect(migrated.types).toEqual([
+      {
+        name: 'credit_feature_type',
+        labels:
+          '{document_generation,workstream_clustering,chat_tool_call,chat_message}',
+      },
+      { name: 'credit_operation_type', labels: '{deduct,refund,grant}' },
+    ]);
+
     await dataSource.undoLastMigration(); // the credit ledger
     const ledgerless = await schemaSnapshot(dataSource);
     const notLedger = <T>(rows: T[]) =>
       rows.filter((r) => !JSON.stringify(r).includes('credit_transaction'));
     expect(ledgerless).toEqual({
-      tables: notLedger(unsealed.tables),
-      columns: notLedger(unsealed.columns),
-      constraints: notLedger(unsealed.constraints),
-      indexes: notLedger(unsealed.indexes),
+      tables: notLedger(rollupless.tables),
+      columns: notLedger(rollupless.columns),
+      constraints: notLedger(rollupless.constraints),
+      indexes: notLedger(rollupless.indexes),
       types: [],
-      triggers: notLedger(unsealed.triggers),
-      functions: (unsealed.functions as { name: string }[]).filter(
+      triggers: notLedger(rollupless.triggers),
+      functions: (rollupless.functions as { name: string }[]).filter(
         (f) => !f.name.startsWith('credit_transaction_'),
       ),
     });
@@ -104,7 +138,7 @@ describe('migrations', () => {
     expect(JSON.stringify(withoutComposite)).not.toContain(
       'idx_llm_usage_log_firm_id_created_at',
     );
-    expect(JSON.stringify(migrated)).toContain(
+    expect(JSON.stringify(rollupless)).toContain(
       'idx_llm_usage_log_firm_id_created_at',
     );
 

@@ -1,14 +1,19 @@
 export {
   AuditLog,
   CreditTransaction,
+  AuditLogDaily,
+  LlmUsageDaily,
+  LlmUsageDailyProject,
   LlmUsageLog,
   LOGGING_ENTITIES,
   LogSeal,
+  RetentionHorizon,
 } from './entities/index.js';
 export {
   AppendOnlyLogs1795305720000,
   AddLlmUsageLogFirmCreatedAtIndex1795305750000,
   CreateCreditLedger1795305780000,
+  CreateDailyRollups1795305800000,
   CreateLoggingTables1795305660000,
   CreateLogSeals1795305820000,
   LOGGING_MIGRATIONS,
@@ -19,6 +24,17 @@ export {
   type LogTableName,
   type PurgeOptions,
 } from './retention/log-retention.service.js';
+export { UsageRollupService } from './rollups/usage-rollup.service.js';
+export {
+  type RollupDifference,
+  RollupQueryError,
+  type RollupRange,
+  type RollupRebuild,
+  type RollupReconciliation,
+  RollupRetentionError,
+  type RollupTableName,
+  type UsageRollupOptions,
+} from './rollups/usage-rollup.types.js';
 export { LoggingModule } from './logging.module.js';
 export type {
   LoggingModuleExtras,
@@ -158,6 +174,7 @@ export {
 export { LogWriter, type RecordOptions } from './writer/log-writer.service.js';
 export {
   LogBufferFullError,
+  LogStatementTimeoutError,
   LogWriteError,
   LogWriterClosedError,
 } from './writer/writer.errors.js';

@@ -1,5 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { AuditLogService } from './audit/audit-log.service.js';
 import { AuditTrail } from './audit/audit-trail.service.js';
@@ -9,6 +9,7 @@ import { LlmUsageReports } from './llm-usage/llm-usage-reports.service.js';
 import { CreditLedgerService } from './ledger/credit-ledger.service.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
 import { LogRetention } from './retention/log-retention.service.js';
+import { UsageRollupService } from './rollups/usage-rollup.service.js';
 import { AuditSealService } from './seals/audit-seal.service.js';
 import { ModelPricing, resolvePricing } from './llm-usage/model-pricing.js';
 import { LOGGING_DATA_SOURCE } from './logging.constants.js';
@@ -31,6 +32,7 @@ const SERVICES = [
   AuditTrail,
   LogRetention,
   CreditLedgerService,
+  UsageRollupService,
   AuditSealService,
 ];
 
@@ -52,6 +54,8 @@ const SERVICES = [
  * ```
  */
 @Module({
+  // AuditLogService reads the @Audit declarations of the application at startup.
+  imports: [DiscoveryModule],
   providers: [
     ...SERVICES,
     {

@@ -20,6 +20,7 @@ import {
   queryViolations,
 } from '../validation/entry-validation.js';
 import { IsInstant, IsLaterThan, toInstant } from '../validation/rules.js';
+import { everyDay, rollupSummaryStatement } from './rollup-summary.js';
 
 /** What a usage summary can be grouped by. */
 export const USAGE_REPORT_GROUPS = [
@@ -197,8 +198,9 @@ const GROUP_COLUMNS: Record<
 };
 
 /**
- * The statement `summary` runs, for a valid query. Group keys come first, in the order given; rows
- * are ordered by them. Internal, exported for the query-plan tests and the benchmark.
+ * The raw-row summary: the same answer `summary` gives from the rollups, read from `llm_usage_log`
+ * alone. Group keys come first, in the order given; rows are ordered by them. Internal, exported for
+ * the tests and the benchmark (its baseline).
  */
 export function summaryStatement(query: UsageSummaryQuery): ReportStatement {
   const groups = query.groupBy ?? [];
@@ -289,7 +291,8 @@ export class LlmUsageReports {
   /**
    * Usage of one firm over [`from`, `to`), grouped by any combination of `'day'` (UTC),
    * `'model'`, `'taskType'` and `'project'`, ordered by the group keys. Without groups, one row
-   * (zeros when nothing was used).
+   * (zeros when nothing was used). Whole UTC days are read from the daily rollups, so months whose
+   * raw rows retention has purged still report; the partial days at either end from the raw rows.
    *
    * @throws UsageReportQueryError naming every bad field; nothing is queried
    * @example
@@ -299,7 +302,7 @@ export class LlmUsageReports {
    */
   async summary(query: UsageSummaryQuery): Promise<UsageSummaryRow[]> {
     const valid = validQuery(UsageSummaryQueryDto, 'usage summary', query);
-    const { sql, parameters } = summaryStatement(valid);
+    const { sql, parameters } = rollupSummaryStatement(valid);
     const rows: SummaryRecord[] = await this.dataSource.query(sql, parameters);
     return rows.map((row) => ({
       ...row,
@@ -309,8 +312,23 @@ export class LlmUsageReports {
   }
 
   /**
+   * One row per UTC day that [`from`, `to`) touches, oldest first, zeros on days without calls: a
+   * series for charts. Days are `summary({ groupBy: ['day'] })`'s.
+   *
+   * @throws UsageReportQueryError naming every bad field; nothing is queried
+   */
+  async dailySeries(
+    query: Omit<UsageSummaryQuery, 'groupBy'>,
+  ): Promise<UsageSummaryRow[]> {
+    const rows = await this.summary({ ...query, groupBy: ['day'] });
+    return everyDay(rows, toInstant(query.from)!, toInstant(query.to)!);
+  }
+
+  /**
    * The firm's most expensive calls, optionally within [`from`, `to`): cost descending, then newest
-   * first; `limit` rows (default 10, at most 1000).
+   * first; `limit` rows (default 10, at most 1000). Read from the raw rows (a call is not in the
+   * rollups): without `from`, it reads every raw row of the firm that retention has kept, so the raw
+   * retention window bounds its cost; pass `from` for a fast answer.
    *
    * @throws UsageReportQueryError naming every bad field; nothing is queried
    */

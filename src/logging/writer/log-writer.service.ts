@@ -17,6 +17,7 @@ import {
 } from '../validation/entry-validation.js';
 import { BatchWriter, type QueryExecutor } from './batch-writer.js';
 import { AUDIT_TABLE, LLM_USAGE_TABLE } from './log-table.js';
+import { LogStatementTimeoutError } from './writer.errors.js';
 import {
   type Durability,
   type LogWriterStats,
@@ -62,8 +63,10 @@ export class LogWriter
     @Inject(LOGGING_MODULE_OPTIONS) moduleOptions: LoggingModuleOptions,
   ) {
     this.options = resolveWriterOptions(moduleOptions.writer);
-    const execute: QueryExecutor = (sql, parameters) =>
-      dataSource.query(sql, parameters);
+    const execute = withTimeout(
+      (sql, parameters) => dataSource.query(sql, parameters),
+      this.options.statementTimeoutMs,
+    );
     this.usage = new BatchWriter(
       LLM_USAGE_TABLE,
       execute,
@@ -161,4 +164,26 @@ export class LogWriter
     }
     return writer.write(dto, durability ?? this.options.durability);
   }
+}
+
+/**
+ * `execute`, failing with `LogStatementTimeoutError` after `timeoutMs` without an answer. The
+ * statement itself is not cancelled (its connection may be dead): its late outcome is ignored.
+ */
+function withTimeout(execute: QueryExecutor, timeoutMs: number): QueryExecutor {
+  if (timeoutMs === 0) return execute;
+  return (sql, parameters) => {
+    const statement = execute(sql, parameters);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new LogStatementTimeoutError(timeoutMs)),
+        timeoutMs,
+      );
+    });
+    statement.catch(() => undefined);
+    return Promise.race([statement, timeout]).finally(() =>
+      clearTimeout(timer),
+    );
+  };
 }
