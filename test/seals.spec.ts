@@ -478,6 +478,33 @@ describe('seals over the logs', () => {
       rows += verdict.rowsChecked;
     }
     expect(rows).toBe(100_000);
+
+    // every firm at once, in one pass; then one row edited by the owner is found in its firm
+    const all = (await seals.verifyAll()).filter((v) =>
+      firms.includes(v.firmId),
+    );
+    expect(all.map((v) => v.firmId).sort()).toEqual([...firms].sort());
+    expect(all.every((v) => v.ok && v.sealsChecked === 3)).toBe(true);
+    expect(all.reduce((n, v) => n + v.rowsChecked, 0)).toBe(100_000);
+    const {
+      rows: [victim],
+    } = await suite.reader.query<{ id: string }>(
+      `SELECT id FROM audit_log WHERE firm_id = $1 ORDER BY created_at, id OFFSET 2500 LIMIT 1`,
+      [firms[7]],
+    );
+    await asOwner(
+      'audit_log',
+      `UPDATE audit_log SET entity_type = 'document' WHERE id = $1`,
+      [victim.id],
+    );
+    const after = (await seals.verifyAll()).filter(
+      (v) => firms.includes(v.firmId) && !v.ok,
+    );
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({
+      firmId: firms[7],
+      problem: { seq: 2, kind: 'row-edited' },
+    });
   });
 
   it('refuses bad arguments with the field named, writing nothing', async () => {
@@ -488,6 +515,9 @@ describe('seals over the logs', () => {
     await expect(
       seals.verify({ firmId: randomUUID(), log: 'users' as never }),
     ).rejects.toThrow("verify: log must be 'audit_log' or 'llm_usage_log'");
+    await expect(seals.verifyAll({ log: 'users' as never })).rejects.toThrow(
+      "verifyAll: log must be 'audit_log' or 'llm_usage_log'",
+    );
     await expect(
       seals.verify({
         firmId: randomUUID(),

@@ -23,7 +23,7 @@ import type {
   VerifyQuery,
 } from './seal.types.js';
 import { SEAL_LOCK_SQL, SEAL_SELECT_SQL, sealLog, select } from './sealer.js';
-import { verifyChain } from './seal-verifier.js';
+import { verifyChains } from './seal-verifier.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HEX_DIGEST = /^[0-9a-f]{64}$/i;
@@ -221,11 +221,34 @@ export class AuditSealService
         'verify: anchors must be a list of { seq: a positive integer, digest: 64 hex digits }',
       );
     }
+    const [verdict] = await this.dataSource.transaction(
+      'REPEATABLE READ',
+      (manager) =>
+        verifyChains(manager, query.log ?? 'audit_log', query.firmId, {
+          from: query.from,
+          to: query.to,
+          anchors,
+          lateWindowMs: this.options.lateWindowMs,
+        }),
+    );
+    return verdict;
+  }
+
+  /**
+   * Verifies the chain of every firm with seals over one log, as `verify()` does for one firm, in
+   * one pass over the log: the way to check a whole trail (per-firm calls each read the firm's
+   * rows, which lie on nearly every page of the table).
+   *
+   * @throws AuditSealQueryError for an unknown log
+   * @example
+   * const failed = (await auditSeals.verifyAll()).filter((verdict) => !verdict.ok);
+   */
+  async verifyAll(
+    query: { log?: SealableLog } = {},
+  ): Promise<SealVerification[]> {
+    checkLog('verifyAll', query?.log);
     return this.dataSource.transaction('REPEATABLE READ', (manager) =>
-      verifyChain(manager, query.log ?? 'audit_log', query.firmId, {
-        from: query.from,
-        to: query.to,
-        anchors,
+      verifyChains(manager, query?.log ?? 'audit_log', undefined, {
         lateWindowMs: this.options.lateWindowMs,
       }),
     );

@@ -7,7 +7,7 @@ export const SEALABLE_LOGS = [AUDIT_LOG_TABLE, LLM_USAGE_LOG_TABLE] as const;
 export type SealableLog = (typeof SEALABLE_LOGS)[number];
 
 /** How a column is written in the canonical encoding (docs/tamper-evidence.md). */
-type Kind =
+export type Kind =
   'uuid' | 'text' | 'integer' | 'numeric' | 'boolean' | 'jsonb' | 'instant';
 
 /**
@@ -43,7 +43,7 @@ export const SEAL_COLUMNS: Record<SealableLog, readonly [string, Kind][]> = {
 };
 
 /** SQL of the canonical text of column `column` of row alias `a`. */
-function canonicalText(column: string, kind: Kind): string {
+export function canonicalText(column: string, kind: Kind): string {
   const c = `a.${column}`;
   switch (kind) {
     case 'instant':
@@ -87,17 +87,6 @@ export function encodeRow(log: SealableLog, row: CanonicalRow): string {
       value === null ? '-' : `${Buffer.byteLength(value, 'utf8')}:${value}`;
   }
   return encoded;
-}
-
-/** The `created_at` microseconds and the id of a row, the order seals follow. */
-export function rowKey(log: SealableLog, row: CanonicalRow): [bigint, string] {
-  return [BigInt(row[`c${SEAL_COLUMNS[log].length - 1}`]!), row.c0!];
-}
-
-/** Compares two `(created_at, id)` keys as PostgreSQL orders them. */
-export function compareKeys(a: [bigint, string], b: [bigint, string]): number {
-  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
-  return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
 }
 
 /** The digest the first seal of a chain follows: 32 zero bytes. */

@@ -1,15 +1,9 @@
 import type { EntityManager } from 'typeorm';
 import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
-import {
-  canonicalColumnsSql,
-  type CanonicalRow,
-  compareKeys,
-  GENESIS_DIGEST,
-  rowKey,
-  type SealableLog,
-} from './seal-encoding.js';
+import { sealRows } from './seal-digest-sql.js';
+import { GENESIS_DIGEST, type SealableLog } from './seal-encoding.js';
 import { SealHash } from './seal-hash.js';
-import { lateRowSql } from './sealer.js';
+import { HEADS_SQL, lateRowSql } from './sealer.js';
 import type {
   SealAnchor,
   SealProblem,
@@ -19,14 +13,11 @@ import type {
 /** A seal's fields as verification compares them: bounds in microseconds, to compare exactly. */
 interface Header {
   id: string;
+  firmId: string;
   seq: number;
   kind: 'seal' | 'tombstone';
   fromUs: string | null;
-  fromId: string | null;
-  fromAt: string | null;
   toUs: string;
-  toAt: string;
-  toId: string;
   prev: string;
   digest: string;
   rowCount: number;
@@ -34,54 +25,87 @@ interface Header {
   inWindow: boolean;
 }
 
-const FETCH = 10_000;
+interface VerifyOptions {
+  from?: Date;
+  to?: Date;
+  anchors?: SealAnchor[];
+  lateWindowMs: number;
+}
 
 /**
- * Recomputes the chain of `firmId` over `log` and reports the first bad seal (see
- * `AuditSealService.verify`). Reads in the caller's transaction on `manager`: the firm's rows once,
- * in `(created_at, id)` order through a cursor, each hashed into the seal it belongs to.
+ * Recomputes the chains over `log` of firm `firmId`, or of every firm with seals when it is
+ * undefined, and reports each firm's first bad seal (see `AuditSealService.verify`). Reads in the
+ * caller's transaction on `manager`; the rows' digests are recomputed inside PostgreSQL in one pass
+ * over the log for all the firms asked ({@link sealRows}).
  */
-export async function verifyChain(
+export async function verifyChains(
   manager: EntityManager,
   log: SealableLog,
-  firmId: string,
-  {
-    from,
-    to,
-    anchors = [],
-    lateWindowMs,
-  }: {
-    from?: Date;
-    to?: Date;
-    anchors?: SealAnchor[];
-    lateWindowMs: number;
-  },
-): Promise<SealVerification> {
+  firmId: string | undefined,
+  { from, to, anchors = [], lateWindowMs }: VerifyOptions,
+): Promise<SealVerification[]> {
   const us = (column: string) =>
     `(extract(epoch FROM ${column}) * 1000000)::bigint::text`;
   const headers = await manager.query<Header[]>(
-    `SELECT id, seq, kind, ${us('from_created_at')} AS "fromUs", from_id AS "fromId", from_created_at::text AS "fromAt", to_created_at::text AS "toAt",
+    `SELECT id, firm_id AS "firmId", seq, kind, ${us('from_created_at')} AS "fromUs",
             ${us('to_created_at')} AS "toUs",
-            to_id AS "toId", encode(prev_digest, 'hex') AS prev, encode(digest, 'hex') AS digest,
+            encode(prev_digest, 'hex') AS prev, encode(digest, 'hex') AS digest,
             row_count::float8 AS "rowCount", late_ids AS "lateIds",
             (($3::timestamptz IS NULL OR to_created_at >= $3::timestamptz)
               AND ($4::timestamptz IS NULL OR from_created_at IS NULL
                    OR from_created_at < $4::timestamptz)) AS "inWindow"
-       FROM ${LOG_SEAL_TABLE} WHERE log = $1 AND firm_id = $2 ORDER BY seq`,
-    [log, firmId, from ?? null, to ?? null],
+       FROM ${LOG_SEAL_TABLE} WHERE log = $1 AND ($2::uuid IS NULL OR firm_id = $2::uuid)
+      ORDER BY firm_id, seq`,
+    [log, firmId ?? null, from ?? null, to ?? null],
   );
+  const chains = new Map<string, Header[]>(firmId ? [[firmId, []]] : []);
+  for (const header of headers) {
+    const chain = chains.get(header.firmId) ?? [];
+    chain.push(header);
+    chains.set(header.firmId, chain);
+  }
+  // late arrivals not sealed yet: outside every chain until the next seal takes them
+  const pending = await manager.query<{ firmId: string; id: string }[]>(
+    `SELECT a.firm_id AS "firmId", a.id FROM (${HEADS_SQL}) h JOIN ${log} a ON ${lateRowSql(log, '$3')}`,
+    [log, firmId ?? null, lateWindowMs],
+  );
+  const checked = new Map(
+    [...chains].map(([firm, chain]) => [
+      firm,
+      chain.filter((seal) => seal.inWindow && seal.kind === 'seal'),
+    ]),
+  );
+  const found = new Map(
+    (
+      await sealRows(
+        manager,
+        log,
+        new Map(
+          [...checked]
+            .filter(([, seals]) => seals.length)
+            .map(([firm, seals]) => [firm, seals.map((seal) => seal.seq)]),
+        ),
+        pending.map((row) => row.id),
+      )
+    ).map((rows) => [`${rows.firmId}:${rows.seq}`, rows]),
+  );
+  return [...chains].map(([firm, chain]) =>
+    diagnose(log, firm, chain, anchors, found, {
+      pendingLate: pending.filter((row) => row.firmId === firm).length,
+    }),
+  );
+}
+
+/** The verdict on one firm's chain, from its seals and the rows found for each. */
+function diagnose(
+  log: SealableLog,
+  firmId: string,
+  headers: Header[],
+  anchors: SealAnchor[],
+  found: Map<string, { n: number; digest: string }>,
+  { pendingLate }: { pendingLate: number },
+): SealVerification {
   const head = headers.at(-1);
-  const pending = new Set(
-    head
-      ? (
-          await manager.query<{ id: string }[]>(
-            `SELECT a.id FROM ${log} a, ${LOG_SEAL_TABLE} h
-              WHERE h.id = $1 AND ${lateRowSql(log, '$2')}`,
-            [head.id, lateWindowMs],
-          )
-        ).map((row) => row.id)
-      : [],
-  );
   const result: SealVerification = {
     log,
     firmId,
@@ -89,7 +113,7 @@ export async function verifyChain(
     sealsChecked: 0,
     rowsChecked: 0,
     last: head ? { seq: head.seq, digest: head.digest } : null,
-    pendingLate: pending.size,
+    pendingLate,
   };
   const problems: SealProblem[] = [];
   const problem = (
@@ -105,71 +129,6 @@ export async function verifyChain(
       ...(rows === undefined ? {} : { rows }),
     });
   const anchorOf = new Map(anchors.map((a) => [a.seq, a.digest.toLowerCase()]));
-
-  // Every row of the checked seals, each hashed into its own seal's digest.
-  const checked = headers.filter(
-    (seal) => seal.inWindow && seal.kind === 'seal',
-  );
-  const found = new Map(
-    checked.map((seal) => [
-      seal.seq,
-      { hash: new SealHash(log, seal.prev), n: 0 },
-    ]),
-  );
-  const lateOwner = new Map<string, number>();
-  for (const seal of headers)
-    for (const id of seal.lateIds) lateOwner.set(id, seal.seq);
-  if (checked.length) {
-    const first = checked[0];
-    const last = checked.at(-1)!;
-    await manager.query(`SET LOCAL work_mem = '128MB'`);
-    await manager.query(
-      `DECLARE logging_verify_rows NO SCROLL CURSOR FOR
-         SELECT ${canonicalColumnsSql(log)} FROM ${log} a
-          WHERE a.firm_id = $1
-            AND ($2::timestamptz IS NULL OR (a.created_at, a.id) > ($2::timestamptz, $3::uuid))
-            AND (a.created_at, a.id) <= ($4::timestamptz, $5::uuid)
-             OR a.firm_id = $1 AND a.id = ANY ($6::uuid[])
-          ORDER BY a.created_at, a.id`,
-      [
-        firmId,
-        first.fromAt,
-        first.fromId,
-        last.toAt,
-        last.toId,
-        checked.flatMap((seal) => seal.lateIds),
-      ],
-    );
-    let range = 0;
-    for (;;) {
-      const rows = await manager.query<CanonicalRow[]>(
-        `FETCH ${FETCH} FROM logging_verify_rows`,
-      );
-      for (const row of rows) {
-        const id = row.c0!;
-        if (pending.has(id)) continue;
-        let owner = lateOwner.get(id);
-        if (owner === undefined) {
-          const key = rowKey(log, row);
-          while (
-            range < checked.length - 1 &&
-            compareKeys(key, [
-              BigInt(checked[range].toUs),
-              checked[range].toId,
-            ]) > 0
-          )
-            range++;
-          owner = checked[range].seq;
-        }
-        const into = found.get(owner);
-        if (!into) continue;
-        into.hash.add(row);
-        into.n++;
-      }
-      if (rows.length < FETCH) break;
-    }
-    await manager.query('CLOSE logging_verify_rows');
-  }
 
   for (const [index, seal] of headers.entries()) {
     if (problems.length) break;
@@ -208,8 +167,11 @@ export async function verifyChain(
       break;
     }
     if (seal.kind === 'tombstone') continue;
-    const rows = found.get(seal.seq)!;
-    const digest = rows.hash.digest();
+    const rows = found.get(`${firmId}:${seal.seq}`) ?? {
+      n: 0,
+      digest: new SealHash(log, seal.prev).digest(),
+    };
+    const digest = rows.digest;
     result.rowsChecked += rows.n;
     if (digest === seal.digest) {
       if (rows.n !== seal.rowCount) {

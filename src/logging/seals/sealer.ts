@@ -67,7 +67,7 @@ export function lateRowSql(log: SealableLog, window: string): string {
 }
 
 /** The last seal of each firm of `log` (`$1`), or of firm `$2` when not null. */
-const HEADS_SQL = `
+export const HEADS_SQL = `
   SELECT DISTINCT ON (firm_id) * FROM ${LOG_SEAL_TABLE}
    WHERE log = $1 AND ($2::uuid IS NULL OR firm_id = $2::uuid)
    ORDER BY firm_id, seq DESC`;
