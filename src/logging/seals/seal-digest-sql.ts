@@ -1,4 +1,4 @@
-import type { EntityManager } from 'typeorm';
+import type { EntityManager, QueryRunner } from 'typeorm';
 import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
 import {
   SEAL_COLUMNS,
@@ -21,6 +21,16 @@ export function encodingSql(log: SealableLog, utf8: boolean): string {
       return `coalesce(${bytes}::text || ':' || ${text}, '-')`;
     })
     .join(' || ');
+}
+
+/** Whether the database encoding is UTF-8 (see {@link encodingSql}). */
+export async function isUtf8(
+  db: Pick<EntityManager | QueryRunner, 'query'>,
+): Promise<boolean> {
+  const [{ utf8 }] = (await db.query(
+    `SELECT current_setting('server_encoding') = 'UTF8' AS utf8`,
+  )) as { utf8: boolean }[];
+  return utf8;
 }
 
 /**
@@ -53,9 +63,7 @@ export async function sealRows(
   skip: string[],
 ): Promise<SealRows[]> {
   if (!seqs.size) return [];
-  const [{ utf8 }] = await manager.query<{ utf8: boolean }[]>(
-    `SELECT current_setting('server_encoding') = 'UTF8' AS utf8`,
-  );
+  const utf8 = await isUtf8(manager);
   // each ordered group's rows are sorted once; in memory up to this much, on disk beyond
   await manager.query(`SET LOCAL work_mem = '256MB'`);
   return manager.query<SealRows[]>(

@@ -58,36 +58,5 @@ export function canonicalText(column: string, kind: Kind): string {
   }
 }
 
-/**
- * SQL of the select list that gives a row of `log` (alias `a`) as its canonical column texts `c0`,
- * `c1`, ... in encoding order, then `key_us` (created_at in microseconds) and `key_id` (the id) to
- * order and bound rows by, and `ts`, created_at as text for a seal's bound.
- */
-export function canonicalColumnsSql(log: SealableLog): string {
-  return [
-    ...SEAL_COLUMNS[log].map(
-      ([column, kind], i) => `${canonicalText(column, kind)} AS c${i}`,
-    ),
-    `a.created_at::text AS ts`,
-  ].join(', ');
-}
-
-/** A row as {@link canonicalColumnsSql} selects it. */
-export type CanonicalRow = Record<string, string | null>;
-
-/**
- * The canonical encoding of one row: each column's text as `<UTF-8 byte length>:<text>`, or `-`
- * for NULL, concatenated in {@link SEAL_COLUMNS} order.
- */
-export function encodeRow(log: SealableLog, row: CanonicalRow): string {
-  let encoded = '';
-  for (let i = 0; i < SEAL_COLUMNS[log].length; i++) {
-    const value = row[`c${i}`];
-    encoded +=
-      value === null ? '-' : `${Buffer.byteLength(value, 'utf8')}:${value}`;
-  }
-  return encoded;
-}
-
 /** The digest the first seal of a chain follows: 32 zero bytes. */
 export const GENESIS_DIGEST = '0'.repeat(64);

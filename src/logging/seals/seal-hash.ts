@@ -1,9 +1,4 @@
 import { createHash, type Hash } from 'node:crypto';
-import {
-  encodeRow,
-  type CanonicalRow,
-  type SealableLog,
-} from './seal-encoding.js';
 
 /** SHA-256 of a previous digest followed by the canonical encodings of rows fed in order. */
 export class SealHash {
@@ -11,15 +6,13 @@ export class SealHash {
   private pending: string[] = [];
   rows = 0;
 
-  constructor(
-    private readonly log: SealableLog,
-    previousDigest: string,
-  ) {
+  constructor(previousDigest: string) {
     this.hash = createHash('sha256').update(Buffer.from(previousDigest, 'hex'));
   }
 
-  add(row: CanonicalRow): void {
-    this.pending.push(encodeRow(this.log, row));
+  /** Feeds one row's canonical encoding (computed in SQL, `encodingSql`). */
+  add(encoded: string): void {
+    this.pending.push(encoded);
     this.rows++;
     // hashing joined chunks is several times faster than one update per row
     if (this.pending.length === 1000) this.drain();

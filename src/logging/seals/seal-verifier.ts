@@ -169,7 +169,7 @@ function diagnose(
     if (seal.kind === 'tombstone') continue;
     const rows = found.get(`${firmId}:${seal.seq}`) ?? {
       n: 0,
-      digest: new SealHash(log, seal.prev).digest(),
+      digest: new SealHash(seal.prev).digest(),
     };
     const digest = rows.digest;
     result.rowsChecked += rows.n;

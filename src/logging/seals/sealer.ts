@@ -1,11 +1,7 @@
 import type { QueryRunner } from 'typeorm';
 import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
-import {
-  canonicalColumnsSql,
-  type CanonicalRow,
-  GENESIS_DIGEST,
-  type SealableLog,
-} from './seal-encoding.js';
+import { encodingSql, isUtf8 } from './seal-digest-sql.js';
+import { GENESIS_DIGEST, type SealableLog } from './seal-encoding.js';
 import { SealHash } from './seal-hash.js';
 import type { ResolvedSealOptions } from './seal.options.js';
 import type { Seal } from './seal.types.js';
@@ -80,12 +76,18 @@ interface Head {
   toId: string | null;
 }
 
-type Row = CanonicalRow & { firm: string };
+/** A row as the sealer reads it: its firm, id, created_at text and canonical encoding. */
+interface Row {
+  firm: string;
+  c0: string;
+  ts: string;
+  enc: string;
+}
 
 /**
  * Seals the new rows of `log`, of one firm or of every firm, inside the caller's REPEATABLE READ
  * transaction on `runner`, whose snapshot each seal records. Reads every new row once, in
- * `(firm_id, created_at, id)` order through a cursor, and hashes in Node. Returns the seals made,
+ * `(firm_id, created_at, id)` order through a cursor, encoded in SQL, and hashes in Node. Returns the seals made,
  * in chain order per firm.
  */
 export async function sealLog(
@@ -111,7 +113,7 @@ export async function sealLog(
   )) {
     heads.set(head.firmId, head);
   }
-  const columns = canonicalColumnsSql(log);
+  const columns = `a.id::text AS c0, a.created_at::text AS ts, ${encodingSql(log, await isUtf8(runner))} AS enc`;
   const late = new Map<string, Row[]>();
   for (const row of await select<Row>(
     runner,
@@ -136,15 +138,15 @@ export async function sealLog(
     | undefined;
   const start = (firm: string) => {
     const head = heads.get(firm);
-    const hash = new SealHash(log, head?.digest ?? GENESIS_DIGEST);
+    const hash = new SealHash(head?.digest ?? GENESIS_DIGEST);
     const lateRows = late.get(firm) ?? [];
     late.delete(firm);
-    for (const row of lateRows) hash.add(row);
+    for (const row of lateRows) hash.add(row.enc);
     open = {
       firm,
       head,
       hash,
-      lateIds: lateRows.map((r) => r.c0!),
+      lateIds: lateRows.map((r) => r.c0),
       rangeCount: 0,
     };
   };
@@ -206,7 +208,7 @@ export async function sealLog(
         await finish();
         start(row.firm);
       }
-      open!.hash.add(row);
+      open!.hash.add(row.enc);
       open!.rangeCount++;
       open!.last = row;
       if (open!.rangeCount === options.maxRowsPerSeal) await finish();
