@@ -20,12 +20,14 @@ const shared = {
 };
 
 export default {
+  testTimeout: 60_000,
   projects: [
     {
       ...shared,
       displayName: 'unit',
       roots: ['<rootDir>/src'],
       testMatch: ['**/*.spec.ts'],
+      setupFiles: ['<rootDir>/test/setup/no-database.mjs'],
     },
     {
       ...shared,
@@ -34,7 +36,6 @@ export default {
       testMatch: ['**/*.spec.ts'],
       globalSetup: '<rootDir>/test/setup/global-setup.mjs',
       globalTeardown: '<rootDir>/test/setup/global-teardown.mjs',
-      testTimeout: 60_000,
     },
   ],
 };

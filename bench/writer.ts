@@ -33,7 +33,7 @@ import {
 import {
   LlmUsageLog,
   LlmUsageService,
-  LogWriter,
+  LogWriterService,
   LoggingModule,
   type Durability,
   type LlmUsageEntry,
@@ -208,7 +208,7 @@ async function main(): Promise<void> {
         logger: ['error', 'warn'],
       });
       const usage = app.get(LlmUsageService);
-      const writer = app.get(LogWriter);
+      const writer = app.get(LogWriterService);
       results.push(
         await timed(
           `writer, '${durability}' (${CALLERS} callers)`,

@@ -11,6 +11,7 @@ import {
   InsufficientCreditsError,
   LogEntryValidationError,
 } from '../src/logging/index.js';
+import { resolveMetadataPolicy } from '../src/logging/audit/metadata-policy.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
@@ -890,7 +891,7 @@ describe('credit ledger', () => {
 
     it('in strict mode refuses such metadata with AuditMetadataError and writes nothing', async () => {
       const strict = new CreditLedgerService(dataSource, {
-        audit: { metadataPolicy: { strict: true } },
+        metadataPolicy: resolveMetadataPolicy({ strict: true }),
       });
       const userId = await newUser();
       const error = await failure(

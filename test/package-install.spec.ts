@@ -139,7 +139,7 @@ describe('the packed module installed into a host app', () => {
         '--no-fund',
         '--prefix',
         app,
-        join(scratch, tarball!),
+        join(scratch, tarball),
       ],
       childEnv({}),
       120_000,

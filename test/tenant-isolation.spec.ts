@@ -4,7 +4,7 @@ import {
   AuditTrail,
   CreditLedgerService,
   LlmUsageReports,
-  LogWriter,
+  LogWriterService,
 } from '../src/logging/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { demoHttpApp } from './support/http-app.js';
@@ -87,7 +87,7 @@ describe('tenant isolation', () => {
       amount: 7,
       idempotencyKey: 'g',
     });
-    await app.get(LogWriter).flush();
+    await app.get(LogWriterService).flush();
   });
   afterAll(async () => {
     await app.close();

@@ -10,7 +10,11 @@ import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../app.module.js';
-import { AuditTrail, LlmUsageReports, LogWriter } from '../logging/index.js';
+import {
+  AuditTrail,
+  LlmUsageReports,
+  LogWriterService,
+} from '../logging/index.js';
 import { configureDemoApp } from './configure.js';
 import { resolveDemoDatabase } from './database/data-source.js';
 import { type Row, formatTable } from './format-table.js';
@@ -101,7 +105,7 @@ async function main(): Promise<void> {
       [actors[0].firmId],
     );
     await call(actors[1], 'GET', `/projects/${other[0].id}/cma`);
-    await app.get(LogWriter).flush();
+    await app.get(LogWriterService).flush();
 
     const reports = app.get(LlmUsageReports);
     const until = new Date(Date.now() + 1000);

@@ -36,7 +36,7 @@ export {
   LLM_TASK_TYPES,
   LLM_USAGE_LOG_TABLE,
   type LlmTaskType,
-} from './logging.constants.js';
+} from './core/logging.constants.js';
 export { AuditLogService } from './audit/audit-log.service.js';
 export { type AuditContext, auditContext } from './audit/audit-context.js';
 export {
@@ -151,8 +151,11 @@ export {
   type EntryViolation,
   LogEntryValidationError,
   LogQueryError,
-} from './validation/entry-validation.js';
-export { LogWriter, type RecordOptions } from './writer/log-writer.service.js';
+} from './core/entry-validation.js';
+export {
+  LogWriterService,
+  type RecordOptions,
+} from './writer/log-writer.service.js';
 export {
   LogBufferFullError,
   LogWriteError,

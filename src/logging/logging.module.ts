@@ -12,16 +12,17 @@ import { CreditLedgerService } from './ledger/credit-ledger.service.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
 import { LogRetention } from './retention/log-retention.service.js';
 import { ModelPricing, resolvePricing } from './llm-usage/model-pricing.js';
-import { LOGGING_DATA_SOURCE } from './logging.constants.js';
+import { LOGGING_DATA_SOURCE } from './core/logging.constants.js';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
   OPTIONS_TYPE,
 } from './logging.module-definition.js';
-import { LogWriter } from './writer/log-writer.service.js';
+import { FEATURE_OPTION_PROVIDERS } from './logging.providers.js';
+import { LogWriterService } from './writer/log-writer.service.js';
 
 const SERVICES = [
-  LogWriter,
+  LogWriterService,
   ModelPricing,
   AuditLogService,
   LlmUsageService,
@@ -52,7 +53,7 @@ const SERVICES = [
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [...SERVICES, AuditBinder],
+  providers: [...FEATURE_OPTION_PROVIDERS, ...SERVICES, AuditBinder],
   exports: SERVICES,
 })
 export class LoggingModule extends ConfigurableModuleClass {

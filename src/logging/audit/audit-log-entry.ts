@@ -1,5 +1,5 @@
 import { IsIP, IsOptional, IsUUID, Matches } from 'class-validator';
-import { IsBoundedJsonObject } from '../validation/rules.js';
+import { IsBoundedJsonObject } from '../core/validation-rules.js';
 
 /** Largest `metadata` accepted, as JSON text. */
 export const AUDIT_METADATA_MAX_BYTES = 8192;

@@ -1,15 +1,15 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { LOGGING_MODULE_OPTIONS } from '../logging.module-definition.js';
-import type { LoggingModuleOptions } from '../logging.options.js';
-import { LogWriter, type RecordOptions } from '../writer/log-writer.service.js';
+import { AUDIT_OPTIONS } from '../core/logging.constants.js';
+import {
+  LogWriterService,
+  type RecordOptions,
+  type TableWriter,
+} from '../writer/log-writer.service.js';
+import { AUDIT_TABLE } from './audit-log.table.js';
 import { auditContext } from './audit-context.js';
 import type { AuditLogEntry, AuditLogEntryDto } from './audit-log-entry.js';
-import {
-  type AuditStats,
-  type ResolvedAuditOptions,
-  resolveAuditOptions,
-} from './audit.options.js';
-import { markMeasuredJson } from '../validation/rules.js';
+import type { AuditStats, ResolvedAuditOptions } from './audit.options.js';
+import { markMeasuredJson } from '../core/validation-rules.js';
 import { anonymizeIp } from './ip-address.js';
 import { AuditMetadataError, sanitizeMetadata } from './metadata-policy.js';
 
@@ -17,8 +17,7 @@ import { AuditMetadataError, sanitizeMetadata } from './metadata-policy.js';
 @Injectable()
 export class AuditLogService {
   private readonly logger = new Logger('LoggingModule');
-  /** The audit options in force, defaults merged. */
-  readonly options: ResolvedAuditOptions;
+  private readonly table: TableWriter<AuditLogEntryDto>;
   /** @internal Counted here and by `AuditRunner`; read them with `stats()`. */
   readonly counters: AuditStats = {
     actionsRecorded: 0,
@@ -30,10 +29,11 @@ export class AuditLogService {
   };
 
   constructor(
-    private readonly writer: LogWriter,
-    @Inject(LOGGING_MODULE_OPTIONS) moduleOptions: LoggingModuleOptions,
+    writer: LogWriterService,
+    /** The audit options in force, defaults merged. */
+    @Inject(AUDIT_OPTIONS) readonly options: ResolvedAuditOptions,
   ) {
-    this.options = resolveAuditOptions(moduleOptions.audit);
+    this.table = writer.register(AUDIT_TABLE);
   }
 
   /**
@@ -54,7 +54,7 @@ export class AuditLogService {
    * await audit.record({ firmId, userId, action: 'create_project', entityType: 'cma_project', entityId });
    */
   async record(entry: AuditLogEntry, options?: RecordOptions): Promise<string> {
-    return this.writer.recordAudit(this.fill(entry), options);
+    return this.table.record(this.fill(entry), options);
   }
 
   /** A copy of the counters. */
@@ -80,7 +80,7 @@ export class AuditLogService {
         ? this.sanitize(picked, entry)
         : {};
     entry.metadata = Object.assign(metadata, system);
-    return this.writer.recordCheckedAudit(entry, options);
+    return this.table.write(entry, options);
   }
 
   private fill(entry: AuditLogEntry): unknown {

@@ -9,18 +9,18 @@ import {
   Min,
 } from 'class-validator';
 import type { DataSource } from 'typeorm';
-import { LOGGING_DATA_SOURCE } from '../logging.constants.js';
+import { LOGGING_DATA_SOURCE } from '../core/logging.constants.js';
 import {
   type EntryViolation,
   LogQueryError,
   queryViolations,
-} from '../validation/entry-validation.js';
+} from '../core/entry-validation.js';
 import {
   CURSOR_TIME_SQL,
   decodeCursor,
   keysetPage,
-} from '../validation/keyset-cursor.js';
-import { IsInstant, IsLaterThan, toInstant } from '../validation/rules.js';
+} from '../core/keyset-cursor.js';
+import { IsInstant, IsLaterThan, toInstant } from '../core/validation-rules.js';
 
 /** Most entries one `trail()` page holds. */
 export const AUDIT_TRAIL_MAX_LIMIT = 1000;

@@ -1,4 +1,4 @@
-import { optionCheck } from '../validation/option-check.js';
+import { optionCheck } from '../core/option-check.js';
 import type { Durability } from '../writer/writer.options.js';
 import {
   type MetadataPolicyOptions,

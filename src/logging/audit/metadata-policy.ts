@@ -1,4 +1,4 @@
-import { isIntegerIn, optionCheck } from '../validation/option-check.js';
+import { isIntegerIn, optionCheck } from '../core/option-check.js';
 import { METADATA_POLICY_MAX_BYTES } from './audit-log-entry.js';
 
 /**

@@ -4,21 +4,19 @@ import {
   AuditMetadataError,
   type MetadataDrop,
   type ResolvedMetadataPolicy,
-  resolveMetadataPolicy,
   sanitizeMetadata,
 } from '../audit/metadata-policy.js';
 import {
   CREDIT_TRANSACTION_TABLE,
   type CreditFeature,
   type CreditOperation,
+  LEDGER_OPTIONS,
   LOGGING_DATA_SOURCE,
-} from '../logging.constants.js';
-import { LOGGING_MODULE_OPTIONS } from '../logging.module-definition.js';
-import type { LoggingModuleOptions } from '../logging.options.js';
+} from '../core/logging.constants.js';
 import {
   LogEntryValidationError,
   validateEntry,
-} from '../validation/entry-validation.js';
+} from '../core/entry-validation.js';
 import {
   CreditIdempotencyConflictError,
   CreditLedgerError,
@@ -27,6 +25,7 @@ import {
   InsufficientCreditsError,
 } from './credit-ledger.errors.js';
 import {
+  type ResolvedLedgerOptions,
   CREDIT_HISTORY_DEFAULT_LIMIT,
   CreditDeductDto,
   type CreditDeductInput,
@@ -45,7 +44,7 @@ import {
   CURSOR_TIME_SQL,
   decodeCursor,
   keysetPage,
-} from '../validation/keyset-cursor.js';
+} from '../core/keyset-cursor.js';
 
 type Query = <T = Record<string, unknown>>(
   sql: string,
@@ -104,9 +103,9 @@ export class CreditLedgerService {
 
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
-    @Inject(LOGGING_MODULE_OPTIONS) options: LoggingModuleOptions,
+    @Inject(LEDGER_OPTIONS) options: ResolvedLedgerOptions,
   ) {
-    this.metadataPolicy = resolveMetadataPolicy(options.audit?.metadataPolicy);
+    this.metadataPolicy = options.metadataPolicy;
   }
 
   /**

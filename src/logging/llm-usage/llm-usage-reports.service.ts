@@ -14,12 +14,9 @@ import {
   LLM_USAGE_LOG_TABLE,
   LOGGING_DATA_SOURCE,
   type LlmTaskType,
-} from '../logging.constants.js';
-import {
-  LogQueryError,
-  queryViolations,
-} from '../validation/entry-validation.js';
-import { IsInstant, IsLaterThan, toInstant } from '../validation/rules.js';
+} from '../core/logging.constants.js';
+import { LogQueryError, queryViolations } from '../core/entry-validation.js';
+import { IsInstant, IsLaterThan, toInstant } from '../core/validation-rules.js';
 
 /** What a usage summary can be grouped by. */
 export const USAGE_REPORT_GROUPS = [

@@ -122,7 +122,7 @@ describe('pricing options', () => {
       'acme-latest-and-greatest': 'acme-model',
     },
   };
-  const configured = new ModelPricing({ pricing: custom });
+  const configured = new ModelPricing(custom);
   const usage = { inputTokens: 1000, outputTokens: 1000 };
 
   it('adds models and their tiers', () => {
@@ -305,9 +305,9 @@ describe('pricing options', () => {
   it.each(refused)(
     'refuses %s at startup, naming the field',
     (_, options, message) => {
-      expect(
-        () => new ModelPricing({ pricing: options as PricingOptions }),
-      ).toThrow(message);
+      expect(() => new ModelPricing(options as PricingOptions)).toThrow(
+        message,
+      );
     },
   );
 });

@@ -4,7 +4,7 @@ import {
   AUDIT_LOG_TABLE,
   LLM_USAGE_LOG_TABLE,
   LOGGING_DATA_SOURCE,
-} from '../logging.constants.js';
+} from '../core/logging.constants.js';
 
 /** The tables `LogRetention.purge` can delete from. */
 export type LogTableName = typeof LLM_USAGE_LOG_TABLE | typeof AUDIT_LOG_TABLE;

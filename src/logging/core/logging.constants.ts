@@ -51,3 +51,12 @@ export type CreditFeature = (typeof CREDIT_FEATURES)[number];
 /** Names of the ledger's PostgreSQL enum types. */
 export const CREDIT_OPERATION_ENUM = 'credit_operation_type';
 export const CREDIT_FEATURE_ENUM = 'credit_feature_type';
+
+/**
+ * Injection tokens of each feature's slice of the module options, resolved with their defaults
+ * by `LoggingModule` from the root options. A feature's services inject their own slice only.
+ */
+export const WRITER_OPTIONS = Symbol('LOGGING_WRITER_OPTIONS');
+export const AUDIT_OPTIONS = Symbol('LOGGING_AUDIT_OPTIONS');
+export const PRICING_OPTIONS = Symbol('LOGGING_PRICING_OPTIONS');
+export const LEDGER_OPTIONS = Symbol('LOGGING_LEDGER_OPTIONS');
