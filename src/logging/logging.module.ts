@@ -75,7 +75,8 @@ const SERVICES = [
       inject: [AUDIT_OPTIONS, AuditInterceptor],
     },
   ],
-  exports: SERVICES,
+  // AuditRecorder too: the AuditInterceptor that @Audit binds is built in the host's module.
+  exports: [...SERVICES, AuditRecorder],
 })
 export class LoggingModule extends ConfigurableModuleClass {
   /** Registers the module with options known up front. */
