@@ -31,11 +31,9 @@ import {
   resolveDemoDatabase,
 } from '../src/demo/database/data-source.js';
 import {
-  LlmUsageLog,
   LlmUsageService,
-  LogWriter,
+  LogWriterService,
   LoggingModule,
-  type Durability,
   type LlmUsageEntry,
 } from '../src/logging/index.js';
 import {
@@ -45,6 +43,8 @@ import {
   type RollupVariant,
   useRollupVariant,
 } from './rollup-variants.js';
+import { LlmUsageLog } from '../src/logging/entities/index.js';
+import type { Durability } from '../src/logging/writer/writer.options.js';
 import { freshDatabase, machineLine, writeResults } from './support.js';
 
 const N = Number(process.env.BENCH_ROWS ?? 200_000);
@@ -222,7 +222,7 @@ async function main(): Promise<void> {
       logger: ['error', 'warn'],
     });
     const usage = app.get(LlmUsageService);
-    const logWriter = app.get(LogWriter);
+    const logWriter = app.get(LogWriterService);
     const start = process.hrtime.bigint();
     let next = 0;
     await Promise.all(

@@ -1,3 +1,4 @@
+import { AUDIT_TABLE } from '../src/logging/audit/audit-log.table.js';
 import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Logger, Param, Post } from '@nestjs/common';
@@ -378,7 +379,7 @@ describe('the corpus catches a planted regression', () => {
       const firm = await seedFirm(app.dataSource, `planted-${randomUUID()}`);
       const header = [...probes(true), ...amountProbes()];
       for (const probe of header) {
-        await app.writer.recordAudit({
+        await app.writer.register(AUDIT_TABLE).record({
           firmId: firm.firmId,
           action: 'corpus_planted',
           entityType: 'cma_project',

@@ -11,18 +11,20 @@ import { DataSource, type Repository } from 'typeorm';
 import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
 import { Firm, User } from '../src/demo/entities/index.js';
 import {
-  AuditLog,
-  AuditLogDaily,
   CreditLedgerService,
-  CreditTransaction,
   LOGGING_ENTITIES,
   LOGGING_MIGRATIONS,
+  LoggingModule,
+} from '../src/logging/index.js';
+import {
+  AuditLog,
+  AuditLogDaily,
+  CreditTransaction,
   LlmUsageDaily,
   LlmUsageDailyProject,
   LlmUsageLog,
-  LoggingModule,
   RetentionHorizon,
-} from '../src/logging/index.js';
+} from '../src/logging/entities/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 /** A host feature module that does not import LoggingModule itself. */

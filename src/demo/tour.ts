@@ -10,7 +10,11 @@ import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../app.module.js';
-import { AuditTrail, LlmUsageReports, LogWriter } from '../logging/index.js';
+import {
+  AuditTrailService,
+  LlmUsageReportService,
+  LogWriterService,
+} from '../logging/index.js';
 import { configureDemoApp } from './configure.js';
 import { resolveDemoDatabase } from './database/data-source.js';
 import { type Row, formatTable } from './format-table.js';
@@ -101,14 +105,14 @@ async function main(): Promise<void> {
       [actors[0].firmId],
     );
     await call(actors[1], 'GET', `/projects/${other[0].id}/cma`);
-    await app.get(LogWriter).flush();
+    await app.get(LogWriterService).flush();
 
-    const reports = app.get(LlmUsageReports);
+    const reports = app.get(LlmUsageReportService);
     const until = new Date(Date.now() + 1000);
     for (const actor of actors) {
       console.log(`\n=== ${actor.firm} (firm ${actor.firmId}) ===\n`);
       const { items } = await app
-        .get(AuditTrail)
+        .get(AuditTrailService)
         .trail({ firmId: actor.firmId, from: started });
       const trail: Row[] = items.reverse().map((item) => {
         const { outcome, requestId: _requestId, ...rest } = item.metadata ?? {};

@@ -1,7 +1,7 @@
 import type { Type } from '@nestjs/common';
 import type { AuditOptions } from './audit/audit.options.js';
-import type { CreditOperation } from './logging.constants.js';
-import type { PricingOptions } from './llm-usage/model-pricing.js';
+import type { CreditOperation } from './core/logging.constants.js';
+import type { PricingOptions } from './llm-usage/model-pricing.service.js';
 import type { UsageRollupOptions } from './rollups/usage-rollup.types.js';
 import type { LogWriterOptions } from './writer/writer.options.js';
 

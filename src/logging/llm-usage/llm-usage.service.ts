@@ -1,18 +1,23 @@
 import { performance } from 'node:perf_hooks';
 import { Injectable, Logger } from '@nestjs/common';
 import { auditContext } from '../audit/audit-context.js';
-import type { LlmTaskType } from '../logging.constants.js';
+import type { LlmTaskType } from '../core/logging.constants.js';
 import {
   type EntryViolation,
   LogEntryValidationError,
   validateEntry,
-} from '../validation/entry-validation.js';
-import { LogWriter, type RecordOptions } from '../writer/log-writer.service.js';
+} from '../core/entry-validation.js';
+import {
+  LogWriterService,
+  type RecordOptions,
+  type TableWriter,
+} from '../writer/log-writer.service.js';
 import type { Durability } from '../writer/writer.options.js';
 import { type LlmUsage, checkUsage } from './cost.js';
-import { type LlmUsageEntry, LlmUsageEntryDto } from './llm-usage-entry.js';
+import { type LlmUsageEntry, LlmUsageEntryDto } from './llm-usage-entry.dto.js';
+import { LLM_USAGE_TABLE } from './llm-usage-log.table.js';
 import { LlmUsageRecordError, UnknownModelError } from './llm-usage.errors.js';
-import { ModelPricing } from './model-pricing.js';
+import { ModelPricingService } from './model-pricing.service.js';
 import { describeError } from './scrub.js';
 
 /** What `track()` records about a call besides what the call itself reports. */
@@ -67,12 +72,15 @@ export class LlmUsageService {
     callsFailed: 0,
     recordFailures: 0,
   };
+  private readonly table: TableWriter<LlmUsageEntryDto>;
 
   constructor(
-    private readonly writer: LogWriter,
+    writer: LogWriterService,
     /** The price table in force. */
-    readonly pricing: ModelPricing,
-  ) {}
+    readonly pricing: ModelPricingService,
+  ) {
+    this.table = writer.register(LLM_USAGE_TABLE);
+  }
 
   /**
    * Records one LLM call and resolves with the new row's id: after the commit with durability
@@ -95,12 +103,9 @@ export class LlmUsageService {
       entry !== null &&
       entry.firmId === undefined
     ) {
-      return this.writer.recordUsage(
-        { ...entry, firmId: context.firmId },
-        options,
-      );
+      return this.table.record({ ...entry, firmId: context.firmId }, options);
     }
-    return this.writer.recordUsage(entry, options);
+    return this.table.record(entry, options);
   }
 
   /**
@@ -152,7 +157,7 @@ export class LlmUsageService {
       const latencyMs = elapsed();
       this.counters.callsFailed++;
       try {
-        await this.writer.recordUsage(
+        await this.table.record(
           {
             ...entry,
             inputTokens: 0,
@@ -185,7 +190,7 @@ export class LlmUsageService {
       const usage = outcome?.usage;
       const counts = checkUsage(usage);
       const costUsd = entry.costUsd ?? this.pricing.cost(entry.model, usage);
-      await this.writer.recordUsage(
+      await this.table.record(
         {
           ...entry,
           inputTokens: Number(counts.input),
@@ -205,7 +210,7 @@ export class LlmUsageService {
   }
 
   /** A copy of the counters of `track()`. */
-  stats(): LlmUsageStats {
+  stats(): Readonly<LlmUsageStats> {
     return { ...this.counters };
   }
 
