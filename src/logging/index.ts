@@ -23,6 +23,10 @@ export type {
   LoggingModuleOptions,
 } from './logging.options.js';
 export {
+  type LoggingTelemetryOptions,
+  TELEMETRY_ATTRIBUTES,
+} from './core/telemetry.options.js';
+export {
   AUDIT_LOG_TABLE,
   COST_USD_PRECISION,
   CREDIT_FEATURE_ENUM,

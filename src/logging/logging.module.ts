@@ -13,6 +13,7 @@ import { LlmUsageService } from './llm-usage/llm-usage.service.js';
 import { LogRetention } from './retention/log-retention.service.js';
 import { ModelPricing, resolvePricing } from './llm-usage/model-pricing.js';
 import { LOGGING_DATA_SOURCE } from './core/logging.constants.js';
+import { resolveTelemetryOptions } from './core/telemetry.options.js';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
@@ -61,6 +62,8 @@ export class LoggingModule extends ConfigurableModuleClass {
   static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
     // Options known up front fail here, before the host connects; ModelPricing checks them again.
     resolvePricing(options.pricing);
+    // The shape only: whether the API is installed is known once it was looked for, at startup.
+    resolveTelemetryOptions(options.telemetry, true);
     return withRepositories(super.forRoot(options), options.dataSource);
   }
 

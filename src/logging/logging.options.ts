@@ -1,5 +1,6 @@
 import type { AuditOptions } from './audit/audit.options.js';
 import type { PricingOptions } from './llm-usage/model-pricing.js';
+import type { LoggingTelemetryOptions } from './core/telemetry.options.js';
 import type { LogWriterOptions } from './writer/writer.options.js';
 
 /**
@@ -13,6 +14,11 @@ export interface LoggingModuleOptions {
   audit?: AuditOptions;
   /** The price table of LLM models: prices and aliases over the built-in ones. */
   pricing?: PricingOptions;
+  /**
+   * Spans and metrics through the host's OpenTelemetry (`@opentelemetry/api`, optional): on by
+   * default when the API is installed. See docs/telemetry.md.
+   */
+  telemetry?: LoggingTelemetryOptions;
 }
 
 /**

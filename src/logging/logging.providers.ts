@@ -5,8 +5,11 @@ import {
   AUDIT_OPTIONS,
   LEDGER_OPTIONS,
   PRICING_OPTIONS,
+  TELEMETRY_OPTIONS,
   WRITER_OPTIONS,
 } from './core/logging.constants.js';
+import { otelLoaded } from './core/otel.js';
+import { resolveTelemetryOptions } from './core/telemetry.options.js';
 import type { ResolvedLedgerOptions } from './ledger/credit-ledger.types.js';
 import { LOGGING_MODULE_OPTIONS } from './logging.module-definition.js';
 import type { LoggingModuleOptions } from './logging.options.js';
@@ -14,7 +17,7 @@ import { resolveWriterOptions } from './writer/writer.options.js';
 
 const slice = <T>(
   provide: symbol,
-  resolve: (options: LoggingModuleOptions) => T,
+  resolve: (options: LoggingModuleOptions) => T | Promise<T>,
 ): Provider => ({
   provide,
   useFactory: resolve,
@@ -29,6 +32,12 @@ export const FEATURE_OPTION_PROVIDERS: Provider[] = [
   slice(WRITER_OPTIONS, (options) => resolveWriterOptions(options.writer)),
   slice(AUDIT_OPTIONS, (options) => resolveAuditOptions(options.audit)),
   slice(PRICING_OPTIONS, (options) => options.pricing ?? {}),
+  slice(TELEMETRY_OPTIONS, async (options) =>
+    resolveTelemetryOptions(
+      options.telemetry,
+      (await otelLoaded) !== undefined,
+    ),
+  ),
   slice(LEDGER_OPTIONS, (options): ResolvedLedgerOptions => ({
     metadataPolicy: resolveMetadataPolicy(options.audit?.metadataPolicy),
   })),

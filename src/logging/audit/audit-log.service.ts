@@ -1,5 +1,8 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AUDIT_OPTIONS } from '../core/logging.constants.js';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { AUDIT_OPTIONS, TELEMETRY_OPTIONS } from '../core/logging.constants.js';
+import { otelFor } from '../core/otel.js';
+import type { ResolvedTelemetryOptions } from '../core/telemetry.options.js';
+import { AuditMetrics } from './audit.telemetry.js';
 import {
   LogWriterService,
   type RecordOptions,
@@ -28,12 +31,19 @@ export class AuditLogService {
     entityIdsDropped: 0,
   };
 
+  private readonly metrics: AuditMetrics | undefined;
+
   constructor(
     writer: LogWriterService,
     /** The audit options in force, defaults merged. */
     @Inject(AUDIT_OPTIONS) readonly options: ResolvedAuditOptions,
+    @Optional()
+    @Inject(TELEMETRY_OPTIONS)
+    telemetry?: ResolvedTelemetryOptions,
   ) {
     this.table = writer.register(AUDIT_TABLE);
+    const otel = telemetry && otelFor(telemetry);
+    this.metrics = otel && new AuditMetrics(otel, this.counters);
   }
 
   /**
@@ -54,7 +64,15 @@ export class AuditLogService {
    * await audit.record({ firmId, userId, action: 'create_project', entityType: 'cma_project', entityId });
    */
   async record(entry: AuditLogEntry, options?: RecordOptions): Promise<string> {
-    return this.table.record(this.fill(entry), options);
+    const filled = this.fill(entry);
+    const id = await this.table.record(filled, options);
+    const row = filled as AuditLogEntry;
+    this.metrics?.audited(
+      String(row.action),
+      row.metadata?.outcome,
+      row.firmId,
+    );
+    return id;
   }
 
   /** A copy of the counters. */
@@ -80,7 +98,13 @@ export class AuditLogService {
         ? this.sanitize(picked, entry)
         : {};
     entry.metadata = Object.assign(metadata, system);
-    return this.table.write(entry, options);
+    const written = this.table.write(entry, options);
+    const metrics = this.metrics;
+    if (!metrics) return written;
+    return written.then((id) => {
+      metrics.audited(entry.action, system.outcome, entry.firmId);
+      return id;
+    });
   }
 
   private fill(entry: AuditLogEntry): unknown {

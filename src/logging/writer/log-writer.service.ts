@@ -4,12 +4,16 @@ import {
   Injectable,
   Logger,
   type OnApplicationShutdown,
+  Optional,
 } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
 import {
   LOGGING_DATA_SOURCE,
+  TELEMETRY_OPTIONS,
   WRITER_OPTIONS,
 } from '../core/logging.constants.js';
+import { otelFor } from '../core/otel.js';
+import type { ResolvedTelemetryOptions } from '../core/telemetry.options.js';
 import {
   LogEntryValidationError,
   validateEntry,
@@ -21,6 +25,7 @@ import type {
   LogWriterStats,
   ResolvedWriterOptions,
 } from './writer.options.js';
+import { type TableMetrics, WriterMetrics } from './writer.telemetry.js';
 
 /** How one `record()` call is written. */
 export interface RecordOptions {
@@ -66,13 +71,24 @@ export class LogWriterService
   private readonly execute: QueryExecutor;
   private readonly writers = new Map<string, TableWriter<never>>();
   private readonly batchWriters: BatchWriter<never>[] = [];
+  private readonly tableMetrics = new Map<string, TableMetrics>();
+  private readonly metrics: WriterMetrics | undefined;
 
   constructor(
     @Inject(LOGGING_DATA_SOURCE) dataSource: DataSource,
     /** The writer options in force, defaults merged. */
     @Inject(WRITER_OPTIONS) readonly options: ResolvedWriterOptions,
+    @Optional()
+    @Inject(TELEMETRY_OPTIONS)
+    telemetry?: ResolvedTelemetryOptions,
   ) {
     this.execute = (sql, parameters) => dataSource.query(sql, parameters);
+    const otel = telemetry && otelFor(telemetry);
+    this.metrics =
+      otel &&
+      new WriterMetrics(otel, () =>
+        this.batchWriters.map((writer) => [writer.tableName, writer.depth]),
+      );
   }
 
   /**
@@ -82,12 +98,15 @@ export class LogWriterService
   register<Entry extends object>(table: LogTable<Entry>): TableWriter<Entry> {
     const known = this.writers.get(table.name);
     if (known) return known;
+    const metrics = this.metrics?.forTable(table.name);
+    if (metrics) this.tableMetrics.set(table.name, metrics);
     const batches = new BatchWriter<Entry>(
       table,
       this.execute,
       this.options,
       this.counters,
       this.logger,
+      metrics,
     );
     this.batchWriters.push(batches as BatchWriter<never>);
     const writer: TableWriter<Entry> = {
@@ -135,6 +154,7 @@ export class LogWriterService
     } catch (error) {
       if (error instanceof LogEntryValidationError) {
         this.counters.rowsRejected++;
+        this.tableMetrics.get(table.name)?.rejected('invalid');
         this.logger.warn(
           `${table.name}: entry rejected, fields ${error.violations.map((v) => `${v.field} (${v.rule})`).join(', ')}`,
         );
