@@ -21,8 +21,7 @@ const features = FEATURES.join('|');
  */
 const PENDING_FROM =
   '^src/logging/(llm-usage|ledger)/(llm-usage[.]service|credit-ledger[.](service|types))[.]ts$';
-const PENDING_TO =
-  '^src/logging/audit/(audit-context|metadata-policy|audit-log-entry)[.]ts$';
+const PENDING_TO = '^src/logging/audit/(audit-context|metadata-policy)[.]ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

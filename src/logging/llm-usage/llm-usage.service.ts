@@ -19,10 +19,10 @@ import {
 } from '../writer/log-writer.service.js';
 import type { Durability } from '../writer/writer.options.js';
 import { type LlmUsage, checkUsage } from './cost.js';
-import { type LlmUsageEntry, LlmUsageEntryDto } from './llm-usage-entry.js';
+import { type LlmUsageEntry, LlmUsageEntryDto } from './llm-usage-entry.dto.js';
 import { LLM_USAGE_TABLE } from './llm-usage-log.table.js';
 import { LlmUsageRecordError, UnknownModelError } from './llm-usage.errors.js';
-import { ModelPricing } from './model-pricing.js';
+import { ModelPricingService } from './model-pricing.service.js';
 import { describeError } from './scrub.js';
 import {
   type CallDescription,
@@ -101,7 +101,7 @@ export class LlmUsageService {
   constructor(
     writer: LogWriterService,
     /** The price table in force. */
-    readonly pricing: ModelPricing,
+    readonly pricing: ModelPricingService,
     @Optional()
     @Inject(TELEMETRY_OPTIONS)
     telemetry?: ResolvedTelemetryOptions,
@@ -258,7 +258,7 @@ export class LlmUsageService {
   }
 
   /** A copy of the counters of `track()`. */
-  stats(): LlmUsageStats {
+  stats(): Readonly<LlmUsageStats> {
     return { ...this.counters };
   }
 
