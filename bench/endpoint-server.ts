@@ -7,7 +7,8 @@
  * interceptor that does nothing on the route (what an audit built on Nest's interceptor pipeline
  * would pay before doing anything); `als` the handler running inside `AsyncLocalStorage.run` and
  * nothing more (the floor of any audit that hands its context to the services the handler calls);
- * `undecorated` like `bare` with the LoggingModule imported; `await` and `buffered` with the
+ * `undecorated` like `bare` with the LoggingModule imported; `await`, `buffered` and `buffered-otel`
+ * (`buffered` with an OpenTelemetry SDK registered, its exporters dropping everything) with the
  * LoggingModule and `@Audit` on the route, in that audit durability. Routes, behind an
  * authentication guard that sets `request.user` as a host's would:
  *
@@ -53,6 +54,7 @@ import {
   LoggingModule,
   type LogWriterOptions,
 } from '../src/logging/index.js';
+import { registerNoopSdk } from './otel-noop.js';
 
 const VARIANTS = [
   'bare',
@@ -61,8 +63,11 @@ const VARIANTS = [
   'undecorated',
   'await',
   'buffered',
+  'buffered-otel',
 ] as const;
 type Variant = (typeof VARIANTS)[number];
+/** The variants with @Audit on the route; `buffered-otel` also registers an SDK (no-op exporters). */
+const AUDITED = new Set<Variant>(['await', 'buffered', 'buffered-otel']);
 const ROUTES = ['files', 'projects'] as const;
 type Route = (typeof ROUTES)[number];
 
@@ -121,7 +126,7 @@ function variantOf(
   handler: MethodDecorator;
   body: <T>(run: () => T) => T;
 } {
-  const audited = variant === 'await' || variant === 'buffered';
+  const audited = AUDITED.has(variant);
   return {
     controller:
       variant === 'interceptor' ? UseInterceptors(NoopInterceptor) : noop,
@@ -200,7 +205,7 @@ const CONTROLLERS: Record<Route, (variant: Variant) => Type> = {
 @Module({})
 class BenchAppModule {
   static for(variant: Variant, route: Route, url: string): DynamicModule {
-    const audited = variant === 'await' || variant === 'buffered';
+    const audited = AUDITED.has(variant);
     const withModule = audited || variant === 'undecorated';
     const database =
       route === 'projects' || withModule
@@ -244,6 +249,7 @@ async function main(): Promise<void> {
       `usage: endpoint-server <${VARIANTS.join('|')}> <${ROUTES.join('|')}> <database-url> [express|fastify]`,
     );
   }
+  if (variant === 'buffered-otel') registerNoopSdk();
   const module = BenchAppModule.for(variant as Variant, route as Route, url);
   const app =
     platform === 'fastify'

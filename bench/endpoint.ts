@@ -7,6 +7,7 @@
  *   undecorated  with the LoggingModule imported, no @Audit on the route,
  *   await        with @Audit, durability 'await' (the response leaves after the row is committed),
  *   buffered     with @Audit, durability 'buffered'.
+ *   buffered-otel  buffered, with an OpenTelemetry SDK registered (exporters that drop everything).
  * Each runs in a process of its own (dist/bench/endpoint-server.js), driven by autocannon from this
  * one at fixed connections; it prints req/s, p50 and p99 latency and each as a ratio to (or
  * difference from) the bare route, and writes bench/results/endpoint.json.
@@ -40,10 +41,16 @@ const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PLATFORM = process.env.BENCH_PLATFORM ?? 'express';
 type Variant =
-  'bare' | 'interceptor' | 'als' | 'undecorated' | 'await' | 'buffered';
+  | 'bare'
+  | 'interceptor'
+  | 'als'
+  | 'undecorated'
+  | 'await'
+  | 'buffered'
+  | 'buffered-otel';
 const VARIANTS = (
   process.env.BENCH_VARIANTS ??
-  'bare,interceptor,als,undecorated,await,buffered'
+  'bare,interceptor,als,undecorated,await,buffered,buffered-otel'
 ).split(',') as Variant[];
 const ROUTES = (process.env.BENCH_ROUTES ?? 'files,projects').split(',');
 
@@ -183,7 +190,7 @@ async function main(): Promise<void> {
             `${route} ${variant}: ${result.non2xx} non-2xx responses, ${result.errors} errors`,
           );
         }
-        if (variant === 'await' || variant === 'buffered') {
+        if (variant.startsWith('await') || variant.startsWith('buffered')) {
           // Every 2xx response has its row. Requests in flight when autocannon stopped were served
           // and audited without their response being counted: at most one per connection.
           result.auditRows = await count('SELECT count(*) AS n FROM audit_log');
@@ -198,7 +205,7 @@ async function main(): Promise<void> {
           }
         }
         console.log(
-          `  ${route.padEnd(8)} ${variant.padEnd(11)} ${Math.round(result.requestsPerSecond).toString().padStart(6)} req/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms${result.auditRows === undefined ? '' : `  ${result.auditRows} audit rows`}`,
+          `  ${route.padEnd(8)} ${variant.padEnd(13)} ${Math.round(result.requestsPerSecond).toString().padStart(6)} req/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms${result.auditRows === undefined ? '' : `  ${result.auditRows} audit rows`}`,
         );
         results.push(result);
       }
@@ -233,7 +240,7 @@ async function main(): Promise<void> {
   );
   for (const row of table) {
     console.log(
-      `${row.route.padEnd(8)} ${row.variant.padEnd(11)} ${Math.round(row.requestsPerSecond).toString().padStart(8)}   ${row.ratioToBare.toFixed(2)}  ${String(row.p50Ms).padStart(6)}  ${String(row.p99Ms).padStart(6)}  ${row.p99OverBareMs >= 0 ? '+' : ''}${row.p99OverBareMs}`,
+      `${row.route.padEnd(8)} ${row.variant.padEnd(13)} ${Math.round(row.requestsPerSecond).toString().padStart(8)}   ${row.ratioToBare.toFixed(2)}  ${String(row.p50Ms).padStart(6)}  ${String(row.p99Ms).padStart(6)}  ${row.p99OverBareMs >= 0 ? '+' : ''}${row.p99OverBareMs}`,
     );
   }
   await writeResults('endpoint', {

@@ -1,6 +1,8 @@
 /**
  * bench/writer: N rows into llm_usage_log, on the same table in one run, through
- *   (a) the LoggingModule writer, many concurrent record() callers, in 'await' and 'buffered',
+ *   (a) the LoggingModule writer, many concurrent record() callers, in 'await' and 'buffered', and
+ *       in 'buffered' with telemetry through a registered OpenTelemetry SDK (exporters that drop
+ *       everything); and track() of a call that returns at once, telemetry off and on,
  *   (b) COPY FROM STDIN on one connection (the baseline),
  *   (c) TypeORM repository.save, one row at a time (a smaller N),
  *   (d) TypeORM repository.insert in batches of 1,000.
@@ -38,6 +40,7 @@ import {
 } from '../src/logging/index.js';
 import { LlmUsageLog } from '../src/logging/entities/index.js';
 import { type Durability } from '../src/logging/writer/writer.options.js';
+import { registerNoopSdk } from './otel-noop.js';
 import { freshDatabase, machineLine, writeResults } from './support.js';
 
 const N = Number(process.env.BENCH_ROWS ?? 200_000);
@@ -58,6 +61,8 @@ interface Result {
   rows: number;
   seconds: number;
   rowsPerSecond: number;
+  /** This process's CPU (user + system) per row, in µs: the app's side, PostgreSQL apart. */
+  cpuMicrosPerRow: number;
   ratioToCopy?: number;
 }
 
@@ -85,11 +90,19 @@ async function timed(
   fn: () => Promise<void>,
 ): Promise<Result> {
   const start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   await fn();
+  const used = process.cpuUsage(cpu);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const result = { method, rows, seconds, rowsPerSecond: rows / seconds };
+  const result = {
+    method,
+    rows,
+    seconds,
+    rowsPerSecond: rows / seconds,
+    cpuMicrosPerRow: (used.user + used.system) / rows,
+  };
   console.log(
-    `${method.padEnd(34)} ${String(rows).padStart(8)} rows ${seconds.toFixed(2).padStart(7)} s ${Math.round(result.rowsPerSecond).toString().padStart(8)} rows/s`,
+    `${method.padEnd(44)} ${String(rows).padStart(8)} rows ${seconds.toFixed(2).padStart(7)} s ${Math.round(result.rowsPerSecond).toString().padStart(8)} rows/s ${result.cpuMicrosPerRow.toFixed(1).padStart(6)} µs CPU/row`,
   );
   return result;
 }
@@ -115,6 +128,7 @@ function copyLine(e: LlmUsageEntry, createdAt: string): string {
 
 async function main(): Promise<void> {
   Logger.overrideLogger(['error', 'warn']);
+  const stopSdk = registerNoopSdk();
   const server = await resolveDemoDatabase();
   const url = await freshDatabase(server.url, 'logging_bench');
   const setup = await new DataSource(demoDataSourceOptions(url)).initialize();
@@ -194,13 +208,22 @@ async function main(): Promise<void> {
     );
     await check(N);
 
-    // (a) the writer, through LlmUsageService.record(), in each durability.
-    for (const durability of ['await', 'buffered'] as Durability[]) {
+    // (a) the writer, through LlmUsageService.record() or track(), with telemetry off or on.
+    for (const [durability, call, telemetry] of [
+      ['await', 'record', false],
+      ['buffered', 'record', false],
+      ['buffered', 'record', true],
+      ['buffered', 'track', false],
+      ['buffered', 'track', true],
+    ] as [Durability, 'record' | 'track', boolean][]) {
       await truncate();
       @Module({
         imports: [
           TypeOrmModule.forRoot(demoDataSourceOptions(url)),
-          LoggingModule.forRoot({ writer: { durability } }),
+          LoggingModule.forRoot({
+            writer: { durability },
+            telemetry: { enabled: telemetry },
+          }),
         ],
       })
       class BenchModule {}
@@ -211,13 +234,32 @@ async function main(): Promise<void> {
       const writer = app.get(LogWriterService);
       results.push(
         await timed(
-          `writer, '${durability}' (${CALLERS} callers)`,
+          `${call === 'track' ? 'track()' : 'writer'}, '${durability}'${telemetry ? ', OTel SDK' : ''} (${CALLERS} callers)`,
           N,
           async () => {
             let next = 0;
+            const track = (e: LlmUsageEntry) =>
+              usage.track(
+                {
+                  firmId: e.firmId,
+                  cmaProjectId: e.cmaProjectId,
+                  model: e.model,
+                  taskType: e.taskType,
+                },
+                () => ({
+                  result: null,
+                  usage: {
+                    inputTokens: e.inputTokens,
+                    outputTokens: e.outputTokens,
+                  },
+                }),
+              );
             await Promise.all(
               Array.from({ length: CALLERS }, async () => {
-                while (next < N) await usage.record(data[next++]);
+                while (next < N) {
+                  const e = data[next++];
+                  await (call === 'track' ? track(e) : usage.record(e));
+                }
               }),
             );
             await writer.flush(); // 'buffered': until every row is committed
@@ -275,7 +317,26 @@ async function main(): Promise<void> {
   console.log(`\nmedian of ${ROUNDS} rounds, ratio to COPY:`);
   for (const r of results) {
     console.log(
-      `  ${r.method.padEnd(34)} ${Math.round(r.rowsPerSecond).toString().padStart(8)} rows/s ${r.ratioToCopy!.toFixed(2)}x`,
+      `  ${r.method.padEnd(44)} ${Math.round(r.rowsPerSecond).toString().padStart(8)} rows/s ${r.ratioToCopy!.toFixed(2)}x ${r.cpuMicrosPerRow.toFixed(1).padStart(6)} µs CPU/row`,
+    );
+  }
+  // Telemetry's cost: each OTel variant against the same call without it, in the same run.
+  const telemetryCost = ['writer', 'track()'].map((kind) => {
+    const off = results.find(
+      (r) => r.method === `${kind}, 'buffered' (${CALLERS} callers)`,
+    )!;
+    const on = results.find(
+      (r) => r.method === `${kind}, 'buffered', OTel SDK (${CALLERS} callers)`,
+    )!;
+    return {
+      kind,
+      throughputRatio: on.rowsPerSecond / off.rowsPerSecond,
+      cpuRatio: on.cpuMicrosPerRow / off.cpuMicrosPerRow,
+    };
+  });
+  for (const t of telemetryCost) {
+    console.log(
+      `telemetry, ${t.kind}: throughput ${t.throughputRatio.toFixed(3)}x, app CPU per row ${t.cpuRatio.toFixed(3)}x of the run without it`,
     );
   }
 
@@ -285,10 +346,12 @@ async function main(): Promise<void> {
     callers: CALLERS,
     rounds: ROUNDS,
     median: results,
+    telemetryCost,
     allRounds: rounds,
   });
   await setup.destroy();
   await server.stop();
+  await stopSdk();
 }
 
 main().catch((error: unknown) => {
