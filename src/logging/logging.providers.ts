@@ -8,8 +8,10 @@ import {
   TELEMETRY_OPTIONS,
   WRITER_OPTIONS,
 } from './core/logging.constants.js';
-import { otelLoaded } from './core/otel.js';
-import { resolveTelemetryOptions } from './core/telemetry.options.js';
+import {
+  type LoggingTelemetryOptions,
+  resolveTelemetryOptions,
+} from './core/telemetry.options.js';
 import type { ResolvedLedgerOptions } from './ledger/credit-ledger.types.js';
 import { LOGGING_MODULE_OPTIONS } from './logging.module-definition.js';
 import type { LoggingModuleOptions } from './logging.options.js';
@@ -17,7 +19,7 @@ import { resolveWriterOptions } from './writer/writer.options.js';
 
 const slice = <T>(
   provide: symbol,
-  resolve: (options: LoggingModuleOptions) => T | Promise<T>,
+  resolve: (options: LoggingModuleOptions) => T,
 ): Provider => ({
   provide,
   useFactory: resolve,
@@ -32,12 +34,11 @@ export const FEATURE_OPTION_PROVIDERS: Provider[] = [
   slice(WRITER_OPTIONS, (options) => resolveWriterOptions(options.writer)),
   slice(AUDIT_OPTIONS, (options) => resolveAuditOptions(options.audit)),
   slice(PRICING_OPTIONS, (options) => options.pricing ?? {}),
-  slice(TELEMETRY_OPTIONS, async (options) =>
-    resolveTelemetryOptions(
-      options.telemetry,
-      (await otelLoaded) !== undefined,
-    ),
-  ),
+  // The shape is checked here; whether the API is installed, when the services start (otelFor).
+  slice(TELEMETRY_OPTIONS, (options): LoggingTelemetryOptions => {
+    resolveTelemetryOptions(options.telemetry, true);
+    return options.telemetry ?? {};
+  }),
   slice(LEDGER_OPTIONS, (options): ResolvedLedgerOptions => ({
     metadataPolicy: resolveMetadataPolicy(options.audit?.metadataPolicy),
   })),

@@ -1,7 +1,13 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnModuleInit,
+  Optional,
+} from '@nestjs/common';
 import { AUDIT_OPTIONS, TELEMETRY_OPTIONS } from '../core/logging.constants.js';
 import { otelFor } from '../core/otel.js';
-import type { ResolvedTelemetryOptions } from '../core/telemetry.options.js';
+import type { LoggingTelemetryOptions } from '../core/telemetry.options.js';
 import { AuditMetrics } from './audit.telemetry.js';
 import {
   LogWriterService,
@@ -22,7 +28,7 @@ import { AuditMetadataError, sanitizeMetadata } from './metadata-policy.js';
  * through the policy, writes the row and keeps the counters. Not part of the package's API.
  */
 @Injectable()
-export class AuditRecorder {
+export class AuditRecorder implements OnModuleInit {
   private readonly logger = new Logger('LoggingModule');
   private readonly table: TableWriter<AuditLogEntryDto>;
   /** Counted here and by `AuditRunner`; the host reads a copy with `AuditLogService.stats()`. */
@@ -35,7 +41,7 @@ export class AuditRecorder {
     entityIdsDropped: 0,
   };
 
-  private readonly metrics: AuditMetrics | undefined;
+  private metrics: AuditMetrics | undefined;
 
   constructor(
     writer: LogWriterService,
@@ -43,10 +49,14 @@ export class AuditRecorder {
     @Inject(AUDIT_OPTIONS) readonly options: ResolvedAuditOptions,
     @Optional()
     @Inject(TELEMETRY_OPTIONS)
-    telemetry?: ResolvedTelemetryOptions,
+    private readonly telemetry?: LoggingTelemetryOptions,
   ) {
     this.table = writer.register(AUDIT_TABLE);
-    const otel = telemetry && otelFor(telemetry);
+  }
+
+  /** Starts the audit metrics when the host's OpenTelemetry is on. */
+  async onModuleInit(): Promise<void> {
+    const otel = await otelFor(this.telemetry);
     this.metrics = otel && new AuditMetrics(otel, this.counters);
   }
 

@@ -1,5 +1,9 @@
 import type * as OtelApi from '@opentelemetry/api';
-import type { ResolvedTelemetryOptions } from './telemetry.options.js';
+import {
+  type LoggingTelemetryOptions,
+  type ResolvedTelemetryOptions,
+  resolveTelemetryOptions,
+} from './telemetry.options.js';
 
 let api: typeof OtelApi | undefined;
 
@@ -33,10 +37,17 @@ export interface Otel {
 
 /**
  * The host's tracer and meter under {@link TELEMETRY_SCOPE}, or `undefined` when telemetry is off
- * (or the API is absent). The meter is taken from the provider registered now: the host's SDK must
- * be started before the Nest app is created, as OpenTelemetry's own setup asks.
+ * (or the API is absent), once the API was looked for: the services call it in `onModuleInit`. The
+ * meter is taken from the provider registered then: the host's SDK must be started before the Nest
+ * app is initialised, as OpenTelemetry's own setup asks.
+ *
+ * @throws Error when `enabled` is `true` and the API is not installed
  */
-export function otelFor(options: ResolvedTelemetryOptions): Otel | undefined {
+export async function otelFor(
+  given: LoggingTelemetryOptions | undefined,
+): Promise<Otel | undefined> {
+  await otelLoaded;
+  const options = resolveTelemetryOptions(given, api !== undefined);
   if (!options.enabled || !api) return undefined;
   return {
     api,

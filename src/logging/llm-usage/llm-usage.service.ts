@@ -1,12 +1,18 @@
 import { performance } from 'node:perf_hooks';
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnModuleInit,
+  Optional,
+} from '@nestjs/common';
 import { auditContext } from '../audit/audit-context.js';
 import {
   type LlmTaskType,
   TELEMETRY_OPTIONS,
 } from '../core/logging.constants.js';
 import { otelFor } from '../core/otel.js';
-import type { ResolvedTelemetryOptions } from '../core/telemetry.options.js';
+import type { LoggingTelemetryOptions } from '../core/telemetry.options.js';
 import {
   type EntryViolation,
   LogEntryValidationError,
@@ -88,7 +94,7 @@ const META_FIELDS = new Set([
 
 /** Writes the LLM usage and cost log. */
 @Injectable()
-export class LlmUsageService {
+export class LlmUsageService implements OnModuleInit {
   private readonly logger = new Logger('LoggingModule');
   private readonly counters: LlmUsageStats = {
     callsTracked: 0,
@@ -96,7 +102,7 @@ export class LlmUsageService {
     recordFailures: 0,
   };
   private readonly table: TableWriter<LlmUsageEntryDto>;
-  private readonly telemetry: LlmUsageTelemetry | undefined;
+  private telemetry: LlmUsageTelemetry | undefined;
 
   constructor(
     writer: LogWriterService,
@@ -104,10 +110,14 @@ export class LlmUsageService {
     readonly pricing: ModelPricingService,
     @Optional()
     @Inject(TELEMETRY_OPTIONS)
-    telemetry?: ResolvedTelemetryOptions,
+    private readonly telemetryOptions?: LoggingTelemetryOptions,
   ) {
     this.table = writer.register(LLM_USAGE_TABLE);
-    const otel = telemetry && otelFor(telemetry);
+  }
+
+  /** Starts the spans and metrics of `track()` when the host's OpenTelemetry is on. */
+  async onModuleInit(): Promise<void> {
+    const otel = await otelFor(this.telemetryOptions);
     this.telemetry = otel && new LlmUsageTelemetry(otel);
   }
 

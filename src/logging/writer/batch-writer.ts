@@ -76,8 +76,8 @@ export class BatchWriter<Entry> {
     private readonly options: ResolvedWriterOptions,
     private readonly stats: LogWriterStats,
     private readonly logger: WriterLogger,
-    /** The table's metrics, when the host's OpenTelemetry is on. */
-    private readonly metrics?: TableMetrics,
+    /** The table's metrics, when the host's OpenTelemetry is on; set at module init. */
+    public metrics?: TableMetrics,
   ) {
     this.sql = insertStatement(table);
     this.width = table.columns.length;

@@ -4,6 +4,7 @@ import {
   Injectable,
   Logger,
   type OnApplicationShutdown,
+  type OnModuleInit,
   Optional,
 } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -13,7 +14,7 @@ import {
   WRITER_OPTIONS,
 } from '../core/logging.constants.js';
 import { otelFor } from '../core/otel.js';
-import type { ResolvedTelemetryOptions } from '../core/telemetry.options.js';
+import type { LoggingTelemetryOptions } from '../core/telemetry.options.js';
 import {
   LogEntryValidationError,
   validateEntry,
@@ -57,7 +58,7 @@ export interface TableWriter<Entry> {
  */
 @Injectable()
 export class LogWriterService
-  implements BeforeApplicationShutdown, OnApplicationShutdown
+  implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown
 {
   private readonly logger = new Logger('LoggingModule');
   private readonly counters: LogWriterStats = {
@@ -72,7 +73,7 @@ export class LogWriterService
   private readonly writers = new Map<string, TableWriter<never>>();
   private readonly batchWriters: BatchWriter<never>[] = [];
   private readonly tableMetrics = new Map<string, TableMetrics>();
-  private readonly metrics: WriterMetrics | undefined;
+  private metrics: WriterMetrics | undefined;
 
   constructor(
     @Inject(LOGGING_DATA_SOURCE) dataSource: DataSource,
@@ -80,15 +81,22 @@ export class LogWriterService
     @Inject(WRITER_OPTIONS) readonly options: ResolvedWriterOptions,
     @Optional()
     @Inject(TELEMETRY_OPTIONS)
-    telemetry?: ResolvedTelemetryOptions,
+    private readonly telemetry?: LoggingTelemetryOptions,
   ) {
     this.execute = (sql, parameters) => dataSource.query(sql, parameters);
-    const otel = telemetry && otelFor(telemetry);
-    this.metrics =
-      otel &&
-      new WriterMetrics(otel, () =>
-        this.batchWriters.map((writer) => [writer.tableName, writer.depth]),
-      );
+  }
+
+  /** Starts the writer's metrics when the host's OpenTelemetry is on. */
+  async onModuleInit(): Promise<void> {
+    const otel = await otelFor(this.telemetry);
+    if (!otel) return;
+    this.metrics = new WriterMetrics(otel, () =>
+      this.batchWriters.map((writer) => [writer.tableName, writer.depth]),
+    );
+    for (const writer of this.batchWriters) {
+      writer.metrics = this.metrics.forTable(writer.tableName);
+      this.tableMetrics.set(writer.tableName, writer.metrics);
+    }
   }
 
   /**
