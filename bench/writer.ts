@@ -1,8 +1,8 @@
 /**
  * bench/writer: N rows into llm_usage_log, on the same table in one run, through
  *   (a) the LoggingModule writer, many concurrent record() callers, in 'await' and 'buffered', and
- *       in 'buffered' with telemetry through a registered OpenTelemetry SDK (exporters that drop
- *       everything); and track() of a call that returns at once, telemetry off and on,
+ *       track() of a call that returns at once; 'buffered' with and without telemetry through a
+ *       registered OpenTelemetry SDK whose exporters drop everything,
  *   (b) COPY FROM STDIN on one connection (the baseline),
  *   (c) TypeORM repository.save, one row at a time (a smaller N),
  *   (d) TypeORM repository.insert in batches of 1,000.
@@ -38,8 +38,15 @@ import {
   LoggingModule,
   type LlmUsageEntry,
 } from '../src/logging/index.js';
+import {
+  createRollupVariants,
+  ROLLUP_VARIANTS,
+  rolledUpCalls,
+  type RollupVariant,
+  useRollupVariant,
+} from './rollup-variants.js';
 import { LlmUsageLog } from '../src/logging/entities/index.js';
-import { type Durability } from '../src/logging/writer/writer.options.js';
+import type { Durability } from '../src/logging/writer/writer.options.js';
 import { registerNoopSdk } from './otel-noop.js';
 import { freshDatabase, machineLine, writeResults } from './support.js';
 
@@ -47,6 +54,17 @@ const N = Number(process.env.BENCH_ROWS ?? 200_000);
 const SAVE_N = Math.min(N, Number(process.env.BENCH_SAVE_ROWS ?? 5_000));
 const CALLERS = Number(process.env.BENCH_CALLERS ?? 512);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const VARIANTS = (
+  process.env.BENCH_ROLLUPS?.split(',') ?? [...ROLLUP_VARIANTS]
+).map((v) => {
+  if (!(ROLLUP_VARIANTS as readonly string[]).includes(v)) {
+    throw new Error(
+      `BENCH_ROLLUPS: ${v} is not one of ${ROLLUP_VARIANTS.join(', ')}`,
+    );
+  }
+  return v as RollupVariant;
+});
+const METHOD_FILTER = process.env.BENCH_METHODS?.split(',') ?? [''];
 const FIRMS = 10;
 const MODELS = ['gemini-2.0-flash', 'gemini-3-flash', 'gemini-3.1-pro'];
 const TASKS = [
@@ -61,9 +79,11 @@ interface Result {
   rows: number;
   seconds: number;
   rowsPerSecond: number;
-  /** This process's CPU (user + system) per row, in µs: the app's side, PostgreSQL apart. */
-  cpuMicrosPerRow: number;
   ratioToCopy?: number;
+  /** The daily rollup kept meanwhile (bench/rollup-variants.ts). */
+  rollup?: RollupVariant;
+  /** rows/s over the same method's without a rollup. */
+  ratioToNoRollup?: number;
 }
 
 function entries(firms: { firmId: string; projectId: string }[], n: number) {
@@ -87,22 +107,14 @@ function entries(firms: { firmId: string; projectId: string }[], n: number) {
 async function timed(
   method: string,
   rows: number,
-  fn: () => Promise<void>,
+  fn: () => Promise<number | void>,
 ): Promise<Result> {
   const start = process.hrtime.bigint();
-  const cpu = process.cpuUsage();
-  await fn();
-  const used = process.cpuUsage(cpu);
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const result = {
-    method,
-    rows,
-    seconds,
-    rowsPerSecond: rows / seconds,
-    cpuMicrosPerRow: (used.user + used.system) / rows,
-  };
+  const own = await fn();
+  const seconds = own ?? Number(process.hrtime.bigint() - start) / 1e9;
+  const result = { method, rows, seconds, rowsPerSecond: rows / seconds };
   console.log(
-    `${method.padEnd(44)} ${String(rows).padStart(8)} rows ${seconds.toFixed(2).padStart(7)} s ${Math.round(result.rowsPerSecond).toString().padStart(8)} rows/s ${result.cpuMicrosPerRow.toFixed(1).padStart(6)} µs CPU/row`,
+    `${method.padEnd(44)} ${String(rows).padStart(8)} rows ${seconds.toFixed(2).padStart(7)} s ${Math.round(result.rowsPerSecond).toString().padStart(8)} rows/s`,
   );
   return result;
 }
@@ -128,6 +140,7 @@ function copyLine(e: LlmUsageEntry, createdAt: string): string {
 
 async function main(): Promise<void> {
   Logger.overrideLogger(['error', 'warn']);
+  // A host's SDK with exporters that drop everything; the variants without telemetry turn it off.
   const stopSdk = registerNoopSdk();
   const server = await resolveDemoDatabase();
   const url = await freshDatabase(server.url, 'logging_bench');
@@ -174,54 +187,41 @@ async function main(): Promise<void> {
     `bench/writer: ${N} rows, ${CALLERS} concurrent callers, ${machineLine()}, ${server.description}`,
   );
 
-  const rounds: Result[][] = [];
-  for (let round = 1; round <= ROUNDS; round++) {
-    console.log(`round ${round} of ${ROUNDS}`);
-    const results: Result[] = [];
-    // (b) COPY, the baseline.
-    await truncate();
-    results.push(
-      await timed('COPY FROM STDIN (1 connection)', N, async () => {
-        const client = new Client({ connectionString: url });
-        await client.connect();
-        const createdAt = new Date().toISOString();
-        function* lines() {
-          for (let i = 0; i < data.length; i += 1000) {
-            yield (
-              data
-                .slice(i, i + 1000)
-                .map((e) => copyLine(e, createdAt))
-                .join('\n') + '\n'
-            );
-          }
-        }
-        await pipeline(
-          Readable.from(lines()),
-          client.query(
-            copyFrom(
-              'COPY llm_usage_log (id, firm_id, cma_project_id, model, task_type, input_tokens, output_tokens, cost_usd, latency_ms, success, error_message, created_at) FROM STDIN',
-            ),
-          ),
+  /** The methods, each a function that writes its rows into the emptied table. */
+  const copy = async () => {
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    const createdAt = new Date().toISOString();
+    function* lines() {
+      for (let i = 0; i < data.length; i += 1000) {
+        yield (
+          data
+            .slice(i, i + 1000)
+            .map((e) => copyLine(e, createdAt))
+            .join('\n') + '\n'
         );
-        await client.end();
-      }),
+      }
+    }
+    await pipeline(
+      Readable.from(lines()),
+      client.query(
+        copyFrom(
+          'COPY llm_usage_log (id, firm_id, cma_project_id, model, task_type, input_tokens, output_tokens, cost_usd, latency_ms, success, error_message, created_at) FROM STDIN',
+        ),
+      ),
     );
-    await check(N);
-
-    // (a) the writer, through LlmUsageService.record() or track(), with telemetry off or on.
-    for (const [durability, call, telemetry] of [
-      ['await', 'record', false],
-      ['buffered', 'record', false],
-      ['buffered', 'record', true],
-      ['buffered', 'track', false],
-      ['buffered', 'track', true],
-    ] as [Durability, 'record' | 'track', boolean][]) {
-      await truncate();
+    await client.end();
+  };
+  // record() or track() of a call that returns at once; telemetry on or off (the SDK is registered)
+  const writer =
+    (durability: Durability, call = 'record', telemetry = false) =>
+    async () => {
       @Module({
         imports: [
           TypeOrmModule.forRoot(demoDataSourceOptions(url)),
           LoggingModule.forRoot({
             writer: { durability },
+            rollups: { compactIntervalMs: 0 },
             telemetry: { enabled: telemetry },
           }),
         ],
@@ -231,54 +231,74 @@ async function main(): Promise<void> {
         logger: ['error', 'warn'],
       });
       const usage = app.get(LlmUsageService);
-      const writer = app.get(LogWriterService);
-      results.push(
-        await timed(
-          `${call === 'track' ? 'track()' : 'writer'}, '${durability}'${telemetry ? ', OTel SDK' : ''} (${CALLERS} callers)`,
-          N,
-          async () => {
-            let next = 0;
-            const track = (e: LlmUsageEntry) =>
-              usage.track(
-                {
-                  firmId: e.firmId,
-                  cmaProjectId: e.cmaProjectId,
-                  model: e.model,
-                  taskType: e.taskType,
-                },
-                () => ({
-                  result: null,
-                  usage: {
-                    inputTokens: e.inputTokens,
-                    outputTokens: e.outputTokens,
+      const logWriter = app.get(LogWriterService);
+      const start = process.hrtime.bigint();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: CALLERS }, async () => {
+          while (next < N) {
+            const e = data[next++];
+            await (call === 'track'
+              ? usage.track(
+                  {
+                    firmId: e.firmId,
+                    cmaProjectId: e.cmaProjectId,
+                    model: e.model,
+                    taskType: e.taskType,
                   },
-                }),
-              );
-            await Promise.all(
-              Array.from({ length: CALLERS }, async () => {
-                while (next < N) {
-                  const e = data[next++];
-                  await (call === 'track' ? track(e) : usage.record(e));
-                }
-              }),
-            );
-            await writer.flush(); // 'buffered': until every row is committed
-          },
-        ),
+                  () => ({
+                    result: null,
+                    usage: {
+                      inputTokens: e.inputTokens,
+                      outputTokens: e.outputTokens,
+                    },
+                  }),
+                )
+              : usage.record(e));
+          }
+        }),
       );
-      const stats = writer.stats();
-      console.log(
-        `  ${stats.batches} statements, ${(stats.rowsWritten / stats.batches).toFixed(0)} rows each on average, ${stats.retries} retries, ${stats.rowsFailed} failed`,
-      );
+      await logWriter.flush(); // 'buffered': until every row is committed
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       await app.close();
-      await check(N);
-    }
-
-    // (d) repository.insert in batches of 1,000.
-    await truncate();
-    const repository = setup.getRepository(LlmUsageLog);
-    results.push(
-      await timed('repository.insert, 1,000 per call', N, async () => {
+      return seconds; // the app's start and close are not timed
+    };
+  const repository = setup.getRepository(LlmUsageLog);
+  const METHODS: {
+    name: string;
+    rows: number;
+    run: () => Promise<number | void>;
+  }[] = [
+    { name: 'COPY FROM STDIN (1 connection)', rows: N, run: copy },
+    {
+      name: `writer, 'await' (${CALLERS} callers)`,
+      rows: N,
+      run: writer('await'),
+    },
+    {
+      name: `writer, 'buffered' (${CALLERS} callers)`,
+      rows: N,
+      run: writer('buffered'),
+    },
+    {
+      name: `writer, 'buffered', OTel SDK (${CALLERS} callers)`,
+      rows: N,
+      run: writer('buffered', 'record', true),
+    },
+    {
+      name: `track(), 'buffered' (${CALLERS} callers)`,
+      rows: N,
+      run: writer('buffered', 'track'),
+    },
+    {
+      name: `track(), 'buffered', OTel SDK (${CALLERS} callers)`,
+      rows: N,
+      run: writer('buffered', 'track', true),
+    },
+    {
+      name: 'repository.insert, 1,000 per call',
+      rows: N,
+      run: async () => {
         for (let i = 0; i < N; i += 1000) {
           await repository.insert(
             data
@@ -286,24 +306,46 @@ async function main(): Promise<void> {
               .map((e) => ({ ...e, costUsd: String(e.costUsd) })),
           );
         }
-      }),
-    );
-    await check(N);
-
-    // (c) repository.save, one row at a time.
-    await truncate();
-    results.push(
-      await timed('repository.save, 1 row per call', SAVE_N, async () => {
+      },
+    },
+    {
+      name: 'repository.save, 1 row per call',
+      rows: SAVE_N,
+      run: async () => {
         for (let i = 0; i < SAVE_N; i++) {
           await repository.save({
             ...data[i],
             costUsd: String(data[i].costUsd),
           });
         }
-      }),
-    );
-    await check(SAVE_N);
+      },
+    },
+  ].filter((m) => METHOD_FILTER.some((f) => m.name.includes(f)));
 
+  await createRollupVariants(setup);
+  const rounds: Result[][] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    console.log(`round ${round} of ${ROUNDS}`);
+    const results: Result[] = [];
+    for (const variant of VARIANTS) {
+      for (const method of METHODS) {
+        await truncate();
+        await useRollupVariant(setup, variant);
+        const result = await timed(
+          `${method.name} [${variant}]`,
+          method.rows,
+          method.run,
+        );
+        results.push({ ...result, method: method.name, rollup: variant });
+        await check(method.rows);
+        const rolled = await rolledUpCalls(setup, variant);
+        if (variant !== 'none' && rolled !== method.rows) {
+          throw new Error(
+            `${variant}: rollup counts ${rolled} calls, expected ${method.rows}`,
+          );
+        }
+      }
+    }
     rounds.push(results);
   }
   const results = rounds[0].map((first, m) => {
@@ -312,41 +354,49 @@ async function main(): Promise<void> {
       .sort((a, b) => a.rowsPerSecond - b.rowsPerSecond);
     return { ...sorted[Math.floor(sorted.length / 2)], method: first.method };
   });
-  const copy = results[0].rowsPerSecond;
-  for (const r of results) r.ratioToCopy = r.rowsPerSecond / copy;
-  console.log(`\nmedian of ${ROUNDS} rounds, ratio to COPY:`);
+  const copyRate = (variant: string) =>
+    results.find((r) => r.method.startsWith('COPY') && r.rollup === variant)
+      ?.rowsPerSecond;
+  for (const r of results) {
+    const base = results.find(
+      (x) => x.method === r.method && x.rollup === 'none',
+    );
+    r.ratioToCopy =
+      r.rowsPerSecond /
+      (copyRate('none') ?? copyRate(r.rollup!) ?? r.rowsPerSecond);
+    if (base) r.ratioToNoRollup = r.rowsPerSecond / base.rowsPerSecond;
+  }
+  console.log(
+    `\nmedian of ${ROUNDS} rounds: rows/s, ratio to COPY without rollup, ratio to the same method without rollup`,
+  );
   for (const r of results) {
     console.log(
-      `  ${r.method.padEnd(44)} ${Math.round(r.rowsPerSecond).toString().padStart(8)} rows/s ${r.ratioToCopy!.toFixed(2)}x ${r.cpuMicrosPerRow.toFixed(1).padStart(6)} µs CPU/row`,
-    );
-  }
-  // Telemetry's cost: each OTel variant against the same call without it, in the same run.
-  const telemetryCost = ['writer', 'track()'].map((kind) => {
-    const off = results.find(
-      (r) => r.method === `${kind}, 'buffered' (${CALLERS} callers)`,
-    )!;
-    const on = results.find(
-      (r) => r.method === `${kind}, 'buffered', OTel SDK (${CALLERS} callers)`,
-    )!;
-    return {
-      kind,
-      throughputRatio: on.rowsPerSecond / off.rowsPerSecond,
-      cpuRatio: on.cpuMicrosPerRow / off.cpuMicrosPerRow,
-    };
-  });
-  for (const t of telemetryCost) {
-    console.log(
-      `telemetry, ${t.kind}: throughput ${t.throughputRatio.toFixed(3)}x, app CPU per row ${t.cpuRatio.toFixed(3)}x of the run without it`,
+      `  ${`${r.method} [${r.rollup}]`.padEnd(56)} ${Math.round(r.rowsPerSecond).toString().padStart(8)} rows/s ${r.ratioToCopy!.toFixed(2)}x ${r.ratioToNoRollup?.toFixed(3) ?? ''}`,
     );
   }
 
+  // Telemetry's cost: each OTel variant against the same method without it, in the same run.
+  for (const kind of ['writer', 'track()']) {
+    const rate = (otel: string) =>
+      results.find(
+        (r) =>
+          r.method === `${kind}, 'buffered'${otel} (${CALLERS} callers)` &&
+          r.rollup === VARIANTS[0],
+      )?.rowsPerSecond;
+    const on = rate(', OTel SDK');
+    const off = rate('');
+    if (on && off) {
+      console.log(
+        `telemetry, ${kind}: ${(on / off).toFixed(3)}x the throughput without it`,
+      );
+    }
+  }
   await writeResults('writer', {
     database: server.description,
     rows: N,
     callers: CALLERS,
     rounds: ROUNDS,
     median: results,
-    telemetryCost,
     allRounds: rounds,
   });
   await setup.destroy();

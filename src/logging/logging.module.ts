@@ -18,6 +18,7 @@ import {
   resolvePricing,
 } from './llm-usage/model-pricing.service.js';
 import { resolveTelemetryOptions } from './core/telemetry.options.js';
+import { UsageRollupService } from './rollups/usage-rollup.service.js';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
@@ -37,6 +38,7 @@ const SERVICES = [
   AuditTrailService,
   LogRetentionService,
   CreditLedgerService,
+  UsageRollupService,
 ];
 
 /**

@@ -1,6 +1,7 @@
 import type { AuditOptions } from './audit/audit.options.js';
 import type { PricingOptions } from './llm-usage/model-pricing.service.js';
 import type { LoggingTelemetryOptions } from './core/telemetry.options.js';
+import type { UsageRollupOptions } from './rollups/usage-rollup.types.js';
 import type { LogWriterOptions } from './writer/writer.options.js';
 
 /**
@@ -19,6 +20,8 @@ export interface LoggingModuleOptions {
    * default when the API is installed. See docs/telemetry.md.
    */
   telemetry?: LoggingTelemetryOptions;
+  /** The daily rollups: how often their deltas are compacted. */
+  rollups?: UsageRollupOptions;
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   LEDGER_OPTIONS,
   PRICING_OPTIONS,
   TELEMETRY_OPTIONS,
+  ROLLUP_OPTIONS,
   WRITER_OPTIONS,
 } from './core/logging.constants.js';
 import {
@@ -39,6 +40,7 @@ export const FEATURE_OPTION_PROVIDERS: Provider[] = [
     resolveTelemetryOptions(options.telemetry, true);
     return options.telemetry ?? {};
   }),
+  slice(ROLLUP_OPTIONS, (options) => options.rollups ?? {}),
   slice(LEDGER_OPTIONS, (options): ResolvedLedgerOptions => ({
     metadataPolicy: resolveMetadataPolicy(options.audit?.metadataPolicy),
   })),

@@ -21,6 +21,7 @@ import {
 } from '../core/entry-validation.js';
 import { BatchWriter, type QueryExecutor } from './batch-writer.js';
 import type { LogTable } from './log-table.js';
+import { LogStatementTimeoutError } from './writer.errors.js';
 import type {
   Durability,
   LogWriterStats,
@@ -83,7 +84,10 @@ export class LogWriterService
     @Inject(TELEMETRY_OPTIONS)
     private readonly telemetry?: LoggingTelemetryOptions,
   ) {
-    this.execute = (sql, parameters) => dataSource.query(sql, parameters);
+    this.execute = withTimeout(
+      (sql, parameters) => dataSource.query(sql, parameters),
+      this.options.statementTimeoutMs,
+    );
   }
 
   /** Starts the writer's metrics when the host's OpenTelemetry is on. */
@@ -184,4 +188,26 @@ export class LogWriterService
     }
     return writer.write(entry, durability ?? this.options.durability);
   }
+}
+
+/**
+ * `execute`, failing with `LogStatementTimeoutError` after `timeoutMs` without an answer. The
+ * statement itself is not cancelled (its connection may be dead): its late outcome is ignored.
+ */
+function withTimeout(execute: QueryExecutor, timeoutMs: number): QueryExecutor {
+  if (timeoutMs === 0) return execute;
+  return (sql, parameters) => {
+    const statement = execute(sql, parameters);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new LogStatementTimeoutError(timeoutMs)),
+        timeoutMs,
+      );
+    });
+    statement.catch(() => undefined);
+    return Promise.race([statement, timeout]).finally(() =>
+      clearTimeout(timer),
+    );
+  };
 }
