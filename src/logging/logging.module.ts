@@ -74,7 +74,8 @@ const SERVICES = [
       inject: [AUDIT_OPTIONS, AuditInterceptor],
     },
   ],
-  exports: SERVICES,
+  // AuditRecorder too: AuditInterceptor, bound by @Audit in the host's modules, injects it there.
+  exports: [...SERVICES, AuditRecorder],
 })
 export class LoggingModule extends ConfigurableModuleClass {
   /** Registers the module with options known up front. */
