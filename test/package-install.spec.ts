@@ -10,6 +10,7 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -22,7 +23,8 @@ import { childEnv, run, waitForOutput } from './support/processes.js';
  * copied from this repository's node_modules first, so npm finds them satisfied and downloads
  * nothing; the peers (Nest, TypeORM, rxjs, the driver) are linked from it, as a host's own. The
  * host (test/fixtures/package-host) imports the module by its package name only, is type-checked
- * against the installed declarations, boots, runs its migrations and audits one request.
+ * against the installed declarations, boots, runs its migrations, audits one request and tracks one
+ * LLM call. `@opentelemetry/api`, an optional peer, is not installed: the module runs without it.
  */
 
 const root = resolve(import.meta.dirname, '..');
@@ -111,7 +113,7 @@ describe('the packed module installed into a host app', () => {
     expect(files.filter((path) => path.includes('.spec.'))).toEqual([]);
   }, 180_000);
 
-  it('installs offline, type-checks the host against it, boots, migrates and audits a request', async () => {
+  it('installs offline without the optional @opentelemetry/api, type-checks the host against it, boots, migrates, audits a request and tracks an LLM call', async () => {
     const [tarball] = (await readdir(scratch)).filter((f) =>
       f.endsWith('.tgz'),
     );
@@ -148,6 +150,18 @@ describe('the packed module installed into a host app', () => {
     expect(installed.code).toBe(0);
     const pkg = await manifestOf(join(app, 'node_modules/@cma/logging'));
     expect(pkg.name).toBe('@cma/logging');
+    const manifest = JSON.parse(
+      await readFile(
+        join(app, 'node_modules/@cma/logging/package.json'),
+        'utf8',
+      ),
+    ) as { peerDependenciesMeta?: Record<string, { optional?: boolean }> };
+    expect(manifest.peerDependenciesMeta?.['@opentelemetry/api']).toEqual({
+      optional: true,
+    });
+    expect(existsSync(join(app, 'node_modules/@opentelemetry/api'))).toBe(
+      false,
+    );
 
     for (const peer of PEERS) {
       const link = join(app, 'node_modules', peer);
@@ -223,6 +237,20 @@ describe('the packed module installed into a host app', () => {
       );
       expect(response.status).toBe(201);
       expect(await response.json()).toEqual({ projectId, downloaded: true });
+
+      const summarized = await fetch(
+        `${url.replace('[::1]', '127.0.0.1')}/projects/${projectId}/summarize`,
+        { method: 'POST', headers: { 'x-firm-id': firmId } },
+      );
+      expect(summarized.status).toBe(201);
+      expect(await summarized.json()).toEqual({ projectId, summarized: true });
+      const usage = await client.query(
+        `SELECT model, cost_usd::text AS cost_usd, success FROM llm_usage_log WHERE firm_id = $1`,
+        [firmId],
+      );
+      expect(usage.rows).toEqual([
+        { model: 'gemini-2.5-flash', cost_usd: '0.000055', success: true },
+      ]);
 
       const { rows } = await client.query(
         `SELECT firm_id, user_id, action, entity_type, entity_id, metadata->>'outcome' AS outcome

@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: boots the demo host on the embedded database (or `DATABASE_URL`), performs the
  * seed's five actions for two firms over HTTP, with simulated LLM calls of the three seed models,
- * prints each firm's audit trail and cost summary, and exits.
+ * prints each firm's audit trail and cost summary, then the OpenTelemetry spans of the LLM calls
+ * (`OTEL=console`: exported to the console as they end), and exits.
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +19,7 @@ import {
 import { configureDemoApp } from './configure.js';
 import { resolveDemoDatabase } from './database/data-source.js';
 import { type Row, formatTable } from './format-table.js';
+import { startDemoTelemetry } from './telemetry.js';
 
 interface Actor {
   firm: string;
@@ -26,6 +28,7 @@ interface Actor {
 }
 
 async function main(): Promise<void> {
+  const telemetry = startDemoTelemetry(); // before the app, as a host starts its SDK
   const database = await resolveDemoDatabase();
   const app = configureDemoApp(
     await NestFactory.create(AppModule.forDatabase(database.url), {
@@ -164,9 +167,11 @@ async function main(): Promise<void> {
         ),
       );
     }
+    console.log(`\n=== OpenTelemetry ===\n\n${telemetry.table()}`);
   } finally {
     await app.close();
     await database.stop();
+    await telemetry.shutdown();
   }
 }
 

@@ -14,6 +14,10 @@ export type {
   LoggingModuleOptions,
 } from './logging.options.js';
 export type { AuditActor } from './audit/audit.options.js';
+export {
+  type LoggingTelemetryOptions,
+  TELEMETRY_ATTRIBUTES,
+} from './core/telemetry.options.js';
 
 // Schema, for the host's DataSource
 export { LOGGING_ENTITIES } from './entities/index.js';

@@ -17,6 +17,7 @@ import {
   ModelPricingService,
   resolvePricing,
 } from './llm-usage/model-pricing.service.js';
+import { resolveTelemetryOptions } from './core/telemetry.options.js';
 import { UsageRollupService } from './rollups/usage-rollup.service.js';
 import {
   ASYNC_OPTIONS_TYPE,
@@ -83,6 +84,8 @@ export class LoggingModule extends ConfigurableModuleClass {
   static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
     // Options known up front fail here, before the host connects; ModelPricingService checks them again.
     resolvePricing(options.pricing);
+    // The shape only: whether the API is installed is known once it was looked for, at startup.
+    resolveTelemetryOptions(options.telemetry, true);
     return withRepositories(super.forRoot(options), options.dataSource);
   }
 

@@ -5,9 +5,14 @@ import {
   AUDIT_OPTIONS,
   LEDGER_OPTIONS,
   PRICING_OPTIONS,
+  TELEMETRY_OPTIONS,
   ROLLUP_OPTIONS,
   WRITER_OPTIONS,
 } from './core/logging.constants.js';
+import {
+  type LoggingTelemetryOptions,
+  resolveTelemetryOptions,
+} from './core/telemetry.options.js';
 import type { ResolvedLedgerOptions } from './ledger/credit-ledger.types.js';
 import { LOGGING_MODULE_OPTIONS } from './logging.module-definition.js';
 import type { LoggingModuleOptions } from './logging.options.js';
@@ -30,6 +35,11 @@ export const FEATURE_OPTION_PROVIDERS: Provider[] = [
   slice(WRITER_OPTIONS, (options) => resolveWriterOptions(options.writer)),
   slice(AUDIT_OPTIONS, (options) => resolveAuditOptions(options.audit)),
   slice(PRICING_OPTIONS, (options) => options.pricing ?? {}),
+  // The shape is checked here; whether the API is installed, when the services start (otelFor).
+  slice(TELEMETRY_OPTIONS, (options): LoggingTelemetryOptions => {
+    resolveTelemetryOptions(options.telemetry, true);
+    return options.telemetry ?? {};
+  }),
   slice(ROLLUP_OPTIONS, (options) => options.rollups ?? {}),
   slice(LEDGER_OPTIONS, resolveLedgerOptions),
 ];

@@ -6,7 +6,10 @@ import {
   Optional,
 } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import { AUDIT_OPTIONS } from '../core/logging.constants.js';
+import { AUDIT_OPTIONS, TELEMETRY_OPTIONS } from '../core/logging.constants.js';
+import { otelFor } from '../core/otel.js';
+import type { LoggingTelemetryOptions } from '../core/telemetry.options.js';
+import { AuditMetrics } from './audit.telemetry.js';
 import {
   LogWriterService,
   type RecordOptions,
@@ -52,10 +55,15 @@ export class AuditRecorder implements OnModuleInit {
     entityIdsDropped: 0,
   };
 
+  private metrics: AuditMetrics | undefined;
+
   constructor(
     writer: LogWriterService,
     /** The audit options in force, defaults merged. */
     @Inject(AUDIT_OPTIONS) readonly options: ResolvedAuditOptions,
+    @Optional()
+    @Inject(TELEMETRY_OPTIONS)
+    private readonly telemetry?: LoggingTelemetryOptions,
     @Optional() private readonly discovery?: DiscoveryService,
     @Optional() private readonly scanner?: MetadataScanner,
     @Optional() private readonly reflector?: Reflector,
@@ -68,9 +76,10 @@ export class AuditRecorder implements OnModuleInit {
 
   /**
    * Reads the declarations of `@Audit(..., { metadataClass })` and warns, once, of the audited
-   * actions that have none.
+   * actions that have none; starts the audit metrics when the host's OpenTelemetry is on.
    */
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
+    await this.startMetrics();
     if (!this.discovery || !this.scanner || !this.reflector) return;
     const undeclared = new Map<string, string[]>();
     const found = discoverAuditedActions(
@@ -97,6 +106,12 @@ export class AuditRecorder implements OnModuleInit {
     );
   }
 
+  /** Starts the audit metrics when the host's OpenTelemetry is on. */
+  private async startMetrics(): Promise<void> {
+    const otel = await otelFor(this.telemetry);
+    this.metrics = otel && new AuditMetrics(otel, this.counters);
+  }
+
   /**
    * Records one auditable action and resolves with the new row's id: after the commit with
    * durability `'await'` (the default), at once with `'buffered'`, inside the caller's transaction
@@ -115,7 +130,15 @@ export class AuditRecorder implements OnModuleInit {
    * await audit.record({ firmId, userId, action: 'create_project', entityType: 'cma_project', entityId });
    */
   async record(entry: AuditLogEntry, options?: RecordOptions): Promise<string> {
-    return this.table.record(this.fill(entry), options);
+    const filled = this.fill(entry);
+    const id = await this.table.record(filled, options);
+    const row = filled as AuditLogEntry;
+    this.metrics?.audited(
+      String(row.action),
+      row.metadata?.outcome,
+      row.firmId,
+    );
+    return id;
   }
 
   /**
@@ -137,7 +160,13 @@ export class AuditRecorder implements OnModuleInit {
         ? this.sanitize(picked, entry)
         : {};
     entry.metadata = this.store(declared, system, entry);
-    return this.table.write(entry, options);
+    const written = this.table.write(entry, options);
+    const metrics = this.metrics;
+    if (!metrics) return written;
+    return written.then((id) => {
+      metrics.audited(entry.action, system.outcome, entry.firmId);
+      return id;
+    });
   }
 
   /** The metadata as stored: the system keys checked, and the whole within the size bound. */

@@ -26,6 +26,11 @@ export interface LlmUsage {
   outputTokens: number;
   /** Prompt tokens served from the cache; counted INSIDE `inputTokens`. Default: 0. */
   cachedInputTokens?: number;
+  /**
+   * The model that answered, as the provider names it (e.g. Gemini's `modelVersion`): telemetry's
+   * `gen_ai.response.model` only; the table stores the model asked for.
+   */
+  responseModel?: string;
 }
 
 /**

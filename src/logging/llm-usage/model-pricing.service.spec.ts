@@ -191,7 +191,7 @@ describe('pricing options', () => {
           },
         },
       },
-      'LoggingModule option pricing.models.m must be an object of only inputPerMTok, cachedInputPerMTok, outputPerMTok, tiers, source, checkedOn (unknown field "inputPerMtok")',
+      'LoggingModule option pricing.models.m must be an object of only inputPerMTok, cachedInputPerMTok, outputPerMTok, tiers, source, provider, checkedOn (unknown field "inputPerMtok")',
     ],
     [
       'a price that is not an object',

@@ -54,6 +54,7 @@ const MODEL_FIELDS = new Set<string>([
   ...PRICE_FIELDS,
   'tiers',
   'source',
+  'provider',
   'checkedOn',
 ]);
 const TIER_FIELDS = new Set<string>([...PRICE_FIELDS, 'aboveInputTokens']);
@@ -95,7 +96,7 @@ function checkModelPrice(value: unknown, field: string): ModelPrice {
   check(
     isPlainObject(value),
     field,
-    'an object { inputPerMTok, cachedInputPerMTok, outputPerMTok, tiers?, source?, checkedOn? }',
+    'an object { inputPerMTok, cachedInputPerMTok, outputPerMTok, tiers?, source?, provider?, checkedOn? }',
   );
   const price = value as Record<string, unknown>;
   checkUnknownFields(price, MODEL_FIELDS, field);
@@ -129,6 +130,13 @@ function checkModelPrice(value: unknown, field: string): ModelPrice {
     price.source === undefined || typeof price.source === 'string',
     `${field}.source`,
     'a string (where the prices were read)',
+  );
+  check(
+    price.provider === undefined ||
+      (typeof price.provider === 'string' &&
+        /^[a-z][a-z0-9_.]{0,63}$/.test(price.provider)),
+    `${field}.provider`,
+    "a provider name of lowercase letters, digits, _ and . (e.g. 'openai')",
   );
   check(
     price.checkedOn === undefined ||
@@ -237,6 +245,11 @@ export class ModelPricingService {
   resolve(model: string): ResolvedModelPrice | undefined {
     const entry = this.find(model);
     return entry ? { model: entry.model, price: entry.price } : undefined;
+  }
+
+  /** The provider the price table names for `model` (`gcp.gemini`), or `undefined`. */
+  provider(model: string): string | undefined {
+    return this.find(model)?.price.provider;
   }
 
   /** Whether a price is known for `model`. */

@@ -4,12 +4,17 @@ import {
   Injectable,
   Logger,
   type OnApplicationShutdown,
+  type OnModuleInit,
+  Optional,
 } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
 import {
   LOGGING_DATA_SOURCE,
+  TELEMETRY_OPTIONS,
   WRITER_OPTIONS,
 } from '../core/logging.constants.js';
+import { otelFor } from '../core/otel.js';
+import type { LoggingTelemetryOptions } from '../core/telemetry.options.js';
 import {
   LogEntryValidationError,
   validateEntry,
@@ -22,6 +27,7 @@ import type {
   LogWriterStats,
   ResolvedWriterOptions,
 } from './writer.options.js';
+import { type TableMetrics, WriterMetrics } from './writer.telemetry.js';
 
 /** How one `record()` call is written. */
 export interface RecordOptions {
@@ -53,7 +59,7 @@ export interface TableWriter<Entry> {
  */
 @Injectable()
 export class LogWriterService
-  implements BeforeApplicationShutdown, OnApplicationShutdown
+  implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown
 {
   private readonly logger = new Logger('LoggingModule');
   private readonly counters: LogWriterStats = {
@@ -67,16 +73,34 @@ export class LogWriterService
   private readonly execute: QueryExecutor;
   private readonly writers = new Map<string, TableWriter<never>>();
   private readonly batchWriters: BatchWriter<never>[] = [];
+  private readonly tableMetrics = new Map<string, TableMetrics>();
+  private metrics: WriterMetrics | undefined;
 
   constructor(
     @Inject(LOGGING_DATA_SOURCE) dataSource: DataSource,
     /** The writer options in force, defaults merged. */
     @Inject(WRITER_OPTIONS) readonly options: ResolvedWriterOptions,
+    @Optional()
+    @Inject(TELEMETRY_OPTIONS)
+    private readonly telemetry?: LoggingTelemetryOptions,
   ) {
     this.execute = withTimeout(
       (sql, parameters) => dataSource.query(sql, parameters),
       this.options.statementTimeoutMs,
     );
+  }
+
+  /** Starts the writer's metrics when the host's OpenTelemetry is on. */
+  async onModuleInit(): Promise<void> {
+    const otel = await otelFor(this.telemetry);
+    if (!otel) return;
+    this.metrics = new WriterMetrics(otel, () =>
+      this.batchWriters.map((writer) => [writer.tableName, writer.depth]),
+    );
+    for (const writer of this.batchWriters) {
+      writer.metrics = this.metrics.forTable(writer.tableName);
+      this.tableMetrics.set(writer.tableName, writer.metrics);
+    }
   }
 
   /**
@@ -86,12 +110,15 @@ export class LogWriterService
   register<Entry extends object>(table: LogTable<Entry>): TableWriter<Entry> {
     const known = this.writers.get(table.name);
     if (known) return known;
+    const metrics = this.metrics?.forTable(table.name);
+    if (metrics) this.tableMetrics.set(table.name, metrics);
     const batches = new BatchWriter<Entry>(
       table,
       this.execute,
       this.options,
       this.counters,
       this.logger,
+      metrics,
     );
     this.batchWriters.push(batches as BatchWriter<never>);
     const writer: TableWriter<Entry> = {
@@ -139,6 +166,7 @@ export class LogWriterService
     } catch (error) {
       if (error instanceof LogEntryValidationError) {
         this.counters.rowsRejected++;
+        this.tableMetrics.get(table.name)?.rejected('invalid');
         this.logger.warn(
           `${table.name}: entry rejected, fields ${error.violations.map((v) => `${v.field} (${v.rule})`).join(', ')}`,
         );
