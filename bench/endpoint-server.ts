@@ -9,8 +9,9 @@
  * (the floor of any audit that hands its context to the services the handler calls);
  * `undecorated` like `bare` with the LoggingModule imported; `peer` the audit a team would write
  * by hand: an interceptor awaiting `repository.insert()` of one `audit_log` row per request, no
- * batching, no context; `await` and `buffered` with the LoggingModule and `@Audit` on the route,
- * in that audit durability. Routes, behind an authentication guard that sets `request.user` as a
+ * batching, no context; `await`, `buffered` and `buffered-otel` (`buffered` with an OpenTelemetry
+ * SDK registered, its exporters dropping everything) with the LoggingModule and `@Audit` on the
+ * route, in that audit durability. Routes, behind an authentication guard that sets `request.user` as a
  * host's would:
  *
  * - `files`: `POST /projects/:projectId/files`, which checks its body and answers from memory: the
@@ -52,12 +53,10 @@ import { InjectRepository, TypeOrmModule } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
 import { CmaProject } from '../src/demo/entities/index.js';
-import {
-  Audit,
-  AuditLog,
-  LoggingModule,
-  type LogWriterOptions,
-} from '../src/logging/index.js';
+import { AuditLog } from '../src/logging/entities/index.js';
+import { Audit, LoggingModule } from '../src/logging/index.js';
+import { type LogWriterOptions } from '../src/logging/writer/writer.options.js';
+import { registerNoopSdk } from './otel-noop.js';
 
 const VARIANTS = [
   'bare',
@@ -67,8 +66,11 @@ const VARIANTS = [
   'peer',
   'await',
   'buffered',
+  'buffered-otel',
 ] as const;
 type Variant = (typeof VARIANTS)[number];
+/** The variants with @Audit on the route; `buffered-otel` also registers an SDK (no-op exporters). */
+const AUDITED = new Set<Variant>(['await', 'buffered', 'buffered-otel']);
 const ROUTES = ['files', 'projects'] as const;
 type Route = (typeof ROUTES)[number];
 
@@ -159,7 +161,7 @@ function variantOf(
   handler: MethodDecorator;
   body: <T>(run: () => T) => T;
 } {
-  const audited = variant === 'await' || variant === 'buffered';
+  const audited = AUDITED.has(variant);
   return {
     controller:
       variant === 'interceptor'
@@ -242,7 +244,7 @@ const CONTROLLERS: Record<Route, (variant: Variant) => Type> = {
 @Module({})
 class BenchAppModule {
   static for(variant: Variant, route: Route, url: string): DynamicModule {
-    const audited = variant === 'await' || variant === 'buffered';
+    const audited = AUDITED.has(variant);
     const withModule = audited || variant === 'undecorated';
     const database =
       route === 'projects' || withModule || variant === 'peer'
@@ -286,6 +288,7 @@ async function main(): Promise<void> {
       `usage: endpoint-server <${VARIANTS.join('|')}> <${ROUTES.join('|')}> <database-url> [express|fastify]`,
     );
   }
+  if (variant === 'buffered-otel') registerNoopSdk();
   const module = BenchAppModule.for(variant as Variant, route as Route, url);
   const app =
     platform === 'fastify'

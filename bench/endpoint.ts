@@ -9,6 +9,7 @@
  *                request (what a team writes without the module),
  *   await        with @Audit, durability 'await' (the response leaves after the row is committed),
  *   buffered     with @Audit, durability 'buffered'.
+ *   buffered-otel  buffered, with an OpenTelemetry SDK registered (exporters that drop everything).
  * Each runs in a process of its own (dist/bench/endpoint-server.js), driven by autocannon from this
  * one at fixed connections; it prints req/s, p50 and p99 latency, the server's CPU time per request
  * over the measured window (process.cpuUsage() in the server: the app's own cost, apart from
@@ -57,12 +58,13 @@ type Variant =
   | 'undecorated'
   | 'peer'
   | 'await'
-  | 'buffered';
+  | 'buffered'
+  | 'buffered-otel';
 const VARIANTS = (
   process.env.BENCH_VARIANTS ??
-  'bare,interceptor,als,undecorated,peer,await,buffered'
+  'bare,interceptor,als,undecorated,peer,await,buffered,buffered-otel'
 ).split(',') as Variant[];
-const AUDITED: Variant[] = ['peer', 'await', 'buffered'];
+const AUDITED: Variant[] = ['peer', 'await', 'buffered', 'buffered-otel'];
 const ROUTES = (process.env.BENCH_ROUTES ?? 'files,projects').split(',');
 
 interface Result {
@@ -251,7 +253,7 @@ async function main(): Promise<void> {
           }
         }
         console.log(
-          `  ${route.padEnd(8)} ${variant.padEnd(11)} ${Math.round(result.requestsPerSecond).toString().padStart(6)} req/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms  cpu ${result.cpuUsPerRequest.toFixed(1)} µs/req${result.mainThreadCpuUsPerRequest === undefined ? '' : ` (main thread ${result.mainThreadCpuUsPerRequest.toFixed(1)})`}${result.auditRows === undefined ? '' : `  ${result.auditRows} audit rows`}`,
+          `  ${route.padEnd(8)} ${variant.padEnd(13)} ${Math.round(result.requestsPerSecond).toString().padStart(6)} req/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms  cpu ${result.cpuUsPerRequest.toFixed(1)} µs/req${result.mainThreadCpuUsPerRequest === undefined ? '' : ` (main thread ${result.mainThreadCpuUsPerRequest.toFixed(1)})`}${result.auditRows === undefined ? '' : `  ${result.auditRows} audit rows`}`,
         );
         results.push(result);
       }
@@ -297,7 +299,7 @@ async function main(): Promise<void> {
   );
   for (const row of table) {
     console.log(
-      `${row.route.padEnd(8)} ${row.variant.padEnd(11)} ${Math.round(row.requestsPerSecond).toString().padStart(8)}   ${row.ratioToBare.toFixed(2)}  ${String(row.p50Ms).padStart(6)}  ${String(row.p99Ms).padStart(6)}  ${(row.p99OverBareMs >= 0 ? '+' : '') + row.p99OverBareMs}`.padEnd(
+      `${row.route.padEnd(8)} ${row.variant.padEnd(13)} ${Math.round(row.requestsPerSecond).toString().padStart(8)}   ${row.ratioToBare.toFixed(2)}  ${String(row.p50Ms).padStart(6)}  ${String(row.p99Ms).padStart(6)}  ${(row.p99OverBareMs >= 0 ? '+' : '') + row.p99OverBareMs}`.padEnd(
         72,
       ) +
         `${row.cpuUsPerRequest.toFixed(1).padStart(10)}  ${((row.cpuOverBareUs >= 0 ? '+' : '') + row.cpuOverBareUs.toFixed(1)).padEnd(8)}` +

@@ -1,5 +1,5 @@
 /**
- * bench/reports: LlmUsageReports from the daily rollups against the raw-row query.
+ * bench/reports: LlmUsageReportService from the daily rollups against the raw-row query.
  *
  * Targets, each in a database of its own:
  *   - `raw-<N>` for each N in BENCH_ROWS (default "1000000,10000000"): llm_usage_log filled with N
@@ -34,15 +34,15 @@ import {
   demoDataSourceOptions,
   resolveDemoDatabase,
 } from '../src/demo/database/data-source.js';
-import { LlmUsageReports, LoggingModule } from '../src/logging/index.js';
+import { LlmUsageReportService, LoggingModule } from '../src/logging/index.js';
 import {
   mostExpensiveStatement,
   summaryStatement,
-} from '../src/logging/llm-usage/llm-usage-reports.service.js';
+} from '../src/logging/llm-usage/llm-usage-report.service.js';
 import {
   insertFromRaw,
   ROLLUP_TABLES,
-} from '../src/logging/rollups/rollup-tables.js';
+} from '../src/logging/core/rollup-tables.js';
 import { freshDatabase, machineLine, writeResults } from './support.js';
 
 const SIZES = (process.env.BENCH_ROWS ?? '1000000,10000000')
@@ -201,7 +201,7 @@ async function time(
   const app = await NestFactory.createApplicationContext(BenchModule, {
     logger: ['error', 'warn'],
   });
-  const reports = app.get(LlmUsageReports);
+  const reports = app.get(LlmUsageReportService);
   console.log(
     `${target}: ${counts.raw} raw rows, ${counts.daily} + ${counts.project} rollup rows`,
   );

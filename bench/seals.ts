@@ -41,7 +41,7 @@ import {
   AuditSealService,
   LlmUsageService,
   LoggingModule,
-  LogWriter,
+  LogWriterService,
   type LoggingModuleOptions,
 } from '../src/logging/index.js';
 import { encodingSql } from '../src/logging/seals/seal-digest-sql.js';
@@ -271,7 +271,7 @@ async function writer(): Promise<void> {
             }
           }),
         );
-        await context.get(LogWriter).flush();
+        await context.get(LogWriterService).flush();
       });
       await context.close();
       const sealed = sealing

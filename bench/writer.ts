@@ -1,6 +1,8 @@
 /**
  * bench/writer: N rows into llm_usage_log, on the same table in one run, through
- *   (a) the LoggingModule writer, many concurrent record() callers, in 'await' and 'buffered',
+ *   (a) the LoggingModule writer, many concurrent record() callers, in 'await' and 'buffered', and
+ *       track() of a call that returns at once; 'buffered' with and without telemetry through a
+ *       registered OpenTelemetry SDK whose exporters drop everything,
  *   (b) COPY FROM STDIN on one connection (the baseline),
  *   (c) TypeORM repository.save, one row at a time (a smaller N),
  *   (d) TypeORM repository.insert in batches of 1,000.
@@ -31,11 +33,9 @@ import {
   resolveDemoDatabase,
 } from '../src/demo/database/data-source.js';
 import {
-  LlmUsageLog,
   LlmUsageService,
-  LogWriter,
+  LogWriterService,
   LoggingModule,
-  type Durability,
   type LlmUsageEntry,
 } from '../src/logging/index.js';
 import {
@@ -45,6 +45,9 @@ import {
   type RollupVariant,
   useRollupVariant,
 } from './rollup-variants.js';
+import { LlmUsageLog } from '../src/logging/entities/index.js';
+import type { Durability } from '../src/logging/writer/writer.options.js';
+import { registerNoopSdk } from './otel-noop.js';
 import { freshDatabase, machineLine, writeResults } from './support.js';
 
 const N = Number(process.env.BENCH_ROWS ?? 200_000);
@@ -111,7 +114,7 @@ async function timed(
   const seconds = own ?? Number(process.hrtime.bigint() - start) / 1e9;
   const result = { method, rows, seconds, rowsPerSecond: rows / seconds };
   console.log(
-    `${method.padEnd(34)} ${String(rows).padStart(8)} rows ${seconds.toFixed(2).padStart(7)} s ${Math.round(result.rowsPerSecond).toString().padStart(8)} rows/s`,
+    `${method.padEnd(44)} ${String(rows).padStart(8)} rows ${seconds.toFixed(2).padStart(7)} s ${Math.round(result.rowsPerSecond).toString().padStart(8)} rows/s`,
   );
   return result;
 }
@@ -137,6 +140,8 @@ function copyLine(e: LlmUsageEntry, createdAt: string): string {
 
 async function main(): Promise<void> {
   Logger.overrideLogger(['error', 'warn']);
+  // A host's SDK with exporters that drop everything; the variants without telemetry turn it off.
+  const stopSdk = registerNoopSdk();
   const server = await resolveDemoDatabase();
   const url = await freshDatabase(server.url, 'logging_bench');
   const setup = await new DataSource(demoDataSourceOptions(url)).initialize();
@@ -207,34 +212,57 @@ async function main(): Promise<void> {
     );
     await client.end();
   };
-  const writer = (durability: Durability) => async () => {
-    @Module({
-      imports: [
-        TypeOrmModule.forRoot(demoDataSourceOptions(url)),
-        LoggingModule.forRoot({
-          writer: { durability },
-          rollups: { compactIntervalMs: 0 },
+  // record() or track() of a call that returns at once; telemetry on or off (the SDK is registered)
+  const writer =
+    (durability: Durability, call = 'record', telemetry = false) =>
+    async () => {
+      @Module({
+        imports: [
+          TypeOrmModule.forRoot(demoDataSourceOptions(url)),
+          LoggingModule.forRoot({
+            writer: { durability },
+            rollups: { compactIntervalMs: 0 },
+            telemetry: { enabled: telemetry },
+          }),
+        ],
+      })
+      class BenchModule {}
+      const app = await NestFactory.createApplicationContext(BenchModule, {
+        logger: ['error', 'warn'],
+      });
+      const usage = app.get(LlmUsageService);
+      const logWriter = app.get(LogWriterService);
+      const start = process.hrtime.bigint();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: CALLERS }, async () => {
+          while (next < N) {
+            const e = data[next++];
+            await (call === 'track'
+              ? usage.track(
+                  {
+                    firmId: e.firmId,
+                    cmaProjectId: e.cmaProjectId,
+                    model: e.model,
+                    taskType: e.taskType,
+                  },
+                  () => ({
+                    result: null,
+                    usage: {
+                      inputTokens: e.inputTokens,
+                      outputTokens: e.outputTokens,
+                    },
+                  }),
+                )
+              : usage.record(e));
+          }
         }),
-      ],
-    })
-    class BenchModule {}
-    const app = await NestFactory.createApplicationContext(BenchModule, {
-      logger: ['error', 'warn'],
-    });
-    const usage = app.get(LlmUsageService);
-    const logWriter = app.get(LogWriter);
-    const start = process.hrtime.bigint();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: CALLERS }, async () => {
-        while (next < N) await usage.record(data[next++]);
-      }),
-    );
-    await logWriter.flush(); // 'buffered': until every row is committed
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    await app.close();
-    return seconds; // the app's start and close are not timed
-  };
+      );
+      await logWriter.flush(); // 'buffered': until every row is committed
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      await app.close();
+      return seconds; // the app's start and close are not timed
+    };
   const repository = setup.getRepository(LlmUsageLog);
   const METHODS: {
     name: string;
@@ -251,6 +279,21 @@ async function main(): Promise<void> {
       name: `writer, 'buffered' (${CALLERS} callers)`,
       rows: N,
       run: writer('buffered'),
+    },
+    {
+      name: `writer, 'buffered', OTel SDK (${CALLERS} callers)`,
+      rows: N,
+      run: writer('buffered', 'record', true),
+    },
+    {
+      name: `track(), 'buffered' (${CALLERS} callers)`,
+      rows: N,
+      run: writer('buffered', 'track'),
+    },
+    {
+      name: `track(), 'buffered', OTel SDK (${CALLERS} callers)`,
+      rows: N,
+      run: writer('buffered', 'track', true),
     },
     {
       name: 'repository.insert, 1,000 per call',
@@ -332,6 +375,22 @@ async function main(): Promise<void> {
     );
   }
 
+  // Telemetry's cost: each OTel variant against the same method without it, in the same run.
+  for (const kind of ['writer', 'track()']) {
+    const rate = (otel: string) =>
+      results.find(
+        (r) =>
+          r.method === `${kind}, 'buffered'${otel} (${CALLERS} callers)` &&
+          r.rollup === VARIANTS[0],
+      )?.rowsPerSecond;
+    const on = rate(', OTel SDK');
+    const off = rate('');
+    if (on && off) {
+      console.log(
+        `telemetry, ${kind}: ${(on / off).toFixed(3)}x the throughput without it`,
+      );
+    }
+  }
   await writeResults('writer', {
     database: server.description,
     rows: N,
@@ -342,6 +401,7 @@ async function main(): Promise<void> {
   });
   await setup.destroy();
   await server.stop();
+  await stopSdk();
 }
 
 main().catch((error: unknown) => {

@@ -3,10 +3,10 @@ import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { CmaProject, Firm, User } from '../src/demo/entities/index.js';
 import {
-  LogRetention,
+  LogRetentionService,
   LogRetentionError,
-  type LogTableName,
 } from '../src/logging/index.js';
+import { type LogTableName } from '../src/logging/retention/log-retention.service.js';
 import { openTestDataSource, type TestDatabase } from './support/database.js';
 import { captureLogs } from './support/logs.js';
 import { seedFirm } from './support/seed.js';
@@ -145,9 +145,9 @@ describe('append-only logs', () => {
     expect(await count('audit_log', kept.auditId)).toBe(1);
   });
 
-  it('purges rows older than the cutoff in batches through LogRetention, and nothing newer', async () => {
+  it('purges rows older than the cutoff in batches through LogRetentionService, and nothing newer', async () => {
     const logs = captureLogs();
-    const retention = new LogRetention(dataSource);
+    const retention = new LogRetentionService(dataSource);
     const firm = await seedFirm(dataSource, `purge-${randomUUID()}`);
     // One statement at a time: a pg Client runs its queries in turn.
     const old: Awaited<ReturnType<typeof rows>>[] = [];
@@ -209,7 +209,7 @@ describe('append-only logs', () => {
   });
 
   it('refuses a purge of another table or with bad arguments, and deletes nothing', async () => {
-    const retention = new LogRetention(dataSource);
+    const retention = new LogRetentionService(dataSource);
     const firm = await seedFirm(dataSource, `bad-purge-${randomUUID()}`);
     const ids = await rows(firm, 900);
     const cutoff = new Date();

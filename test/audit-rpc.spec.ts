@@ -13,11 +13,8 @@ import {
 } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
 import { DataSource } from 'typeorm';
-import {
-  Audit,
-  type AuditActorResolver,
-  type LoggingModuleOptions,
-} from '../src/logging/index.js';
+import type { AuditActorResolver } from '../src/logging/audit/audit.options.js';
+import { Audit, type LoggingModuleOptions } from '../src/logging/index.js';
 import { capturedLogger } from './support/captured-logger.js';
 import { loggingModuleRef } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';

@@ -12,6 +12,7 @@ import {
   InsufficientCreditsError,
   LogEntryValidationError,
 } from '../src/logging/index.js';
+import { resolveLedgerOptions } from '../src/logging/logging.providers.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
@@ -875,10 +876,13 @@ describe('credit ledger', () => {
   describe('metadata', () => {
     /** A ledger under the module's options, with grants declared. */
     const declaredLedger = (audit = {}) =>
-      new CreditLedgerService(dataSource, {
-        audit,
-        ledger: { metadata: { grant: GrantMetadata } },
-      });
+      new CreditLedgerService(
+        dataSource,
+        resolveLedgerOptions({
+          audit,
+          ledger: { metadata: { grant: GrantMetadata } },
+        }),
+      );
 
     it('keeps the declared references and counts and drops every other key', async () => {
       const userId = await newUser();

@@ -13,7 +13,7 @@ import {
   LlmUsageService,
   LogBufferFullError,
   LogWriteError,
-  LogWriter,
+  LogWriterService,
   LoggingModule,
   type LoggingModuleOptions,
 } from '../src/logging/index.js';
@@ -108,7 +108,7 @@ describe('the database goes away', () => {
       firmId: firm.firmId,
       usage: nest.get(LlmUsageService),
       audit: nest.get(AuditLogService),
-      writer: nest.get(LogWriter),
+      writer: nest.get(LogWriterService),
     };
   }
 

@@ -11,19 +11,20 @@ import { DataSource, type Repository } from 'typeorm';
 import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
 import { Firm, User } from '../src/demo/entities/index.js';
 import {
-  AuditLog,
-  AuditLogDaily,
   CreditLedgerService,
-  CreditTransaction,
   LOGGING_ENTITIES,
   LOGGING_MIGRATIONS,
+  LoggingModule,
+} from '../src/logging/index.js';
+import {
+  AuditLog,
+  AuditLogDaily,
+  CreditTransaction,
   LlmUsageDaily,
   LlmUsageDailyProject,
   LlmUsageLog,
-  LoggingModule,
-  LogSeal,
   RetentionHorizon,
-} from '../src/logging/index.js';
+} from '../src/logging/entities/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 /** A host feature module that does not import LoggingModule itself. */
@@ -59,7 +60,6 @@ describe('LoggingModule', () => {
       LlmUsageDailyProject,
       AuditLogDaily,
       RetentionHorizon,
-      LogSeal,
     ]);
     expect(LOGGING_MIGRATIONS.map((m) => m.name)).toEqual([
       'CreateLoggingTables1795305660000',
@@ -67,7 +67,6 @@ describe('LoggingModule', () => {
       'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
       'CreateCreditLedger1795305780000',
       'CreateDailyRollups1795305800000',
-      'CreateLogSeals1795305820000',
     ]);
   });
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import {
-  AuditTrail,
+  AuditTrailService,
   CreditLedgerService,
-  type AuditTrailEntry,
 } from '../src/logging/index.js';
+import { type AuditTrailEntry } from '../src/logging/audit/audit-trail.service.js';
 import { loggingApp } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
 import { databaseSuite } from './support/suite.js';
@@ -20,7 +20,7 @@ describe('record order', () => {
   const suite = databaseSuite();
 
   /** Every entry of the firm's trail, oldest first, read page by page. */
-  async function wholeTrail(trail: AuditTrail, firmId: string) {
+  async function wholeTrail(trail: AuditTrailService, firmId: string) {
     const items: AuditTrailEntry[] = [];
     let after: string | undefined;
     do {
@@ -33,7 +33,7 @@ describe('record order', () => {
 
   it('reads 1,000 audit rows recorded back to back in record order, 20 times in a row', async () => {
     const app = suite.own(await loggingApp(suite.url));
-    const trail = app.moduleRef.get(AuditTrail);
+    const trail = app.moduleRef.get(AuditTrailService);
     for (let round = 1; round <= 20; round++) {
       const { firmId, userId } = await seedFirm(
         app.dataSource,

@@ -1,7 +1,7 @@
 import { DataSource, type EntityManager } from 'typeorm';
 import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
 import {
-  LlmUsageReports,
+  LlmUsageReportService,
   type LlmUsageEntry,
   UsageRollupService,
 } from '../src/logging/index.js';
@@ -77,7 +77,7 @@ describe('daily rollups', () => {
     return {
       ...app,
       rollups: app.moduleRef.get(UsageRollupService),
-      reports: app.moduleRef.get(LlmUsageReports),
+      reports: app.moduleRef.get(LlmUsageReportService),
     };
   }
 
@@ -396,7 +396,7 @@ describe('daily rollups', () => {
     expect(billed).toHaveLength(3);
 
     const retention = app.moduleRef.get(
-      (await import('../src/logging/index.js')).LogRetention,
+      (await import('../src/logging/index.js')).LogRetentionService,
     );
     expect(
       await retention.purge('llm_usage_log', new Date('2025-02-15T00:00:00Z')),
@@ -615,7 +615,7 @@ describe('daily rollups', () => {
     // Half compacted, half still deltas: reports must not care.
     await app.rollups.compact({ maxKeys: 100 });
     const { summaryStatement } =
-      await import('../src/logging/llm-usage/llm-usage-reports.service.js');
+      await import('../src/logging/llm-usage/llm-usage-report.service.js');
     const groupings = [
       [],
       ['day'],

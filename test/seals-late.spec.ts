@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
-import { AuditSealService, type Seal } from '../src/logging/index.js';
+import { AuditSealService } from '../src/logging/index.js';
+import type { Seal } from '../src/logging/seals/seal.types.js';
 import { loggingApp } from './support/logging-app.js';
 import { databaseSuite } from './support/suite.js';
 

@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from 'pg';
 import {
   AuditSealService,
-  type Seal,
-  type SealOptions,
+  type LoggingModuleOptions,
 } from '../src/logging/index.js';
+import type { Seal } from '../src/logging/seals/seal.types.js';
+
+type SealOptions = NonNullable<LoggingModuleOptions['seals']>;
 import { loggingApp } from './support/logging-app.js';
 import { childEnv, run } from './support/processes.js';
 import { refusal } from './support/sql.js';

@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: boots the demo host on the embedded database (or `DATABASE_URL`), performs the
  * seed's five actions for two firms over HTTP, with simulated LLM calls of the three seed models,
- * prints each firm's audit trail and cost summary, and exits.
+ * prints each firm's audit trail and cost summary, then the OpenTelemetry spans of the LLM calls
+ * (`OTEL=console`: exported to the console as they end), and exits.
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
@@ -10,10 +11,15 @@ import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../app.module.js';
-import { AuditTrail, LlmUsageReports, LogWriter } from '../logging/index.js';
+import {
+  AuditTrailService,
+  LlmUsageReportService,
+  LogWriterService,
+} from '../logging/index.js';
 import { configureDemoApp } from './configure.js';
 import { resolveDemoDatabase } from './database/data-source.js';
 import { type Row, formatTable } from './format-table.js';
+import { startDemoTelemetry } from './telemetry.js';
 
 interface Actor {
   firm: string;
@@ -22,6 +28,7 @@ interface Actor {
 }
 
 async function main(): Promise<void> {
+  const telemetry = startDemoTelemetry(); // before the app, as a host starts its SDK
   const database = await resolveDemoDatabase();
   const app = configureDemoApp(
     await NestFactory.create(AppModule.forDatabase(database.url), {
@@ -101,14 +108,14 @@ async function main(): Promise<void> {
       [actors[0].firmId],
     );
     await call(actors[1], 'GET', `/projects/${other[0].id}/cma`);
-    await app.get(LogWriter).flush();
+    await app.get(LogWriterService).flush();
 
-    const reports = app.get(LlmUsageReports);
+    const reports = app.get(LlmUsageReportService);
     const until = new Date(Date.now() + 1000);
     for (const actor of actors) {
       console.log(`\n=== ${actor.firm} (firm ${actor.firmId}) ===\n`);
       const { items } = await app
-        .get(AuditTrail)
+        .get(AuditTrailService)
         .trail({ firmId: actor.firmId, from: started });
       const trail: Row[] = items.reverse().map((item) => {
         const { outcome, requestId: _requestId, ...rest } = item.metadata ?? {};
@@ -160,9 +167,11 @@ async function main(): Promise<void> {
         ),
       );
     }
+    console.log(`\n=== OpenTelemetry ===\n\n${telemetry.table()}`);
   } finally {
     await app.close();
     await database.stop();
+    await telemetry.shutdown();
   }
 }
 

@@ -1,36 +1,43 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
-import { AuditLogService } from './audit/audit-log.service.js';
-import { AuditTrail } from './audit/audit-trail.service.js';
+import { AuditLogService, AuditRecorder } from './audit/audit-log.service.js';
+import { AuditTrailService } from './audit/audit-trail.service.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
+import type { ResolvedAuditOptions } from './audit/audit.options.js';
+import {
+  AUDIT_OPTIONS,
+  LOGGING_DATA_SOURCE,
+} from './core/logging.constants.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
-import { LlmUsageReports } from './llm-usage/llm-usage-reports.service.js';
 import { CreditLedgerService } from './ledger/credit-ledger.service.js';
+import { LlmUsageReportService } from './llm-usage/llm-usage-report.service.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
-import { LogRetention } from './retention/log-retention.service.js';
+import {
+  ModelPricingService,
+  resolvePricing,
+} from './llm-usage/model-pricing.service.js';
+import { resolveTelemetryOptions } from './core/telemetry.options.js';
 import { UsageRollupService } from './rollups/usage-rollup.service.js';
 import { AuditSealService } from './seals/audit-seal.service.js';
-import { ModelPricing, resolvePricing } from './llm-usage/model-pricing.js';
-import { LOGGING_DATA_SOURCE } from './logging.constants.js';
-import type { LoggingModuleOptions } from './logging.options.js';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
-  LOGGING_MODULE_OPTIONS,
   OPTIONS_TYPE,
 } from './logging.module-definition.js';
-import { LogWriter } from './writer/log-writer.service.js';
+import { FEATURE_OPTION_PROVIDERS } from './logging.providers.js';
+import { LogRetentionService } from './retention/log-retention.service.js';
+import { LogWriterService } from './writer/log-writer.service.js';
 
 const SERVICES = [
-  LogWriter,
-  ModelPricing,
+  LogWriterService,
+  ModelPricingService,
   AuditLogService,
   LlmUsageService,
-  LlmUsageReports,
+  LlmUsageReportService,
   AuditInterceptor,
-  AuditTrail,
-  LogRetention,
+  AuditTrailService,
+  LogRetentionService,
   CreditLedgerService,
   UsageRollupService,
   AuditSealService,
@@ -57,25 +64,30 @@ const SERVICES = [
   // AuditLogService reads the @Audit declarations of the application at startup.
   imports: [DiscoveryModule],
   providers: [
+    ...FEATURE_OPTION_PROVIDERS,
     ...SERVICES,
+    AuditRecorder,
     {
       // `audit.global: true`: AuditInterceptor on every route; otherwise nothing (Nest skips a
       // global enhancer whose factory returns null), and @Audit binds it where it is used.
       provide: APP_INTERCEPTOR,
       useFactory: (
-        options: LoggingModuleOptions,
+        options: ResolvedAuditOptions,
         interceptor: AuditInterceptor,
-      ) => (options.audit?.global === true ? interceptor : null),
-      inject: [LOGGING_MODULE_OPTIONS, AuditInterceptor],
+      ) => (options.global ? interceptor : null),
+      inject: [AUDIT_OPTIONS, AuditInterceptor],
     },
   ],
-  exports: SERVICES,
+  // AuditRecorder too: the AuditInterceptor that @Audit binds is built in the host's module.
+  exports: [...SERVICES, AuditRecorder],
 })
 export class LoggingModule extends ConfigurableModuleClass {
   /** Registers the module with options known up front. */
   static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
-    // Options known up front fail here, before the host connects; ModelPricing checks them again.
+    // Options known up front fail here, before the host connects; ModelPricingService checks them again.
     resolvePricing(options.pricing);
+    // The shape only: whether the API is installed is known once it was looked for, at startup.
+    resolveTelemetryOptions(options.telemetry, true);
     return withRepositories(super.forRoot(options), options.dataSource);
   }
 

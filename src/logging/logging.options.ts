@@ -1,7 +1,8 @@
 import type { Type } from '@nestjs/common';
 import type { AuditOptions } from './audit/audit.options.js';
-import type { CreditOperation } from './logging.constants.js';
-import type { PricingOptions } from './llm-usage/model-pricing.js';
+import type { CreditOperation } from './core/logging.constants.js';
+import type { PricingOptions } from './llm-usage/model-pricing.service.js';
+import type { LoggingTelemetryOptions } from './core/telemetry.options.js';
 import type { UsageRollupOptions } from './rollups/usage-rollup.types.js';
 import type { SealOptions } from './seals/seal.options.js';
 import type { LogWriterOptions } from './writer/writer.options.js';
@@ -17,6 +18,11 @@ export interface LoggingModuleOptions {
   audit?: AuditOptions;
   /** The price table of LLM models: prices and aliases over the built-in ones. */
   pricing?: PricingOptions;
+  /**
+   * Spans and metrics through the host's OpenTelemetry (`@opentelemetry/api`, optional): on by
+   * default when the API is installed. See docs/telemetry.md.
+   */
+  telemetry?: LoggingTelemetryOptions;
   /** The credit ledger. */
   ledger?: LedgerOptions;
   /** The daily rollups: how often their deltas are compacted. */

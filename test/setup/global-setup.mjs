@@ -6,7 +6,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { importTypeScript } from './load-typescript.mjs';
+import { importTypeScript } from '../../scripts/load-typescript.mjs';
 
 function freePort() {
   return new Promise((resolve, reject) => {

@@ -15,7 +15,7 @@ import { configureDemoApp } from '../../src/demo/configure.js';
 import { demoDataSourceOptions } from '../../src/demo/database/data-source.js';
 import {
   AuditLogService,
-  LogWriter,
+  LogWriterService,
   LoggingModule,
   type LoggingModuleOptions,
 } from '../../src/logging/index.js';
@@ -155,7 +155,7 @@ export async function httpApp(
       return app.get(AuditLogService);
     },
     get writer() {
-      return app.get(LogWriter);
+      return app.get(LogWriterService);
     },
     send,
     /** Closes the app once; later calls wait for the same close (Fastify hangs on a second). */

@@ -18,7 +18,7 @@ const TABLE_TEXT = `
            regexp_replace(lower(text),
              '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', ' ', 'g') AS masked
       FROM t
-  ), s AS (
+  ), s AS MATERIALIZED (
     SELECT raw, masked, regexp_replace(masked, '[^a-z0-9]', '', 'g') AS stripped FROM m
   )`;
 

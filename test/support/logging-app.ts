@@ -6,7 +6,7 @@ import { demoDataSourceOptions } from '../../src/demo/database/data-source.js';
 import {
   AuditLogService,
   LlmUsageService,
-  LogWriter,
+  LogWriterService,
   LoggingModule,
   type LoggingModuleOptions,
 } from '../../src/logging/index.js';
@@ -38,7 +38,7 @@ export async function loggingApp(
     dataSource: moduleRef.get(DataSource),
     audit: moduleRef.get(AuditLogService),
     usage: moduleRef.get(LlmUsageService),
-    writer: moduleRef.get(LogWriter),
+    writer: moduleRef.get(LogWriterService),
     close: () => moduleRef.close(),
   };
 }

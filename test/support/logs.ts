@@ -26,7 +26,7 @@ export function captureLogs(app?: INestApplicationContext): CapturedLogs {
     verbose: () => undefined,
     fatal: (message: unknown) => logs.error.push(String(message)),
   };
-  // Without an app: Nest's loggers made outside one (`new LogRetention(dataSource)`).
+  // Without an app: Nest's loggers made outside one (`new LogRetentionService(dataSource)`).
   if (app) app.useLogger(logger);
   else Logger.overrideLogger(logger);
   return logs;

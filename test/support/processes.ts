@@ -41,8 +41,9 @@ export function run(
   args: string[],
   env: NodeJS.ProcessEnv,
   timeoutMs = 60_000,
+  cwd?: string,
 ): Promise<Finished> {
-  return finished(spawn(command, args, { env }), timeoutMs);
+  return finished(spawn(command, args, { env, cwd }), timeoutMs);
 }
 
 export function finished(

@@ -6,17 +6,20 @@ import {
   Optional,
 } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import { LOGGING_MODULE_OPTIONS } from '../logging.module-definition.js';
-import type { LoggingModuleOptions } from '../logging.options.js';
-import { LogWriter, type RecordOptions } from '../writer/log-writer.service.js';
-import { auditContext } from './audit-context.js';
-import type { AuditLogEntry, AuditLogEntryDto } from './audit-log-entry.js';
+import { AUDIT_OPTIONS, TELEMETRY_OPTIONS } from '../core/logging.constants.js';
+import { otelFor } from '../core/otel.js';
+import type { LoggingTelemetryOptions } from '../core/telemetry.options.js';
+import { AuditMetrics } from './audit.telemetry.js';
 import {
-  type AuditStats,
-  type ResolvedAuditOptions,
-  resolveAuditOptions,
-} from './audit.options.js';
-import { markMeasuredJson } from '../validation/rules.js';
+  LogWriterService,
+  type RecordOptions,
+  type TableWriter,
+} from '../writer/log-writer.service.js';
+import { AUDIT_TABLE } from './audit-log.table.js';
+import { auditContext } from './audit-context.js';
+import type { AuditLogEntry, AuditLogEntryDto } from './audit-log-entry.dto.js';
+import type { AuditStats, ResolvedAuditOptions } from './audit.options.js';
+import { markMeasuredJson } from '../core/validation-rules.js';
 import { anonymizeIp } from './ip-address.js';
 import {
   ActionDeclarations,
@@ -30,15 +33,19 @@ import {
   type SystemMetadata,
 } from './metadata-policy.js';
 
-/** Writes the audit trail. */
+/**
+ * The audit trail's write path, shared by {@link AuditLogService} (entries from the host) and
+ * `AuditRunner` (audited handlers): fills entries from the request context, passes metadata
+ * through the policy under each action's declaration, writes the row and keeps the counters. Not
+ * part of the package's API.
+ */
 @Injectable()
-export class AuditLogService implements OnModuleInit {
+export class AuditRecorder implements OnModuleInit {
   private readonly logger = new Logger('LoggingModule');
-  /** The audit options in force, defaults merged. */
-  readonly options: ResolvedAuditOptions;
-  /** @internal The metadata declarations per action. */
+  private readonly table: TableWriter<AuditLogEntryDto>;
+  /** The metadata declarations per action. */
   readonly declarations = new ActionDeclarations();
-  /** @internal Counted here and by `AuditRunner`; read them with `stats()`. */
+  /** Counted here and by `AuditRunner`; the host reads a copy with `AuditLogService.stats()`. */
   readonly counters: AuditStats = {
     actionsRecorded: 0,
     failuresRecorded: 0,
@@ -48,14 +55,20 @@ export class AuditLogService implements OnModuleInit {
     entityIdsDropped: 0,
   };
 
+  private metrics: AuditMetrics | undefined;
+
   constructor(
-    private readonly writer: LogWriter,
-    @Inject(LOGGING_MODULE_OPTIONS) moduleOptions: LoggingModuleOptions,
+    writer: LogWriterService,
+    /** The audit options in force, defaults merged. */
+    @Inject(AUDIT_OPTIONS) readonly options: ResolvedAuditOptions,
+    @Optional()
+    @Inject(TELEMETRY_OPTIONS)
+    private readonly telemetry?: LoggingTelemetryOptions,
     @Optional() private readonly discovery?: DiscoveryService,
     @Optional() private readonly scanner?: MetadataScanner,
     @Optional() private readonly reflector?: Reflector,
   ) {
-    this.options = resolveAuditOptions(moduleOptions.audit);
+    this.table = writer.register(AUDIT_TABLE);
     for (const [action, type] of Object.entries(this.options.actions)) {
       this.declarations.add(action, type, `audit.actions.${action}`);
     }
@@ -63,9 +76,10 @@ export class AuditLogService implements OnModuleInit {
 
   /**
    * Reads the declarations of `@Audit(..., { metadataClass })` and warns, once, of the audited
-   * actions that have none.
+   * actions that have none; starts the audit metrics when the host's OpenTelemetry is on.
    */
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
+    await this.startMetrics();
     if (!this.discovery || !this.scanner || !this.reflector) return;
     const undeclared = new Map<string, string[]>();
     const found = discoverAuditedActions(
@@ -92,6 +106,12 @@ export class AuditLogService implements OnModuleInit {
     );
   }
 
+  /** Starts the audit metrics when the host's OpenTelemetry is on. */
+  private async startMetrics(): Promise<void> {
+    const otel = await otelFor(this.telemetry);
+    this.metrics = otel && new AuditMetrics(otel, this.counters);
+  }
+
   /**
    * Records one auditable action and resolves with the new row's id: after the commit with
    * durability `'await'` (the default), at once with `'buffered'`, inside the caller's transaction
@@ -110,16 +130,19 @@ export class AuditLogService implements OnModuleInit {
    * await audit.record({ firmId, userId, action: 'create_project', entityType: 'cma_project', entityId });
    */
   async record(entry: AuditLogEntry, options?: RecordOptions): Promise<string> {
-    return this.writer.recordAudit(this.fill(entry), options);
-  }
-
-  /** A copy of the counters. */
-  stats(): AuditStats {
-    return { ...this.counters };
+    const filled = this.fill(entry);
+    const id = await this.table.record(filled, options);
+    const row = filled as AuditLogEntry;
+    this.metrics?.audited(
+      String(row.action),
+      row.metadata?.outcome,
+      row.firmId,
+    );
+    return id;
   }
 
   /**
-   * @internal The path of audited handlers (`AuditRunner`). Every field of `entry` is already checked: firm, user and
+   * The path of audited handlers (`AuditRunner`). Every field of `entry` is already checked: firm, user and
    * entity ids are UUIDs or null, the IP is an address or null, action and entity type were checked
    * by `@Audit`. The picked metadata passes the policy here, under the action's declaration;
    * `system` holds the keys the module sets itself (`outcome`, `requestId`, ...), which take
@@ -137,7 +160,13 @@ export class AuditLogService implements OnModuleInit {
         ? this.sanitize(picked, entry)
         : {};
     entry.metadata = this.store(declared, system, entry);
-    return this.writer.recordCheckedAudit(entry, options);
+    const written = this.table.write(entry, options);
+    const metrics = this.metrics;
+    if (!metrics) return written;
+    return written.then((id) => {
+      metrics.audited(entry.action, system.outcome, entry.firmId);
+      return id;
+    });
   }
 
   /** The metadata as stored: the system keys checked, and the whole within the size bound. */
@@ -218,5 +247,36 @@ export class AuditLogService implements OnModuleInit {
         .map((d) => `${d.path || '(root)'} (${d.rule})`)
         .join(', ')}`,
     );
+  }
+}
+
+/** Writes the audit trail: entries the host records itself, beside those `@Audit` writes. */
+@Injectable()
+export class AuditLogService {
+  constructor(private readonly recorder: AuditRecorder) {}
+
+  /**
+   * Records one auditable action and resolves with the new row's id: after the commit with
+   * durability `'await'` (the default), at once with `'buffered'`, inside the caller's transaction
+   * with `{ manager }`.
+   *
+   * Inside an audited request (or `auditContext.run`), `firmId`, `userId` and `ipAddress` left out
+   * of the entry come from the context, and the request id is added to the metadata. The metadata
+   * passes the metadata policy under the action's declaration.
+   *
+   * @throws LogEntryValidationError naming every bad field; nothing is written
+   * @throws AuditMetadataError when the policy refuses a value in strict mode; nothing is written
+   * @throws LogWriteError when the row could not be written (`'await'` and `manager` only)
+   * @throws LogBufferFullError when the buffer is full and `writer.onFullBuffer` is `'reject'`
+   * @example
+   * await audit.record({ firmId, userId, action: 'create_project', entityType: 'cma_project', entityId });
+   */
+  record(entry: AuditLogEntry, options?: RecordOptions): Promise<string> {
+    return this.recorder.record(entry, options);
+  }
+
+  /** A snapshot of the counters of the audit trail, `@Audit`'s rows included. */
+  stats(): Readonly<AuditStats> {
+    return { ...this.recorder.counters };
   }
 }

@@ -2,7 +2,7 @@ import { type ExecutionContext, HttpException, Logger } from '@nestjs/common';
 import { isUUID } from 'class-validator';
 import type { RecordOptions } from '../writer/log-writer.service.js';
 import type { AuditContext } from './audit-context.js';
-import type { AuditLogService } from './audit-log.service.js';
+import type { AuditRecorder } from './audit-log.service.js';
 import type { AuditArgs, AuditSpec } from './audit-spec.js';
 import { AuditConfigurationError, AuditWriteError } from './audit.errors.js';
 import {
@@ -24,7 +24,7 @@ export class AuditRunner {
   private readonly logger = new Logger('LoggingModule');
   private readonly recordOptions: RecordOptions;
 
-  constructor(private readonly audit: AuditLogService) {
+  constructor(private readonly audit: AuditRecorder) {
     this.recordOptions = { durability: audit.options.durability };
   }
 
@@ -33,7 +33,7 @@ export class AuditRunner {
     spec: AuditSpec,
     context: ExecutionContext,
     request: AuditTransportRequest,
-  ): ReturnType<AuditLogService['options']['resolveActor']> {
+  ): ReturnType<AuditRecorder['options']['resolveActor']> {
     const resolve = this.audit.options.resolveActor;
     if (request.transport !== undefined && resolve === defaultActorResolver) {
       throw new AuditConfigurationError(

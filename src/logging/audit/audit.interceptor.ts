@@ -8,7 +8,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import { Observable, from, mergeMap } from 'rxjs';
 import { type AuditContext, auditContext } from './audit-context.js';
-import { AuditLogService } from './audit-log.service.js';
+import { AuditRecorder } from './audit-log.service.js';
 import { AuditRunner, where } from './audit-runner.js';
 import { AUDIT_KEY, type AuditSpec } from './audit-spec.js';
 import { AuditConfigurationError } from './audit.errors.js';
@@ -41,7 +41,7 @@ export class AuditInterceptor implements NestInterceptor {
 
   constructor(
     private readonly reflector: Reflector,
-    @Optional() audit?: AuditLogService,
+    @Optional() audit?: AuditRecorder,
   ) {
     if (audit === undefined) {
       throw new AuditConfigurationError(

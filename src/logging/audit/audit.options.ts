@@ -1,5 +1,5 @@
 import type { ExecutionContext, Type } from '@nestjs/common';
-import { optionCheck } from '../validation/option-check.js';
+import { optionCheck } from '../core/option-check.js';
 import type { Durability } from '../writer/writer.options.js';
 import {
   type MetadataPolicyOptions,

@@ -2,13 +2,13 @@ import {
   detectSensitive,
   isUuidText,
   spellsIdentityNumber,
-} from '../validation/sensitive-values.js';
+} from '../core/sensitive-values.js';
 import type {
   DeclaredField,
   DeclaredKey,
   MetadataDeclaration,
 } from './metadata-declaration.js';
-import type { ResolvedMetadataPolicy } from './metadata-policy.js';
+import type { ResolvedMetadataPolicy } from './metadata-policy.types.js';
 import {
   countIn,
   drop,

@@ -1,5 +1,5 @@
-import { detectSensitive } from '../validation/sensitive-values.js';
-import type { ResolvedMetadataPolicy } from './metadata-policy.js';
+import { detectSensitive } from '../core/sensitive-values.js';
+import type { ResolvedMetadataPolicy } from './metadata-policy.types.js';
 import {
   countIn,
   drop,

@@ -1,6 +1,6 @@
 import type { Type } from '@nestjs/common';
-import { isIntegerIn, optionCheck } from '../validation/option-check.js';
-import { METADATA_POLICY_MAX_BYTES } from './audit-log-entry.js';
+import { isIntegerIn, optionCheck } from '../core/option-check.js';
+import { METADATA_POLICY_MAX_BYTES } from './audit-log-entry.dto.js';
 import {
   type MetadataDeclaration,
   metadataDeclaration,
@@ -24,6 +24,17 @@ export {
   type SystemMetadata,
 } from './metadata-system.js';
 export { DENIED_KEY_WORDS } from './metadata-heuristic.js';
+export type {
+  MetadataPolicyMode,
+  MetadataPolicyOptions,
+  ResolvedMetadataPolicy,
+  SanitizedMetadata,
+} from './metadata-policy.types.js';
+import type {
+  MetadataPolicyOptions,
+  ResolvedMetadataPolicy,
+  SanitizedMetadata,
+} from './metadata-policy.types.js';
 
 /**
  * The metadata policy: what may be stored in `audit_log.metadata` and `credit_transaction.metadata`.
@@ -44,51 +55,6 @@ export { DENIED_KEY_WORDS } from './metadata-heuristic.js';
  * @module
  */
 
-/** How actions without a declaration are treated. */
-export type MetadataPolicyMode = 'declared' | 'heuristic';
-
-/** Options of the metadata policy, `LoggingModule.forRoot({ audit: { metadataPolicy: {...} } })`. */
-export interface MetadataPolicyOptions {
-  /**
-   * `'declared'`: only declared keys are stored; an action without a declaration stores only the
-   * system keys. `'heuristic'`: actions without a declaration fall back to the key-word rules,
-   * which cannot tell `totalamount: 150000` from a count; for a migration period. Default:
-   * `'declared'`.
-   */
-  mode?: MetadataPolicyMode;
-  /**
-   * Refuse metadata the policy would trim, with {@link AuditMetadataError}, instead of dropping the
-   * values and storing the rest. Default: `false`.
-   */
-  strict?: boolean;
-  /** Heuristic mode: the largest integer accepted as a count. Default: `1_000_000`. */
-  maxCount?: number;
-  /** Longest identifier string accepted, in characters (UUIDs whatever this is). Default: `64`. */
-  maxStringLength?: number;
-  /** Longest array accepted; a longer one is dropped whole (`array_too_long`). Default: `100`. */
-  maxArrayLength?: number;
-  /**
-   * Deepest nesting of objects and arrays: the metadata object is at depth 0, the `{...}` of
-   * `{ counts: {...} }` at depth 1. A deeper object or array is dropped whole (`too_deep`).
-   * Default: `3`.
-   */
-  maxDepth?: number;
-  /**
-   * Largest size of the metadata the policy lets through, as JSON text in UTF-8 bytes, at most
-   * {@link METADATA_POLICY_MAX_BYTES}: the column takes 8192, and 512 are kept for the keys the
-   * module adds. Default: {@link METADATA_POLICY_MAX_BYTES} (7680).
-   */
-  maxBytes?: number;
-  /**
-   * Heuristic mode: more words to deny in keys, written like keys (`'client'`, `'bankRef'`).
-   * Default: `[]`.
-   */
-  deniedKeys?: readonly string[];
-}
-
-/** The policy in force: every option set, checked and frozen. */
-export type ResolvedMetadataPolicy = Readonly<Required<MetadataPolicyOptions>>;
-
 /** The defaults of {@link MetadataPolicyOptions}. */
 export const METADATA_POLICY_DEFAULTS: ResolvedMetadataPolicy = Object.freeze({
   mode: 'declared',
@@ -100,12 +66,6 @@ export const METADATA_POLICY_DEFAULTS: ResolvedMetadataPolicy = Object.freeze({
   maxBytes: METADATA_POLICY_MAX_BYTES,
   deniedKeys: Object.freeze([]),
 });
-
-/** The metadata to store, a new plain object, and what was dropped from the input. */
-export interface SanitizedMetadata {
-  metadata: Record<string, unknown>;
-  dropped: MetadataDrop[];
-}
 
 /** Strict mode refused metadata: it lists the paths and rules, never the values. */
 export class AuditMetadataError extends Error {

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { isIntegerIn } from '../validation/option-check.js';
+import { isIntegerIn } from '../core/option-check.js';
 import {
   detectSensitive,
   idHidesNumber,
   isUlidText,
   isUuidText,
-} from '../validation/sensitive-values.js';
-import { AUDIT_METADATA_MAX_BYTES } from './audit-log-entry.js';
-import type { SanitizedMetadata } from './metadata-policy.js';
+} from '../core/sensitive-values.js';
+import { AUDIT_METADATA_MAX_BYTES } from '../core/logging.constants.js';
+import type { SanitizedMetadata } from './metadata-policy.types.js';
 import {
   jsonBytes,
   type MetadataDrop,

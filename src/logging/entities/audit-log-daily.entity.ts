@@ -6,7 +6,10 @@ import {
   Index,
   PrimaryGeneratedColumn,
 } from 'typeorm';
-import { AUDIT_LOG_DAILY_TABLE, FIRMS_TABLE } from '../logging.constants.js';
+import {
+  AUDIT_LOG_DAILY_TABLE,
+  FIRMS_TABLE,
+} from '../core/logging.constants.js';
 
 /**
  * Audit events per firm, UTC day and action, kept by a trigger on `audit_log`. A key may have several

@@ -10,7 +10,7 @@ import {
   AUDIT_LOG_TABLE,
   FIRMS_TABLE,
   USERS_TABLE,
-} from '../logging.constants.js';
+} from '../core/logging.constants.js';
 
 /**
  * One row per auditable action (`create_project`, `upload_file`, `run_extraction`,

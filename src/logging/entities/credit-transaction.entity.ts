@@ -17,7 +17,7 @@ import {
   type CreditFeature,
   type CreditOperation,
   USERS_TABLE,
-} from '../logging.constants.js';
+} from '../core/logging.constants.js';
 
 /** The CHECK constraints of `credit_transaction`, shared by the entity and the migration. */
 export const CREDIT_TRANSACTION_CHECKS = {

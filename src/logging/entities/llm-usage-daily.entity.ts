@@ -14,7 +14,7 @@ import {
   LLM_USAGE_DAILY_TABLE,
   type LlmTaskType,
   ROLLUP_COST_USD_PRECISION,
-} from '../logging.constants.js';
+} from '../core/logging.constants.js';
 
 /** The CHECK of both usage rollups, shared by the entities and the migration. */
 export const USAGE_ROLLUP_CHECK =

@@ -15,7 +15,7 @@ import {
   LLM_TASK_TYPES,
   LLM_USAGE_LOG_TABLE,
   type LlmTaskType,
-} from '../logging.constants.js';
+} from '../core/logging.constants.js';
 
 const TASK_TYPE_CHECK = `task_type IN (${LLM_TASK_TYPES.map((t) => `'${t}'`).join(', ')})`;
 

@@ -6,7 +6,7 @@ import {
   PrimaryGeneratedColumn,
   Unique,
 } from 'typeorm';
-import { FIRMS_TABLE } from '../logging.constants.js';
+import { FIRMS_TABLE } from '../core/logging.constants.js';
 
 /** Table of the seals over `audit_log` and `llm_usage_log`. */
 export const LOG_SEAL_TABLE = 'log_seal';

@@ -8,21 +8,19 @@ import {
   AuditMetadataError,
   type MetadataDrop,
   type ResolvedMetadataPolicy,
-  resolveMetadataPolicy,
   sanitizeMetadata,
 } from '../audit/metadata-policy.js';
 import {
   CREDIT_TRANSACTION_TABLE,
   type CreditFeature,
   type CreditOperation,
+  LEDGER_OPTIONS,
   LOGGING_DATA_SOURCE,
-} from '../logging.constants.js';
-import { LOGGING_MODULE_OPTIONS } from '../logging.module-definition.js';
-import type { LoggingModuleOptions } from '../logging.options.js';
+} from '../core/logging.constants.js';
 import {
   LogEntryValidationError,
   validateEntry,
-} from '../validation/entry-validation.js';
+} from '../core/entry-validation.js';
 import { nextMicros, uuidV7 } from '../writer/record-clock.js';
 import {
   CreditIdempotencyConflictError,
@@ -32,6 +30,7 @@ import {
   InsufficientCreditsError,
 } from './credit-ledger.errors.js';
 import {
+  type ResolvedLedgerOptions,
   CREDIT_HISTORY_DEFAULT_LIMIT,
   CreditDeductDto,
   type CreditDeductInput,
@@ -51,7 +50,7 @@ import {
   CURSOR_TIME_SQL,
   decodeCursor,
   keysetPage,
-} from '../validation/keyset-cursor.js';
+} from '../core/keyset-cursor.js';
 
 type Query = <T = Record<string, unknown>>(
   sql: string,
@@ -115,10 +114,10 @@ export class CreditLedgerService {
 
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
-    @Inject(LOGGING_MODULE_OPTIONS) options: LoggingModuleOptions,
+    @Inject(LEDGER_OPTIONS) options: ResolvedLedgerOptions,
   ) {
-    this.metadataPolicy = resolveMetadataPolicy(options.audit?.metadataPolicy);
-    const declared = options.ledger?.metadata ?? {};
+    this.metadataPolicy = options.metadataPolicy;
+    const declared = options.metadata;
     for (const [operation, type] of Object.entries(declared)) {
       if (!['grant', 'deduct', 'refund'].includes(operation)) {
         throw new Error(

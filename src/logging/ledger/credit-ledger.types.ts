@@ -1,3 +1,4 @@
+import type { Type } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import {
   IsIn,
@@ -8,13 +9,17 @@ import {
   Max,
   Min,
 } from 'class-validator';
-import { AUDIT_METADATA_MAX_BYTES } from '../audit/audit-log-entry.js';
+import type { ResolvedMetadataPolicy } from '../audit/metadata-policy.js';
 import {
+  AUDIT_METADATA_MAX_BYTES,
   CREDIT_FEATURES,
   type CreditFeature,
   type CreditOperation,
-} from '../logging.constants.js';
-import { IsBoundedJsonObject, PG_INTEGER_MAX } from '../validation/rules.js';
+} from '../core/logging.constants.js';
+import {
+  IsBoundedJsonObject,
+  PG_INTEGER_MAX,
+} from '../core/validation-rules.js';
 
 /** An idempotency key: 1-128 characters of letters, digits and `. _ : -`. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -25,6 +30,14 @@ export const CREDIT_HISTORY_MAX_LIMIT = 1000;
 export const CREDIT_HISTORY_DEFAULT_LIMIT = 50;
 
 /** What every ledger write takes. */
+/** The ledger's slice of the module options, resolved by `LoggingModule`. */
+export interface ResolvedLedgerOptions {
+  /** The metadata policy of `audit.metadataPolicy`, which the ledger's metadata passes too. */
+  readonly metadataPolicy: ResolvedMetadataPolicy;
+  /** The metadata each operation may store: operation → its declaration class. */
+  readonly metadata: Readonly<Partial<Record<CreditOperation, Type>>>;
+}
+
 export interface CreditWriteInput {
   /** The user, a row of the host's `users` table. */
   userId: string;

@@ -1,6 +1,9 @@
-import { COST_USD_PRECISION, COST_USD_SCALE } from '../logging.constants.js';
-import { PG_INTEGER_MAX } from '../validation/rules.js';
-import type { ModelPrice, TokenPrices } from './model-prices.js';
+import {
+  COST_USD_PRECISION,
+  COST_USD_SCALE,
+} from '../core/logging.constants.js';
+import { PG_INTEGER_MAX } from '../core/validation-rules.js';
+import type { ModelPrice, TokenPrices } from './price-table.constants.js';
 
 /**
  * Exact cost arithmetic, BigInt only: no step goes through a float.
@@ -23,6 +26,11 @@ export interface LlmUsage {
   outputTokens: number;
   /** Prompt tokens served from the cache; counted INSIDE `inputTokens`. Default: 0. */
   cachedInputTokens?: number;
+  /**
+   * The model that answered, as the provider names it (e.g. Gemini's `modelVersion`): telemetry's
+   * `gen_ai.response.model` only; the table stores the model asked for.
+   */
+  responseModel?: string;
 }
 
 /**

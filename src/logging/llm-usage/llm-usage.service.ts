@@ -1,19 +1,41 @@
 import { performance } from 'node:perf_hooks';
-import { Injectable, Logger } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnModuleInit,
+  Optional,
+} from '@nestjs/common';
 import { auditContext } from '../audit/audit-context.js';
-import type { LlmTaskType } from '../logging.constants.js';
+import {
+  type LlmTaskType,
+  TELEMETRY_OPTIONS,
+} from '../core/logging.constants.js';
+import { otelFor } from '../core/otel.js';
+import type { LoggingTelemetryOptions } from '../core/telemetry.options.js';
 import {
   type EntryViolation,
   LogEntryValidationError,
   validateEntry,
-} from '../validation/entry-validation.js';
-import { LogWriter, type RecordOptions } from '../writer/log-writer.service.js';
+} from '../core/entry-validation.js';
+import {
+  LogWriterService,
+  type RecordOptions,
+  type TableWriter,
+} from '../writer/log-writer.service.js';
 import type { Durability } from '../writer/writer.options.js';
 import { type LlmUsage, checkUsage } from './cost.js';
-import { type LlmUsageEntry, LlmUsageEntryDto } from './llm-usage-entry.js';
+import { type LlmUsageEntry, LlmUsageEntryDto } from './llm-usage-entry.dto.js';
+import { LLM_USAGE_TABLE } from './llm-usage-log.table.js';
 import { LlmUsageRecordError, UnknownModelError } from './llm-usage.errors.js';
-import { ModelPricing } from './model-pricing.js';
+import { ModelPricingService } from './model-pricing.service.js';
 import { describeError } from './scrub.js';
+import {
+  type CallDescription,
+  DEFAULT_OPERATION,
+  LlmUsageTelemetry,
+  telemetryNameViolations,
+} from './llm-usage.telemetry.js';
 
 /** What `track()` records about a call besides what the call itself reports. */
 export interface LlmTrackMeta {
@@ -31,6 +53,16 @@ export interface LlmTrackMeta {
   costUsd?: string | number;
   /** Durability of the row; default: the module's `writer.durability`. */
   durability?: Durability;
+  /**
+   * The GenAI operation, for telemetry only (`gen_ai.operation.name`): `chat`, `embeddings`, ...
+   * Default: `'generate_content'`.
+   */
+  operation?: string;
+  /**
+   * The GenAI provider, for telemetry only (`gen_ai.provider.name`), e.g. `openai`. Default: the
+   * price table's `provider` of the model (`gcp.gemini` for the built-in models).
+   */
+  provider?: string;
 }
 
 /** What the tracked function resolves with: its result, and the tokens the provider reported. */
@@ -56,23 +88,38 @@ const META_FIELDS = new Set([
   'taskType',
   'costUsd',
   'durability',
+  'operation',
+  'provider',
 ]);
 
 /** Writes the LLM usage and cost log. */
 @Injectable()
-export class LlmUsageService {
+export class LlmUsageService implements OnModuleInit {
   private readonly logger = new Logger('LoggingModule');
   private readonly counters: LlmUsageStats = {
     callsTracked: 0,
     callsFailed: 0,
     recordFailures: 0,
   };
+  private readonly table: TableWriter<LlmUsageEntryDto>;
+  private telemetry: LlmUsageTelemetry | undefined;
 
   constructor(
-    private readonly writer: LogWriter,
+    writer: LogWriterService,
     /** The price table in force. */
-    readonly pricing: ModelPricing,
-  ) {}
+    readonly pricing: ModelPricingService,
+    @Optional()
+    @Inject(TELEMETRY_OPTIONS)
+    private readonly telemetryOptions?: LoggingTelemetryOptions,
+  ) {
+    this.table = writer.register(LLM_USAGE_TABLE);
+  }
+
+  /** Starts the spans and metrics of `track()` when the host's OpenTelemetry is on. */
+  async onModuleInit(): Promise<void> {
+    const otel = await otelFor(this.telemetryOptions);
+    this.telemetry = otel && new LlmUsageTelemetry(otel);
+  }
 
   /**
    * Records one LLM call and resolves with the new row's id: after the commit with durability
@@ -95,12 +142,9 @@ export class LlmUsageService {
       entry !== null &&
       entry.firmId === undefined
     ) {
-      return this.writer.recordUsage(
-        { ...entry, firmId: context.firmId },
-        options,
-      );
+      return this.table.record({ ...entry, firmId: context.firmId }, options);
     }
-    return this.writer.recordUsage(entry, options);
+    return this.table.record(entry, options);
   }
 
   /**
@@ -125,6 +169,9 @@ export class LlmUsageService {
    * ORIGINAL error is rethrown unchanged (if that row cannot be written, this is logged and
    * counted, and the original error is still what is thrown).
    *
+   * With the host's OpenTelemetry on (see docs/telemetry.md), `fn` runs inside a CLIENT span named
+   * `{operation} {model}` with the GenAI attributes and the row's id; no prompt or completion.
+   *
    * @throws LogEntryValidationError for a bad `meta`, before `fn` runs
    * @throws UnknownModelError when no price is known for `meta.model`, before `fn` runs
    * @throws LlmUsageRecordError when `fn` succeeded but its row could not be recorded (invalid
@@ -142,17 +189,20 @@ export class LlmUsageService {
     meta: LlmTrackMeta,
     fn: () => LlmTrackOutcome<T> | Promise<LlmTrackOutcome<T>>,
   ): Promise<T> {
-    const { entry, options } = this.prepare(meta);
+    const { entry, options, call: description } = this.prepare(meta);
+    const call = this.telemetry?.start(description);
     const started = performance.now();
     const elapsed = () => Math.max(0, Math.round(performance.now() - started));
     let outcome: LlmTrackOutcome<T>;
     try {
-      outcome = await fn();
+      outcome = await (call ? call.run(fn) : fn());
     } catch (error) {
       const latencyMs = elapsed();
       this.counters.callsFailed++;
+      call?.failed(error);
+      let rowId: string | undefined;
       try {
-        await this.writer.recordUsage(
+        rowId = await this.table.record(
           {
             ...entry,
             inputTokens: 0,
@@ -165,6 +215,7 @@ export class LlmUsageService {
           options,
         );
       } catch (writeError) {
+        call?.end(undefined, writeError);
         this.counters.recordFailures++;
         this.logger.error(
           `llm_usage_log: the failure row of a tracked call to ${entry.model} was not recorded: ${
@@ -174,6 +225,7 @@ export class LlmUsageService {
           }`,
         );
       }
+      if (rowId !== undefined) call?.end(rowId);
       throw error;
     }
     const latencyMs = elapsed();
@@ -185,7 +237,16 @@ export class LlmUsageService {
       const usage = outcome?.usage;
       const counts = checkUsage(usage);
       const costUsd = entry.costUsd ?? this.pricing.cost(entry.model, usage);
-      await this.writer.recordUsage(
+      call?.succeeded({
+        inputTokens: Number(counts.input),
+        outputTokens: Number(counts.output),
+        costUsd: String(costUsd),
+        responseModel:
+          typeof usage.responseModel === 'string'
+            ? usage.responseModel
+            : undefined,
+      });
+      const rowId = await this.table.record(
         {
           ...entry,
           inputTokens: Number(counts.input),
@@ -196,7 +257,9 @@ export class LlmUsageService {
         },
         options,
       );
+      call?.end(rowId);
     } catch (error) {
+      call?.end(undefined, error);
       this.counters.recordFailures++;
       throw new LlmUsageRecordError(entry.model, result as T, error);
     }
@@ -205,7 +268,7 @@ export class LlmUsageService {
   }
 
   /** A copy of the counters of `track()`. */
-  stats(): LlmUsageStats {
+  stats(): Readonly<LlmUsageStats> {
     return { ...this.counters };
   }
 
@@ -215,6 +278,7 @@ export class LlmUsageService {
       costUsd?: string | number;
     };
     options: RecordOptions;
+    call: CallDescription;
   } {
     if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
       throw new LogEntryValidationError('llm_usage_log', [
@@ -232,6 +296,8 @@ export class LlmUsageService {
       }
     }
     const { durability, costUsd, model, taskType, cmaProjectId } = meta;
+    const { operation = DEFAULT_OPERATION, provider } = meta;
+    violations.push(...telemetryNameViolations({ operation, provider }));
     if (
       durability !== undefined &&
       !['await', 'buffered'].includes(durability)
@@ -271,6 +337,14 @@ export class LlmUsageService {
     return {
       entry,
       options: durability === undefined ? {} : { durability },
+      call: {
+        operation,
+        provider: provider ?? this.pricing.provider(model),
+        model,
+        taskType,
+        firmId,
+        projectId: cmaProjectId,
+      },
     };
   }
 }

@@ -8,14 +8,14 @@ import {
   LLM_USAGE_DAILY_PROJECT_TABLE,
   LLM_USAGE_DAILY_TABLE,
   LLM_USAGE_LOG_TABLE,
-} from '../logging.constants.js';
-import { toInstant } from '../validation/rules.js';
+} from '../core/logging.constants.js';
+import { toInstant } from '../core/validation-rules.js';
 import type {
   ReportStatement,
   UsageReportGroup,
   UsageSummaryQuery,
   UsageSummaryRow,
-} from './llm-usage-reports.service.js';
+} from './usage-report.types.js';
 
 const GROUP_KEYS: Record<
   UsageReportGroup,

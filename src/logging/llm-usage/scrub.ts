@@ -1,4 +1,4 @@
-import { redactSensitive } from '../validation/sensitive-values.js';
+import { redactSensitive } from '../core/sensitive-values.js';
 
 /** Longest error message `track()` stores for a failed call. */
 export const TRACK_ERROR_MESSAGE_MAX_LENGTH = 500;

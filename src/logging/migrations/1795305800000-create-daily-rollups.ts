@@ -5,27 +5,9 @@ import {
   insertFromRaw,
   compactStatement,
   ROLLUP_LOCK_SQL,
-} from '../rollups/rollup-tables.js';
+} from '../core/rollup-tables.js';
 import { USAGE_ROLLUP_CHECK } from '../entities/llm-usage-daily.entity.js';
 
-/**
- * Creates the daily rollups of the logs and keeps them in the same transaction as the raw rows:
- *
- * - `llm_usage_daily`: per firm, UTC day, model and task type: calls, failures, input and output
- *   tokens, cost (NUMERIC(20,6));
- * - `llm_usage_daily_project`: the same per project, for the calls that have one (a project's
- *   delete cascades its rows away; the firm's totals stay in `llm_usage_daily`);
- * - `audit_log_daily`: audit events per firm, UTC day and action.
- *
- * A statement-level AFTER INSERT trigger on each log sums the statement's rows (its transition
- * table) per key and inserts them as new, uncompacted rows: insert-only deltas, so writers never
- * wait for each other and never deadlock. `logging_rollup_compact(max_keys)` folds the deltas of a
- * key into one compacted row. Rollup rows of a key are always summed when read.
- *
- * `logging_retention_horizon` records how far retention has purged each log (an AFTER DELETE
- * trigger reads the cutoff `logging_purge_batch` sets): before it, the rollups are the only record,
- * and rebuild refuses to recompute them from raw rows that are gone.
- */
 function createTable(rollup: RollupTable): string {
   const t = rollup.table;
   const keyColumns = rollup.keys.map((k) =>
@@ -62,6 +44,25 @@ export function reportColumns(rollup: RollupTable): string {
     .map((c) => `"${c}"`)
     .join(', ');
 }
+
+/**
+ * Creates the daily rollups of the logs and keeps them in the same transaction as the raw rows:
+ *
+ * - `llm_usage_daily`: per firm, UTC day, model and task type: calls, failures, input and output
+ *   tokens, cost (NUMERIC(20,6));
+ * - `llm_usage_daily_project`: the same per project, for the calls that have one (a project's
+ *   delete cascades its rows away; the firm's totals stay in `llm_usage_daily`);
+ * - `audit_log_daily`: audit events per firm, UTC day and action.
+ *
+ * A statement-level AFTER INSERT trigger on each log sums the statement's rows (its transition
+ * table) per key and inserts them as new, uncompacted rows: insert-only deltas, so writers never
+ * wait for each other and never deadlock. `logging_rollup_compact(max_keys)` folds the deltas of a
+ * key into one compacted row. Rollup rows of a key are always summed when read.
+ *
+ * `logging_retention_horizon` records how far retention has purged each log (an AFTER DELETE
+ * trigger reads the cutoff `logging_purge_batch` sets): before it, the rollups are the only record,
+ * and rebuild refuses to recompute them from raw rows that are gone.
+ */
 
 export class CreateDailyRollups1795305800000 implements MigrationInterface {
   name = 'CreateDailyRollups1795305800000';

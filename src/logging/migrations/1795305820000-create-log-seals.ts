@@ -1,5 +1,8 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
+const SEAL_HINT =
+  'seals leave only with their firm, or through logging_purge_sealed()';
+
 /**
  * Creates `log_seal`, the hash chains that make edits of `audit_log` and `llm_usage_log` evident,
  * even the database owner's (docs/tamper-evidence.md):
@@ -10,9 +13,6 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   the rows the seals up to `through_seq` cover together with those seals, and leaves one tombstone
  *   seal that carries the chain on.
  */
-const SEAL_HINT =
-  'seals leave only with their firm, or through logging_purge_sealed()';
-
 export class CreateLogSeals1795305820000 implements MigrationInterface {
   name = 'CreateLogSeals1795305820000';
 

@@ -1,5 +1,5 @@
 /** The statements reconcile and rebuild run, generated from a {@link RollupTable}. */
-import { insertFromRaw, type RollupTable } from './rollup-tables.js';
+import { insertFromRaw, type RollupTable } from '../core/rollup-tables.js';
 
 const camel = (column: string) =>
   column.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -9,13 +9,12 @@ import type { DataSource } from 'typeorm';
 import {
   LOGGING_DATA_SOURCE,
   RETENTION_HORIZON_TABLE,
-} from '../logging.constants.js';
-import { LOGGING_MODULE_OPTIONS } from '../logging.module-definition.js';
-import type { LoggingModuleOptions } from '../logging.options.js';
-import { queryViolations } from '../validation/entry-validation.js';
-import { toInstant } from '../validation/rules.js';
+  ROLLUP_OPTIONS,
+} from '../core/logging.constants.js';
+import { queryViolations } from '../core/entry-validation.js';
+import { toInstant } from '../core/validation-rules.js';
 import { reconcileStatement, rebuildStatement } from './rollup-sql.js';
-import { ROLLUP_LOCK_SQL, ROLLUP_TABLES } from './rollup-tables.js';
+import { ROLLUP_LOCK_SQL, ROLLUP_TABLES } from '../core/rollup-tables.js';
 import {
   dayOf,
   nextDay,
@@ -27,6 +26,7 @@ import {
   type RollupReconciliation,
   RollupRetentionError,
   type RollupTableName,
+  type UsageRollupOptions,
 } from './usage-rollup.types.js';
 
 const DAY_MS = 86_400_000;
@@ -47,10 +47,10 @@ export class UsageRollupService
 
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
-    @Inject(LOGGING_MODULE_OPTIONS) options: LoggingModuleOptions,
+    @Inject(ROLLUP_OPTIONS) options: UsageRollupOptions,
   ) {
     const interval =
-      options.rollups?.compactIntervalMs ?? ROLLUP_DEFAULTS.compactIntervalMs;
+      options.compactIntervalMs ?? ROLLUP_DEFAULTS.compactIntervalMs;
     if (!Number.isInteger(interval) || interval < 0) {
       throw new RollupQueryError('rollup options', [
         {

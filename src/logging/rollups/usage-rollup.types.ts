@@ -1,6 +1,6 @@
 import { IsOptional, IsUUID } from 'class-validator';
-import { LogQueryError } from '../validation/entry-validation.js';
-import { IsInstant, IsLaterThan } from '../validation/rules.js';
+import { LogQueryError } from '../core/entry-validation.js';
+import { IsInstant, IsLaterThan } from '../core/validation-rules.js';
 
 /** Options of the rollups, `LoggingModule.forRoot({ rollups })`. */
 export interface UsageRollupOptions {

@@ -7,15 +7,13 @@ import {
 } from '@nestjs/common';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
-import { LOGGING_DATA_SOURCE } from '../logging.constants.js';
-import { LOGGING_MODULE_OPTIONS } from '../logging.module-definition.js';
-import type { LoggingModuleOptions } from '../logging.options.js';
+import {
+  LOGGING_DATA_SOURCE,
+  SEAL_OPTIONS,
+} from '../core/logging.constants.js';
 import { SEALABLE_LOGS, type SealableLog } from './seal-encoding.js';
 import { AuditSealQueryError, SealPublishError } from './seal.errors.js';
-import {
-  type ResolvedSealOptions,
-  resolveSealOptions,
-} from './seal.options.js';
+import { type ResolvedSealOptions } from './seal.options.js';
 import type {
   Seal,
   SealQuery,
@@ -72,9 +70,9 @@ export class AuditSealService
 
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
-    @Inject(LOGGING_MODULE_OPTIONS) moduleOptions: LoggingModuleOptions,
+    @Inject(SEAL_OPTIONS) options: ResolvedSealOptions,
   ) {
-    this.options = resolveSealOptions(moduleOptions.seals);
+    this.options = options;
   }
 
   onApplicationBootstrap(): void {

@@ -1,4 +1,7 @@
-import { AUDIT_LOG_TABLE, LLM_USAGE_LOG_TABLE } from '../logging.constants.js';
+import {
+  AUDIT_LOG_TABLE,
+  LLM_USAGE_LOG_TABLE,
+} from '../core/logging.constants.js';
 
 /** The logs that can be sealed. */
 export const SEALABLE_LOGS = [AUDIT_LOG_TABLE, LLM_USAGE_LOG_TABLE] as const;

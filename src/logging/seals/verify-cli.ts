@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
 import { AuditSealService } from './audit-seal.service.js';
 import { SEALABLE_LOGS, type SealableLog } from './seal-encoding.js';
+import { resolveSealOptions } from './seal.options.js';
 import type { SealAnchor, SealVerification } from './seal.types.js';
 
 const USAGE = `usage: audit:verify --firm <uuid> [--log audit_log|llm_usage_log|all]
@@ -74,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const seals = new AuditSealService(dataSource, {});
+    const seals = new AuditSealService(dataSource, resolveSealOptions({}));
     const verdicts: SealVerification[] = [];
     for (const log of logs) {
       verdicts.push(

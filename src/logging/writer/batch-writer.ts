@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { columnArrays, insertStatement, type LogTable } from './log-table.js';
 import { nextRecordStamp } from './record-clock.js';
 import {
@@ -10,6 +11,12 @@ import type {
   LogWriterStats,
   ResolvedWriterOptions,
 } from './writer.options.js';
+import type { TableMetrics } from './writer.telemetry.js';
+import {
+  describeDatabaseError as describe,
+  isRowError,
+  isTransientError,
+} from './database-errors.js';
 
 /** Runs one statement; the writer's only contact with the database. */
 export type QueryExecutor = (
@@ -34,50 +41,6 @@ interface Pending {
 
 const noop = () => undefined;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** SQLSTATE of a driver error, whether TypeORM wrapped it or not. */
-function sqlState(error: unknown): string | undefined {
-  const e = error as { code?: unknown; driverError?: { code?: unknown } };
-  const code = e?.driverError?.code ?? e?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-/** A row's own fault: bad data (class 22) or a broken constraint (class 23). Retrying will not help. */
-export function isRowError(error: unknown): boolean {
-  const state = sqlState(error);
-  return !!state && /^2[23]/.test(state);
-}
-
-const TRANSIENT_STATES = new Set([
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
-  '53300', // too_many_connections
-  '53400', // configuration_limit_exceeded
-  '40001', // serialization_failure
-  '40P01', // deadlock_detected
-  '55P03', // lock_not_available
-]);
-const TRANSIENT_NODE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-]);
-
-/** The database or the way to it failed, not the rows: worth another try after a pause. */
-export function isTransientError(error: unknown): boolean {
-  const state = sqlState(error);
-  if (state && (state.startsWith('08') || TRANSIENT_STATES.has(state))) {
-    return true;
-  }
-  if (state && TRANSIENT_NODE_CODES.has(state)) return true;
-  const message = error instanceof Error ? error.message : String(error);
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly/i.test(
-    message,
-  );
-}
 
 /**
  * The batched writer behind both log services. Rows for a table queue up and leave as one
@@ -113,9 +76,16 @@ export class BatchWriter<Entry> {
     private readonly options: ResolvedWriterOptions,
     private readonly stats: LogWriterStats,
     private readonly logger: WriterLogger,
+    /** The table's metrics, when the host's OpenTelemetry is on; set at module init. */
+    public metrics?: TableMetrics,
   ) {
     this.sql = insertStatement(table);
     this.width = table.columns.length;
+  }
+
+  /** The name of the table this writer writes. */
+  get tableName(): string {
+    return this.table.name;
   }
 
   /** Rows queued or in flight: what counts against `bufferSize`. */
@@ -132,6 +102,7 @@ export class BatchWriter<Entry> {
     while (this.depth >= this.options.bufferSize) {
       if (this.options.onFullBuffer === 'reject') {
         this.stats.rowsRejected++;
+        this.metrics?.rejected('buffer_full');
         throw new LogBufferFullError(this.table.name, this.options.bufferSize);
       }
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
@@ -140,6 +111,7 @@ export class BatchWriter<Entry> {
     const { id, createdAt } = nextRecordStamp();
     const row = this.table.values(entry, id, createdAt);
     const at = Date.now();
+    this.metrics?.queued(1);
     if (durability === 'buffered') {
       this.enqueue({
         row,
@@ -161,12 +133,16 @@ export class BatchWriter<Entry> {
     const { id, createdAt } = nextRecordStamp();
     const row = this.table.values(entry, id, createdAt);
     try {
-      await execute(this.sql, columnArrays([row], this.width));
+      await this.timed(() =>
+        execute(this.sql, columnArrays([row], this.width)),
+      );
     } catch (error) {
       this.stats.rowsFailed++;
+      this.metrics?.failed(1);
       throw new LogWriteError(this.table.name, 1, error);
     }
     this.stats.rowsWritten++;
+    this.metrics?.written(1);
     this.stats.batches++;
     return id;
   }
@@ -287,15 +263,18 @@ export class BatchWriter<Entry> {
     const { attempts, baseDelayMs, maxDelayMs } = this.options.retry;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.execute(
-          this.sql,
-          columnArrays(
-            batch.map((p) => p.row),
-            this.width,
+        await this.timed(() =>
+          this.execute(
+            this.sql,
+            columnArrays(
+              batch.map((p) => p.row),
+              this.width,
+            ),
           ),
         );
         this.stats.batches++;
         this.stats.rowsWritten += batch.length;
+        this.metrics?.written(batch.length);
         batch.forEach((p) => p.resolve());
         return;
       } catch (error) {
@@ -310,6 +289,7 @@ export class BatchWriter<Entry> {
           return this.fail(batch, error);
         }
         this.stats.retries++;
+        this.metrics?.retried(batch.length);
         const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
         this.logger.warn(
           `${this.table.name}: writing ${batch.length} row(s) failed (${describe(error)}); ` +
@@ -320,8 +300,24 @@ export class BatchWriter<Entry> {
     }
   }
 
+  /** Runs one statement, timing it when there are metrics. */
+  private async timed(statement: () => Promise<unknown>): Promise<void> {
+    const metrics = this.metrics;
+    if (!metrics) {
+      await statement();
+      return;
+    }
+    const started = performance.now();
+    try {
+      await statement();
+    } finally {
+      metrics.statement((performance.now() - started) / 1000);
+    }
+  }
+
   private fail(batch: Pending[], cause: unknown): void {
     this.stats.rowsFailed += batch.length;
+    this.metrics?.failed(batch.length);
     const error = new LogWriteError(this.table.name, batch.length, cause);
     const buffered = batch.filter((p) => p.durability === 'buffered').length;
     this.logger.error(
@@ -329,10 +325,4 @@ export class BatchWriter<Entry> {
     );
     batch.forEach((p) => p.reject(error));
   }
-}
-
-function describe(error: unknown): string {
-  const state = sqlState(error);
-  const message = error instanceof Error ? error.message : String(error);
-  return state ? `${state}: ${message}` : message;
 }

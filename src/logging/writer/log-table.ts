@@ -1,11 +1,6 @@
-import type { AuditLogEntryDto } from '../audit/audit-log-entry.js';
-import type { LlmUsageEntryDto } from '../llm-usage/llm-usage-entry.js';
-import { ERROR_MESSAGE_MAX_LENGTH } from '../llm-usage/llm-usage-entry.js';
-import { AUDIT_LOG_TABLE, LLM_USAGE_LOG_TABLE } from '../logging.constants.js';
-import { costUsdToDecimal } from '../validation/rules.js';
-
 /**
- * How rows of one log table are written: its columns with the PostgreSQL type of each, and the
+ * How rows of one log table are written, described by the feature that owns the table and registered
+ * with `LogWriterService.register()`: its columns with the PostgreSQL type of each, and the
  * function that turns a validated entry into the column values. One statement inserts a whole batch:
  *
  *   INSERT INTO t (a, b, ...) SELECT * FROM unnest($1::uuid[], $2::text[], ...)
@@ -16,7 +11,13 @@ import { costUsdToDecimal } from '../validation/rules.js';
  * with `created_at` from one clock reading (record-clock.ts), so ids sort in record order.
  */
 export interface LogTable<Entry> {
+  /** The table's name, as its migration creates it. */
   readonly name: string;
+  /**
+   * The class-validator class an entry from outside the module must satisfy before it is queued:
+   * `TableWriter.record()` checks it; `TableWriter.write()` takes entries already checked.
+   */
+  readonly entryClass: new () => Entry;
   readonly columns: readonly (readonly [name: string, type: string])[];
   /**
    * Column values in `columns` order; `id` (a UUIDv7) and `created_at` (an ISO 8601 string to the
@@ -47,63 +48,3 @@ export function columnArrays(rows: readonly unknown[][], width: number) {
   });
   return arrays;
 }
-
-export const LLM_USAGE_TABLE: LogTable<LlmUsageEntryDto> = {
-  name: LLM_USAGE_LOG_TABLE,
-  columns: [
-    ['id', 'uuid'],
-    ['firm_id', 'uuid'],
-    ['cma_project_id', 'uuid'],
-    ['model', 'text'],
-    ['task_type', 'text'],
-    ['input_tokens', 'int4'],
-    ['output_tokens', 'int4'],
-    ['cost_usd', 'numeric'],
-    ['latency_ms', 'int4'],
-    ['success', 'bool'],
-    ['error_message', 'text'],
-    ['created_at', 'timestamptz'],
-  ],
-  values: (e, id, createdAt) => [
-    id,
-    e.firmId,
-    e.cmaProjectId ?? null,
-    e.model,
-    e.taskType,
-    e.inputTokens,
-    e.outputTokens,
-    costUsdToDecimal(e.costUsd),
-    e.latencyMs ?? null,
-    e.success ?? true,
-    e.errorMessage == null
-      ? null
-      : e.errorMessage.slice(0, ERROR_MESSAGE_MAX_LENGTH),
-    createdAt,
-  ],
-};
-
-export const AUDIT_TABLE: LogTable<AuditLogEntryDto> = {
-  name: AUDIT_LOG_TABLE,
-  columns: [
-    ['id', 'uuid'],
-    ['firm_id', 'uuid'],
-    ['user_id', 'uuid'],
-    ['action', 'text'],
-    ['entity_type', 'text'],
-    ['entity_id', 'uuid'],
-    ['metadata', 'jsonb'],
-    ['ip_address', 'text'],
-    ['created_at', 'timestamptz'],
-  ],
-  values: (e, id, createdAt) => [
-    id,
-    e.firmId,
-    e.userId ?? null,
-    e.action,
-    e.entityType,
-    e.entityId ?? null,
-    e.metadata == null ? null : JSON.stringify(e.metadata),
-    e.ipAddress ?? null,
-    createdAt,
-  ],
-};

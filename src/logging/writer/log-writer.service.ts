@@ -4,26 +4,30 @@ import {
   Injectable,
   Logger,
   type OnApplicationShutdown,
+  type OnModuleInit,
+  Optional,
 } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
-import { AuditLogEntryDto } from '../audit/audit-log-entry.js';
-import { LlmUsageEntryDto } from '../llm-usage/llm-usage-entry.js';
-import { LOGGING_DATA_SOURCE } from '../logging.constants.js';
-import { LOGGING_MODULE_OPTIONS } from '../logging.module-definition.js';
-import type { LoggingModuleOptions } from '../logging.options.js';
+import {
+  LOGGING_DATA_SOURCE,
+  TELEMETRY_OPTIONS,
+  WRITER_OPTIONS,
+} from '../core/logging.constants.js';
+import { otelFor } from '../core/otel.js';
+import type { LoggingTelemetryOptions } from '../core/telemetry.options.js';
 import {
   LogEntryValidationError,
   validateEntry,
-} from '../validation/entry-validation.js';
+} from '../core/entry-validation.js';
 import { BatchWriter, type QueryExecutor } from './batch-writer.js';
-import { AUDIT_TABLE, LLM_USAGE_TABLE } from './log-table.js';
+import type { LogTable } from './log-table.js';
 import { LogStatementTimeoutError } from './writer.errors.js';
-import {
-  type Durability,
-  type LogWriterStats,
-  type ResolvedWriterOptions,
-  resolveWriterOptions,
+import type {
+  Durability,
+  LogWriterStats,
+  ResolvedWriterOptions,
 } from './writer.options.js';
+import { type TableMetrics, WriterMetrics } from './writer.telemetry.js';
 
 /** How one `record()` call is written. */
 export interface RecordOptions {
@@ -36,13 +40,26 @@ export interface RecordOptions {
   manager?: EntityManager;
 }
 
+/** The write path of one registered table, from {@link LogWriterService.register}. */
+export interface TableWriter<Entry> {
+  /**
+   * Checks `input` against the table's entry class and writes it; resolves with the row's id.
+   *
+   * @throws LogEntryValidationError naming every bad field; nothing is written
+   */
+  record(input: unknown, options?: RecordOptions): Promise<string>;
+  /** Writes an entry built from values already checked; resolves with the row's id. */
+  write(entry: Entry, options?: RecordOptions): Promise<string>;
+}
+
 /**
- * The one write path of both logs: validates entries at the edge and hands them to a batched writer
- * per table. Inject it to read the counters (`stats()`) or to flush on demand.
+ * The one write path of every log: each feature registers its table ({@link LogTable}) and writes
+ * through the {@link TableWriter} it gets back, one batched writer per table. Inject it to read
+ * the counters (`stats()`) or to flush on demand.
  */
 @Injectable()
-export class LogWriter
-  implements BeforeApplicationShutdown, OnApplicationShutdown
+export class LogWriterService
+  implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown
 {
   private readonly logger = new Logger('LoggingModule');
   private readonly counters: LogWriterStats = {
@@ -53,61 +70,68 @@ export class LogWriter
     rowsRejected: 0,
     bufferDepth: {},
   };
-  /** The writer options in force, defaults merged. */
-  readonly options: ResolvedWriterOptions;
-  private readonly usage: BatchWriter<LlmUsageEntryDto>;
-  private readonly audit: BatchWriter<AuditLogEntryDto>;
+  private readonly execute: QueryExecutor;
+  private readonly writers = new Map<string, TableWriter<never>>();
+  private readonly batchWriters: BatchWriter<never>[] = [];
+  private readonly tableMetrics = new Map<string, TableMetrics>();
+  private metrics: WriterMetrics | undefined;
 
   constructor(
     @Inject(LOGGING_DATA_SOURCE) dataSource: DataSource,
-    @Inject(LOGGING_MODULE_OPTIONS) moduleOptions: LoggingModuleOptions,
+    /** The writer options in force, defaults merged. */
+    @Inject(WRITER_OPTIONS) readonly options: ResolvedWriterOptions,
+    @Optional()
+    @Inject(TELEMETRY_OPTIONS)
+    private readonly telemetry?: LoggingTelemetryOptions,
   ) {
-    this.options = resolveWriterOptions(moduleOptions.writer);
-    const execute = withTimeout(
+    this.execute = withTimeout(
       (sql, parameters) => dataSource.query(sql, parameters),
       this.options.statementTimeoutMs,
     );
-    this.usage = new BatchWriter(
-      LLM_USAGE_TABLE,
-      execute,
-      this.options,
-      this.counters,
-      this.logger,
-    );
-    this.audit = new BatchWriter(
-      AUDIT_TABLE,
-      execute,
-      this.options,
-      this.counters,
-      this.logger,
-    );
   }
 
-  /** Validates and writes one `llm_usage_log` entry; resolves with the row's id. */
-  recordUsage(entry: unknown, options: RecordOptions = {}): Promise<string> {
-    const dto = this.validate(LlmUsageEntryDto, 'llm_usage_log', entry);
-    return this.write(this.usage, dto, options);
-  }
-
-  /** Validates and writes one `audit_log` entry; resolves with the row's id. */
-  recordAudit(entry: unknown, options: RecordOptions = {}): Promise<string> {
-    const dto = this.validate(AuditLogEntryDto, 'audit_log', entry);
-    return this.write(this.audit, dto, options);
+  /** Starts the writer's metrics when the host's OpenTelemetry is on. */
+  async onModuleInit(): Promise<void> {
+    const otel = await otelFor(this.telemetry);
+    if (!otel) return;
+    this.metrics = new WriterMetrics(otel, () =>
+      this.batchWriters.map((writer) => [writer.tableName, writer.depth]),
+    );
+    for (const writer of this.batchWriters) {
+      writer.metrics = this.metrics.forTable(writer.tableName);
+      this.tableMetrics.set(writer.tableName, writer.metrics);
+    }
   }
 
   /**
-   * @internal Writes an `audit_log` entry the module built itself from values it has checked
-   * (`AuditRunner`): the edge validation would only repeat those checks.
+   * The write path of `table`, made on the first call for its name and shared by later ones. The
+   * module's features register their tables when they are constructed.
    */
-  recordCheckedAudit(
-    entry: AuditLogEntryDto,
-    options: RecordOptions = {},
-  ): Promise<string> {
-    return this.write(this.audit, entry, options);
+  register<Entry extends object>(table: LogTable<Entry>): TableWriter<Entry> {
+    const known = this.writers.get(table.name);
+    if (known) return known;
+    const metrics = this.metrics?.forTable(table.name);
+    if (metrics) this.tableMetrics.set(table.name, metrics);
+    const batches = new BatchWriter<Entry>(
+      table,
+      this.execute,
+      this.options,
+      this.counters,
+      this.logger,
+      metrics,
+    );
+    this.batchWriters.push(batches as BatchWriter<never>);
+    const writer: TableWriter<Entry> = {
+      record: (input, options = {}) =>
+        this.write(batches, this.validate(table, input), options),
+      write: (entry, options = {}) => this.write(batches, entry, options),
+    };
+    this.writers.set(table.name, writer);
+    return writer;
   }
 
   /** A copy of the counters. */
-  stats(): LogWriterStats {
+  stats(): Readonly<LogWriterStats> {
     return {
       ...this.counters,
       bufferDepth: { ...this.counters.bufferDepth },
@@ -116,7 +140,7 @@ export class LogWriter
 
   /** Writes everything accepted so far and resolves once it is settled. */
   async flush(): Promise<void> {
-    await Promise.all([this.usage.flush(), this.audit.flush()]);
+    await Promise.all(this.batchWriters.map((writer) => writer.flush()));
   }
 
   /**
@@ -130,39 +154,39 @@ export class LogWriter
 
   /** Refuses new rows and flushes the rest, before TypeORM closes the DataSource. */
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([this.usage.close(), this.audit.close()]);
+    await Promise.all(this.batchWriters.map((writer) => writer.close()));
   }
 
-  private validate<T extends object>(
-    Entry: new () => T,
-    entryType: string,
+  private validate<Entry extends object>(
+    table: LogTable<Entry>,
     input: unknown,
-  ): T {
+  ): Entry {
     try {
-      return validateEntry(Entry, entryType, input);
+      return validateEntry(table.entryClass, table.name, input);
     } catch (error) {
       if (error instanceof LogEntryValidationError) {
         this.counters.rowsRejected++;
+        this.tableMetrics.get(table.name)?.rejected('invalid');
         this.logger.warn(
-          `${entryType}: entry rejected, fields ${error.violations.map((v) => `${v.field} (${v.rule})`).join(', ')}`,
+          `${table.name}: entry rejected, fields ${error.violations.map((v) => `${v.field} (${v.rule})`).join(', ')}`,
         );
       }
       throw error;
     }
   }
 
-  private write<T>(
-    writer: BatchWriter<T>,
-    dto: T,
+  private write<Entry>(
+    writer: BatchWriter<Entry>,
+    entry: Entry,
     { durability, manager }: RecordOptions,
   ): Promise<string> {
     if (manager) {
       return writer.writeWith(
         (sql, parameters) => manager.query(sql, parameters),
-        dto,
+        entry,
       );
     }
-    return writer.write(dto, durability ?? this.options.durability);
+    return writer.write(entry, durability ?? this.options.durability);
   }
 }
 

@@ -1,4 +1,4 @@
-import { isIntegerIn, optionCheck } from '../validation/option-check.js';
+import { isIntegerIn, optionCheck } from '../core/option-check.js';
 
 /**
  * When `record()` resolves. `'await'`: once the row is committed (concurrent callers share one
@@ -146,7 +146,7 @@ export function resolveWriterOptions(
   return resolved;
 }
 
-/** Counters of the writer, read with `LogWriter.stats()`. They only grow, except `bufferDepth`. */
+/** Counters of the writer, read with `LogWriterService.stats()`. They only grow, except `bufferDepth`. */
 export interface LogWriterStats {
   /** Rows confirmed written (committed, or written inside a caller's transaction). */
   rowsWritten: number;

@@ -9,7 +9,7 @@ import {
   LLM_USAGE_DAILY_PROJECT_TABLE,
   LLM_USAGE_DAILY_TABLE,
   LLM_USAGE_LOG_TABLE,
-} from '../logging.constants.js';
+} from './logging.constants.js';
 
 export interface RollupTable {
   /** The rollup table. */

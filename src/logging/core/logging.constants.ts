@@ -1,5 +1,9 @@
-/** Table names of the two logs, as the migration creates them. */
+/** Largest `metadata` an audit or ledger row accepts, as JSON text. */
+export const AUDIT_METADATA_MAX_BYTES = 8192;
+
+/** Table name of the LLM usage log, as the migration creates it. */
 export const LLM_USAGE_LOG_TABLE = 'llm_usage_log';
+/** Table name of the audit trail, as the migration creates it. */
 export const AUDIT_LOG_TABLE = 'audit_log';
 
 /** The daily rollups of the logs, kept by triggers in the same transaction as the raw rows. */
@@ -60,3 +64,15 @@ export type CreditFeature = (typeof CREDIT_FEATURES)[number];
 /** Names of the ledger's PostgreSQL enum types. */
 export const CREDIT_OPERATION_ENUM = 'credit_operation_type';
 export const CREDIT_FEATURE_ENUM = 'credit_feature_type';
+
+/**
+ * Injection tokens of each feature's slice of the module options, resolved with their defaults
+ * by `LoggingModule` from the root options. A feature's services inject their own slice only.
+ */
+export const WRITER_OPTIONS = Symbol('LOGGING_WRITER_OPTIONS');
+export const AUDIT_OPTIONS = Symbol('LOGGING_AUDIT_OPTIONS');
+export const PRICING_OPTIONS = Symbol('LOGGING_PRICING_OPTIONS');
+export const LEDGER_OPTIONS = Symbol('LOGGING_LEDGER_OPTIONS');
+export const TELEMETRY_OPTIONS = Symbol('LOGGING_TELEMETRY_OPTIONS');
+export const ROLLUP_OPTIONS = Symbol('LOGGING_ROLLUP_OPTIONS');
+export const SEAL_OPTIONS = Symbol('LOGGING_SEAL_OPTIONS');

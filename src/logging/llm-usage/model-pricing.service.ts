@@ -1,8 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { LOGGING_MODULE_OPTIONS } from '../logging.module-definition.js';
-import type { LoggingModuleOptions } from '../logging.options.js';
-import { isIntegerIn, optionCheck } from '../validation/option-check.js';
-import { PG_INTEGER_MAX } from '../validation/rules.js';
+import { PRICING_OPTIONS } from '../core/logging.constants.js';
+import { isIntegerIn, optionCheck } from '../core/option-check.js';
+import { PG_INTEGER_MAX } from '../core/validation-rules.js';
 import {
   type CompiledPrice,
   type LlmUsage,
@@ -12,14 +11,14 @@ import {
   computeCostUsd,
   isPrice,
 } from './cost.js';
-import { MODEL_PATTERN } from './llm-usage-entry.js';
+import { MODEL_PATTERN } from './llm-usage-entry.dto.js';
 import { UnknownModelError } from './llm-usage.errors.js';
 import {
   MODEL_ALIASES,
   MODEL_PRICES,
   type ModelPrice,
   normalizeModelName,
-} from './model-prices.js';
+} from './price-table.constants.js';
 
 /** Options of the price table, `LoggingModule.forRoot({ pricing: {...} })`. */
 export interface PricingOptions {
@@ -55,6 +54,7 @@ const MODEL_FIELDS = new Set<string>([
   ...PRICE_FIELDS,
   'tiers',
   'source',
+  'provider',
   'checkedOn',
 ]);
 const TIER_FIELDS = new Set<string>([...PRICE_FIELDS, 'aboveInputTokens']);
@@ -96,7 +96,7 @@ function checkModelPrice(value: unknown, field: string): ModelPrice {
   check(
     isPlainObject(value),
     field,
-    'an object { inputPerMTok, cachedInputPerMTok, outputPerMTok, tiers?, source?, checkedOn? }',
+    'an object { inputPerMTok, cachedInputPerMTok, outputPerMTok, tiers?, source?, provider?, checkedOn? }',
   );
   const price = value as Record<string, unknown>;
   checkUnknownFields(price, MODEL_FIELDS, field);
@@ -130,6 +130,13 @@ function checkModelPrice(value: unknown, field: string): ModelPrice {
     price.source === undefined || typeof price.source === 'string',
     `${field}.source`,
     'a string (where the prices were read)',
+  );
+  check(
+    price.provider === undefined ||
+      (typeof price.provider === 'string' &&
+        /^[a-z][a-z0-9_.]{0,63}$/.test(price.provider)),
+    `${field}.provider`,
+    "a provider name of lowercase letters, digits, _ and . (e.g. 'openai')",
   );
   check(
     price.checkedOn === undefined ||
@@ -214,32 +221,35 @@ const LOOKUP_CACHE_SIZE = 1000;
 /**
  * The price table in force: the built-in `MODEL_PRICES` and `MODEL_ALIASES` with
  * `pricing.models` and `pricing.aliases` over them, checked at startup. Injectable; also usable
- * on its own: `new ModelPricing({ pricing: { models: {...} } })`.
+ * on its own: `new ModelPricingService({ models: {...} })`.
  *
  * A name is found by, in order: the exact name (case-insensitive), an alias, then its normal form
  * ({@link normalizeModelName}: provider prefixes and version suffixes removed) as a model or an
  * alias. Nothing else: a name is never matched by prefix, so `gemini-3.1-pro-ultra` has no price.
  */
 @Injectable()
-export class ModelPricing {
+export class ModelPricingService {
   private readonly prices: Map<string, Entry>;
   private readonly aliases: Map<string, string>;
   private readonly cache = new Map<string, Entry | null>();
 
   constructor(
     @Optional()
-    @Inject(LOGGING_MODULE_OPTIONS)
-    moduleOptions: LoggingModuleOptions = {},
+    @Inject(PRICING_OPTIONS)
+    options: PricingOptions = {},
   ) {
-    ({ prices: this.prices, aliases: this.aliases } = resolvePricing(
-      moduleOptions.pricing,
-    ));
+    ({ prices: this.prices, aliases: this.aliases } = resolvePricing(options));
   }
 
   /** The price of `model`, or `undefined` when none is known. */
   resolve(model: string): ResolvedModelPrice | undefined {
     const entry = this.find(model);
     return entry ? { model: entry.model, price: entry.price } : undefined;
+  }
+
+  /** The provider the price table names for `model` (`gcp.gemini`), or `undefined`. */
+  provider(model: string): string | undefined {
+    return this.find(model)?.price.provider;
   }
 
   /** Whether a price is known for `model`. */

@@ -10,8 +10,8 @@ import {
   Min,
   ValidateIf,
 } from 'class-validator';
-import { LLM_TASK_TYPES, type LlmTaskType } from '../logging.constants.js';
-import { IsCostUsd, PG_INTEGER_MAX } from '../validation/rules.js';
+import { LLM_TASK_TYPES, type LlmTaskType } from '../core/logging.constants.js';
+import { IsCostUsd, PG_INTEGER_MAX } from '../core/validation-rules.js';
 
 /** Longest `error_message` stored; longer messages are cut to this many characters. */
 export const ERROR_MESSAGE_MAX_LENGTH = 2000;

