@@ -23,12 +23,11 @@ const features = FEATURES.join('|');
  */
 const PENDING_FROM =
   '^src/logging/(llm-usage|ledger)/(llm-usage[.]service|credit-ledger[.](service|types))[.]ts$';
-const PENDING_TO =
-  '^src/logging/audit/(audit-context|metadata-policy|audit-log-entry)[.]ts$';
+const PENDING_TO = '^src/logging/audit/(audit-context|metadata-policy)[.]ts$';
 
 /** What dashboard/ may read of the features: their public services, never their internals. */
 const DASHBOARD_READS =
-  '^src/logging/(audit/(audit-trail|audit-log)[.]service|llm-usage/llm-usage-reports[.]service)[.]ts$';
+  '^src/logging/(audit/(audit-trail|audit-log)[.]service|llm-usage/llm-usage-report[.]service)[.]ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

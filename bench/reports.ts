@@ -1,5 +1,5 @@
 /**
- * bench/reports: LlmUsageReports over a large llm_usage_log.
+ * bench/reports: LlmUsageReportService over a large llm_usage_log.
  *
  * For each size in BENCH_ROWS (default "1000000,10000000"), the table is filled anew with that many
  * calls of 100 firms (5 projects each) over twelve months, in time order, the firms interleaved as
@@ -31,11 +31,11 @@ import {
   demoDataSourceOptions,
   resolveDemoDatabase,
 } from '../src/demo/database/data-source.js';
-import { LlmUsageReports, LoggingModule } from '../src/logging/index.js';
+import { LlmUsageReportService, LoggingModule } from '../src/logging/index.js';
 import {
   mostExpensiveStatement,
   summaryStatement,
-} from '../src/logging/llm-usage/llm-usage-reports.service.js';
+} from '../src/logging/llm-usage/llm-usage-report.service.js';
 import { freshDatabase, machineLine, writeResults } from './support.js';
 
 const SIZES = (process.env.BENCH_ROWS ?? '1000000,10000000')
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
   const app = await NestFactory.createApplicationContext(BenchModule, {
     logger: ['error', 'warn'],
   });
-  const reports = app.get(LlmUsageReports);
+  const reports = app.get(LlmUsageReportService);
 
   const database = `${server.description}, PostgreSQL ${
     (await client.query<{ server_version: string }>('SHOW server_version'))

@@ -31,13 +31,13 @@ import {
   resolveDemoDatabase,
 } from '../src/demo/database/data-source.js';
 import {
-  LlmUsageLog,
   LlmUsageService,
   LogWriterService,
   LoggingModule,
-  type Durability,
   type LlmUsageEntry,
 } from '../src/logging/index.js';
+import { LlmUsageLog } from '../src/logging/entities/index.js';
+import { type Durability } from '../src/logging/writer/writer.options.js';
 import { freshDatabase, machineLine, writeResults } from './support.js';
 
 const N = Number(process.env.BENCH_ROWS ?? 200_000);

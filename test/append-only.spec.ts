@@ -3,10 +3,10 @@ import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { CmaProject, Firm, User } from '../src/demo/entities/index.js';
 import {
-  LogRetention,
+  LogRetentionService,
   LogRetentionError,
-  type LogTableName,
 } from '../src/logging/index.js';
+import { type LogTableName } from '../src/logging/retention/log-retention.service.js';
 import { openTestDataSource, type TestDatabase } from './support/database.js';
 import { seedFirm } from './support/seed.js';
 import { refusal } from './support/sql.js';
@@ -144,8 +144,8 @@ describe('append-only logs', () => {
     expect(await count('audit_log', kept.auditId)).toBe(1);
   });
 
-  it('purges rows older than the cutoff in batches through LogRetention, and nothing newer', async () => {
-    const retention = new LogRetention(dataSource);
+  it('purges rows older than the cutoff in batches through LogRetentionService, and nothing newer', async () => {
+    const retention = new LogRetentionService(dataSource);
     const firm = await seedFirm(dataSource, `purge-${randomUUID()}`);
     const old = await Promise.all(
       Array.from({ length: 7 }, (_, i) => rows(firm, 400 + i)),
@@ -201,7 +201,7 @@ describe('append-only logs', () => {
   });
 
   it('refuses a purge of another table or with bad arguments, and deletes nothing', async () => {
-    const retention = new LogRetention(dataSource);
+    const retention = new LogRetentionService(dataSource);
     const firm = await seedFirm(dataSource, `bad-purge-${randomUUID()}`);
     const ids = await rows(firm, 900);
     const cutoff = new Date();

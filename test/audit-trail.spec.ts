@@ -1,20 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import {
-  AuditTrail,
+  AuditTrailService,
   AuditTrailQueryError,
-  type AuditTrailEntry,
 } from '../src/logging/index.js';
+import { type AuditTrailEntry } from '../src/logging/audit/audit-trail.service.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
 
-/** AuditTrail.trail: one firm's trail, newest first, filtered, paged, validated. */
+/** AuditTrailService.trail: one firm's trail, newest first, filtered, paged, validated. */
 
-describe('AuditTrail', () => {
+describe('AuditTrailService', () => {
   let database: TestDatabase;
   let app: Awaited<ReturnType<typeof loggingApp>>;
-  let trail: AuditTrail;
+  let trail: AuditTrailService;
   let firm: { firmId: string; userId: string; projectId: string };
   let other: { firmId: string; userId: string; projectId: string };
   /** The rows of `firm`, oldest first. */
@@ -23,7 +23,7 @@ describe('AuditTrail', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     app = await loggingApp(database.url);
-    trail = app.moduleRef.get(AuditTrail);
+    trail = app.moduleRef.get(AuditTrailService);
     firm = await seedFirm(app.dataSource, 'trail');
     other = await seedFirm(app.dataSource, 'trail-other');
     const client = new Client({ connectionString: database.url });

@@ -4,7 +4,7 @@ import {
   LlmUsageRecordError,
   LogEntryValidationError,
   type LoggingModuleOptions,
-  ModelPricing,
+  ModelPricingService,
   UnknownModelError,
   auditContext,
   usageFromGemini,
@@ -484,7 +484,7 @@ describe('LLM costs: prices and track()', () => {
       await tracked(usage, firmId, 'gemini-3.1-pro-ultra', 1000, 100),
     ).toBe('0.003200');
     expect(
-      moduleRef.get(ModelPricing).resolve('acme-7b')?.price.inputPerMTok,
+      moduleRef.get(ModelPricingService).resolve('acme-7b')?.price.inputPerMTok,
     ).toBe('0.07');
     const costUsd = usage.cost('acme-7b', { inputTokens: 1, outputTokens: 0 });
     // 1 × 0.07 = 0.07 µ$ → 0

@@ -11,14 +11,16 @@ import { DataSource, type Repository } from 'typeorm';
 import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
 import { Firm, User } from '../src/demo/entities/index.js';
 import {
-  AuditLog,
   CreditLedgerService,
-  CreditTransaction,
   LOGGING_ENTITIES,
   LOGGING_MIGRATIONS,
-  LlmUsageLog,
   LoggingModule,
 } from '../src/logging/index.js';
+import {
+  AuditLog,
+  CreditTransaction,
+  LlmUsageLog,
+} from '../src/logging/entities/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 /** A host feature module that does not import LoggingModule itself. */

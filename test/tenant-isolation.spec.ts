@@ -1,9 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import {
-  AuditTrail,
+  AuditTrailService,
   CreditLedgerService,
-  LlmUsageReports,
+  LlmUsageReportService,
   LogWriterService,
 } from '../src/logging/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -94,8 +94,8 @@ describe('tenant isolation', () => {
     await database.drop();
   });
 
-  it("AuditTrail.trail answers with the firm's own rows only", async () => {
-    const trail = app.get(AuditTrail);
+  it("AuditTrailService.trail answers with the firm's own rows only", async () => {
+    const trail = app.get(AuditTrailService);
     for (const [tenant, stranger] of [
       [acme, birch],
       [birch, acme],
@@ -115,8 +115,8 @@ describe('tenant isolation', () => {
     }
   });
 
-  it("LlmUsageReports count the firm's own calls only", async () => {
-    const reports = app.get(LlmUsageReports);
+  it("LlmUsageReportService count the firm's own calls only", async () => {
+    const reports = app.get(LlmUsageReportService);
     const until = new Date(Date.now() + 60_000);
     for (const tenant of [acme, birch]) {
       const [total] = await reports.summary({
@@ -161,7 +161,7 @@ describe('tenant isolation', () => {
 
   it("no route lets one firm read or act on the other's project, and each attempt is on the actor's record", async () => {
     const before = await app
-      .get(AuditTrail)
+      .get(AuditTrailService)
       .trail({ firmId: acme.firmId, limit: 1000 });
     for (const [method, path, body] of [
       [
@@ -182,10 +182,10 @@ describe('tenant isolation', () => {
     }
     // nothing was added to Acme's trail or costs; Birch's trail holds the four refusals
     const after = await app
-      .get(AuditTrail)
+      .get(AuditTrailService)
       .trail({ firmId: acme.firmId, limit: 1000 });
     expect(after.items.length).toBe(before.items.length);
-    const refusals = await app.get(AuditTrail).trail({
+    const refusals = await app.get(AuditTrailService).trail({
       firmId: birch.firmId,
       userId: birch.userId,
     });

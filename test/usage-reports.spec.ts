@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import type { DataSource } from 'typeorm';
 import {
   type ExpensiveCall,
-  LlmUsageReports,
+  LlmUsageReportService,
   UsageReportQueryError,
   type UsageSummaryQuery,
   type UsageSummaryRow,
@@ -10,13 +10,13 @@ import {
 import {
   mostExpensiveStatement,
   summaryStatement,
-} from '../src/logging/llm-usage/llm-usage-reports.service.js';
+} from '../src/logging/llm-usage/llm-usage-report.service.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
 
 /**
- * LlmUsageReports on a real database: two firms with known rows, summaries compared with
+ * LlmUsageReportService on a real database: two firms with known rows, summaries compared with
  * hand-computed exact strings, the half-open range, tenant isolation, the most expensive calls, the
  * validation at the edge; then the query plans over a realistic spread of rows.
  */
@@ -193,10 +193,10 @@ const totals = (
   costUsd: string,
 ) => ({ calls, failures, inputTokens, outputTokens, costUsd });
 
-describe('LlmUsageReports', () => {
+describe('LlmUsageReportService', () => {
   let database: TestDatabase;
   let app: Awaited<ReturnType<typeof loggingApp>>;
-  let reports: LlmUsageReports;
+  let reports: LlmUsageReportService;
   let firmA: { firmId: string; p1: string; p2: string };
   let firmB: { firmId: string; p1: string };
   const ids = new Map<string, string>();
@@ -231,7 +231,7 @@ describe('LlmUsageReports', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     app = await loggingApp(database.url);
-    reports = app.moduleRef.get(LlmUsageReports);
+    reports = app.moduleRef.get(LlmUsageReportService);
     const a = await seedFirm(app.dataSource, 'firm-a');
     const [p2] = await app.dataSource.query<{ id: string }[]>(
       `INSERT INTO cma_projects (firm_id, name) VALUES ($1, 'second') RETURNING id`,

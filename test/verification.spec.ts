@@ -1,6 +1,10 @@
 import { QueryFailedError, type DataSource } from 'typeorm';
 import { CmaProject, Firm, User } from '../src/demo/entities/index.js';
-import { AuditLog, LLM_TASK_TYPES, LlmUsageLog } from '../src/logging/index.js';
+import {
+  AuditLog,
+  LLM_TASK_TYPES,
+  LlmUsageLog,
+} from '../src/logging/entities/index.js';
 import { openTestDataSource } from './support/database.js';
 import { seedFirm } from './support/seed.js';
 

@@ -11,8 +11,8 @@ import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { AppModule, DASHBOARD_PATH } from '../app.module.js';
 import {
-  AuditTrail,
-  LlmUsageReports,
+  AuditTrailService,
+  LlmUsageReportService,
   LogWriterService,
 } from '../logging/index.js';
 import { configureDemoApp } from './configure.js';
@@ -110,12 +110,12 @@ async function main(): Promise<void> {
     await call(actors[1], 'GET', `/projects/${other[0].id}/cma`);
     await app.get(LogWriterService).flush();
 
-    const reports = app.get(LlmUsageReports);
+    const reports = app.get(LlmUsageReportService);
     const until = new Date(Date.now() + 1000);
     for (const actor of actors) {
       console.log(`\n=== ${actor.firm} (firm ${actor.firmId}) ===\n`);
       const { items } = await app
-        .get(AuditTrail)
+        .get(AuditTrailService)
         .trail({ firmId: actor.firmId, from: started });
       const trail: Row[] = items.reverse().map((item) => {
         const { outcome, requestId: _requestId, ...rest } = item.metadata ?? {};

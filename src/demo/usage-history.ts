@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { computeCostUsd, MODEL_PRICES } from '../logging/index.js';
+import { computeCostUsd, MODEL_PRICES } from '../logging/pricing.js';
 
 /** A firm of the demo, with the user and project its history is attributed to. */
 export interface HistoryFirm {

@@ -1,17 +1,20 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
-import { AuditLogService } from './audit/audit-log.service.js';
+import { AuditLogService, AuditRecorder } from './audit/audit-log.service.js';
 import { AuditBinder } from './audit/audit-binder.js';
-import { AuditTrail } from './audit/audit-trail.service.js';
+import { AuditTrailService } from './audit/audit-trail.service.js';
 import { AuditRunner } from './audit/audit-runner.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
-import { LlmUsageReports } from './llm-usage/llm-usage-reports.service.js';
+import { LlmUsageReportService } from './llm-usage/llm-usage-report.service.js';
 import { CreditLedgerService } from './ledger/credit-ledger.service.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
-import { LogRetention } from './retention/log-retention.service.js';
-import { ModelPricing, resolvePricing } from './llm-usage/model-pricing.js';
+import { LogRetentionService } from './retention/log-retention.service.js';
+import {
+  ModelPricingService,
+  resolvePricing,
+} from './llm-usage/model-pricing.service.js';
 import { LOGGING_DATA_SOURCE } from './core/logging.constants.js';
 import {
   ASYNC_OPTIONS_TYPE,
@@ -23,14 +26,14 @@ import { LogWriterService } from './writer/log-writer.service.js';
 
 const SERVICES = [
   LogWriterService,
-  ModelPricing,
+  ModelPricingService,
   AuditLogService,
   LlmUsageService,
-  LlmUsageReports,
+  LlmUsageReportService,
   AuditRunner,
   AuditInterceptor,
-  AuditTrail,
-  LogRetention,
+  AuditTrailService,
+  LogRetentionService,
   CreditLedgerService,
 ];
 
@@ -53,13 +56,18 @@ const SERVICES = [
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [...FEATURE_OPTION_PROVIDERS, ...SERVICES, AuditBinder],
+  providers: [
+    ...FEATURE_OPTION_PROVIDERS,
+    ...SERVICES,
+    AuditRecorder,
+    AuditBinder,
+  ],
   exports: SERVICES,
 })
 export class LoggingModule extends ConfigurableModuleClass {
   /** Registers the module with options known up front. */
   static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
-    // Options known up front fail here, before the host connects; ModelPricing checks them again.
+    // Options known up front fail here, before the host connects; ModelPricingService checks them again.
     resolvePricing(options.pricing);
     return withRepositories(super.forRoot(options), options.dataSource);
   }

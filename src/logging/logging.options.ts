@@ -1,5 +1,5 @@
 import type { AuditOptions } from './audit/audit.options.js';
-import type { PricingOptions } from './llm-usage/model-pricing.js';
+import type { PricingOptions } from './llm-usage/model-pricing.service.js';
 import type { LogWriterOptions } from './writer/writer.options.js';
 
 /**

@@ -15,8 +15,8 @@ import {
   type LoggingDashboardOptions,
 } from '../../src/logging/dashboard/index.js';
 import {
-  AuditTrail,
-  LlmUsageReports,
+  AuditTrailService,
+  LlmUsageReportService,
   LoggingModule,
 } from '../../src/logging/index.js';
 import type { Platform } from './http-app.js';
@@ -53,8 +53,8 @@ export async function dashboardApp(
     app,
     base,
     dataSource: app.get(DataSource),
-    reports: app.get(LlmUsageReports),
-    trail: app.get(AuditTrail),
+    reports: app.get(LlmUsageReportService),
+    trail: app.get(AuditTrailService),
     /** GET `path` under the app, with `headers`. */
     get: (path: string, headers: Record<string, string> = {}) =>
       fetch(base + path, { headers, redirect: 'manual' }),

@@ -7,18 +7,22 @@ import {
 } from '../writer/log-writer.service.js';
 import { AUDIT_TABLE } from './audit-log.table.js';
 import { auditContext } from './audit-context.js';
-import type { AuditLogEntry, AuditLogEntryDto } from './audit-log-entry.js';
+import type { AuditLogEntry, AuditLogEntryDto } from './audit-log-entry.dto.js';
 import type { AuditStats, ResolvedAuditOptions } from './audit.options.js';
 import { markMeasuredJson } from '../core/validation-rules.js';
 import { anonymizeIp } from './ip-address.js';
 import { AuditMetadataError, sanitizeMetadata } from './metadata-policy.js';
 
-/** Writes the audit trail. */
+/**
+ * The audit trail's write path, shared by {@link AuditLogService} (entries from the host) and
+ * `AuditRunner` (audited handlers): fills entries from the request context, passes metadata
+ * through the policy, writes the row and keeps the counters. Not part of the package's API.
+ */
 @Injectable()
-export class AuditLogService {
+export class AuditRecorder {
   private readonly logger = new Logger('LoggingModule');
   private readonly table: TableWriter<AuditLogEntryDto>;
-  /** @internal Counted here and by `AuditRunner`; read them with `stats()`. */
+  /** Counted here and by `AuditRunner`; the host reads a copy with `AuditLogService.stats()`. */
   readonly counters: AuditStats = {
     actionsRecorded: 0,
     failuresRecorded: 0,
@@ -57,13 +61,8 @@ export class AuditLogService {
     return this.table.record(this.fill(entry), options);
   }
 
-  /** A copy of the counters. */
-  stats(): AuditStats {
-    return { ...this.counters };
-  }
-
   /**
-   * @internal The path of audited handlers (`AuditRunner`). Every field of `entry` is already checked: firm, user and
+   * The path of audited handlers (`AuditRunner`). Every field of `entry` is already checked: firm, user and
    * entity ids are UUIDs or null, the IP is an address or null, action and entity type were checked
    * by `@Audit`. The picked metadata passes the policy here; `system` holds the keys the module
    * sets itself (`outcome`, `requestId`, ...), bounded in size, which take precedence over the
@@ -147,5 +146,37 @@ export class AuditLogService {
         this.options.metadataPolicy.strict ? 'refused' : 'trimmed'
       } by the policy: ${drops.map((d) => `${d.path || '(root)'} (${d.rule})`).join(', ')}`,
     );
+  }
+}
+
+/** Writes the audit trail: entries the host records itself, beside those `@Audit` writes. */
+@Injectable()
+export class AuditLogService {
+  constructor(private readonly recorder: AuditRecorder) {}
+
+  /**
+   * Records one auditable action and resolves with the new row's id: after the commit with
+   * durability `'await'` (the default), at once with `'buffered'`, inside the caller's transaction
+   * with `{ manager }`.
+   *
+   * Inside an audited request (or `auditContext.run`), `firmId`, `userId` and `ipAddress` left out
+   * of the entry come from the context, and the request id is added to the metadata. The metadata
+   * passes the metadata policy: what it refuses is dropped and counted, or refused with
+   * `AuditMetadataError` in strict mode.
+   *
+   * @throws LogEntryValidationError naming every bad field; nothing is written
+   * @throws AuditMetadataError when the strict metadata policy refuses a value; nothing is written
+   * @throws LogWriteError when the row could not be written (`'await'` and `manager` only)
+   * @throws LogBufferFullError when the buffer is full and `writer.onFullBuffer` is `'reject'`
+   * @example
+   * await audit.record({ firmId, userId, action: 'create_project', entityType: 'cma_project', entityId });
+   */
+  record(entry: AuditLogEntry, options?: RecordOptions): Promise<string> {
+    return this.recorder.record(entry, options);
+  }
+
+  /** A snapshot of the counters of the audit trail, `@Audit`'s rows included. */
+  stats(): Readonly<AuditStats> {
+    return { ...this.recorder.counters };
   }
 }

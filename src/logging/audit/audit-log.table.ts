@@ -1,6 +1,6 @@
 import { AUDIT_LOG_TABLE } from '../core/logging.constants.js';
 import type { LogTable } from '../writer/log-table.js';
-import { AuditLogEntryDto } from './audit-log-entry.js';
+import { AuditLogEntryDto } from './audit-log-entry.dto.js';
 
 /** How `audit_log` rows are written by the batched writer. */
 export const AUDIT_TABLE: LogTable<AuditLogEntryDto> = {

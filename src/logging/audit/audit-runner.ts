@@ -9,7 +9,7 @@ import { isUUID } from 'class-validator';
 import { Observable, defer, from, isObservable, mergeAll } from 'rxjs';
 import type { RecordOptions } from '../writer/log-writer.service.js';
 import { type AuditContext, auditContext } from './audit-context.js';
-import { AuditLogService } from './audit-log.service.js';
+import { AuditRecorder } from './audit-log.service.js';
 import type { AuditArgs, AuditSpec } from './audit-spec.js';
 import { AuditConfigurationError, AuditWriteError } from './audit.errors.js';
 import type { AuditActor, AuditRequest } from './audit.options.js';
@@ -39,7 +39,7 @@ export class AuditRunner {
   private readonly logger = new Logger('LoggingModule');
   private readonly recordOptions: RecordOptions;
 
-  constructor(private readonly audit: AuditLogService) {
+  constructor(private readonly audit: AuditRecorder) {
     this.recordOptions = { durability: audit.options.durability };
   }
 

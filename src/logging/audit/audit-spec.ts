@@ -26,6 +26,7 @@ export interface AuditArgs {
 export type AuditEntityIdSource =
   { result: string } | { param: string } | ((args: AuditArgs) => unknown);
 
+/** The options of `@Audit(action, entityType, options)`: where the entity id and metadata come from. */
 export interface AuditDecoratorOptions {
   /** Default: `{ result: 'id' }`, so a handler returning the created entity needs nothing. */
   entityId?: AuditEntityIdSource;

@@ -27,7 +27,7 @@ export const AUDIT_TRAIL_MAX_LIMIT = 1000;
 /** Entries per `trail()` page when `limit` is left out. */
 export const AUDIT_TRAIL_DEFAULT_LIMIT = 100;
 
-/** `AuditTrail.trail`: one firm's audit trail, newest first, narrowed by any of the filters. */
+/** `AuditTrailService.trail`: one firm's audit trail, newest first, narrowed by any of the filters. */
 export interface AuditTrailQuery {
   /** Required: a trail is one firm's. */
   firmId: string;
@@ -58,6 +58,7 @@ export interface AuditTrailEntry {
   createdAt: Date;
 }
 
+/** One page of `AuditTrailService.trail()`: its entries and the cursor of the next page. */
 export interface AuditTrailPage {
   items: AuditTrailEntry[];
   /** The cursor of the next (older) page; null on the last page. */
@@ -137,7 +138,7 @@ interface Row {
 
 /** Reads the audit trail: always one firm's, never another's. */
 @Injectable()
-export class AuditTrail {
+export class AuditTrailService {
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
   ) {}

@@ -1,5 +1,5 @@
 import { isIntegerIn, optionCheck } from '../core/option-check.js';
-import { METADATA_POLICY_MAX_BYTES } from './audit-log-entry.js';
+import { METADATA_POLICY_MAX_BYTES } from './audit-log-entry.dto.js';
 
 /**
  * The metadata policy: what may be stored in `audit_log.metadata`.

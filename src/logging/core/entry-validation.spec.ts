@@ -1,6 +1,6 @@
 import { IsInt, validateSync } from 'class-validator';
-import { AuditLogEntryDto } from '../audit/audit-log-entry.js';
-import { LlmUsageEntryDto } from '../llm-usage/llm-usage-entry.js';
+import { AuditLogEntryDto } from '../audit/audit-log-entry.dto.js';
+import { LlmUsageEntryDto } from '../llm-usage/llm-usage-entry.dto.js';
 import {
   LogEntryValidationError,
   compileRuleCheck,

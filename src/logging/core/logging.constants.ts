@@ -1,5 +1,9 @@
-/** Table names of the two logs, as the migration creates them. */
+/** Largest `metadata` an audit or ledger row accepts, as JSON text. */
+export const AUDIT_METADATA_MAX_BYTES = 8192;
+
+/** Table name of the LLM usage log, as the migration creates it. */
 export const LLM_USAGE_LOG_TABLE = 'llm_usage_log';
+/** Table name of the audit trail, as the migration creates it. */
 export const AUDIT_LOG_TABLE = 'audit_log';
 
 /**

@@ -11,15 +11,15 @@ import { LLM_USAGE_LOG_TABLE } from '../core/logging.constants.js';
 import { toInstant } from '../core/validation-rules.js';
 import { AuditLogService } from '../audit/audit-log.service.js';
 import {
-  AuditTrail,
+  AuditTrailService,
   type AuditTrailPage,
   type AuditTrailQuery,
 } from '../audit/audit-trail.service.js';
 import {
   type ExpensiveCall,
-  LlmUsageReports,
+  LlmUsageReportService,
   type UsageSummaryRow,
-} from '../llm-usage/llm-usage-reports.service.js';
+} from '../llm-usage/llm-usage-report.service.js';
 import { csvLine } from './dashboard-csv.js';
 import {
   DASHBOARD_DATA_SOURCE,
@@ -89,14 +89,14 @@ async function asBadRequest<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /**
- * What the dashboard shows, read through the module's public services (`LlmUsageReports`,
- * `AuditTrail`), always for the one firm the viewer may see.
+ * What the dashboard shows, read through the module's public services (`LlmUsageReportService`,
+ * `AuditTrailService`), always for the one firm the viewer may see.
  */
 @Injectable()
 export class DashboardDataService {
   constructor(
-    private readonly reports: LlmUsageReports,
-    private readonly trail: AuditTrail,
+    private readonly reports: LlmUsageReportService,
+    private readonly trail: AuditTrailService,
     private readonly audit: AuditLogService,
     @Inject(DASHBOARD_DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(DASHBOARD_OPTIONS)

@@ -108,7 +108,7 @@ export class DashboardController {
     };
   }
 
-  /** Totals of the range, exact as `LlmUsageReports.summary` gives them, and per day and model. */
+  /** Totals of the range, exact as `LlmUsageReportService.summary` gives them, and per day and model. */
   @Get('api/usage')
   async usage(@Req() request: object, @Query() query: Params) {
     return this.data.usage(await this.range(request, query));

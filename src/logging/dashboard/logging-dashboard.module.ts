@@ -27,7 +27,7 @@ import {
  * the audit trail with filters and keyset paging, and CSV exports. Its page, script, styles and
  * chart library are served by the module itself (no CDN) under a strict Content-Security-Policy.
  *
- * It reads through `LlmUsageReports` and `AuditTrail`, so `LoggingModule` must be imported too
+ * It reads through `LlmUsageReportService` and `AuditTrailService`, so `LoggingModule` must be imported too
  * (it is global by default). Refuses to start without `authorize` or `guard`, unless
  * `allowUnauthenticated: true`, which logs a warning at startup.
  *

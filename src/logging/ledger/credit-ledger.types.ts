@@ -8,9 +8,9 @@ import {
   Max,
   Min,
 } from 'class-validator';
-import { AUDIT_METADATA_MAX_BYTES } from '../audit/audit-log-entry.js';
 import type { ResolvedMetadataPolicy } from '../audit/metadata-policy.js';
 import {
+  AUDIT_METADATA_MAX_BYTES,
   CREDIT_FEATURES,
   type CreditFeature,
   type CreditOperation,

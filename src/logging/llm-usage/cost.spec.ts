@@ -5,15 +5,15 @@ import {
   formatMicros,
   parsePrice,
 } from './cost.js';
-import { MODEL_PRICES, type ModelPrice } from './model-prices.js';
-import { ModelPricing } from './model-pricing.js';
+import { MODEL_PRICES, type ModelPrice } from './price-table.constants.js';
+import { ModelPricingService } from './model-pricing.service.js';
 
 /**
  * The cost arithmetic, against hand-computed values. Prices are USD per 1M tokens, so a cost is
  * Σ tokens × price / 1,000,000; "µ$" below is a micro-dollar (10^-6 USD), the unit of NUMERIC(10,6).
  */
 
-const pricing = new ModelPricing();
+const pricing = new ModelPricingService();
 const cost = (
   model: string,
   inputTokens: number,

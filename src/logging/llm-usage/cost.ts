@@ -3,7 +3,7 @@ import {
   COST_USD_SCALE,
 } from '../core/logging.constants.js';
 import { PG_INTEGER_MAX } from '../core/validation-rules.js';
-import type { ModelPrice, TokenPrices } from './model-prices.js';
+import type { ModelPrice, TokenPrices } from './price-table.constants.js';
 
 /**
  * Exact cost arithmetic, BigInt only: no step goes through a float.

@@ -4,7 +4,7 @@ import type { LogTable } from '../writer/log-table.js';
 import {
   ERROR_MESSAGE_MAX_LENGTH,
   LlmUsageEntryDto,
-} from './llm-usage-entry.js';
+} from './llm-usage-entry.dto.js';
 
 /** How `llm_usage_log` rows are written by the batched writer. */
 export const LLM_USAGE_TABLE: LogTable<LlmUsageEntryDto> = {

@@ -14,10 +14,10 @@ import {
 } from '../writer/log-writer.service.js';
 import type { Durability } from '../writer/writer.options.js';
 import { type LlmUsage, checkUsage } from './cost.js';
-import { type LlmUsageEntry, LlmUsageEntryDto } from './llm-usage-entry.js';
+import { type LlmUsageEntry, LlmUsageEntryDto } from './llm-usage-entry.dto.js';
 import { LLM_USAGE_TABLE } from './llm-usage-log.table.js';
 import { LlmUsageRecordError, UnknownModelError } from './llm-usage.errors.js';
-import { ModelPricing } from './model-pricing.js';
+import { ModelPricingService } from './model-pricing.service.js';
 import { describeError } from './scrub.js';
 
 /** What `track()` records about a call besides what the call itself reports. */
@@ -77,7 +77,7 @@ export class LlmUsageService {
   constructor(
     writer: LogWriterService,
     /** The price table in force. */
-    readonly pricing: ModelPricing,
+    readonly pricing: ModelPricingService,
   ) {
     this.table = writer.register(LLM_USAGE_TABLE);
   }
@@ -210,7 +210,7 @@ export class LlmUsageService {
   }
 
   /** A copy of the counters of `track()`. */
-  stats(): LlmUsageStats {
+  stats(): Readonly<LlmUsageStats> {
     return { ...this.counters };
   }
 

@@ -1,19 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/**
- * Makes `llm_usage_log` and `audit_log` append-only in the database. Triggers refuse every UPDATE,
- * DELETE and TRUNCATE, except:
- *
- * - the foreign-key actions of the spec: a row whose firm is gone may be deleted (ON DELETE
- *   CASCADE), and a row whose project (`llm_usage_log.cma_project_id`) or user
- *   (`audit_log.user_id`) is gone may have that reference, and nothing else, set to null (ON DELETE
- *   SET NULL);
- * - the retention path, `logging_purge_batch(table, cutoff, batch_size)`, which deletes up to
- *   `batch_size` rows created before `cutoff` and returns how many it deleted. Call it until it
- *   returns less than `batch_size` (`LogRetention.purge` does), one transaction per batch.
- *
- * A refusal is SQLSTATE 42501 (insufficient_privilege) naming the table and the operation.
- */
 const LOG_HINT =
   'rows leave only with their firm, or through logging_purge_batch()';
 
@@ -88,6 +74,20 @@ function appendOnlyFunction({ table, nulled, kept }: Guard): string {
     `;
 }
 
+/**
+ * Makes `llm_usage_log` and `audit_log` append-only in the database. Triggers refuse every UPDATE,
+ * DELETE and TRUNCATE, except:
+ *
+ * - the foreign-key actions of the spec: a row whose firm is gone may be deleted (ON DELETE
+ *   CASCADE), and a row whose project (`llm_usage_log.cma_project_id`) or user
+ *   (`audit_log.user_id`) is gone may have that reference, and nothing else, set to null (ON DELETE
+ *   SET NULL);
+ * - the retention path, `logging_purge_batch(table, cutoff, batch_size)`, which deletes up to
+ *   `batch_size` rows created before `cutoff` and returns how many it deleted. Call it until it
+ *   returns less than `batch_size` (`LogRetentionService.purge` does), one transaction per batch.
+ *
+ * A refusal is SQLSTATE 42501 (insufficient_privilege) naming the table and the operation.
+ */
 export class AppendOnlyLogs1795305720000 implements MigrationInterface {
   name = 'AppendOnlyLogs1795305720000';
 

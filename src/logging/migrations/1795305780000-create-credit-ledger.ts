@@ -1,5 +1,8 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
+const HINT =
+  'rows leave only with their user; correct a balance with a grant or a refund';
+
 /**
  * Creates the credit ledger, `credit_transaction`, with its enum types `credit_operation_type` and
  * `credit_feature_type`, and makes it append-only like the logs: a trigger refuses every UPDATE,
@@ -11,9 +14,6 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * and `refund_of` (the deduct a refund gives back, checked by a foreign key and indexed, so the
  * refunds of a deduct are summed without reading the user's whole history).
  */
-const HINT =
-  'rows leave only with their user; correct a balance with a grant or a refund';
-
 export class CreateCreditLedger1795305780000 implements MigrationInterface {
   name = 'CreateCreditLedger1795305780000';
 

@@ -6,7 +6,7 @@ import {
   LOGGING_DATA_SOURCE,
 } from '../core/logging.constants.js';
 
-/** The tables `LogRetention.purge` can delete from. */
+/** The tables `LogRetentionService.purge` can delete from. */
 export type LogTableName = typeof LLM_USAGE_LOG_TABLE | typeof AUDIT_LOG_TABLE;
 
 export interface PurgeOptions {
@@ -27,7 +27,7 @@ export class LogRetentionError extends Error {
  * DELETE and TRUNCATE of `llm_usage_log` and `audit_log` (migration `AppendOnlyLogs1795305720000`).
  */
 @Injectable()
-export class LogRetention {
+export class LogRetentionService {
   private readonly logger = new Logger('LoggingModule');
 
   constructor(

@@ -100,7 +100,7 @@ export class LogWriterService
   }
 
   /** A copy of the counters. */
-  stats(): LogWriterStats {
+  stats(): Readonly<LogWriterStats> {
     return {
       ...this.counters,
       bufferDepth: { ...this.counters.bufferDepth },

@@ -36,7 +36,7 @@ export const MOST_EXPENSIVE_DEFAULT_LIMIT = 10;
 /** An instant: a `Date`, or an ISO 8601 date (`'2026-03-01'`, midnight UTC) or zoned date-time. */
 export type ReportInstant = Date | string;
 
-/** The arguments of {@link LlmUsageReports.summary}. */
+/** The arguments of {@link LlmUsageReportService.summary}. */
 export interface UsageSummaryQuery {
   /** The one firm reported on. Required. */
   firmId: string;
@@ -70,7 +70,7 @@ export interface UsageSummaryRow {
   costUsd: string;
 }
 
-/** The arguments of {@link LlmUsageReports.mostExpensive}. */
+/** The arguments of {@link LlmUsageReportService.mostExpensive}. */
 export interface ExpensiveCallsQuery {
   /** The one firm reported on. Required. */
   firmId: string;
@@ -278,7 +278,7 @@ interface SummaryRecord {
  * naming every bad field, and nothing is queried.
  */
 @Injectable()
-export class LlmUsageReports {
+export class LlmUsageReportService {
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
   ) {}

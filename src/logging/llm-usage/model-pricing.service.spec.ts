@@ -1,5 +1,8 @@
-import { ModelPricing, type PricingOptions } from './model-pricing.js';
-import { normalizeModelName } from './model-prices.js';
+import {
+  ModelPricingService,
+  type PricingOptions,
+} from './model-pricing.service.js';
+import { normalizeModelName } from './price-table.constants.js';
 import { UnknownModelError } from './llm-usage.errors.js';
 import { usageFromGemini, usageFromOpenAI } from './provider-usage.js';
 import {
@@ -10,7 +13,7 @@ import {
 
 /** Model name lookup, price options and their checks, provider usage mappers, secret scrubbing. */
 
-const pricing = new ModelPricing();
+const pricing = new ModelPricingService();
 const modelOf = (name: string) => pricing.resolve(name)?.model;
 
 describe('model name lookup', () => {
@@ -122,7 +125,7 @@ describe('pricing options', () => {
       'acme-latest-and-greatest': 'acme-model',
     },
   };
-  const configured = new ModelPricing(custom);
+  const configured = new ModelPricingService(custom);
   const usage = { inputTokens: 1000, outputTokens: 1000 };
 
   it('adds models and their tiers', () => {
@@ -305,7 +308,7 @@ describe('pricing options', () => {
   it.each(refused)(
     'refuses %s at startup, naming the field',
     (_, options, message) => {
-      expect(() => new ModelPricing(options as PricingOptions)).toThrow(
+      expect(() => new ModelPricingService(options as PricingOptions)).toThrow(
         message,
       );
     },

@@ -11,14 +11,14 @@ import {
   computeCostUsd,
   isPrice,
 } from './cost.js';
-import { MODEL_PATTERN } from './llm-usage-entry.js';
+import { MODEL_PATTERN } from './llm-usage-entry.dto.js';
 import { UnknownModelError } from './llm-usage.errors.js';
 import {
   MODEL_ALIASES,
   MODEL_PRICES,
   type ModelPrice,
   normalizeModelName,
-} from './model-prices.js';
+} from './price-table.constants.js';
 
 /** Options of the price table, `LoggingModule.forRoot({ pricing: {...} })`. */
 export interface PricingOptions {
@@ -220,7 +220,7 @@ const LOOKUP_CACHE_SIZE = 1000;
  * alias. Nothing else: a name is never matched by prefix, so `gemini-3.1-pro-ultra` has no price.
  */
 @Injectable()
-export class ModelPricing {
+export class ModelPricingService {
   private readonly prices: Map<string, Entry>;
   private readonly aliases: Map<string, string>;
   private readonly cache = new Map<string, Entry | null>();

@@ -1,8 +1,6 @@
 import { IsIP, IsOptional, IsUUID, Matches } from 'class-validator';
+import { AUDIT_METADATA_MAX_BYTES } from '../core/logging.constants.js';
 import { IsBoundedJsonObject } from '../core/validation-rules.js';
-
-/** Largest `metadata` accepted, as JSON text. */
-export const AUDIT_METADATA_MAX_BYTES = 8192;
 
 /**
  * Largest metadata the metadata policy lets through: {@link AUDIT_METADATA_MAX_BYTES} less 512 bytes
