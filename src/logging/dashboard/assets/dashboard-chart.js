@@ -76,7 +76,14 @@ export function drawChart(container, days, daily, models) {
           size: 64,
           grid: { stroke: '#eef0f4' },
           ticks: { show: false },
-          values: (u, splits) => splits.map((v) => usdRounded(v)),
+          values: (u, splits) => {
+            const step = splits.length > 1 ? splits[1] - splits[0] : 1;
+            const digits = Math.min(
+              6,
+              Math.max(2, Math.ceil(-Math.log10(step))),
+            );
+            return splits.map((v) => `$${v.toFixed(digits)}`);
+          },
         },
       ],
       series: [
@@ -90,6 +97,7 @@ export function drawChart(container, days, daily, models) {
           stroke: PALETTE[m % PALETTE.length],
           width: 0,
           paths: bars,
+          points: { show: false },
           value: (u, v, s, i) =>
             i == null
               ? '—'

@@ -151,7 +151,7 @@ function loadExpensive() {
 
 function loadFailures() {
   return guarded($('failures-panel'), async () => {
-    const calls = await api('failures', { ...range(), limit: 20 });
+    const calls = await api('failures', { ...range(), limit: 10 });
     return () => {
       $('failures').tBodies[0].replaceChildren(
         ...calls.map((call) =>
