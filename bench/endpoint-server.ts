@@ -4,19 +4,23 @@
  *   node dist/bench/endpoint-server.js <variant> <route> <database-url> [express|fastify]
  *
  * Variants: `bare` without the LoggingModule and without `@Audit`; `interceptor` the same with an
- * interceptor that does nothing on the route (what an audit built on Nest's interceptor pipeline
- * would pay before doing anything); `als` the handler running inside `AsyncLocalStorage.run` and
- * nothing more (the floor of any audit that hands its context to the services the handler calls);
- * `undecorated` like `bare` with the LoggingModule imported; `await` and `buffered` with the
- * LoggingModule and `@Audit` on the route, in that audit durability. Routes, behind an
- * authentication guard that sets `request.user` as a host's would:
+ * interceptor that does nothing on the route (what Nest's interceptor pipeline costs before an
+ * audit does anything); `als` the handler running inside `AsyncLocalStorage.run` and nothing more
+ * (the floor of any audit that hands its context to the services the handler calls);
+ * `undecorated` like `bare` with the LoggingModule imported; `peer` the audit a team would write
+ * by hand: an interceptor awaiting `repository.insert()` of one `audit_log` row per request, no
+ * batching, no context; `await` and `buffered` with the LoggingModule and `@Audit` on the route,
+ * in that audit durability. Routes, behind an authentication guard that sets `request.user` as a
+ * host's would:
  *
  * - `files`: `POST /projects/:projectId/files`, which checks its body and answers from memory: the
  *   cheapest handler there is, so the audit's own cost shows in full;
  * - `projects`: `POST /projects`, which checks its body and inserts the project with TypeORM, as
  *   the demo's `create_project` does.
  *
- * Prints `listening <port>` once it accepts connections; SIGTERM shuts it down gracefully.
+ * Prints `listening <port>` once it accepts connections; SIGTERM shuts it down gracefully. Over
+ * the IPC channel, `'start'` and `'stop'` delimit the measured window: `'stop'` answers with the
+ * process's CPU time (`process.cpuUsage()`) spent inside it.
  */
 import 'reflect-metadata';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -41,13 +45,14 @@ import {
   type Type,
   UseInterceptors,
 } from '@nestjs/common';
-import type { Observable } from 'rxjs';
+import { type Observable, concatMap } from 'rxjs';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { InjectRepository, TypeOrmModule } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
 import { CmaProject } from '../src/demo/entities/index.js';
+import { AuditLog } from '../src/logging/entities/index.js';
 import {
   Audit,
   LoggingModule,
@@ -59,6 +64,7 @@ const VARIANTS = [
   'interceptor',
   'als',
   'undecorated',
+  'peer',
   'await',
   'buffered',
 ] as const;
@@ -68,6 +74,7 @@ type Route = (typeof ROUTES)[number];
 
 interface AuthenticatedRequest {
   headers: Record<string, string | undefined>;
+  ip?: string;
   user?: { id?: string; firmId: string };
 }
 
@@ -109,6 +116,37 @@ class NoopInterceptor implements NestInterceptor {
   }
 }
 
+/**
+ * The audit a team writes by hand: after the handler, one `audit_log` row per request through
+ * `repository.insert`, awaited before the response. The same row as `@Audit`'s (firm, user,
+ * action, entity, IP, outcome), with no batching, no context for the services and no metadata
+ * policy.
+ */
+@Injectable()
+class PeerAuditInterceptor implements NestInterceptor {
+  constructor(
+    @InjectRepository(AuditLog) private readonly rows: Repository<AuditLog>,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    return next.handle().pipe(
+      concatMap(async (result: { id?: string }) => {
+        await this.rows.insert({
+          firmId: request.user!.firmId,
+          userId: request.user!.id ?? null,
+          action: 'create_project',
+          entityType: 'cma_project',
+          entityId: result.id ?? null,
+          ipAddress: request.ip ?? null,
+          metadata: { outcome: 'success' },
+        });
+        return result;
+      }),
+    );
+  }
+}
+
 const storage = new AsyncLocalStorage<object>();
 const noop = () => undefined;
 
@@ -124,7 +162,11 @@ function variantOf(
   const audited = variant === 'await' || variant === 'buffered';
   return {
     controller:
-      variant === 'interceptor' ? UseInterceptors(NoopInterceptor) : noop,
+      variant === 'interceptor'
+        ? UseInterceptors(NoopInterceptor)
+        : variant === 'peer'
+          ? UseInterceptors(PeerAuditInterceptor)
+          : noop,
     handler: audited ? Audit(...audit) : noop,
     // 'als': the handler runs inside AsyncLocalStorage.run and does nothing else with it.
     body: variant === 'als' ? (run) => storage.run({}, run) : (run) => run(),
@@ -203,10 +245,10 @@ class BenchAppModule {
     const audited = variant === 'await' || variant === 'buffered';
     const withModule = audited || variant === 'undecorated';
     const database =
-      route === 'projects' || withModule
+      route === 'projects' || withModule || variant === 'peer'
         ? [
             TypeOrmModule.forRoot(demoDataSourceOptions(url)),
-            TypeOrmModule.forFeature([CmaProject]),
+            TypeOrmModule.forFeature([CmaProject, AuditLog]),
           ]
         : [];
     return {
@@ -251,9 +293,33 @@ async function main(): Promise<void> {
           logger: ['error', 'warn'],
         })
       : await NestFactory.create(module, { logger: ['error', 'warn'] });
-  app.enableShutdownHooks();
+  // Closes the app (the writer flushes its buffer) and exits normally, so that a --cpu-prof
+  // profile is written.
+  process.once('SIGTERM', () => {
+    void app.close().then(() => process.exit(0));
+  });
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
+  // process.threadCpuUsage (Node 23.9+): the main thread alone, without GC and libuv helpers
+  const threadCpu = (
+    process as { threadCpuUsage?: (since?: NodeJS.CpuUsage) => NodeJS.CpuUsage }
+  ).threadCpuUsage?.bind(process);
+  let window = process.cpuUsage();
+  let threadWindow = threadCpu?.();
+  process.on('message', (message) => {
+    if (message === 'start') {
+      window = process.cpuUsage();
+      threadWindow = threadCpu?.();
+    }
+    if (message === 'stop') {
+      const { user, system } = process.cpuUsage(window);
+      const thread = threadCpu?.(threadWindow);
+      process.send?.({
+        cpuUs: user + system,
+        mainThreadCpuUs: thread && thread.user + thread.system,
+      });
+    }
+  });
   process.stdout.write(`listening ${port}\n`);
 }
 

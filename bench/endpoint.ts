@@ -1,19 +1,26 @@
 /**
- * bench/endpoint: two routes (see endpoint-server.ts), each served six ways in one run:
+ * bench/endpoint: two routes (see endpoint-server.ts), each served seven ways in one run:
  *   bare         without the LoggingModule (the baseline),
  *   interceptor  bare plus an interceptor that does nothing: what Nest's interceptor pipeline costs,
  *   als          the handler running in AsyncLocalStorage.run, nothing more: the floor of any
  *                audit that hands its context to the services the handler calls,
  *   undecorated  with the LoggingModule imported, no @Audit on the route,
+ *   peer         a hand-written interceptor awaiting repository.insert() of one audit row per
+ *                request (what a team writes without the module),
  *   await        with @Audit, durability 'await' (the response leaves after the row is committed),
  *   buffered     with @Audit, durability 'buffered'.
  * Each runs in a process of its own (dist/bench/endpoint-server.js), driven by autocannon from this
- * one at fixed connections; it prints req/s, p50 and p99 latency and each as a ratio to (or
- * difference from) the bare route, and writes bench/results/endpoint.json.
+ * one at fixed connections; it prints req/s, p50 and p99 latency, the server's CPU time per request
+ * over the measured window (process.cpuUsage() in the server: the app's own cost, apart from
+ * PostgreSQL's and autocannon's on the same cores), each against the bare route, and writes
+ * bench/results/endpoint-node<major>.json.
  *
  *   npm run bench:endpoint
  *   BENCH_CONNECTIONS=16 BENCH_SECONDS=10 BENCH_ROUNDS=3 BENCH_PLATFORM=express \
- *     BENCH_ROUTES=files,projects npm run bench:endpoint
+ *     BENCH_ROUTES=files,projects BENCH_NODE=/path/to/node npm run bench:endpoint
+ *
+ * BENCH_NODE is the node binary of the servers (default: the one running this script);
+ * BENCH_NODE_FLAGS adds flags to it, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
  *
  * The variants are interleaved round by round; the median round of each counts. After every
  * audited run the server is stopped gracefully and the rows are counted: one per 2xx response.
@@ -22,7 +29,7 @@
  * its own, `logging_bench_endpoint`, dropped and migrated anew at the start.
  */
 import 'reflect-metadata';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,12 +46,23 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PLATFORM = process.env.BENCH_PLATFORM ?? 'express';
+const NODE = process.env.BENCH_NODE ?? process.execPath;
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '')
+  .split(' ')
+  .filter(Boolean);
 type Variant =
-  'bare' | 'interceptor' | 'als' | 'undecorated' | 'await' | 'buffered';
+  | 'bare'
+  | 'interceptor'
+  | 'als'
+  | 'undecorated'
+  | 'peer'
+  | 'await'
+  | 'buffered';
 const VARIANTS = (
   process.env.BENCH_VARIANTS ??
-  'bare,interceptor,als,undecorated,await,buffered'
+  'bare,interceptor,als,undecorated,peer,await,buffered'
 ).split(',') as Variant[];
+const AUDITED: Variant[] = ['peer', 'await', 'buffered'];
 const ROUTES = (process.env.BENCH_ROUTES ?? 'files,projects').split(',');
 
 interface Result {
@@ -56,6 +74,10 @@ interface Result {
   p99Ms: number;
   non2xx: number;
   errors: number;
+  /** The server's CPU time (user + system) per request over the measured window, in µs. */
+  cpuUsPerRequest: number;
+  /** Of which the main thread's (Node 23.9+), without GC and libuv helper threads. */
+  mainThreadCpuUsPerRequest?: number;
   auditRows?: number;
 }
 
@@ -67,9 +89,16 @@ async function startServer(
   url: string,
 ): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
-    process.execPath,
-    [join(here, 'endpoint-server.js'), variant, route, url, PLATFORM],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    NODE,
+    [
+      ...NODE_FLAGS,
+      join(here, 'endpoint-server.js'),
+      variant,
+      route,
+      url,
+      PLATFORM,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
   );
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
@@ -83,6 +112,19 @@ async function startServer(
     );
   });
   return { child, port };
+}
+
+/** The server's CPU time, in µs, spent while `measure` runs. */
+async function serverCpu<T>(
+  child: ChildProcess,
+  measure: () => Promise<T>,
+): Promise<{ result: T; cpuUs: number; mainThreadCpuUs?: number }> {
+  child.send('start');
+  const result = await measure();
+  const answer = once(child, 'message');
+  child.send('stop');
+  const [cpu] = (await answer) as [{ cpuUs: number; mainThreadCpuUs?: number }];
+  return { result, ...cpu };
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
@@ -149,8 +191,9 @@ async function main(): Promise<void> {
   const count = async (sql: string) =>
     Number((await setup.query<{ n: string }[]>(sql))[0].n);
 
+  const serverNode = execFileSync(NODE, ['--version']).toString().trim();
   console.log(
-    `bench/endpoint: routes ${ROUTES.join(', ')} on ${PLATFORM}, ${CONNECTIONS} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, ${ROUNDS} rounds, ${machineLine()}, ${server.description}`,
+    `bench/endpoint: server node ${serverNode}, routes ${ROUTES.join(', ')} on ${PLATFORM}, ${CONNECTIONS} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, ${ROUNDS} rounds, ${machineLine()}, ${server.description}`,
   );
   const rounds: Result[][] = [];
   for (let round = 1; round <= ROUNDS; round++) {
@@ -166,7 +209,11 @@ async function main(): Promise<void> {
         await setup.query(`DELETE FROM cma_projects WHERE name = 'bench-load'`);
         const { child, port } = await startServer(variant, route, url);
         const warmup = await load(port, targets[route], WARMUP_SECONDS);
-        const run = await load(port, targets[route], SECONDS);
+        const {
+          result: run,
+          cpuUs,
+          mainThreadCpuUs,
+        } = await serverCpu(child, () => load(port, targets[route], SECONDS));
         await stopServer(child); // flushes buffered rows
         const result: Result = {
           route,
@@ -177,20 +224,26 @@ async function main(): Promise<void> {
           p99Ms: run.latency.p99,
           non2xx: run.non2xx + warmup.non2xx,
           errors: run.errors + run.timeouts + warmup.errors + warmup.timeouts,
+          cpuUsPerRequest: cpuUs / run.requests.total,
+          mainThreadCpuUsPerRequest:
+            mainThreadCpuUs === undefined
+              ? undefined
+              : mainThreadCpuUs / run.requests.total,
         };
         if (result.non2xx > 0 || result.errors > 0) {
           throw new Error(
             `${route} ${variant}: ${result.non2xx} non-2xx responses, ${result.errors} errors`,
           );
         }
-        if (variant === 'await' || variant === 'buffered') {
-          // Every 2xx response has its row. Requests in flight when autocannon stopped were served
-          // and audited without their response being counted: at most one per connection.
+        if (AUDITED.includes(variant)) {
+          // Every 2xx response has its row. Requests in flight when autocannon stopped (after the
+          // warm-up and after the run) were served and audited without their response being
+          // counted: a few per connection at most, far from the double of a row written twice.
           result.auditRows = await count('SELECT count(*) AS n FROM audit_log');
           const answered = warmup['2xx'] + run['2xx'];
           if (
             result.auditRows < answered ||
-            result.auditRows > answered + 2 * CONNECTIONS
+            result.auditRows > answered + 4 * CONNECTIONS
           ) {
             throw new Error(
               `${route} ${variant}: ${answered} responses with status 2xx but ${result.auditRows} audit rows`,
@@ -198,7 +251,7 @@ async function main(): Promise<void> {
           }
         }
         console.log(
-          `  ${route.padEnd(8)} ${variant.padEnd(11)} ${Math.round(result.requestsPerSecond).toString().padStart(6)} req/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms${result.auditRows === undefined ? '' : `  ${result.auditRows} audit rows`}`,
+          `  ${route.padEnd(8)} ${variant.padEnd(11)} ${Math.round(result.requestsPerSecond).toString().padStart(6)} req/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms  cpu ${result.cpuUsPerRequest.toFixed(1)} µs/req${result.mainThreadCpuUsPerRequest === undefined ? '' : ` (main thread ${result.mainThreadCpuUsPerRequest.toFixed(1)})`}${result.auditRows === undefined ? '' : `  ${result.auditRows} audit rows`}`,
         );
         results.push(result);
       }
@@ -219,6 +272,12 @@ async function main(): Promise<void> {
         requestsPerSecond: median(runs.map((r) => r.requestsPerSecond)),
         p50Ms: median(runs.map((r) => r.p50Ms)),
         p99Ms: median(runs.map((r) => r.p99Ms)),
+        cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)),
+        mainThreadCpuUsPerRequest: runs.every(
+          (r) => r.mainThreadCpuUsPerRequest !== undefined,
+        )
+          ? median(runs.map((r) => r.mainThreadCpuUsPerRequest!))
+          : undefined,
       };
     });
     const bare = summary[0];
@@ -226,25 +285,41 @@ async function main(): Promise<void> {
       ...s,
       ratioToBare: s.requestsPerSecond / bare.requestsPerSecond,
       p99OverBareMs: s.p99Ms - bare.p99Ms,
+      cpuOverBareUs: s.cpuUsPerRequest - bare.cpuUsPerRequest,
+      mainThreadCpuOverBareUs:
+        s.mainThreadCpuUsPerRequest === undefined
+          ? undefined
+          : s.mainThreadCpuUsPerRequest - bare.mainThreadCpuUsPerRequest!,
     }));
   });
   console.log(
-    `\nmedian of ${ROUNDS} rounds\nroute    variant        req/s  ratio  p50 ms  p99 ms  p99 - bare`,
+    `\nmedian of ${ROUNDS} rounds (server node ${serverNode})\nroute    variant        req/s  ratio  p50 ms  p99 ms  p99 - bare  cpu µs/req  cpu - bare`,
   );
   for (const row of table) {
     console.log(
-      `${row.route.padEnd(8)} ${row.variant.padEnd(11)} ${Math.round(row.requestsPerSecond).toString().padStart(8)}   ${row.ratioToBare.toFixed(2)}  ${String(row.p50Ms).padStart(6)}  ${String(row.p99Ms).padStart(6)}  ${row.p99OverBareMs >= 0 ? '+' : ''}${row.p99OverBareMs}`,
+      `${row.route.padEnd(8)} ${row.variant.padEnd(11)} ${Math.round(row.requestsPerSecond).toString().padStart(8)}   ${row.ratioToBare.toFixed(2)}  ${String(row.p50Ms).padStart(6)}  ${String(row.p99Ms).padStart(6)}  ${(row.p99OverBareMs >= 0 ? '+' : '') + row.p99OverBareMs}`.padEnd(
+        72,
+      ) +
+        `${row.cpuUsPerRequest.toFixed(1).padStart(10)}  ${((row.cpuOverBareUs >= 0 ? '+' : '') + row.cpuOverBareUs.toFixed(1)).padEnd(8)}` +
+        (row.mainThreadCpuOverBareUs === undefined
+          ? ''
+          : `  main thread ${row.mainThreadCpuUsPerRequest!.toFixed(1)} (${(row.mainThreadCpuOverBareUs >= 0 ? '+' : '') + row.mainThreadCpuOverBareUs.toFixed(1)})`),
     );
   }
-  await writeResults('endpoint', {
-    node: process.version,
-    database: server.description,
-    platform: PLATFORM,
-    connections: CONNECTIONS,
-    seconds: SECONDS,
-    rounds,
-    median: table,
-  });
+  // one file per major version of the servers' node, so that runs on two nodes stand side by side
+  await writeResults(
+    `endpoint-${serverNode.split('.')[0].replace('v', 'node')}`,
+    {
+      node: serverNode,
+      warmupSeconds: WARMUP_SECONDS,
+      database: server.description,
+      platform: PLATFORM,
+      connections: CONNECTIONS,
+      seconds: SECONDS,
+      rounds,
+      median: table,
+    },
+  );
 }
 
 main().catch((error: unknown) => {

@@ -8,7 +8,7 @@ import { PLATFORMS, type Platform, httpApp } from './support/http-app.js';
 import { seedFirm } from './support/seed.js';
 import { databaseSuite } from './support/suite.js';
 
-/** @Audit and the AuditInterceptor over real HTTP, on Express and on Fastify, read back from audit_log. */
+/** @Audit (metadata) and the AuditInterceptor it binds over real HTTP, on Express and on Fastify, read back from audit_log. */
 
 interface AuditRow {
   firm_id: string;
@@ -287,7 +287,9 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
   it('takes the firm and user from an async resolveActor', async () => {
     const { send, firmId, userId, dataSource } = await start({
       audit: {
-        resolveActor: async (request) => {
+        resolveActor: async (request, context) => {
+          if (request.transport !== undefined) return undefined;
+          expect(context.getType()).toBe('http');
           const [user] = await dataSource.query<
             { id: string; firm_id: string }[]
           >('SELECT id, firm_id FROM users WHERE email = $1', [
@@ -306,7 +308,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
       headers: { 'x-user-email': email },
     });
     expect(response.status).toBe(201);
-    // and through AuditInterceptor, which waits for the actor before the handler
+    // and where the controller binds AuditInterceptor a second time
     const intercepted = await send('POST', '/local', {
       headers: { 'x-user-email': email },
     });
@@ -463,14 +465,14 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     ).toEqual([['create_project', response.body.id]]);
   });
 
-  it('audits a handler whatever the order of its decorators, and hides the request argument from it', async () => {
+  it('audits a handler whatever the order of its decorators, and adds no argument to it', async () => {
     const { send, headers, firmId } = await start();
     const response = await send('POST', '/documents?tag=q3', {
       body: { name: 'balance sheet' },
       headers,
     });
     expect(response.status).toBe(201);
-    // body and tag: the request @Audit asks Nest for is taken off before the handler is called
+    // body and tag, nothing more
     expect(response.body).toEqual({
       id: expect.any(String),
       name: 'balance sheet',
@@ -510,28 +512,35 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     ]);
   });
 
-  it('does not audit a request a pipe refuses before the handler, unless AuditInterceptor is mounted', async () => {
+  it('records a request a pipe refuses as a failure: the interceptor runs before the pipes', async () => {
     const { send, headers, firmId } = await start();
-    const refused = await send('POST', '/documents/not-a-uuid/check', {
-      headers,
-    });
-    expect(refused.status).toBe(400);
-    expect(await rows(firmId)).toEqual([]);
-    const intercepted = await send('POST', '/local/not-a-uuid/check', {
-      headers,
-    });
-    expect(intercepted.status).toBe(400);
-    expect(await rows(firmId)).toMatchObject([
-      {
-        action: 'check_document',
-        entity_id: null, // 'not-a-uuid' is no UUID
-        metadata: {
-          outcome: 'failure',
-          errorClass: 'BadRequestException',
-          status: 400,
-        },
+    for (const path of [
+      '/documents/not-a-uuid/check',
+      '/local/not-a-uuid/check',
+    ]) {
+      const refused = await send('POST', path, { headers });
+      expect(refused.status).toBe(400);
+    }
+    const failure = {
+      action: 'check_document',
+      entity_id: null, // 'not-a-uuid' is no UUID
+      metadata: {
+        outcome: 'failure',
+        errorClass: 'BadRequestException',
+        status: 400,
       },
-    ]);
+    };
+    expect(await rows(firmId)).toMatchObject([failure, failure]);
+  });
+
+  it('writes nothing for a request a guard refuses: guards run before interceptors', async () => {
+    const { send, firmId } = await start();
+    // the fixture's guard lets every request through; a guard of the route refuses this one
+    const refused = await send('POST', '/guarded', {
+      headers: { 'x-test-firm': firmId },
+    });
+    expect(refused.status).toBe(403);
+    expect(await rows(firmId)).toEqual([]);
   });
 
   it('audits the handlers of a request-scoped controller', async () => {
@@ -567,25 +576,39 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     ).toEqual(['by-corr']);
   });
 
-  it('refuses an audited request in an application without LoggingModule, and runs the rest', async () => {
-    const app = await httpApp(
-      platform,
-      suite.url,
-      {},
-      { controllers: [DocumentsController], logging: false },
+  it('refuses to start an application serving @Audit without LoggingModule', async () => {
+    await expect(
+      httpApp(
+        platform,
+        suite.url,
+        {},
+        { controllers: [DocumentsController], logging: false },
+      ),
+    ).rejects.toThrow(
+      'AuditInterceptor (bound by @Audit) finds no AuditLogService: import LoggingModule.forRoot()',
     );
-    suite.own(app);
-    const firm = await seedFirm(app.dataSource, `firm-${randomUUID()}`);
-    const headers = { 'x-test-firm': firm.firmId };
-    const created = await app.send('POST', '/documents', {
-      body: { name: 'x' },
+  });
+
+  it('mounts AuditInterceptor app-wide with audit.global: undecorated routes pass, audited ones write one row', async () => {
+    const { send, headers, firmId } = await start({ audit: { global: true } });
+    const reportId = randomUUID();
+    expect((await send('GET', '/projects/ping', { headers })).status).toBe(200);
+    await send('GET', `/reports/${reportId}/preview`, { headers });
+    expect(await rows(firmId)).toEqual([]);
+    const created = await send('POST', '/projects', {
+      body: { name: 'p' },
       headers,
     });
-    expect(created).toEqual({
-      status: 500,
-      body: { statusCode: 500, message: 'Internal server error' },
-    });
-    expect(await rows(firm.firmId)).toEqual([]);
+    // global, controller and handler bindings at once: still one row
+    await send('POST', '/local', { headers });
+    await send('POST', `/reports/${reportId}/export`, { headers });
+    expect(
+      (await rows(firmId)).map((row) => [row.action, row.entity_id]),
+    ).toEqual([
+      ['create_project', created.body.id],
+      ['create_project', expect.any(String)],
+      ['export_report', reportId],
+    ]);
   });
 
   it.each(['await', 'buffered'] as const)(
@@ -630,8 +653,8 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
   });
 });
 
-describe('@Audit outside HTTP', () => {
-  it('runs the handler unaudited when called by hand, with only the arguments given', () => {
+describe('@Audit outside Nest', () => {
+  it('leaves the handler as written: called by hand, it runs unaudited with the arguments given', () => {
     const controller = new DocumentsController();
     expect(controller.create({ name: 'direct' })).toEqual({
       id: expect.any(String),
@@ -639,21 +662,5 @@ describe('@Audit outside HTTP', () => {
       tag: null,
       argc: 1,
     });
-  });
-
-  it('names the missing LoggingModule when Nest calls it in an application without one', () => {
-    const controller = new DocumentsController();
-    const request = { headers: {}, params: {} };
-    // Nest passes the request after the handler's own arguments (body, tag)
-    const call = () =>
-      (controller.create as (...args: unknown[]) => unknown).call(
-        controller,
-        { name: 'x' },
-        undefined,
-        request,
-      );
-    expect(call).toThrow(
-      "@Audit('create_document') on DocumentsController.create: the application serving it does not import LoggingModule.forRoot(), so the action cannot be recorded",
-    );
   });
 });

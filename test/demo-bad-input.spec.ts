@@ -7,8 +7,9 @@ import { demoHttpApp } from './support/http-app.js';
 
 /**
  * The demo host's HTTP routes under 200+ generated bad requests: bad bodies, bad path params, bad
- * credentials. Each is answered 4xx with a message, never 5xx; none writes a project, a usage row
- * or an audit row; the process keeps serving.
+ * credentials. Each is answered 4xx with a message, never 5xx; none writes a project or a usage
+ * row; the process keeps serving. A request a pipe refuses on an audited route leaves its failure
+ * on the audit trail (the audit's interceptor runs before the pipes), and nothing else.
  */
 
 interface BadRequest {
@@ -276,16 +277,42 @@ describe('bad input to the demo routes', () => {
     expect(after).toEqual([before[0] + 2, before[1], before[2] + 2]);
   });
 
-  it('answers 200+ bad requests with a 4xx and a message, and writes nothing', async () => {
+  /** The audit rows of the firm written after `count` rows, oldest first. */
+  async function auditRowsAfter(count: number) {
+    return dataSource.query<{ metadata: Record<string, unknown> }[]>(
+      `SELECT metadata FROM audit_log WHERE firm_id = $1
+        ORDER BY created_at, id OFFSET $2`,
+      [firmId, count],
+    );
+  }
+
+  it('answers 200+ bad requests with a 4xx and a message, and writes nothing but their failure on the audit trail', async () => {
     const all = cases();
     expect(all.length).toBeGreaterThanOrEqual(200);
     const before = await rows();
     const wrong: string[] = [];
+    let audited = before[2];
+    let failures = 0;
     for (const request of all) {
       const { status, text } = await send(request);
       if (status < 400 || status >= 500) {
         wrong.push(`${request.label}: ${status}`);
         continue;
+      }
+      // at most the request's own failure row, with the status its client got and nothing more
+      const added = await auditRowsAfter(audited);
+      audited += added.length;
+      failures += added.length;
+      if (
+        added.length > 1 ||
+        (added.length === 1 &&
+          JSON.stringify(Object.keys(added[0].metadata).sort()) !==
+            '["errorClass","outcome","requestId","status"]') ||
+        (added.length === 1 &&
+          (added[0].metadata.outcome !== 'failure' ||
+            added[0].metadata.status !== status))
+      ) {
+        wrong.push(`${request.label}: audit rows ${JSON.stringify(added)}`);
       }
       if (status !== 413) {
         const body = JSON.parse(text) as { message?: unknown };
@@ -293,7 +320,8 @@ describe('bad input to the demo routes', () => {
       }
     }
     expect(wrong).toEqual([]);
-    expect(await rows()).toEqual(before);
+    expect(failures).toBeGreaterThan(0);
+    expect(await rows()).toEqual([before[0], before[1], before[2] + failures]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     // and it still serves
     const ok = await send({

@@ -47,13 +47,13 @@ describe('lint:layers', () => {
   it('fails on an import from writer/ into audit/', async () => {
     await appendFile(
       join(scratch, 'src/logging/writer/log-table.ts'),
-      `import type { AuditLogEntryDto } from '../audit/audit-log-entry.js';\n` +
-        `export type Planted = AuditLogEntryDto;\n`,
+      `import type { AuditLogService } from '../audit/audit-log.service.js';\n` +
+        `export type Planted = AuditLogService;\n`,
     );
     const result = await cruise();
     expect(result.code).not.toBe(0);
     expect(result.output).toMatch(
-      /writer-imports-core-only: src\/logging\/writer\/log-table\.ts → src\/logging\/audit\/audit-log-entry\.ts/,
+      /writer-imports-core-only: src\/logging\/writer\/log-table\.ts → src\/logging\/audit\/audit-log\.service\.ts/,
     );
   }, 60_000);
 

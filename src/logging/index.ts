@@ -13,7 +13,7 @@ export type {
   LoggingModuleExtras,
   LoggingModuleOptions,
 } from './logging.options.js';
-export type { AuditOptions } from './audit/audit.options.js';
+export type { AuditActor, AuditOptions } from './audit/audit.options.js';
 export type { LogWriterOptions } from './writer/writer.options.js';
 export type { PricingOptions } from './llm-usage/model-pricing.service.js';
 

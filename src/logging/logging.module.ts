@@ -1,27 +1,29 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { AuditLogService, AuditRecorder } from './audit/audit-log.service.js';
-import { AuditBinder } from './audit/audit-binder.js';
 import { AuditTrailService } from './audit/audit-trail.service.js';
-import { AuditRunner } from './audit/audit-runner.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
+import type { ResolvedAuditOptions } from './audit/audit.options.js';
+import {
+  AUDIT_OPTIONS,
+  LOGGING_DATA_SOURCE,
+} from './core/logging.constants.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
-import { LlmUsageReportService } from './llm-usage/llm-usage-report.service.js';
 import { CreditLedgerService } from './ledger/credit-ledger.service.js';
+import { LlmUsageReportService } from './llm-usage/llm-usage-report.service.js';
 import { LlmUsageService } from './llm-usage/llm-usage.service.js';
-import { LogRetentionService } from './retention/log-retention.service.js';
 import {
   ModelPricingService,
   resolvePricing,
 } from './llm-usage/model-pricing.service.js';
-import { LOGGING_DATA_SOURCE } from './core/logging.constants.js';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
   OPTIONS_TYPE,
 } from './logging.module-definition.js';
 import { FEATURE_OPTION_PROVIDERS } from './logging.providers.js';
+import { LogRetentionService } from './retention/log-retention.service.js';
 import { LogWriterService } from './writer/log-writer.service.js';
 
 const SERVICES = [
@@ -30,7 +32,6 @@ const SERVICES = [
   AuditLogService,
   LlmUsageService,
   LlmUsageReportService,
-  AuditRunner,
   AuditInterceptor,
   AuditTrailService,
   LogRetentionService,
@@ -55,12 +56,20 @@ const SERVICES = [
  * ```
  */
 @Module({
-  imports: [DiscoveryModule],
   providers: [
     ...FEATURE_OPTION_PROVIDERS,
     ...SERVICES,
     AuditRecorder,
-    AuditBinder,
+    {
+      // `audit.global: true`: AuditInterceptor on every route; otherwise nothing (Nest skips a
+      // global enhancer whose factory returns null), and @Audit binds it where it is used.
+      provide: APP_INTERCEPTOR,
+      useFactory: (
+        options: ResolvedAuditOptions,
+        interceptor: AuditInterceptor,
+      ) => (options.global ? interceptor : null),
+      inject: [AUDIT_OPTIONS, AuditInterceptor],
+    },
   ],
   exports: SERVICES,
 })

@@ -1,3 +1,4 @@
+import type { ModuleMetadata } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -10,17 +11,27 @@ import {
   type LoggingModuleOptions,
 } from '../../src/logging/index.js';
 
+/** The host connection and the LoggingModule on a test database, with `metadata` beside them. */
+export function loggingModuleRef(
+  url: string,
+  options: LoggingModuleOptions = {},
+  metadata: Omit<ModuleMetadata, 'imports'> = {},
+): Promise<TestingModule> {
+  return Test.createTestingModule({
+    imports: [
+      TypeOrmModule.forRoot(demoDataSourceOptions(url)),
+      LoggingModule.forRoot(options),
+    ],
+    ...metadata,
+  }).compile();
+}
+
 /** A host app of just the host connection and the LoggingModule, on a test database. */
 export async function loggingApp(
   url: string,
   options: LoggingModuleOptions = {},
 ) {
-  const moduleRef: TestingModule = await Test.createTestingModule({
-    imports: [
-      TypeOrmModule.forRoot(demoDataSourceOptions(url)),
-      LoggingModule.forRoot(options),
-    ],
-  }).compile();
+  const moduleRef = await loggingModuleRef(url, options);
   await moduleRef.init();
   return {
     moduleRef,

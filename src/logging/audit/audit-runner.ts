@@ -1,40 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type ExecutionContext,
-  HttpException,
-  Injectable,
-  Logger,
-} from '@nestjs/common';
+import { type ExecutionContext, HttpException, Logger } from '@nestjs/common';
 import { isUUID } from 'class-validator';
-import { Observable, defer, from, isObservable, mergeAll } from 'rxjs';
 import type { RecordOptions } from '../writer/log-writer.service.js';
-import { type AuditContext, auditContext } from './audit-context.js';
-import { AuditRecorder } from './audit-log.service.js';
+import type { AuditContext } from './audit-context.js';
+import type { AuditRecorder } from './audit-log.service.js';
 import type { AuditArgs, AuditSpec } from './audit-spec.js';
 import { AuditConfigurationError, AuditWriteError } from './audit.errors.js';
-import type { AuditActor, AuditRequest } from './audit.options.js';
+import {
+  type AuditActor,
+  type AuditTransportRequest,
+  defaultActorResolver,
+} from './audit.options.js';
 import { anonymizeIp, clientIp } from './ip-address.js';
 
 /** The UUID rule of the entry classes (`@IsUUID('all')`), which this path does not run again. */
 const isUuid = (value: string) => isUUID(value, 'all');
 const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
-/** Requests already being audited, so a handler audited twice over writes one row. */
-const AUDITED = new WeakSet<object>();
-
-/** The audited handler: its controller, and its execution context, built when first asked for. */
-export interface AuditTarget {
-  readonly controller: string;
-  readonly handler: string;
-  context(): ExecutionContext;
-}
 
 /**
- * Audits one request: resolves its actor and context, runs the handler with that context in force
- * (`auditContext`), and writes one `audit_log` row once the handler settles. `@Audit` calls it from
- * the handler it wraps ({@link call}); `AuditInterceptor` from Nest's interceptor pipeline
- * ({@link intercept}).
+ * The audit of one call, apart from Nest's plumbing (which is `AuditInterceptor`'s): the call's
+ * audit context from its actor, and its row once the handler settled.
  */
-@Injectable()
 export class AuditRunner {
   private readonly logger = new Logger('LoggingModule');
   private readonly recordOptions: RecordOptions;
@@ -43,84 +29,35 @@ export class AuditRunner {
     this.recordOptions = { durability: audit.options.durability };
   }
 
-  /**
-   * Runs `invoke`, the handler, as the audited action of `request` and returns what it returns;
-   * a promise when the row is written after a value, an Observable (watched the same way) when the
-   * handler returns one. The handler's error is rethrown unchanged after its row.
-   */
-  call(
+  /** The firm and user of the call, as `audit.resolveActor` finds them; maybe a promise. */
+  resolveActor(
     spec: AuditSpec,
-    target: AuditTarget,
-    request: AuditRequest,
-    invoke: () => unknown,
-  ): unknown {
-    if (AUDITED.has(request)) return invoke();
-    AUDITED.add(request);
-    const actor = this.audit.options.resolveActor(request);
-    if (actor instanceof Promise) {
-      return actor.then((resolved) =>
-        this.callAs(spec, target, request, invoke, resolved),
+    context: ExecutionContext,
+    request: AuditTransportRequest,
+  ): ReturnType<AuditRecorder['options']['resolveActor']> {
+    const resolve = this.audit.options.resolveActor;
+    if (request.transport !== undefined && resolve === defaultActorResolver) {
+      throw new AuditConfigurationError(
+        `${where(spec, context)}: the default audit.resolveActor reads request.user of an HTTP ` +
+          `request and finds no actor in a message. Set audit.resolveActor to find the firm and ` +
+          `user in it (request is { transport: '${request.transport}', ${
+            request.transport === 'rpc' ? 'data, context' : 'client, data'
+          } })`,
       );
     }
-    return this.callAs(spec, target, request, invoke, actor);
+    return resolve(request, context);
   }
 
   /**
-   * The same for a handler reached through Nest's interceptor pipeline: `handle` is `next.handle`,
-   * whose Observable `call` watches like any other the handler returns.
-   */
-  intercept(
-    spec: AuditSpec,
-    target: AuditTarget,
-    request: AuditRequest,
-    handle: () => Observable<unknown>,
-  ): Observable<unknown> {
-    return defer(() => {
-      const result = this.call(spec, target, request, handle);
-      // an async resolveActor: a promise of the Observable
-      return isObservable(result)
-        ? result
-        : from(result as Promise<Observable<unknown>>).pipe(mergeAll());
-    });
-  }
-
-  private callAs(
-    spec: AuditSpec,
-    target: AuditTarget,
-    request: AuditRequest,
-    invoke: () => unknown,
-    actor: AuditActor | null | undefined,
-  ): unknown {
-    const ctx = this.contextOf(spec, target, request, actor);
-    if (ctx === null) return invoke();
-    let result: unknown;
-    try {
-      result = auditContext.run(ctx, invoke);
-    } catch (error) {
-      return this.failed(spec, target, request, ctx, error);
-    }
-    if (result instanceof Promise) {
-      return result.then(
-        (value: unknown) => this.succeeded(spec, target, request, ctx, value),
-        (error: unknown) => this.failed(spec, target, request, ctx, error),
-      );
-    }
-    if (isObservable(result)) {
-      return this.watch(spec, target, request, ctx, () => result);
-    }
-    return this.succeeded(spec, target, request, ctx, result);
-  }
-
-  /**
-   * The audit context of the request, or null to run it unaudited (no firm, `onMissingFirm:
+   * The audit context of the call, or null to run it unaudited (no firm, `onMissingFirm:
    * 'skip'`).
    * @throws AuditConfigurationError without a firm (`onMissingFirm: 'error'`), or with ids that are
    *   not UUIDs
    */
-  private contextOf(
+  contextOf(
     spec: AuditSpec,
-    target: AuditTarget,
-    request: AuditRequest,
+    context: ExecutionContext,
+    request: AuditTransportRequest,
     actor: AuditActor | null | undefined,
   ): AuditContext | null {
     const firmId = actor?.firmId ?? null;
@@ -131,14 +68,14 @@ export class AuditRunner {
         return null;
       }
       throw new AuditConfigurationError(
-        `@Audit('${spec.action}') on ${route(target)}: no firm resolved for the request. ` +
+        `${where(spec, context)}: no firm resolved for the request. ` +
           `Authenticate it so that request.user.firmId is set, give LoggingModule an ` +
           `audit.resolveActor, or set audit.onMissingFirm to 'skip'`,
       );
     }
     if (!isUuid(firmId) || (userId !== null && !isUuid(userId))) {
       throw new AuditConfigurationError(
-        `@Audit('${spec.action}') on ${route(target)}: the resolved ` +
+        `${where(spec, context)}: the resolved ` +
           `${isUuid(firmId) ? 'userId' : 'firmId'} is not a UUID; ` +
           `check audit.resolveActor`,
       );
@@ -146,90 +83,19 @@ export class AuditRunner {
     return {
       firmId,
       userId,
-      ipAddress: this.ipAddress(request),
+      ipAddress: this.ipAddress(request, actor?.ipAddress),
       requestId: this.requestId(request),
     };
   }
 
-  private async succeeded(
+  async recordSuccess(
     spec: AuditSpec,
-    target: AuditTarget,
-    request: AuditRequest,
-    ctx: AuditContext,
-    value: unknown,
-  ): Promise<unknown> {
-    await this.recordSuccess(spec, target, request, ctx, value);
-    return value;
-  }
-
-  private async failed(
-    spec: AuditSpec,
-    target: AuditTarget,
-    request: AuditRequest,
-    ctx: AuditContext,
-    error: unknown,
-  ): Promise<never> {
-    await this.recordFailure(spec, target, request, ctx, error);
-    throw error;
-  }
-
-  /**
-   * Subscribes to the handler's Observable with the context in force. One row per request: after
-   * the first value, or after the error. Values and completion wait for the row (durability
-   * `'await'`), so the response leaves after the commit.
-   */
-  private watch(
-    spec: AuditSpec,
-    target: AuditTarget,
-    request: AuditRequest,
-    ctx: AuditContext,
-    handle: () => Observable<unknown>,
-  ): Observable<unknown> {
-    return new Observable<unknown>((subscriber) => {
-      let recorded = false;
-      let settled: Promise<void> | undefined;
-      const then = (step: () => void) => {
-        settled = settled ? settled.then(step) : Promise.resolve().then(step);
-      };
-      const success = (value: unknown, emit: boolean) => {
-        recorded = true;
-        settled = this.recordSuccess(spec, target, request, ctx, value).then(
-          () => {
-            if (emit) subscriber.next(value);
-          },
-          (error: unknown) => subscriber.error(error),
-        );
-      };
-      return auditContext.run(ctx, () =>
-        handle().subscribe({
-          next: (value) =>
-            recorded
-              ? then(() => subscriber.next(value))
-              : success(value, true),
-          error: (error: unknown) => {
-            if (recorded) return then(() => subscriber.error(error));
-            recorded = true;
-            void this.recordFailure(spec, target, request, ctx, error).then(
-              () => subscriber.error(error),
-            );
-          },
-          complete: () => {
-            if (!recorded) success(undefined, false);
-            then(() => subscriber.complete());
-          },
-        }),
-      );
-    });
-  }
-
-  private async recordSuccess(
-    spec: AuditSpec,
-    target: AuditTarget,
-    request: AuditRequest,
+    context: ExecutionContext,
+    request: AuditTransportRequest,
     ctx: AuditContext,
     result: unknown,
   ): Promise<void> {
-    const args = new Args('success', target, request, result, undefined);
+    const args = new Args('success', context, request, result, undefined);
     try {
       await this.write(spec, args, ctx, { outcome: 'success' });
     } catch (error) {
@@ -240,14 +106,14 @@ export class AuditRunner {
     }
   }
 
-  private async recordFailure(
+  async recordFailure(
     spec: AuditSpec,
-    target: AuditTarget,
-    request: AuditRequest,
+    context: ExecutionContext,
+    request: AuditTransportRequest,
     ctx: AuditContext,
     error: unknown,
   ): Promise<void> {
-    const args = new Args('failure', target, request, undefined, error);
+    const args = new Args('failure', context, request, undefined, error);
     try {
       await this.write(spec, args, ctx, {
         outcome: 'failure',
@@ -331,14 +197,23 @@ export class AuditRunner {
     );
   }
 
-  private ipAddress(request: AuditRequest): string | null {
-    const ip = clientIp(request.ip);
+  /** The resolver's address if it gave one, else the HTTP request's; null for messages. */
+  private ipAddress(
+    request: AuditTransportRequest,
+    resolved: string | null | undefined,
+  ): string | null {
+    const ip =
+      resolved !== undefined
+        ? clientIp(resolved ?? undefined)
+        : request.transport === undefined
+          ? clientIp(request.ip)
+          : null;
     return ip !== null && this.audit.options.anonymizeIp ? anonymizeIp(ip) : ip;
   }
 
-  private requestId(request: AuditRequest): string {
+  private requestId(request: AuditTransportRequest): string {
     const header = this.audit.options.requestIdHeader;
-    if (header !== false) {
+    if (header !== false && request.transport === undefined) {
       const value = request.headers[header];
       if (typeof value === 'string' && REQUEST_ID.test(value)) return value;
     }
@@ -346,30 +221,27 @@ export class AuditRunner {
   }
 }
 
-/**
- * What the entity-id and metadata functions receive; `context` is built only if read. A class: an
- * object literal with a getter costs more to create than everything else the audit does per row.
- */
+/** What the entity-id and metadata functions receive. */
 class Args implements AuditArgs {
   readonly params: Record<string, string | undefined>;
 
   constructor(
     readonly outcome: 'success' | 'failure',
-    private readonly target: AuditTarget,
-    readonly request: AuditRequest,
+    readonly context: ExecutionContext,
+    readonly request: AuditTransportRequest,
     readonly result: unknown,
     readonly error: unknown,
   ) {
-    this.params = request.params ?? {};
-  }
-
-  get context(): ExecutionContext {
-    return this.target.context();
+    this.params =
+      (request.transport === undefined ? request.params : undefined) ?? {};
   }
 }
 
-function route(target: AuditTarget): string {
-  return `${target.controller}.${target.handler}`;
+/** `@Audit('create_project') on ProjectsController.create (transport 'http')`, for messages. */
+export function where(spec: AuditSpec, context: ExecutionContext): string {
+  return `@Audit('${spec.action}') on ${context.getClass().name}.${
+    context.getHandler().name
+  } (transport '${context.getType()}')`;
 }
 
 function errorClass(error: unknown): string {

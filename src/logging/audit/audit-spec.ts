@@ -1,20 +1,25 @@
 import type { ExecutionContext } from '@nestjs/common';
-import type { AuditRequest } from './audit.options.js';
+import type { AuditTransportRequest } from './audit.options.js';
 
-/** Metadata keys of `@Audit` and `@SkipAudit`. */
+/**
+ * Metadata key of `@Audit` and `@SkipAudit`: the handler's or controller's {@link AuditSpec}, or
+ * `false` where auditing is skipped. One key, so that `Reflector.getAllAndOverride` lets a
+ * handler's own decorator override its controller's.
+ */
 export const AUDIT_KEY = 'cma-logging:audit';
-export const SKIP_AUDIT_KEY = 'cma-logging:skip-audit';
 
 /** What an entity-id or metadata function of `@Audit` receives. */
 export interface AuditArgs {
   readonly outcome: 'success' | 'failure';
-  readonly request: AuditRequest;
-  /** The route params. */
+  /** What `audit.resolveActor` received: the HTTP request, or the message of another transport. */
+  readonly request: AuditTransportRequest;
+  /** The route params of an HTTP request; `{}` on other transports. */
   readonly params: Record<string, string | undefined>;
   /** What the handler returned (success only). */
   readonly result?: unknown;
   /** What the handler threw (failure only). */
   readonly error?: unknown;
+  /** Nest's execution context of the call (`getType()`, `getArgs()`, `switchToRpc()`...). */
   readonly context: ExecutionContext;
 }
 
@@ -40,10 +45,9 @@ export interface AuditDecoratorOptions {
   ) => Record<string, unknown> | null | undefined | void;
 }
 
-/** What `@Audit` stores on a handler or controller. */
-export interface AuditSpec {
+/** What `@Audit` stores on a handler or controller: its options, whole, and its arguments. */
+export interface AuditSpec extends AuditDecoratorOptions {
   readonly action: string;
   readonly entityType: string;
   readonly entityId: AuditEntityIdSource;
-  readonly metadata?: AuditDecoratorOptions['metadata'];
 }

@@ -1,11 +1,11 @@
-import { SetMetadata, type Type } from '@nestjs/common';
-import { wrapController, wrapHandler } from './audit-handler.js';
+import 'reflect-metadata';
+import { SetMetadata, UseInterceptors, applyDecorators } from '@nestjs/common';
 import {
   AUDIT_KEY,
   type AuditDecoratorOptions,
   type AuditSpec,
-  SKIP_AUDIT_KEY,
 } from './audit-spec.js';
+import { AuditInterceptor } from './audit.interceptor.js';
 
 export {
   AUDIT_KEY,
@@ -13,7 +13,6 @@ export {
   type AuditDecoratorOptions,
   type AuditEntityIdSource,
   type AuditSpec,
-  SKIP_AUDIT_KEY,
 } from './audit-spec.js';
 
 const IDENTIFIER = /^[a-z][a-z0-9_]{0,63}$/;
@@ -47,17 +46,48 @@ function checkEntityId(source: unknown): void {
 }
 
 /**
+ * Refuses a second `@Audit` or `@SkipAudit` on the same handler or class, which would silently
+ * replace the first: metadata only, read back with `Reflect.getOwnMetadata`.
+ */
+function once(decorator: string): ClassDecorator & MethodDecorator {
+  return (
+    target: object,
+    key?: string | symbol,
+    descriptor?: PropertyDescriptor,
+  ): void => {
+    const holder: unknown =
+      descriptor === undefined ? target : descriptor.value;
+    if (typeof holder !== 'function') {
+      throw new TypeError(`${decorator}: ${String(key)} is not a method`);
+    }
+    if (Reflect.getOwnMetadata(AUDIT_KEY, holder) !== undefined) {
+      const where =
+        key === undefined
+          ? (holder as { name: string }).name
+          : `${(target as { constructor: { name: string } }).constructor.name}.${String(key)}`;
+      throw new TypeError(
+        `${decorator} on ${where}: it already has @Audit or @SkipAudit; keep one`,
+      );
+    }
+  };
+}
+
+/**
  * Audits a controller action: after the handler settles, one `audit_log` row records the action,
  * the entity, the firm, the user, the client IP and the outcome. On a class, it audits every
- * handler of the controller; a handler's own `@Audit` or `@SkipAudit` takes precedence.
+ * handler of the controller (inherited ones too); a handler's own `@Audit` or `@SkipAudit` takes
+ * precedence.
  *
- * It wraps the handler, so nothing needs mounting and no interceptor runs: routes without `@Audit`
- * run exactly as they would without the module. The wrapper asks Nest for the request in an extra
- * argument (`@Req()`) the handler never sees. Requests refused before the handler (guards, pipes)
- * are not audited; mount `AuditInterceptor` to audit pipe refusals too.
+ * Metadata and nothing else: it stores the spec under {@link AUDIT_KEY} and binds
+ * {@link AuditInterceptor} with `UseInterceptors`, which reads the spec through `Reflector` and
+ * does the work. It works on HTTP (Express and Fastify), microservice, WebSocket and GraphQL
+ * handlers: each call writes its row or is refused with `AuditConfigurationError`. Requests a
+ * pipe refuses are recorded as failures (interceptors run before pipes); requests a guard refuses
+ * are not (guards run before interceptors).
  *
  * @param action e.g. `create_project`, `upload_file`, `run_extraction`, `resolve_review`, `download_cma`
  * @param entityType e.g. `cma_project`
+ * @param options passed through whole to the interceptor, checked here
  * @example
  * @Post(':projectId/files')
  * @Audit('upload_file', 'cma_project', {
@@ -82,36 +112,19 @@ export function Audit(
     throw new TypeError('@Audit(): options.metadata must be a function');
   }
   const spec: AuditSpec = Object.freeze({
+    ...options,
     action,
     entityType,
     entityId,
-    metadata: options.metadata,
   });
-  return (
-    target: object,
-    key?: string | symbol,
-    descriptor?: PropertyDescriptor,
-  ): void => {
-    if (key === undefined || descriptor === undefined) {
-      SetMetadata(AUDIT_KEY, spec)(target as Type);
-      wrapController(target as Type, spec);
-      return;
-    }
-    if (typeof descriptor.value !== 'function') {
-      throw new TypeError(
-        `@Audit('${action}'): ${String(key)} is not a method`,
-      );
-    }
-    descriptor.value = wrapHandler(
-      target,
-      key,
-      descriptor.value as (...args: unknown[]) => unknown,
-      spec,
-    );
-  };
+  return applyDecorators(
+    once(`@Audit('${action}')`),
+    SetMetadata(AUDIT_KEY, spec),
+    UseInterceptors(AuditInterceptor),
+  );
 }
 
 /** Exempts a handler (or a whole controller) from auditing, even under a class-level `@Audit`. */
 export function SkipAudit(): ClassDecorator & MethodDecorator {
-  return SetMetadata(SKIP_AUDIT_KEY, true);
+  return applyDecorators(once('@SkipAudit()'), SetMetadata(AUDIT_KEY, false));
 }

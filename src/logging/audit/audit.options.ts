@@ -1,3 +1,4 @@
+import type { ExecutionContext } from '@nestjs/common';
 import { optionCheck } from '../core/option-check.js';
 import type { Durability } from '../writer/writer.options.js';
 import {
@@ -6,8 +7,13 @@ import {
   resolveMetadataPolicy,
 } from './metadata-policy.js';
 
-/** The parts of an HTTP request (Express or Fastify) the audit reads. */
+/**
+ * The parts of an HTTP request (Express or Fastify) the audit reads. It is what `resolveActor`
+ * receives on HTTP routes, and on GraphQL resolvers (the request in the GraphQL context's `req`).
+ */
 export interface AuditRequest {
+  /** Absent on an HTTP request: tells it apart from the messages of other transports. */
+  transport?: undefined;
   /** Set by the host's authentication guard. */
   user?: unknown;
   /** The client address after the framework's trusted-proxy resolution. */
@@ -16,15 +22,55 @@ export interface AuditRequest {
   params?: Record<string, string | undefined>;
 }
 
-/** The firm and user an audited request acts for. */
+/**
+ * What `resolveActor` receives on a microservice handler (`@MessagePattern`, `@EventPattern`;
+ * `context.getType() === 'rpc'`): the message's payload and the transport's context (`TcpContext`,
+ * `NatsContext`, `KafkaContext`...), as `context.switchToRpc()` gives them.
+ */
+export interface AuditRpcRequest {
+  readonly transport: 'rpc';
+  /** The payload, as the transport decoded it (before any pipe). */
+  readonly data: unknown;
+  /** The transport's context: headers, subject, partition..., depending on the transport. */
+  readonly context: unknown;
+}
+
+/**
+ * What `resolveActor` receives on a WebSocket gateway's `@SubscribeMessage` handler
+ * (`context.getType() === 'ws'`): the client socket and the message's data, as
+ * `context.switchToWs()` gives them.
+ */
+export interface AuditWsRequest {
+  readonly transport: 'ws';
+  /** The socket of the client (a `ws` WebSocket, a socket.io `Socket`...). */
+  readonly client: unknown;
+  /** The message's data (before any pipe). */
+  readonly data: unknown;
+}
+
+/** What `resolveActor` receives, by transport: tell them apart with `request.transport`. */
+export type AuditTransportRequest =
+  AuditRequest | AuditRpcRequest | AuditWsRequest;
+
+/** The firm and user an audited request acts for, and where from. */
 export interface AuditActor {
   firmId?: string | null;
   userId?: string | null;
+  /**
+   * The client address, when the resolver knows it. Default: the HTTP request's `ip` (the
+   * framework's trusted-proxy resolution); null on microservices and WebSocket gateways.
+   */
+  ipAddress?: string | null;
 }
 
-/** Finds the firm and user of a request; may be async. */
+/**
+ * Finds the firm and user of an audited call, after the guards ran; may be async. `request` is
+ * the HTTP request (HTTP and GraphQL), or the message of a microservice or WebSocket handler
+ * (`request.transport` `'rpc'` or `'ws'`); `context` is Nest's execution context of the call.
+ */
 export type AuditActorResolver = (
-  request: AuditRequest,
+  request: AuditTransportRequest,
+  context: ExecutionContext,
 ) => AuditActor | null | undefined | Promise<AuditActor | null | undefined>;
 
 /** What an audited request does when its successful action's row cannot be written. */
@@ -36,10 +82,23 @@ export type MissingFirmPolicy = 'error' | 'skip';
 /** Options of the audit trail, `LoggingModule.forRoot({ audit: {...} })`. */
 export interface AuditOptions {
   /**
-   * Finds the firm and the user of a request, after the guards ran. Default: `request.user.firmId`
-   * and `request.user.id` (or `request.user.sub`).
+   * Finds the firm and the user of an audited call, after the guards ran. Default:
+   * `request.user.firmId` and `request.user.id` (or `request.user.sub`) of the HTTP request; the
+   * default finds no actor in a microservice or WebSocket message, so such handlers are refused
+   * (`AuditConfigurationError`) until a resolver is given.
+   * @example
+   * resolveActor: (request) =>
+   *   request.transport === 'rpc'
+   *     ? (request.data as { actor: { firmId: string; userId: string } }).actor
+   *     : { firmId: (request.user as Jwt).firm, userId: (request.user as Jwt).sub },
    */
   resolveActor?: AuditActorResolver;
+  /**
+   * Mount `AuditInterceptor` app-wide (`APP_INTERCEPTOR`) as well as where `@Audit` binds it. It
+   * then runs on every route: an undecorated one pays Nest's interceptor pipeline and one metadata
+   * lookup. A call is still audited once. Default: `false` (`@Audit` binds it where it is used).
+   */
+  global?: boolean;
   /**
    * Header whose value becomes the request id (64 characters of `[A-Za-z0-9._:-]` at most; other
    * values are replaced). `false`: always generate one. Default: `'x-request-id'`.
@@ -75,6 +134,7 @@ export interface AuditOptions {
 
 export interface ResolvedAuditOptions {
   resolveActor: AuditActorResolver;
+  global: boolean;
   requestIdHeader: string | false;
   durability: Durability | undefined;
   onWriteError: AuditWriteErrorPolicy;
@@ -85,6 +145,7 @@ export interface ResolvedAuditOptions {
 
 /** `request.user.firmId`, and `request.user.id` or `request.user.sub`. */
 export const defaultActorResolver: AuditActorResolver = (request) => {
+  if (request.transport !== undefined) return undefined;
   const user = request.user as
     { firmId?: unknown; id?: unknown; sub?: unknown } | null | undefined;
   if (typeof user !== 'object' || user === null) return undefined;
@@ -103,6 +164,7 @@ export function resolveAuditOptions(
 ): ResolvedAuditOptions {
   const resolved: ResolvedAuditOptions = {
     resolveActor: options.resolveActor ?? defaultActorResolver,
+    global: options.global ?? false,
     requestIdHeader:
       options.requestIdHeader === false
         ? false
@@ -118,6 +180,7 @@ export function resolveAuditOptions(
     'resolveActor',
     'a function',
   );
+  check(typeof resolved.global === 'boolean', 'global', 'a boolean');
   check(
     resolved.requestIdHeader === false ||
       /^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(resolved.requestIdHeader),

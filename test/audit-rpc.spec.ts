@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Controller, type INestMicroservice } from '@nestjs/common';
+import {
+  ClientProxyFactory,
+  MessagePattern,
+  type MicroserviceOptions,
+  RpcException,
+  TcpContext,
+  Transport,
+} from '@nestjs/microservices';
+import { lastValueFrom } from 'rxjs';
+import { DataSource } from 'typeorm';
+import type { AuditActorResolver } from '../src/logging/audit/audit.options.js';
+import { Audit, type LoggingModuleOptions } from '../src/logging/index.js';
+import { capturedLogger } from './support/captured-logger.js';
+import { loggingModuleRef } from './support/logging-app.js';
+import { seedFirm } from './support/seed.js';
+import { databaseSuite } from './support/suite.js';
+
+/** @Audit on microservice handlers over TCP on 127.0.0.1, read back from audit_log. */
+
+interface Message {
+  actor?: { firmId: string; userId: string };
+  name?: string;
+  documentId?: string;
+}
+
+@Controller()
+class RpcProjectsController {
+  static calls = 0;
+
+  /** Takes its payload as an undecorated argument. */
+  @MessagePattern('create_project')
+  @Audit('create_project', 'cma_project')
+  create(message: Message) {
+    RpcProjectsController.calls++;
+    return { id: randomUUID(), name: message.name };
+  }
+
+  @MessagePattern('view_document')
+  @Audit('view_document', 'document', {
+    entityId: ({ request }) =>
+      request.transport === 'rpc'
+        ? (request.data as Message).documentId
+        : undefined,
+    metadata: ({ context }) => ({
+      pattern: context.switchToRpc().getContext<TcpContext>().getPattern(),
+    }),
+  })
+  view(message: Message) {
+    RpcProjectsController.calls++;
+    return message;
+  }
+
+  @MessagePattern('resolve_review')
+  @Audit('resolve_review', 'review_item')
+  resolve(): never {
+    RpcProjectsController.calls++;
+    throw new RpcException({ status: 'error', message: 'no such review' });
+  }
+}
+
+/** The actor the sender put in the message, seen only on the rpc transport. */
+const fromMessage: AuditActorResolver = (request, context) =>
+  request.transport === 'rpc' &&
+  context.getType() === 'rpc' &&
+  request.context instanceof TcpContext
+    ? (request.data as Message).actor
+    : undefined;
+
+describe('@Audit on a microservice over TCP', () => {
+  const suite = databaseSuite();
+
+  async function start(options: LoggingModuleOptions = {}) {
+    const { logger, errors } = capturedLogger();
+    const moduleRef = await loggingModuleRef(suite.url, options, {
+      controllers: [RpcProjectsController],
+    });
+    const app: INestMicroservice =
+      moduleRef.createNestMicroservice<MicroserviceOptions>({
+        transport: Transport.TCP,
+        options: { host: '127.0.0.1', port: 0 },
+        logger,
+      });
+    await app.listen();
+    const { port } = app.unwrap<Server>().address() as AddressInfo;
+    const client = ClientProxyFactory.create({
+      transport: Transport.TCP,
+      options: { host: '127.0.0.1', port },
+    });
+    await client.connect();
+    const dataSource = app.get(DataSource);
+    const firm = await seedFirm(dataSource, `firm-${randomUUID()}`);
+    suite.own({
+      close: async () => {
+        client.close();
+        await app.close();
+      },
+    });
+    const send = <T>(pattern: string, message: Message) =>
+      lastValueFrom(client.send<T, Message>(pattern, message));
+    return { ...firm, send, errors };
+  }
+
+  async function rows(firmId: string) {
+    const result = await suite.reader.query<{
+      user_id: string | null;
+      action: string;
+      entity_id: string | null;
+      ip_address: string | null;
+      metadata: Record<string, unknown>;
+    }>(
+      `SELECT user_id, action, entity_id, ip_address, metadata FROM audit_log
+        WHERE firm_id = $1 ORDER BY created_at, action`,
+      [firmId],
+    );
+    return result.rows;
+  }
+
+  it('writes one row per message with a resolveActor reading the message, and the handler gets its payload', async () => {
+    const { send, firmId, userId } = await start({
+      audit: { resolveActor: fromMessage },
+    });
+    const actor = { firmId, userId };
+    const created = await send<{ id: string; name: string }>('create_project', {
+      actor,
+      name: 'Acme CMA',
+    });
+    expect(created).toEqual({ id: expect.any(String), name: 'Acme CMA' });
+    const documentId = randomUUID();
+    // the undecorated argument is the payload, whole
+    expect(await send('view_document', { actor, documentId })).toEqual({
+      actor,
+      documentId,
+    });
+    expect(await rows(firmId)).toEqual([
+      {
+        user_id: userId,
+        action: 'create_project',
+        entity_id: created.id,
+        ip_address: null,
+        metadata: { outcome: 'success', requestId: expect.any(String) },
+      },
+      {
+        user_id: userId,
+        action: 'view_document',
+        entity_id: documentId,
+        ip_address: null,
+        metadata: {
+          outcome: 'success',
+          pattern: 'view_document',
+          requestId: expect.any(String),
+        },
+      },
+    ]);
+  });
+
+  it('records a handler that throws as a failure and passes its error to the client', async () => {
+    const { send, firmId, userId } = await start({
+      audit: { resolveActor: fromMessage },
+    });
+    await expect(
+      send('resolve_review', { actor: { firmId, userId } }),
+    ).rejects.toEqual({ status: 'error', message: 'no such review' });
+    expect(await rows(firmId)).toMatchObject([
+      {
+        action: 'resolve_review',
+        metadata: { outcome: 'failure', errorClass: 'RpcException' },
+      },
+    ]);
+  });
+
+  it.each([{}, { onMissingFirm: 'skip' as const }])(
+    'refuses every message with the default resolveActor (audit %j), naming handler, transport and option, and never runs the handler',
+    async (audit) => {
+      const { send, firmId, userId, errors } = await start({ audit });
+      const calls = RpcProjectsController.calls;
+      for (const pattern of ['create_project', 'view_document']) {
+        await expect(
+          send(pattern, { actor: { firmId, userId }, name: 'p' }),
+        ).rejects.toEqual({
+          status: 'error',
+          message: 'Internal server error',
+        });
+      }
+      expect(RpcProjectsController.calls).toBe(calls);
+      expect(await rows(firmId)).toEqual([]);
+      expect(errors).toEqual([
+        expect.stringContaining(
+          "AuditConfigurationError: @Audit('create_project') on RpcProjectsController.create (transport 'rpc'): the default audit.resolveActor",
+        ),
+        expect.stringContaining(
+          "@Audit('view_document') on RpcProjectsController.view (transport 'rpc')",
+        ),
+      ]);
+      expect(errors[0]).toContain('Set audit.resolveActor');
+    },
+  );
+
+  it('refuses a message whose resolver finds no firm, and writes every message it does attribute', async () => {
+    const { send, firmId, userId, errors } = await start({
+      audit: { resolveActor: fromMessage },
+    });
+    const calls = RpcProjectsController.calls;
+    await expect(send('create_project', { name: 'anonymous' })).rejects.toEqual(
+      { status: 'error', message: 'Internal server error' },
+    );
+    expect(RpcProjectsController.calls).toBe(calls);
+    expect(errors).toEqual([
+      expect.stringContaining(
+        "@Audit('create_project') on RpcProjectsController.create (transport 'rpc'): no firm resolved",
+      ),
+    ]);
+    await send('create_project', { actor: { firmId, userId }, name: 'a' });
+    expect(RpcProjectsController.calls).toBe(calls + 1);
+    expect((await rows(firmId)).map((row) => row.action)).toEqual([
+      'create_project',
+    ]);
+  });
+});

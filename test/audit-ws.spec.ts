@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo, Server } from 'node:net';
+import { WsAdapter } from '@nestjs/platform-ws';
+import {
+  MessageBody,
+  SubscribeMessage,
+  WebSocketGateway,
+  type WsResponse,
+} from '@nestjs/websockets';
+import { DataSource } from 'typeorm';
+import { WebSocket } from 'ws';
+import { Audit, type LoggingModuleOptions } from '../src/logging/index.js';
+import { capturedLogger } from './support/captured-logger.js';
+import { loggingModuleRef } from './support/logging-app.js';
+import { seedFirm } from './support/seed.js';
+import { databaseSuite } from './support/suite.js';
+
+/** @Audit on a WebSocket gateway (@nestjs/platform-ws) on 127.0.0.1, read back from audit_log. */
+
+interface Message {
+  actor?: { firmId: string; userId: string };
+  name?: string;
+}
+
+@WebSocketGateway()
+class ProjectsGateway {
+  static calls = 0;
+
+  @SubscribeMessage('create_project')
+  @Audit('create_project', 'cma_project', {
+    entityId: ({ result }) => (result as WsResponse<{ id: string }>).data.id,
+  })
+  create(@MessageBody() _message: Message): WsResponse<{ id: string }> {
+    ProjectsGateway.calls++;
+    return { event: 'created', data: { id: randomUUID() } };
+  }
+}
+
+describe('@Audit on a WebSocket gateway', () => {
+  const suite = databaseSuite();
+
+  async function start(options: LoggingModuleOptions = {}) {
+    const { logger, errors } = capturedLogger();
+    const moduleRef = await loggingModuleRef(suite.url, options, {
+      providers: [ProjectsGateway],
+    });
+    const app = moduleRef.createNestApplication({ logger });
+    app.useWebSocketAdapter(new WsAdapter(app));
+    await app.listen(0, '127.0.0.1');
+    const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
+    const socket = new WebSocket(`ws://127.0.0.1:${port}`);
+    await once(socket, 'open');
+    suite.own({
+      close: async () => {
+        socket.close();
+        await app.close();
+      },
+    });
+    const firm = await seedFirm(app.get(DataSource), `firm-${randomUUID()}`);
+    /** Sends one message and returns the next one the server sends back. */
+    const send = async (event: string, data: Message) => {
+      const reply = once(socket, 'message');
+      socket.send(JSON.stringify({ event, data }));
+      const [raw] = (await reply) as [Buffer];
+      return JSON.parse(raw.toString()) as { event: string; data: unknown };
+    };
+    return { ...firm, send, errors };
+  }
+
+  async function rows(firmId: string) {
+    const result = await suite.reader.query<{
+      action: string;
+      user_id: string | null;
+      entity_id: string | null;
+      ip_address: string | null;
+    }>(
+      'SELECT action, user_id, entity_id, ip_address FROM audit_log WHERE firm_id = $1',
+      [firmId],
+    );
+    return result.rows;
+  }
+
+  it('writes one row per message with a resolveActor reading the message', async () => {
+    const { send, firmId, userId } = await start({
+      audit: {
+        resolveActor: (request, context) =>
+          request.transport === 'ws' && context.getType() === 'ws'
+            ? (request.data as Message).actor
+            : undefined,
+      },
+    });
+    const reply = await send('create_project', {
+      actor: { firmId, userId },
+      name: 'p',
+    });
+    expect(reply).toEqual({
+      event: 'created',
+      data: { id: expect.any(String) },
+    });
+    expect(await rows(firmId)).toEqual([
+      {
+        action: 'create_project',
+        user_id: userId,
+        entity_id: (reply.data as { id: string }).id,
+        ip_address: null,
+      },
+    ]);
+  });
+
+  it('refuses every message with the default resolveActor, naming handler, transport and option', async () => {
+    const { send, firmId, userId, errors } = await start();
+    const calls = ProjectsGateway.calls;
+    const reply = await send('create_project', { actor: { firmId, userId } });
+    expect(reply).toEqual({
+      event: 'exception',
+      data: expect.objectContaining({
+        status: 'error',
+        message: 'Internal server error',
+      }),
+    });
+    expect(ProjectsGateway.calls).toBe(calls);
+    expect(await rows(firmId)).toEqual([]);
+    expect(errors).toEqual([
+      expect.stringContaining(
+        "AuditConfigurationError: @Audit('create_project') on ProjectsGateway.create (transport 'ws'): the default audit.resolveActor",
+      ),
+    ]);
+    expect(errors[0]).toContain(
+      "Set audit.resolveActor to find the firm and user in it (request is { transport: 'ws', client, data })",
+    );
+  });
+});
