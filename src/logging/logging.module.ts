@@ -71,7 +71,8 @@ const SERVICES = [
       inject: [AUDIT_OPTIONS, AuditInterceptor],
     },
   ],
-  exports: SERVICES,
+  // AuditRecorder too: @Audit binds AuditInterceptor in the host's module, which resolves it there.
+  exports: [...SERVICES, AuditRecorder],
 })
 export class LoggingModule extends ConfigurableModuleClass {
   /** Registers the module with options known up front. */
