@@ -104,3 +104,34 @@ export function daysBetween(from, to) {
     days.push(day);
   return days;
 }
+
+/** An error message, clamped to three lines, in full on hover. */
+export function message(text) {
+  if (!text) return el('span', 'muted', '—');
+  const node = el('div', 'message', text);
+  node.title = text;
+  return node;
+}
+
+/** Metadata as a list of `key: value`, each part text. */
+export function metadataList(metadata) {
+  if (
+    !metadata ||
+    typeof metadata !== 'object' ||
+    !Object.keys(metadata).length
+  ) {
+    return el('span', 'muted', '—');
+  }
+  return el(
+    'ul',
+    'meta',
+    ...Object.entries(metadata).map(([key, value]) =>
+      el(
+        'li',
+        null,
+        el('span', 'key', `${key}: `),
+        typeof value === 'string' ? value : JSON.stringify(value),
+      ),
+    ),
+  );
+}

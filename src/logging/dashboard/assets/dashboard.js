@@ -7,6 +7,8 @@ import {
   el,
   exact,
   isoDay,
+  message,
+  metadataList,
   nextDay,
   shortId,
   time,
@@ -161,7 +163,7 @@ function loadFailures() {
             el('td', 'nowrap', time(call.createdAt)),
             el('td', null, el('span', 'tag', call.model)),
             el('td', null, call.taskType),
-            el('td', 'message', call.errorMessage ?? '—'),
+            el('td', null, message(call.errorMessage)),
           ),
         ),
       );
@@ -172,28 +174,6 @@ function loadFailures() {
       );
     };
   });
-}
-
-function metadataList(metadata) {
-  if (
-    !metadata ||
-    typeof metadata !== 'object' ||
-    !Object.keys(metadata).length
-  ) {
-    return el('span', 'muted', '—');
-  }
-  return el(
-    'ul',
-    'meta',
-    ...Object.entries(metadata).map(([key, value]) =>
-      el(
-        'li',
-        null,
-        el('span', 'key', `${key}: `),
-        typeof value === 'string' ? value : JSON.stringify(value),
-      ),
-    ),
-  );
 }
 
 function trailRow(entry) {
