@@ -53,11 +53,8 @@ import type { Repository } from 'typeorm';
 import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
 import { CmaProject } from '../src/demo/entities/index.js';
 import { AuditLog } from '../src/logging/entities/index.js';
-import {
-  Audit,
-  LoggingModule,
-  type LogWriterOptions,
-} from '../src/logging/index.js';
+import { Audit, LoggingModule } from '../src/logging/index.js';
+import { type LogWriterOptions } from '../src/logging/writer/writer.options.js';
 
 const VARIANTS = [
   'bare',

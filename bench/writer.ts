@@ -36,14 +36,32 @@ import {
   LoggingModule,
   type LlmUsageEntry,
 } from '../src/logging/index.js';
+import {
+  createRollupVariants,
+  ROLLUP_VARIANTS,
+  rolledUpCalls,
+  type RollupVariant,
+  useRollupVariant,
+} from './rollup-variants.js';
 import { LlmUsageLog } from '../src/logging/entities/index.js';
-import { type Durability } from '../src/logging/writer/writer.options.js';
+import type { Durability } from '../src/logging/writer/writer.options.js';
 import { freshDatabase, machineLine, writeResults } from './support.js';
 
 const N = Number(process.env.BENCH_ROWS ?? 200_000);
 const SAVE_N = Math.min(N, Number(process.env.BENCH_SAVE_ROWS ?? 5_000));
 const CALLERS = Number(process.env.BENCH_CALLERS ?? 512);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const VARIANTS = (
+  process.env.BENCH_ROLLUPS?.split(',') ?? [...ROLLUP_VARIANTS]
+).map((v) => {
+  if (!(ROLLUP_VARIANTS as readonly string[]).includes(v)) {
+    throw new Error(
+      `BENCH_ROLLUPS: ${v} is not one of ${ROLLUP_VARIANTS.join(', ')}`,
+    );
+  }
+  return v as RollupVariant;
+});
+const METHOD_FILTER = process.env.BENCH_METHODS?.split(',') ?? [''];
 const FIRMS = 10;
 const MODELS = ['gemini-2.0-flash', 'gemini-3-flash', 'gemini-3.1-pro'];
 const TASKS = [
@@ -59,6 +77,10 @@ interface Result {
   seconds: number;
   rowsPerSecond: number;
   ratioToCopy?: number;
+  /** The daily rollup kept meanwhile (bench/rollup-variants.ts). */
+  rollup?: RollupVariant;
+  /** rows/s over the same method's without a rollup. */
+  ratioToNoRollup?: number;
 }
 
 function entries(firms: { firmId: string; projectId: string }[], n: number) {
@@ -82,11 +104,11 @@ function entries(firms: { firmId: string; projectId: string }[], n: number) {
 async function timed(
   method: string,
   rows: number,
-  fn: () => Promise<void>,
+  fn: () => Promise<number | void>,
 ): Promise<Result> {
   const start = process.hrtime.bigint();
-  await fn();
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const own = await fn();
+  const seconds = own ?? Number(process.hrtime.bigint() - start) / 1e9;
   const result = { method, rows, seconds, rowsPerSecond: rows / seconds };
   console.log(
     `${method.padEnd(34)} ${String(rows).padStart(8)} rows ${seconds.toFixed(2).padStart(7)} s ${Math.round(result.rowsPerSecond).toString().padStart(8)} rows/s`,
@@ -160,83 +182,80 @@ async function main(): Promise<void> {
     `bench/writer: ${N} rows, ${CALLERS} concurrent callers, ${machineLine()}, ${server.description}`,
   );
 
-  const rounds: Result[][] = [];
-  for (let round = 1; round <= ROUNDS; round++) {
-    console.log(`round ${round} of ${ROUNDS}`);
-    const results: Result[] = [];
-    // (b) COPY, the baseline.
-    await truncate();
-    results.push(
-      await timed('COPY FROM STDIN (1 connection)', N, async () => {
-        const client = new Client({ connectionString: url });
-        await client.connect();
-        const createdAt = new Date().toISOString();
-        function* lines() {
-          for (let i = 0; i < data.length; i += 1000) {
-            yield (
-              data
-                .slice(i, i + 1000)
-                .map((e) => copyLine(e, createdAt))
-                .join('\n') + '\n'
-            );
-          }
-        }
-        await pipeline(
-          Readable.from(lines()),
-          client.query(
-            copyFrom(
-              'COPY llm_usage_log (id, firm_id, cma_project_id, model, task_type, input_tokens, output_tokens, cost_usd, latency_ms, success, error_message, created_at) FROM STDIN',
-            ),
-          ),
+  /** The methods, each a function that writes its rows into the emptied table. */
+  const copy = async () => {
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    const createdAt = new Date().toISOString();
+    function* lines() {
+      for (let i = 0; i < data.length; i += 1000) {
+        yield (
+          data
+            .slice(i, i + 1000)
+            .map((e) => copyLine(e, createdAt))
+            .join('\n') + '\n'
         );
-        await client.end();
+      }
+    }
+    await pipeline(
+      Readable.from(lines()),
+      client.query(
+        copyFrom(
+          'COPY llm_usage_log (id, firm_id, cma_project_id, model, task_type, input_tokens, output_tokens, cost_usd, latency_ms, success, error_message, created_at) FROM STDIN',
+        ),
+      ),
+    );
+    await client.end();
+  };
+  const writer = (durability: Durability) => async () => {
+    @Module({
+      imports: [
+        TypeOrmModule.forRoot(demoDataSourceOptions(url)),
+        LoggingModule.forRoot({
+          writer: { durability },
+          rollups: { compactIntervalMs: 0 },
+        }),
+      ],
+    })
+    class BenchModule {}
+    const app = await NestFactory.createApplicationContext(BenchModule, {
+      logger: ['error', 'warn'],
+    });
+    const usage = app.get(LlmUsageService);
+    const logWriter = app.get(LogWriterService);
+    const start = process.hrtime.bigint();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CALLERS }, async () => {
+        while (next < N) await usage.record(data[next++]);
       }),
     );
-    await check(N);
-
-    // (a) the writer, through LlmUsageService.record(), in each durability.
-    for (const durability of ['await', 'buffered'] as Durability[]) {
-      await truncate();
-      @Module({
-        imports: [
-          TypeOrmModule.forRoot(demoDataSourceOptions(url)),
-          LoggingModule.forRoot({ writer: { durability } }),
-        ],
-      })
-      class BenchModule {}
-      const app = await NestFactory.createApplicationContext(BenchModule, {
-        logger: ['error', 'warn'],
-      });
-      const usage = app.get(LlmUsageService);
-      const writer = app.get(LogWriterService);
-      results.push(
-        await timed(
-          `writer, '${durability}' (${CALLERS} callers)`,
-          N,
-          async () => {
-            let next = 0;
-            await Promise.all(
-              Array.from({ length: CALLERS }, async () => {
-                while (next < N) await usage.record(data[next++]);
-              }),
-            );
-            await writer.flush(); // 'buffered': until every row is committed
-          },
-        ),
-      );
-      const stats = writer.stats();
-      console.log(
-        `  ${stats.batches} statements, ${(stats.rowsWritten / stats.batches).toFixed(0)} rows each on average, ${stats.retries} retries, ${stats.rowsFailed} failed`,
-      );
-      await app.close();
-      await check(N);
-    }
-
-    // (d) repository.insert in batches of 1,000.
-    await truncate();
-    const repository = setup.getRepository(LlmUsageLog);
-    results.push(
-      await timed('repository.insert, 1,000 per call', N, async () => {
+    await logWriter.flush(); // 'buffered': until every row is committed
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    await app.close();
+    return seconds; // the app's start and close are not timed
+  };
+  const repository = setup.getRepository(LlmUsageLog);
+  const METHODS: {
+    name: string;
+    rows: number;
+    run: () => Promise<number | void>;
+  }[] = [
+    { name: 'COPY FROM STDIN (1 connection)', rows: N, run: copy },
+    {
+      name: `writer, 'await' (${CALLERS} callers)`,
+      rows: N,
+      run: writer('await'),
+    },
+    {
+      name: `writer, 'buffered' (${CALLERS} callers)`,
+      rows: N,
+      run: writer('buffered'),
+    },
+    {
+      name: 'repository.insert, 1,000 per call',
+      rows: N,
+      run: async () => {
         for (let i = 0; i < N; i += 1000) {
           await repository.insert(
             data
@@ -244,24 +263,46 @@ async function main(): Promise<void> {
               .map((e) => ({ ...e, costUsd: String(e.costUsd) })),
           );
         }
-      }),
-    );
-    await check(N);
-
-    // (c) repository.save, one row at a time.
-    await truncate();
-    results.push(
-      await timed('repository.save, 1 row per call', SAVE_N, async () => {
+      },
+    },
+    {
+      name: 'repository.save, 1 row per call',
+      rows: SAVE_N,
+      run: async () => {
         for (let i = 0; i < SAVE_N; i++) {
           await repository.save({
             ...data[i],
             costUsd: String(data[i].costUsd),
           });
         }
-      }),
-    );
-    await check(SAVE_N);
+      },
+    },
+  ].filter((m) => METHOD_FILTER.some((f) => m.name.includes(f)));
 
+  await createRollupVariants(setup);
+  const rounds: Result[][] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    console.log(`round ${round} of ${ROUNDS}`);
+    const results: Result[] = [];
+    for (const variant of VARIANTS) {
+      for (const method of METHODS) {
+        await truncate();
+        await useRollupVariant(setup, variant);
+        const result = await timed(
+          `${method.name} [${variant}]`,
+          method.rows,
+          method.run,
+        );
+        results.push({ ...result, method: method.name, rollup: variant });
+        await check(method.rows);
+        const rolled = await rolledUpCalls(setup, variant);
+        if (variant !== 'none' && rolled !== method.rows) {
+          throw new Error(
+            `${variant}: rollup counts ${rolled} calls, expected ${method.rows}`,
+          );
+        }
+      }
+    }
     rounds.push(results);
   }
   const results = rounds[0].map((first, m) => {
@@ -270,12 +311,24 @@ async function main(): Promise<void> {
       .sort((a, b) => a.rowsPerSecond - b.rowsPerSecond);
     return { ...sorted[Math.floor(sorted.length / 2)], method: first.method };
   });
-  const copy = results[0].rowsPerSecond;
-  for (const r of results) r.ratioToCopy = r.rowsPerSecond / copy;
-  console.log(`\nmedian of ${ROUNDS} rounds, ratio to COPY:`);
+  const copyRate = (variant: string) =>
+    results.find((r) => r.method.startsWith('COPY') && r.rollup === variant)
+      ?.rowsPerSecond;
+  for (const r of results) {
+    const base = results.find(
+      (x) => x.method === r.method && x.rollup === 'none',
+    );
+    r.ratioToCopy =
+      r.rowsPerSecond /
+      (copyRate('none') ?? copyRate(r.rollup!) ?? r.rowsPerSecond);
+    if (base) r.ratioToNoRollup = r.rowsPerSecond / base.rowsPerSecond;
+  }
+  console.log(
+    `\nmedian of ${ROUNDS} rounds: rows/s, ratio to COPY without rollup, ratio to the same method without rollup`,
+  );
   for (const r of results) {
     console.log(
-      `  ${r.method.padEnd(34)} ${Math.round(r.rowsPerSecond).toString().padStart(8)} rows/s ${r.ratioToCopy!.toFixed(2)}x`,
+      `  ${`${r.method} [${r.rollup}]`.padEnd(56)} ${Math.round(r.rowsPerSecond).toString().padStart(8)} rows/s ${r.ratioToCopy!.toFixed(2)}x ${r.ratioToNoRollup?.toFixed(3) ?? ''}`,
     );
   }
 

@@ -8,6 +8,7 @@ import {
 } from '../src/logging/index.js';
 import { type LogTableName } from '../src/logging/retention/log-retention.service.js';
 import { openTestDataSource, type TestDatabase } from './support/database.js';
+import { captureLogs } from './support/logs.js';
 import { seedFirm } from './support/seed.js';
 import { refusal } from './support/sql.js';
 
@@ -145,11 +146,12 @@ describe('append-only logs', () => {
   });
 
   it('purges rows older than the cutoff in batches through LogRetentionService, and nothing newer', async () => {
+    const logs = captureLogs();
     const retention = new LogRetentionService(dataSource);
     const firm = await seedFirm(dataSource, `purge-${randomUUID()}`);
-    const old = await Promise.all(
-      Array.from({ length: 7 }, (_, i) => rows(firm, 400 + i)),
-    );
+    // One statement at a time: a pg Client runs its queries in turn.
+    const old: Awaited<ReturnType<typeof rows>>[] = [];
+    for (let i = 0; i < 7; i++) old.push(await rows(firm, 400 + i));
     const recent = await rows(firm, 10);
     const cutoff = new Date(Date.now() - 365 * 86_400_000);
     // other tests of this file leave old rows too: all of them go
@@ -180,6 +182,12 @@ describe('append-only logs', () => {
     expect(await count('llm_usage_log', recent.usageId)).toBe(1);
     expect(await count('audit_log', recent.auditId)).toBe(1);
     expect(await retention.purge('audit_log', cutoff)).toBe(0);
+    // each purge says what it removed
+    expect(logs.log).toEqual([
+      expect.stringMatching(`^audit_log: ${oldAudit} rows created before`),
+      expect.stringMatching(`^llm_usage_log: ${oldUsage} rows created before`),
+      expect.stringMatching('^audit_log: 0 rows created before'),
+    ]);
   });
 
   it('leaves no opening behind a purge: the same transaction still cannot delete', async () => {

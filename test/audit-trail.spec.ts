@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import {
-  AuditTrailService,
-  AuditTrailQueryError,
-} from '../src/logging/index.js';
+import { AuditTrailService } from '../src/logging/index.js';
+import { AuditTrailQueryError } from '../src/logging/audit/audit-trail.service.js';
 import { type AuditTrailEntry } from '../src/logging/audit/audit-trail.service.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';

@@ -40,10 +40,14 @@ describe('migration scripts with DATABASE_URL', () => {
     );
     expect((await schemaSnapshot(dataSource)).tables).toEqual([
       'audit_log',
+      'audit_log_daily',
       'cma_projects',
       'credit_transaction',
       'firms',
+      'llm_usage_daily',
+      'llm_usage_daily_project',
       'llm_usage_log',
+      'logging_retention_horizon',
       'users',
     ]);
 
@@ -56,6 +60,7 @@ describe('migration scripts with DATABASE_URL', () => {
       /\[X\] 4 AddLlmUsageLogFirmCreatedAtIndex1795305750000/,
     );
     expect(shown.output).toMatch(/\[X\] 5 CreateCreditLedger1795305780000/);
+    expect(shown.output).toMatch(/\[X\] 6 CreateDailyRollups1795305800000/);
 
     const check = await npm(
       'migration:generate',
@@ -69,6 +74,7 @@ describe('migration scripts with DATABASE_URL', () => {
 
   it('migration:revert, repeated, removes it all', async () => {
     for (const name of [
+      'CreateDailyRollups1795305800000',
       'CreateCreditLedger1795305780000',
       'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
       'AppendOnlyLogs1795305720000',

@@ -46,6 +46,7 @@ describe('demo host', () => {
           'AppendOnlyLogs1795305720000',
           'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
           'CreateCreditLedger1795305780000',
+          'CreateDailyRollups1795305800000',
         ]);
       } finally {
         await client.end();
@@ -59,25 +60,61 @@ describe('demo host', () => {
     });
   });
 
-  describe('npm start without DATABASE_URL', () => {
-    let dataParent: string;
-
+  /**
+   * Where `npm start` and `npm run demo` run: with DATABASE_URL set (the suite runs on a given
+   * server), a database of their own on that server; otherwise an embedded server of their own, in
+   * a data folder of their own on a free port.
+   */
+  function demoDatabase() {
+    const given = Boolean(process.env.DATABASE_URL);
+    let database: TestDatabase | undefined;
+    let dataParent: string | undefined;
+    let pgPort = 0;
     beforeAll(async () => {
-      dataParent = await mkdtemp(join(tmpdir(), 'logging-demo-'));
-      await chmod(dataParent, 0o755);
+      if (given) {
+        database = await createTestDatabase({ migrated: false });
+      } else {
+        dataParent = await mkdtemp(join(tmpdir(), 'logging-demo-'));
+        await chmod(dataParent, 0o755);
+        pgPort = await freePort();
+      }
     });
-    afterAll(() => rm(dataParent, { recursive: true, force: true }));
+    afterAll(async () => {
+      await database?.drop();
+      if (dataParent) await rm(dataParent, { recursive: true, force: true });
+    });
+    return {
+      given,
+      get pgPort() {
+        return pgPort;
+      },
+      env: (extra: Record<string, string> = {}) =>
+        childEnv({
+          ...extra,
+          ...(given
+            ? { DATABASE_URL: database!.url }
+            : {
+                DATABASE_URL: undefined,
+                EMBEDDED_PG_DIR: join(dataParent!, 'pgdata'),
+                EMBEDDED_PG_PORT: String(pgPort),
+              }),
+        }),
+      /** How `npm start` names the database it uses. */
+      get description() {
+        return given
+          ? 'Database: DATABASE_URL'
+          : `embedded PostgreSQL on port ${pgPort}`;
+      },
+    };
+  }
 
-    it('starts its embedded PostgreSQL, serves /health on the port it prints, and stops both on SIGTERM', async () => {
-      const pgPort = await freePort();
+  describe('npm start', () => {
+    const demo = demoDatabase();
+
+    it('starts on its database (the embedded one without DATABASE_URL), serves /health on the port it prints, and stops on SIGTERM', async () => {
       const child = spawn('npm', ['start'], {
         detached: true,
-        env: childEnv({
-          DATABASE_URL: undefined,
-          PORT: '0',
-          EMBEDDED_PG_DIR: join(dataParent, 'pgdata'),
-          EMBEDDED_PG_PORT: String(pgPort),
-        }),
+        env: demo.env({ PORT: '0' }),
       });
       const exit = finished(child, 90_000);
       const [, url, dashboard] = await waitForOutput(
@@ -99,10 +136,12 @@ describe('demo host', () => {
       // npm's process group: npm itself and the node process it runs.
       process.kill(-child.pid!, 'SIGTERM');
       const { output } = await exit;
-      expect(output).toContain(`embedded PostgreSQL on port ${pgPort}`);
+      expect(output).toContain(demo.description);
+      if (demo.given) return;
 
+      // the embedded server it started stopped with it
       const probe = new Client({
-        connectionString: `postgres://postgres:postgres@127.0.0.1:${pgPort}/postgres`,
+        connectionString: `postgres://postgres:postgres@127.0.0.1:${demo.pgPort}/postgres`,
         connectionTimeoutMillis: 2_000,
       });
       await expect(probe.connect()).rejects.toThrow();
@@ -111,22 +150,12 @@ describe('demo host', () => {
   });
 
   describe('npm run demo', () => {
-    let dataParent: string;
-
-    beforeAll(async () => {
-      dataParent = await mkdtemp(join(tmpdir(), 'logging-tour-'));
-      await chmod(dataParent, 0o755);
-    });
-    afterAll(() => rm(dataParent, { recursive: true, force: true }));
+    const demo = demoDatabase();
 
     it("performs the seed's actions for two firms and prints each firm's trail and exact costs", async () => {
       const child = spawn('npm', ['run', 'demo'], {
         detached: true,
-        env: childEnv({
-          DATABASE_URL: undefined,
-          EMBEDDED_PG_DIR: join(dataParent, 'pgdata'),
-          EMBEDDED_PG_PORT: String(await freePort()),
-        }),
+        env: demo.env(),
       });
       const { code, output } = await finished(child, 170_000);
       expect(code).toBe(0);

@@ -1,7 +1,5 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -9,11 +7,6 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
-import {
-  type EmbeddedPostgresHandle,
-  ensureDatabase,
-  startEmbeddedPostgres,
-} from '../src/demo/database/embedded-postgres.js';
 import {
   AuditLogService,
   LlmUsageService,
@@ -24,14 +17,10 @@ import {
   type LoggingModuleOptions,
 } from '../src/logging/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import {
-  childEnv,
-  finished,
-  freePort,
-  run,
-  waitForOutput,
-} from './support/processes.js';
+import { captureLogs } from './support/logs.js';
+import { childEnv, finished, run, waitForOutput } from './support/processes.js';
 import { seedFirm } from './support/seed.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 /**
  * Faults: the database goes away under load, stays away past the retry budget, and the app is
@@ -67,44 +56,28 @@ async function idsIn(
 }
 
 /**
- * A PostgreSQL of this file's own, which it can stop and start again (the shared test server
- * cannot be: other files use it).
+ * The app reaches the test server through a TCP proxy of this file's own, which cuts the way and
+ * restores it, or lets connections go half-open or slow; the server itself is never stopped (other
+ * files use it, and it may be DATABASE_URL's).
  */
 describe('the database goes away', () => {
-  let parent: string;
-  let port: number;
-  let server: EmbeddedPostgresHandle;
-  let url: string;
-
-  const startServer = async () => {
-    server = await startEmbeddedPostgres({
-      dataDir: join(parent, 'data'),
-      port,
-      persistent: true,
-    });
-  };
+  let database: TestDatabase;
+  let proxy: TcpProxy;
 
   beforeAll(async () => {
-    parent = await mkdtemp(join(tmpdir(), 'logging-faults-'));
-    await chmod(parent, 0o755);
-    port = await freePort();
-    await startServer();
-    await ensureDatabase(server.url('postgres'), 'faults');
-    url = server.url('faults');
-    const setup = await new DataSource(demoDataSourceOptions(url)).initialize();
-    await setup.runMigrations();
-    await setup.destroy();
-  }, 60_000);
+    database = await createTestDatabase();
+    proxy = await TcpProxy.start(database.url);
+  });
   afterAll(async () => {
-    await server.stop();
-    await rm(parent, { recursive: true, force: true });
+    await proxy.close();
+    await database.drop();
   });
 
   async function app(options: LoggingModuleOptions) {
     const moduleRef = await Test.createTestingModule({
       imports: [
         TypeOrmModule.forRoot({
-          ...demoDataSourceOptions(url),
+          ...demoDataSourceOptions(proxy.url(database.url)),
           extra: { connectionTimeoutMillis: 1_000 },
         }),
         LoggingModule.forRoot(options),
@@ -113,11 +86,13 @@ describe('the database goes away', () => {
     const nest: INestApplication = moduleRef.createNestApplication({
       logger: false,
     });
+    const logs = captureLogs(nest);
     await nest.init();
     const dataSource = nest.get(DataSource);
     const firm = await seedFirm(dataSource, `faults-${randomUUID()}`);
     return {
       nest,
+      logs,
       firmId: firm.firmId,
       usage: nest.get(LlmUsageService),
       audit: nest.get(AuditLogService),
@@ -125,10 +100,14 @@ describe('the database goes away', () => {
     };
   }
 
-  it('restarts under load in both durabilities: every resolved record() is stored, and the writer recovers by itself', async () => {
-    const { nest, firmId, usage, audit, writer } = await app({
-      writer: { retry: { attempts: 40, baseDelayMs: 50, maxDelayMs: 400 } },
-    });
+  /**
+   * Records as fast as 8 awaiting and 2 buffering callers can while `disturb` runs, and returns
+   * the ids each durability was given, and the errors.
+   */
+  async function underLoad(
+    { usage, audit, firmId }: Awaited<ReturnType<typeof app>>,
+    disturb: () => Promise<void>,
+  ) {
     const stored = { usage: [] as string[], audit: [] as string[] };
     const failures: unknown[] = [];
     let running = true;
@@ -167,27 +146,28 @@ describe('the database goes away', () => {
       ...Array.from({ length: 2 }, buffered),
     ];
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const before = { usage: stored.usage.length };
-    await server.stop();
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    await startServer();
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const before = stored.usage.length;
+    await disturb();
     running = false;
     await Promise.all(load);
-    await writer.flush();
+    return { stored, failures, before };
+  }
 
-    const stats = writer.stats();
-    expect(failures).toEqual([]);
-    expect(stats.rowsFailed).toBe(0);
-    expect(stats.retries).toBeGreaterThan(0); // the outage was felt
-    expect(before.usage).toBeGreaterThan(0);
-    expect(stored.usage.length).toBeGreaterThan(before.usage); // and lived through
-    const usageIds = await idsIn(url, 'llm_usage_log', 'id', stored.usage);
-    const auditIds = await idsIn(url, 'audit_log', 'id', stored.audit);
+  /** Every id the callers were given is stored, once, and nothing else is. */
+  async function expectAllStoredOnce(
+    firmId: string,
+    stored: { usage: string[]; audit: string[] },
+  ) {
+    const usageIds = await idsIn(
+      database.url,
+      'llm_usage_log',
+      'id',
+      stored.usage,
+    );
+    const auditIds = await idsIn(database.url, 'audit_log', 'id', stored.audit);
     expect(usageIds.size).toBe(stored.usage.length);
     expect(auditIds.size).toBe(stored.audit.length);
-    // nothing more either: a batch retried after a lost acknowledgement is not stored twice
-    const client = new Client({ connectionString: url });
+    const client = new Client({ connectionString: database.url });
     await client.connect();
     const { rows } = await client.query<{ usage: number; audit: number }>(
       `SELECT (SELECT count(*)::int FROM llm_usage_log WHERE firm_id = $1) AS usage,
@@ -199,14 +179,104 @@ describe('the database goes away', () => {
       usage: stored.usage.length,
       audit: stored.audit.length,
     });
+  }
+
+  const pause = (ms: number) =>
+    new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('is cut off under load in both durabilities: every resolved record() is stored, and the writer recovers by itself', async () => {
+    const running = await app({
+      writer: { retry: { attempts: 40, baseDelayMs: 50, maxDelayMs: 400 } },
+    });
+    const { nest, firmId, usage, writer, logs } = running;
+    const { stored, failures, before } = await underLoad(running, async () => {
+      proxy.cut();
+      await pause(1_000);
+      proxy.restore();
+      await pause(1_000);
+    });
+    await writer.flush();
+
+    const stats = writer.stats();
+    expect(failures).toEqual([]);
+    expect(stats.rowsFailed).toBe(0);
+    expect(stats.retries).toBeGreaterThan(0); // the outage was felt
+    expect(logs.warn.length).toBe(stats.retries); // and each retry was reported
+    expect(logs.error).toEqual([]);
+    expect(before).toBeGreaterThan(0);
+    expect(stored.usage.length).toBeGreaterThan(before); // and lived through
+    // nothing more either: a batch retried after a lost acknowledgement is not stored twice
+    await expectAllStoredOnce(firmId, stored);
     // and it writes again at once
     const id = await usage.record(usageEntry(firmId, 0));
-    expect((await idsIn(url, 'llm_usage_log', 'id', [id])).size).toBe(1);
+    expect((await idsIn(database.url, 'llm_usage_log', 'id', [id])).size).toBe(
+      1,
+    );
+    await nest.close();
+  }, 60_000);
+
+  it('notices connections gone half-open under load (writer.statementTimeoutMs), moves to new ones, and loses nothing it acknowledged', async () => {
+    const running = await app({
+      writer: {
+        statementTimeoutMs: 400,
+        retry: { attempts: 40, baseDelayMs: 20, maxDelayMs: 200 },
+      },
+    });
+    const { nest, firmId, writer, logs } = running;
+    let silenced = 0;
+    const { stored, failures, before } = await underLoad(running, async () => {
+      silenced = proxy.halfOpen();
+      await pause(2_000);
+    });
+    await writer.flush();
+
+    expect(silenced).toBeGreaterThan(0);
+    expect(failures).toEqual([]);
+    const stats = writer.stats();
+    expect(stats.rowsFailed).toBe(0);
+    expect(stats.retries).toBeGreaterThan(0);
+    // each retry names the timeout that noticed the dead connection
+    expect(logs.warn.length).toBe(stats.retries);
+    expect(
+      logs.warn.every((line) => line.includes('writer.statementTimeoutMs')),
+    ).toBe(true);
+    expect(logs.error).toEqual([]);
+    expect(stored.usage.length).toBeGreaterThan(before);
+    await expectAllStoredOnce(firmId, stored);
+    // The half-open connections still hold the statements that timed out; closing them lets the
+    // pool end (in production the operating system gives up on such a socket in the end).
+    await proxy.close();
+    proxy = await TcpProxy.start(database.url);
+    await nest.close();
+  }, 60_000);
+
+  it('waits out a slow link, and a statement answered after its timeout is not written twice', async () => {
+    const running = await app({
+      writer: {
+        statementTimeoutMs: 300,
+        retry: { attempts: 40, baseDelayMs: 20, maxDelayMs: 200 },
+      },
+    });
+    const { nest, firmId, writer, logs } = running;
+    const { stored, failures } = await underLoad(running, async () => {
+      proxy.slow(500); // longer than the timeout: statements arrive, and are answered, late
+      await pause(1_500);
+      proxy.restore();
+      await pause(500);
+    });
+    await writer.flush();
+    await pause(1_000); // answers still held by the slow link arrive, and are ignored
+
+    expect(failures).toEqual([]);
+    expect(writer.stats()).toMatchObject({ rowsFailed: 0 });
+    expect(writer.stats().retries).toBeGreaterThan(0);
+    expect(logs.error).toEqual([]);
+    await expectAllStoredOnce(firmId, stored);
     await nest.close();
   }, 60_000);
 
   it('stays away past the retry budget: the buffer keeps its bound, the policy applies, and the counters say what was lost', async () => {
-    const { nest, firmId, usage, writer } = await app({
+    const { nest, firmId, usage, writer, logs } = await app({
       writer: {
         retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 50 },
         batchSize: 10,
@@ -215,7 +285,7 @@ describe('the database goes away', () => {
         bufferedDelayMs: 10,
       },
     });
-    await server.stop();
+    proxy.cut();
     try {
       let deepest = 0;
       const sampler = setInterval(() => {
@@ -254,12 +324,17 @@ describe('the database goes away', () => {
       expect(stats.rowsFailed).toBe(outcomes.length + accepted);
       expect(stats.rowsWritten).toBe(0);
       expect(stats.bufferDepth.llm_usage_log).toBe(0);
+      // every lost row is in an error line, each line naming its count; nothing else is an error
+      const lost = logs.error.map((line) =>
+        Number(/(\d+) row\(s\) could not be written/.exec(line)?.[1]),
+      );
+      expect(lost.reduce((sum, rows) => sum + rows, 0)).toBe(stats.rowsFailed);
     } finally {
-      await startServer();
+      proxy.restore();
     }
     // back up: the next row is written, and none of the failed ones appeared after all
     const id = await usage.record(usageEntry(firmId, 0));
-    const client = new Client({ connectionString: url });
+    const client = new Client({ connectionString: database.url });
     await client.connect();
     const { rows } = await client.query<{ id: string }>(
       'SELECT id FROM llm_usage_log WHERE firm_id = $1',

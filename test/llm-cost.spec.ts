@@ -10,6 +10,7 @@ import {
   usageFromGemini,
 } from '../src/logging/index.js';
 import { loggingApp } from './support/logging-app.js';
+import { captureLogs } from './support/logs.js';
 import { databaseSuite } from './support/suite.js';
 import { seedFirm } from './support/seed.js';
 
@@ -432,7 +433,8 @@ describe('LLM costs: prices and track()', () => {
   });
 
   it('keeps the result when the write itself fails', async () => {
-    const { usage } = await start();
+    const { usage, moduleRef } = await start();
+    const logs = captureLogs(moduleRef);
     const missingFirm = '00000000-0000-4000-8000-000000000000';
     await expect(
       usage.track(
@@ -451,6 +453,11 @@ describe('LLM costs: prices and track()', () => {
       result: 'kept',
       cause: { name: 'LogWriteError' },
     });
+    expect(logs.error).toEqual([
+      expect.stringContaining(
+        'llm_usage_log: 1 row(s) could not be written: insert or update on table "llm_usage_log" violates foreign key constraint "fk_llm_usage_log_firm_id"',
+      ),
+    ]);
   });
 
   it('uses the prices and aliases of forRoot, and record() takes the cost of cost()', async () => {

@@ -18,8 +18,12 @@ import {
 } from '../src/logging/index.js';
 import {
   AuditLog,
+  AuditLogDaily,
   CreditTransaction,
+  LlmUsageDaily,
+  LlmUsageDailyProject,
   LlmUsageLog,
+  RetentionHorizon,
 } from '../src/logging/entities/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
@@ -52,12 +56,17 @@ describe('LoggingModule', () => {
       LlmUsageLog,
       AuditLog,
       CreditTransaction,
+      LlmUsageDaily,
+      LlmUsageDailyProject,
+      AuditLogDaily,
+      RetentionHorizon,
     ]);
     expect(LOGGING_MIGRATIONS.map((m) => m.name)).toEqual([
       'CreateLoggingTables1795305660000',
       'AppendOnlyLogs1795305720000',
       'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
       'CreateCreditLedger1795305780000',
+      'CreateDailyRollups1795305800000',
     ]);
   });
 

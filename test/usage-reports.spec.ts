@@ -3,10 +3,10 @@ import type { DataSource } from 'typeorm';
 import {
   type ExpensiveCall,
   LlmUsageReportService,
-  UsageReportQueryError,
   type UsageSummaryQuery,
   type UsageSummaryRow,
 } from '../src/logging/index.js';
+import { UsageReportQueryError } from '../src/logging/llm-usage/llm-usage-report.service.js';
 import {
   mostExpensiveStatement,
   summaryStatement,

@@ -9,6 +9,7 @@ import {
   type LoggingModuleOptions,
 } from '../src/logging/index.js';
 import { loggingApp } from './support/logging-app.js';
+import { captureLogs } from './support/logs.js';
 import { databaseSuite } from './support/suite.js';
 import { seedFirm } from './support/seed.js';
 
@@ -143,7 +144,8 @@ describe('record() and the batched writer', () => {
   });
 
   it('fails a bad row alone: the rest of its batch commits', async () => {
-    const { audit, writer, firmId } = await start();
+    const { audit, writer, firmId, moduleRef } = await start();
+    const logs = captureLogs(moduleRef);
     const results = await Promise.allSettled(
       Array.from({ length: 40 }, (_, i) =>
         audit.record(
@@ -164,6 +166,12 @@ describe('record() and the batched writer', () => {
     expect(await count('audit_log', firmId)).toBe(39);
     expect(await count('audit_log', MISSING_FIRM)).toBe(0);
     expect(writer.stats()).toMatchObject({ rowsWritten: 39, rowsFailed: 1 });
+    // the lost row is logged as an error, once
+    expect(logs.error).toEqual([
+      expect.stringContaining(
+        'audit_log: 1 row(s) could not be written: insert or update on table "audit_log" violates foreign key constraint "fk_audit_log_firm_id"',
+      ),
+    ]);
   });
 
   it("sends 'buffered' rows after bufferedDelayMs, and at once with an 'await' row", async () => {
@@ -389,6 +397,11 @@ describe('record() and the batched writer', () => {
       }),
     ).rejects.toThrow(
       "LoggingModule option writer.onFullBuffer must be 'wait' or 'reject'",
+    );
+    await expect(
+      loggingApp(suite.url, { writer: { statementTimeoutMs: -1 } }),
+    ).rejects.toThrow(
+      'LoggingModule option writer.statementTimeoutMs must be an integer of at least 0',
     );
   });
 });

@@ -7,15 +7,13 @@
  * @packageDocumentation
  */
 
-// The module and its options
+// The module and its options (a feature's options are `LoggingModuleOptions['audit']` and so on)
 export { LoggingModule } from './logging.module.js';
 export type {
   LoggingModuleExtras,
   LoggingModuleOptions,
 } from './logging.options.js';
-export type { AuditActor, AuditOptions } from './audit/audit.options.js';
-export type { LogWriterOptions } from './writer/writer.options.js';
-export type { PricingOptions } from './llm-usage/model-pricing.service.js';
+export type { AuditActor } from './audit/audit.options.js';
 
 // Schema, for the host's DataSource
 export { LOGGING_ENTITIES } from './entities/index.js';
@@ -55,6 +53,7 @@ export {
   type RecordOptions,
 } from './writer/log-writer.service.js';
 export { CreditLedgerService } from './ledger/credit-ledger.service.js';
+export { UsageRollupService } from './rollups/usage-rollup.service.js';
 
 // Entries, inputs and results
 export type { AuditLogEntry } from './audit/audit-log-entry.dto.js';
@@ -73,12 +72,14 @@ export type {
 } from './ledger/credit-ledger.types.js';
 
 // Errors
+// Query errors of AuditTrailService, LlmUsageReportService and UsageRollupService are LogQueryErrors.
 export {
   LogEntryValidationError,
   LogQueryError,
 } from './core/entry-validation.js';
 export {
   LogBufferFullError,
+  LogStatementTimeoutError,
   LogWriteError,
   LogWriterClosedError,
 } from './writer/writer.errors.js';
@@ -87,14 +88,13 @@ export {
   AuditWriteError,
 } from './audit/audit.errors.js';
 export { AuditMetadataError } from './audit/metadata-policy.js';
-export { AuditTrailQueryError } from './audit/audit-trail.service.js';
-export { UsageReportQueryError } from './llm-usage/llm-usage-report.service.js';
 export { LlmCostError } from './llm-usage/cost.js';
 export {
   LlmUsageRecordError,
   UnknownModelError,
 } from './llm-usage/llm-usage.errors.js';
 export { LogRetentionError } from './retention/log-retention.service.js';
+export { RollupRetentionError } from './rollups/usage-rollup.types.js';
 export {
   CreditIdempotencyConflictError,
   CreditLedgerError,

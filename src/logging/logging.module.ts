@@ -17,6 +17,7 @@ import {
   ModelPricingService,
   resolvePricing,
 } from './llm-usage/model-pricing.service.js';
+import { UsageRollupService } from './rollups/usage-rollup.service.js';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
@@ -36,6 +37,7 @@ const SERVICES = [
   AuditTrailService,
   LogRetentionService,
   CreditLedgerService,
+  UsageRollupService,
 ];
 
 /**

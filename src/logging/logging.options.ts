@@ -1,5 +1,6 @@
 import type { AuditOptions } from './audit/audit.options.js';
 import type { PricingOptions } from './llm-usage/model-pricing.service.js';
+import type { UsageRollupOptions } from './rollups/usage-rollup.types.js';
 import type { LogWriterOptions } from './writer/writer.options.js';
 
 /**
@@ -13,6 +14,8 @@ export interface LoggingModuleOptions {
   audit?: AuditOptions;
   /** The price table of LLM models: prices and aliases over the built-in ones. */
   pricing?: PricingOptions;
+  /** The daily rollups: how often their deltas are compacted. */
+  rollups?: UsageRollupOptions;
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   AUDIT_OPTIONS,
   LEDGER_OPTIONS,
   PRICING_OPTIONS,
+  ROLLUP_OPTIONS,
   WRITER_OPTIONS,
 } from './core/logging.constants.js';
 import type { ResolvedLedgerOptions } from './ledger/credit-ledger.types.js';
@@ -29,6 +30,7 @@ export const FEATURE_OPTION_PROVIDERS: Provider[] = [
   slice(WRITER_OPTIONS, (options) => resolveWriterOptions(options.writer)),
   slice(AUDIT_OPTIONS, (options) => resolveAuditOptions(options.audit)),
   slice(PRICING_OPTIONS, (options) => options.pricing ?? {}),
+  slice(ROLLUP_OPTIONS, (options) => options.rollups ?? {}),
   slice(LEDGER_OPTIONS, (options): ResolvedLedgerOptions => ({
     metadataPolicy: resolveMetadataPolicy(options.audit?.metadataPolicy),
   })),

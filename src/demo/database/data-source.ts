@@ -6,11 +6,26 @@ import { DEMO_ENTITIES } from '../entities/index.js';
 import { DEMO_MIGRATIONS } from '../migrations/index.js';
 import { ensureDatabase, startEmbeddedPostgres } from './embedded-postgres.js';
 
+/**
+ * The embedded server's port for a data folder: 55000 to 59999, from a hash of the folder's path,
+ * so two clones on one machine run two servers rather than share one.
+ */
+export function embeddedPortFor(dataDir: string): number {
+  let hash = 0x811c9dc5; // FNV-1a
+  for (const byte of Buffer.from(resolve(dataDir))) {
+    hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  }
+  return 55000 + (hash % 5000);
+}
+
+const dataDir = resolve(process.env.EMBEDDED_PG_DIR ?? '.pgdata');
+
 /** Where the demo and the CLI keep the embedded server when `DATABASE_URL` is unset. */
 export const EMBEDDED_DEFAULTS = {
   /** Git-ignored, so the data survives between commands. */
-  dataDir: resolve(process.env.EMBEDDED_PG_DIR ?? '.pgdata'),
-  port: Number(process.env.EMBEDDED_PG_PORT ?? 54329),
+  dataDir,
+  /** `EMBEDDED_PG_PORT`, else derived from the data folder's path. */
+  port: Number(process.env.EMBEDDED_PG_PORT ?? embeddedPortFor(dataDir)),
   database: 'cma_logging',
 } as const;
 

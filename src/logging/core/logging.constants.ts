@@ -6,6 +6,15 @@ export const LLM_USAGE_LOG_TABLE = 'llm_usage_log';
 /** Table name of the audit trail, as the migration creates it. */
 export const AUDIT_LOG_TABLE = 'audit_log';
 
+/** The daily rollups of the logs, kept by triggers in the same transaction as the raw rows. */
+export const LLM_USAGE_DAILY_TABLE = 'llm_usage_daily';
+export const LLM_USAGE_DAILY_PROJECT_TABLE = 'llm_usage_daily_project';
+export const AUDIT_LOG_DAILY_TABLE = 'audit_log_daily';
+/** How far retention has purged each log: rollups are rebuilt and reconciled only after it. */
+export const RETENTION_HORIZON_TABLE = 'logging_retention_horizon';
+/** `cost_usd` of the usage rollups: NUMERIC(20,6), up to 10^14 USD summed exactly. */
+export const ROLLUP_COST_USD_PRECISION = 20;
+
 /**
  * Tables of the host application that the logs reference. The host registers entities for them in its
  * DataSource; the logging entities point at them by table name and never import host code.
@@ -64,3 +73,4 @@ export const WRITER_OPTIONS = Symbol('LOGGING_WRITER_OPTIONS');
 export const AUDIT_OPTIONS = Symbol('LOGGING_AUDIT_OPTIONS');
 export const PRICING_OPTIONS = Symbol('LOGGING_PRICING_OPTIONS');
 export const LEDGER_OPTIONS = Symbol('LOGGING_LEDGER_OPTIONS');
+export const ROLLUP_OPTIONS = Symbol('LOGGING_ROLLUP_OPTIONS');

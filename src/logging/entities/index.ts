@@ -6,10 +6,23 @@
  * @packageDocumentation
  */
 import { AuditLog } from './audit-log.entity.js';
+import { AuditLogDaily, RetentionHorizon } from './audit-log-daily.entity.js';
+import {
+  LlmUsageDaily,
+  LlmUsageDailyProject,
+} from './llm-usage-daily.entity.js';
 import { CreditTransaction } from './credit-transaction.entity.js';
 import { LlmUsageLog } from './llm-usage-log.entity.js';
 
-export { AuditLog, CreditTransaction, LlmUsageLog };
+export {
+  AuditLog,
+  AuditLogDaily,
+  CreditTransaction,
+  LlmUsageDaily,
+  LlmUsageDailyProject,
+  LlmUsageLog,
+  RetentionHorizon,
+};
 export {
   AUDIT_LOG_TABLE,
   CREDIT_FEATURES,
@@ -23,4 +36,12 @@ export {
 } from '../core/logging.constants.js';
 
 /** The module's entities, for the host's DataSource `entities` list. */
-export const LOGGING_ENTITIES = [LlmUsageLog, AuditLog, CreditTransaction];
+export const LOGGING_ENTITIES = [
+  LlmUsageLog,
+  AuditLog,
+  CreditTransaction,
+  LlmUsageDaily,
+  LlmUsageDailyProject,
+  AuditLogDaily,
+  RetentionHorizon,
+];

@@ -17,6 +17,7 @@ import {
   LogEntryValidationError,
   validateEntry,
 } from '../core/entry-validation.js';
+import { nextMicros, uuidV7 } from '../writer/record-clock.js';
 import {
   CreditIdempotencyConflictError,
   CreditLedgerError,
@@ -397,12 +398,14 @@ export class CreditLedgerService {
       feature = deduct.feature;
     }
 
-    // clock_timestamp(), not now(): taken under the lock, so one user's rows are in write order.
+    // clock_timestamp(), not now(): taken under the lock, so one user's rows are in write order;
+    // the UUIDv7 id, also taken under the lock, sorts the same way.
     const [row] = await query<Row>(
-      `INSERT INTO ${T} (user_id, operation, feature, amount, refund_of, idempotency_key, metadata, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, clock_timestamp())
+      `INSERT INTO ${T} (id, user_id, operation, feature, amount, refund_of, idempotency_key, metadata, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, clock_timestamp())
        RETURNING ${COLUMNS}`,
       [
+        uuidV7(nextMicros()),
         userId,
         write.operation,
         feature,

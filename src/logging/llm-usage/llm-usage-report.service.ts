@@ -13,89 +13,22 @@ import type { DataSource } from 'typeorm';
 import {
   LLM_USAGE_LOG_TABLE,
   LOGGING_DATA_SOURCE,
-  type LlmTaskType,
 } from '../core/logging.constants.js';
 import { LogQueryError, queryViolations } from '../core/entry-validation.js';
 import { IsInstant, IsLaterThan, toInstant } from '../core/validation-rules.js';
-
-/** What a usage summary can be grouped by. */
-export const USAGE_REPORT_GROUPS = [
-  'day',
-  'model',
-  'taskType',
-  'project',
-] as const;
-
-/** One of {@link USAGE_REPORT_GROUPS}. */
-export type UsageReportGroup = (typeof USAGE_REPORT_GROUPS)[number];
-
-/** Most rows `mostExpensive` returns; {@link MOST_EXPENSIVE_DEFAULT_LIMIT} when not asked. */
-export const MOST_EXPENSIVE_MAX_LIMIT = 1000;
-export const MOST_EXPENSIVE_DEFAULT_LIMIT = 10;
-
-/** An instant: a `Date`, or an ISO 8601 date (`'2026-03-01'`, midnight UTC) or zoned date-time. */
-export type ReportInstant = Date | string;
-
-/** The arguments of {@link LlmUsageReportService.summary}. */
-export interface UsageSummaryQuery {
-  /** The one firm reported on. Required. */
-  firmId: string;
-  /** Start of the range, included. */
-  from: ReportInstant;
-  /** End of the range, excluded; later than `from`. */
-  to: ReportInstant;
-  /** Any subset of {@link USAGE_REPORT_GROUPS}, in any order, without duplicates. Default: `[]`. */
-  groupBy?: readonly UsageReportGroup[];
-}
-
-/** One row of a usage summary: the requested group keys, then the totals of the group. */
-export interface UsageSummaryRow {
-  /** With `'day'`: the UTC calendar day, `'YYYY-MM-DD'`. */
-  day?: string;
-  /** With `'model'`. */
-  model?: string;
-  /** With `'taskType'`. */
-  taskType?: LlmTaskType;
-  /** With `'project'`: `cma_project_id`, `null` for calls without a project. */
-  cmaProjectId?: string | null;
-  /** Calls in the group. */
-  calls: number;
-  /** Calls with `success = false`. */
-  failures: number;
-  /** Exact decimal string of the SQL sum of `input_tokens`. */
-  inputTokens: string;
-  /** Exact decimal string of the SQL sum of `output_tokens`. */
-  outputTokens: string;
-  /** Exact decimal string of the SQL sum of `cost_usd`, always 6 fractional digits: `'0.000372'`. */
-  costUsd: string;
-}
-
-/** The arguments of {@link LlmUsageReportService.mostExpensive}. */
-export interface ExpensiveCallsQuery {
-  /** The one firm reported on. Required. */
-  firmId: string;
-  /** Start of the range, included. Default: no lower bound. */
-  from?: ReportInstant;
-  /** End of the range, excluded. Default: no upper bound. */
-  to?: ReportInstant;
-  /** 1 to {@link MOST_EXPENSIVE_MAX_LIMIT}; default {@link MOST_EXPENSIVE_DEFAULT_LIMIT}. */
-  limit?: number;
-}
-
-/** One call, as `mostExpensive` returns it. */
-export interface ExpensiveCall {
-  id: string;
-  createdAt: Date | null;
-  model: string;
-  taskType: LlmTaskType;
-  cmaProjectId: string | null;
-  inputTokens: number;
-  outputTokens: number;
-  /** Exact decimal string, 6 fractional digits. */
-  costUsd: string;
-  latencyMs: number | null;
-  success: boolean | null;
-}
+import { everyDay, rollupSummaryStatement } from './rollup-summary.js';
+import {
+  USAGE_REPORT_GROUPS,
+  type UsageReportGroup,
+  MOST_EXPENSIVE_MAX_LIMIT,
+  MOST_EXPENSIVE_DEFAULT_LIMIT,
+  type ReportInstant,
+  type UsageSummaryQuery,
+  type UsageSummaryRow,
+  type ExpensiveCallsQuery,
+  type ExpensiveCall,
+  type ReportStatement,
+} from './usage-report.types.js';
 
 /**
  * A report query broke one or more rules. Nothing was queried. `violations` names every bad field
@@ -163,12 +96,6 @@ function validQuery<T extends object>(
   return instance;
 }
 
-/** A parameterised statement. */
-export interface ReportStatement {
-  sql: string;
-  parameters: unknown[];
-}
-
 /** The group key columns: the SQL expression and the row field each group adds. */
 const GROUP_COLUMNS: Record<
   UsageReportGroup,
@@ -194,8 +121,9 @@ const GROUP_COLUMNS: Record<
 };
 
 /**
- * The statement `summary` runs, for a valid query. Group keys come first, in the order given; rows
- * are ordered by them. Internal, exported for the query-plan tests and the benchmark.
+ * The raw-row summary: the same answer `summary` gives from the rollups, read from `llm_usage_log`
+ * alone. Group keys come first, in the order given; rows are ordered by them. Internal, exported for
+ * the tests and the benchmark (its baseline).
  */
 export function summaryStatement(query: UsageSummaryQuery): ReportStatement {
   const groups = query.groupBy ?? [];
@@ -286,7 +214,8 @@ export class LlmUsageReportService {
   /**
    * Usage of one firm over [`from`, `to`), grouped by any combination of `'day'` (UTC),
    * `'model'`, `'taskType'` and `'project'`, ordered by the group keys. Without groups, one row
-   * (zeros when nothing was used).
+   * (zeros when nothing was used). Whole UTC days are read from the daily rollups, so months whose
+   * raw rows retention has purged still report; the partial days at either end from the raw rows.
    *
    * @throws UsageReportQueryError naming every bad field; nothing is queried
    * @example
@@ -296,7 +225,7 @@ export class LlmUsageReportService {
    */
   async summary(query: UsageSummaryQuery): Promise<UsageSummaryRow[]> {
     const valid = validQuery(UsageSummaryQueryDto, 'usage summary', query);
-    const { sql, parameters } = summaryStatement(valid);
+    const { sql, parameters } = rollupSummaryStatement(valid);
     const rows: SummaryRecord[] = await this.dataSource.query(sql, parameters);
     return rows.map((row) => ({
       ...row,
@@ -306,8 +235,23 @@ export class LlmUsageReportService {
   }
 
   /**
+   * One row per UTC day that [`from`, `to`) touches, oldest first, zeros on days without calls: a
+   * series for charts. Days are `summary({ groupBy: ['day'] })`'s.
+   *
+   * @throws UsageReportQueryError naming every bad field; nothing is queried
+   */
+  async dailySeries(
+    query: Omit<UsageSummaryQuery, 'groupBy'>,
+  ): Promise<UsageSummaryRow[]> {
+    const rows = await this.summary({ ...query, groupBy: ['day'] });
+    return everyDay(rows, toInstant(query.from)!, toInstant(query.to)!);
+  }
+
+  /**
    * The firm's most expensive calls, optionally within [`from`, `to`): cost descending, then newest
-   * first; `limit` rows (default 10, at most 1000).
+   * first; `limit` rows (default 10, at most 1000). Read from the raw rows (a call is not in the
+   * rollups): without `from`, it reads every raw row of the firm that retention has kept, so the raw
+   * retention window bounds its cost; pass `from` for a fast answer.
    *
    * @throws UsageReportQueryError naming every bad field; nothing is queried
    */
@@ -321,3 +265,16 @@ export class LlmUsageReportService {
     return this.dataSource.query(sql, parameters);
   }
 }
+
+export {
+  USAGE_REPORT_GROUPS,
+  type UsageReportGroup,
+  MOST_EXPENSIVE_MAX_LIMIT,
+  MOST_EXPENSIVE_DEFAULT_LIMIT,
+  type ReportInstant,
+  type UsageSummaryQuery,
+  type UsageSummaryRow,
+  type ExpensiveCallsQuery,
+  type ExpensiveCall,
+  type ReportStatement,
+};

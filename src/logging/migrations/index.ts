@@ -2,11 +2,13 @@ import { CreateLoggingTables1795305660000 } from './1795305660000-create-logging
 import { AppendOnlyLogs1795305720000 } from './1795305720000-append-only-logs.js';
 import { AddLlmUsageLogFirmCreatedAtIndex1795305750000 } from './1795305750000-add-llm-usage-log-firm-created-at-index.js';
 import { CreateCreditLedger1795305780000 } from './1795305780000-create-credit-ledger.js';
+import { CreateDailyRollups1795305800000 } from './1795305800000-create-daily-rollups.js';
 
 export {
   AddLlmUsageLogFirmCreatedAtIndex1795305750000,
   AppendOnlyLogs1795305720000,
   CreateCreditLedger1795305780000,
+  CreateDailyRollups1795305800000,
   CreateLoggingTables1795305660000,
 };
 
@@ -19,4 +21,5 @@ export const LOGGING_MIGRATIONS = [
   AppendOnlyLogs1795305720000,
   AddLlmUsageLogFirmCreatedAtIndex1795305750000,
   CreateCreditLedger1795305780000,
+  CreateDailyRollups1795305800000,
 ];

@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { columnArrays, insertStatement, type LogTable } from './log-table.js';
+import { nextRecordStamp } from './record-clock.js';
 import {
   LogBufferFullError,
   LogWriteError,
@@ -137,29 +137,29 @@ export class BatchWriter<Entry> {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
       if (this.closed) throw new LogWriterClosedError(this.table.name);
     }
-    const id = randomUUID();
-    const now = new Date();
-    const row = this.table.values(entry, id, now);
+    const { id, createdAt } = nextRecordStamp();
+    const row = this.table.values(entry, id, createdAt);
+    const at = Date.now();
     if (durability === 'buffered') {
       this.enqueue({
         row,
         durability,
-        at: now.getTime(),
+        at,
         resolve: noop,
         reject: noop,
       });
       return id;
     }
     await new Promise<void>((resolve, reject) =>
-      this.enqueue({ row, durability, at: now.getTime(), resolve, reject }),
+      this.enqueue({ row, durability, at, resolve, reject }),
     );
     return id;
   }
 
   /** Writes one validated entry now, through the caller's transaction. */
   async writeWith(execute: QueryExecutor, entry: Entry): Promise<string> {
-    const id = randomUUID();
-    const row = this.table.values(entry, id, new Date());
+    const { id, createdAt } = nextRecordStamp();
+    const row = this.table.values(entry, id, createdAt);
     try {
       await execute(this.sql, columnArrays([row], this.width));
     } catch (error) {

@@ -7,7 +7,8 @@
  *   ON CONFLICT (id) DO NOTHING
  *
  * Its text and parameter count do not depend on the batch size. Ids are made by the writer, so a
- * batch retried after a lost commit acknowledgement cannot insert a row twice.
+ * batch retried after a lost commit acknowledgement cannot insert a row twice; they are UUIDv7 taken
+ * with `created_at` from one clock reading (record-clock.ts), so ids sort in record order.
  */
 export interface LogTable<Entry> {
   /** The table's name, as its migration creates it. */
@@ -18,8 +19,11 @@ export interface LogTable<Entry> {
    */
   readonly entryClass: new () => Entry;
   readonly columns: readonly (readonly [name: string, type: string])[];
-  /** Column values in `columns` order; `id` and `created_at` come from the writer. */
-  values(entry: Entry, id: string, createdAt: Date): unknown[];
+  /**
+   * Column values in `columns` order; `id` (a UUIDv7) and `created_at` (an ISO 8601 string to the
+   * microsecond) come from the writer's record clock.
+   */
+  values(entry: Entry, id: string, createdAt: string): unknown[];
 }
 
 export function insertStatement(table: LogTable<unknown>): string {

@@ -16,6 +16,7 @@ import {
 } from '../core/entry-validation.js';
 import { BatchWriter, type QueryExecutor } from './batch-writer.js';
 import type { LogTable } from './log-table.js';
+import { LogStatementTimeoutError } from './writer.errors.js';
 import type {
   Durability,
   LogWriterStats,
@@ -72,7 +73,10 @@ export class LogWriterService
     /** The writer options in force, defaults merged. */
     @Inject(WRITER_OPTIONS) readonly options: ResolvedWriterOptions,
   ) {
-    this.execute = (sql, parameters) => dataSource.query(sql, parameters);
+    this.execute = withTimeout(
+      (sql, parameters) => dataSource.query(sql, parameters),
+      this.options.statementTimeoutMs,
+    );
   }
 
   /**
@@ -156,4 +160,26 @@ export class LogWriterService
     }
     return writer.write(entry, durability ?? this.options.durability);
   }
+}
+
+/**
+ * `execute`, failing with `LogStatementTimeoutError` after `timeoutMs` without an answer. The
+ * statement itself is not cancelled (its connection may be dead): its late outcome is ignored.
+ */
+function withTimeout(execute: QueryExecutor, timeoutMs: number): QueryExecutor {
+  if (timeoutMs === 0) return execute;
+  return (sql, parameters) => {
+    const statement = execute(sql, parameters);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new LogStatementTimeoutError(timeoutMs)),
+        timeoutMs,
+      );
+    });
+    statement.catch(() => undefined);
+    return Promise.race([statement, timeout]).finally(() =>
+      clearTimeout(timer),
+    );
+  };
 }

@@ -39,3 +39,19 @@ export class LogWriterClosedError extends Error {
     super(`${table}: the log writer is shut down and accepts no more rows`);
   }
 }
+
+/**
+ * An INSERT of the writer got no answer within `writer.statementTimeoutMs`: the connection is taken
+ * for dead (half-open, or too slow to wait for) and the batch is retried.
+ */
+export class LogStatementTimeoutError extends Error {
+  override readonly name = 'LogStatementTimeoutError';
+  /** Classed with the other ways a connection fails, so the batch is retried. */
+  readonly code = 'ETIMEDOUT';
+
+  constructor(readonly timeoutMs: number) {
+    super(
+      `no answer from the database within ${timeoutMs} ms (writer.statementTimeoutMs)`,
+    );
+  }
+}

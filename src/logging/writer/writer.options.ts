@@ -41,6 +41,15 @@ export interface LogWriterOptions {
    * `100`, `5000`, about 11 seconds in all.
    */
   retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /**
+   * Longest the writer waits for one INSERT statement, in ms, before it counts the database as
+   * unreachable and retries the batch on another connection (`0`: no limit). A connection gone
+   * half-open (bytes stop, no FIN or reset reaches the app) would otherwise hold the batch, and its
+   * `'await'` callers, until the operating system gives up on the socket, many minutes later. A
+   * statement that did commit after all is not written twice (`ON CONFLICT (id) DO NOTHING`).
+   * Default: `30000`.
+   */
+  statementTimeoutMs?: number;
 }
 
 export interface ResolvedWriterOptions {
@@ -52,6 +61,7 @@ export interface ResolvedWriterOptions {
   onFullBuffer: FullBufferPolicy;
   durability: Durability;
   retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
+  statementTimeoutMs: number;
 }
 
 export const WRITER_DEFAULTS: ResolvedWriterOptions = {
@@ -63,6 +73,7 @@ export const WRITER_DEFAULTS: ResolvedWriterOptions = {
   onFullBuffer: 'wait',
   durability: 'await',
   retry: { attempts: 8, baseDelayMs: 100, maxDelayMs: 5000 },
+  statementTimeoutMs: 30_000,
 };
 
 const check = optionCheck('writer');
@@ -126,6 +137,11 @@ export function resolveWriterOptions(
     integer(resolved.retry.maxDelayMs, resolved.retry.baseDelayMs),
     'retry.maxDelayMs',
     'an integer of at least retry.baseDelayMs',
+  );
+  check(
+    integer(resolved.statementTimeoutMs, 0),
+    'statementTimeoutMs',
+    'an integer of at least 0',
   );
   return resolved;
 }
