@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Controller, type INestMicroservice } from '@nestjs/common';
+import { IsIn } from 'class-validator';
 import {
   ClientProxyFactory,
   MessagePattern,
@@ -18,6 +19,11 @@ import { capturedLogger } from './support/captured-logger.js';
 import { loggingModuleRef } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
 import { databaseSuite } from './support/suite.js';
+
+/** What a `view_document` row may store: the message pattern. */
+class ViewDocumentMetadata {
+  @IsIn(['view_document']) pattern: string;
+}
 
 /** @Audit on microservice handlers over TCP on 127.0.0.1, read back from audit_log. */
 
@@ -48,6 +54,7 @@ class RpcProjectsController {
     metadata: ({ context }) => ({
       pattern: context.switchToRpc().getContext<TcpContext>().getPattern(),
     }),
+    metadataClass: ViewDocumentMetadata,
   })
   view(message: Message) {
     RpcProjectsController.calls++;

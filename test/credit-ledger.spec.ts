@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { IsIn, IsInt, IsUUID, Max } from 'class-validator';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { User } from '../src/demo/entities/index.js';
@@ -11,7 +12,7 @@ import {
   InsufficientCreditsError,
   LogEntryValidationError,
 } from '../src/logging/index.js';
-import { resolveMetadataPolicy } from '../src/logging/audit/metadata-policy.js';
+import { resolveLedgerOptions } from '../src/logging/logging.providers.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
@@ -22,6 +23,19 @@ import { refusal } from './support/sql.js';
  * balances from going negative, idempotency, refunds, validation, pagination, append-only rows and
  * the metadata policy.
  */
+
+/** What a grant may store in its metadata. */
+class GrantMetadata {
+  @IsUUID()
+  documentId: string;
+
+  @IsInt()
+  @Max(1000)
+  pages: number;
+
+  @IsIn(['admin_grant', 'signup'])
+  source: string;
+}
 
 describe('credit ledger', () => {
   let database: TestDatabase;
@@ -860,10 +874,20 @@ describe('credit ledger', () => {
   });
 
   describe('metadata', () => {
-    it('keeps references and counts and drops financial and identity values', async () => {
+    /** A ledger under the module's options, with grants declared. */
+    const declaredLedger = (audit = {}) =>
+      new CreditLedgerService(
+        dataSource,
+        resolveLedgerOptions({
+          audit,
+          ledger: { metadata: { grant: GrantMetadata } },
+        }),
+      );
+
+    it('keeps the declared references and counts and drops every other key', async () => {
       const userId = await newUser();
       const documentId = randomUUID();
-      const grant = await ledger.grant({
+      const grant = await declaredLedger().grant({
         userId,
         amount: 10,
         idempotencyKey: 'g',
@@ -874,25 +898,103 @@ describe('credit ledger', () => {
           amount: 500,
           balanceBefore: 10,
           priceInr: 'INR15000',
-          fee: 12.5,
+          fee: 12,
           note: 'free text with spaces',
           pan: 'ABCPE1234F',
           ref: 'ABCPE1234F',
         },
       });
-      const stored = { documentId, pages: 3, source: 'admin_grant' };
+      const stored = {
+        documentId,
+        pages: 3,
+        source: 'admin_grant',
+        sentDigest: expect.stringMatching(/^[a-p]{24}$/) as unknown,
+      };
       expect(grant.metadata).toEqual(stored);
       const { rows } = await client.query(
         'SELECT metadata FROM credit_transaction WHERE id = $1',
         [grant.id],
       );
       expect(rows).toEqual([{ metadata: stored }]);
+      expect(JSON.stringify(rows)).not.toMatch(/ABCPE|15000|500|free text/);
+    });
+
+    it('stores metadata without a digest when nothing was dropped', async () => {
+      const userId = await newUser();
+      const metadata = { documentId: randomUUID(), pages: 3 };
+      const grant = await declaredLedger().grant({
+        userId,
+        amount: 1,
+        idempotencyKey: 'clean',
+        metadata,
+      });
+      const { rows } = await client.query(
+        'SELECT metadata FROM credit_transaction WHERE id = $1',
+        [grant.id],
+      );
+      expect(rows).toEqual([{ metadata }]);
+    });
+
+    it('compares what the caller sent: the same key with other metadata conflicts, even where the policy dropped the difference', async () => {
+      const ledger = declaredLedger();
+      const userId = await newUser();
+      const documentId = randomUUID();
+      const sent = { documentId, pages: 3, note: 'first' };
+      const first = await ledger.grant({
+        userId,
+        amount: 10,
+        idempotencyKey: 'g',
+        metadata: sent,
+      });
+      // the same call again: a repeat
+      await expect(
+        ledger.grant({
+          userId,
+          amount: 10,
+          idempotencyKey: 'g',
+          metadata: { ...sent },
+        }),
+      ).resolves.toEqual(first);
+      // stored alike, sent differently: undeclared key changed, added, or removed
+      for (const other of [
+        { documentId, pages: 3, note: 'second' },
+        { documentId, pages: 3, note: 'first', extra: 1 },
+        { documentId, pages: 3 },
+      ]) {
+        const error = await failure(
+          ledger.grant({
+            userId,
+            amount: 10,
+            idempotencyKey: 'g',
+            metadata: other,
+          }),
+        );
+        expect(error).toBeInstanceOf(CreditIdempotencyConflictError);
+        expect((error as CreditIdempotencyConflictError).fields).toEqual([
+          'metadata',
+        ]);
+      }
+      // a first call with nothing dropped, replayed with an undeclared key added
+      await ledger.grant({
+        userId,
+        amount: 1,
+        idempotencyKey: 'clean',
+        metadata: { documentId, pages: 1 },
+      });
+      const error = await failure(
+        ledger.grant({
+          userId,
+          amount: 1,
+          idempotencyKey: 'clean',
+          metadata: { documentId, pages: 1, pan: 'ABCPE1234F' },
+        }),
+      );
+      expect(error).toBeInstanceOf(CreditIdempotencyConflictError);
+      expect(await rowsOf(userId)).toBe(2);
     });
 
     it('in strict mode refuses such metadata with AuditMetadataError and writes nothing', async () => {
-      const strict = new CreditLedgerService(dataSource, {
-        metadataPolicy: resolveMetadataPolicy({ strict: true }),
-      });
+      const strict = declaredLedger({ metadataPolicy: { strict: true } });
       const userId = await newUser();
       const error = await failure(
         strict.grant({
@@ -903,7 +1005,7 @@ describe('credit ledger', () => {
         }),
       );
       expect(error).toBeInstanceOf(AuditMetadataError);
-      expect(error.message).toContain('amount (denied_key)');
+      expect(error.message).toContain('amount (undeclared_key)');
       expect(await rowsOf(userId)).toBe(0);
     });
   });

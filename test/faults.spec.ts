@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { IsInt, Max } from 'class-validator';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
@@ -21,6 +22,11 @@ import { captureLogs } from './support/logs.js';
 import { childEnv, finished, run, waitForOutput } from './support/processes.js';
 import { seedFirm } from './support/seed.js';
 import { TcpProxy } from './support/tcp-proxy.js';
+
+/** What the load's `run_extraction` rows store: a page count. */
+class ExtractionMetadata {
+  @IsInt() @Max(100) pages: number;
+}
 
 /**
  * Faults: the database goes away under load, stays away past the retry budget, and the app is
@@ -80,7 +86,13 @@ describe('the database goes away', () => {
           ...demoDataSourceOptions(proxy.url(database.url)),
           extra: { connectionTimeoutMillis: 1_000 },
         }),
-        LoggingModule.forRoot(options),
+        LoggingModule.forRoot({
+          ...options,
+          audit: {
+            ...options.audit,
+            actions: { run_extraction: ExtractionMetadata },
+          },
+        }),
       ],
     }).compile();
     const nest: INestApplication = moduleRef.createNestApplication({

@@ -1,3 +1,4 @@
+import { IsBoolean, IsInt, Max } from 'class-validator';
 import { Client } from 'pg';
 import {
   LogBufferFullError,
@@ -16,6 +17,12 @@ import { seedFirm } from './support/seed.js';
 /** The write path: validated record APIs over one group-commit writer, read back from the database. */
 
 const MISSING_FIRM = '00000000-0000-4000-8000-000000000000';
+
+/** What a `create_project` row may store in its metadata. */
+class CreateProjectMetadata {
+  @IsInt() @Max(100) files: number;
+  @IsBoolean() reviewed: boolean;
+}
 
 describe('record() and the batched writer', () => {
   const suite = databaseSuite();
@@ -92,7 +99,9 @@ describe('record() and the batched writer', () => {
   });
 
   it("resolves an 'await' record only once its row is committed and readable", async () => {
-    const { audit, firmId, userId, projectId } = await start();
+    const { audit, firmId, userId, projectId } = await start({
+      audit: { actions: { create_project: CreateProjectMetadata } },
+    });
     const id = await audit.record(
       auditEntry(firmId, {
         userId,

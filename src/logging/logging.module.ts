@@ -1,5 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { AuditLogService, AuditRecorder } from './audit/audit-log.service.js';
 import { AuditTrailService } from './audit/audit-trail.service.js';
@@ -58,6 +58,8 @@ const SERVICES = [
  * ```
  */
 @Module({
+  // AuditLogService reads the @Audit declarations of the application at startup.
+  imports: [DiscoveryModule],
   providers: [
     ...FEATURE_OPTION_PROVIDERS,
     ...SERVICES,

@@ -1,4 +1,6 @@
+import type { Type } from '@nestjs/common';
 import type { AuditOptions } from './audit/audit.options.js';
+import type { CreditOperation } from './core/logging.constants.js';
 import type { PricingOptions } from './llm-usage/model-pricing.service.js';
 import type { UsageRollupOptions } from './rollups/usage-rollup.types.js';
 import type { LogWriterOptions } from './writer/writer.options.js';
@@ -14,8 +16,22 @@ export interface LoggingModuleOptions {
   audit?: AuditOptions;
   /** The price table of LLM models: prices and aliases over the built-in ones. */
   pricing?: PricingOptions;
+  /** The credit ledger. */
+  ledger?: LedgerOptions;
   /** The daily rollups: how often their deltas are compacted. */
   rollups?: UsageRollupOptions;
+}
+
+/** Options of the credit ledger, `LoggingModule.forRoot({ ledger: {...} })`. */
+export interface LedgerOptions {
+  /**
+   * The metadata each operation may store: operation → a declaration class, as for
+   * `audit.actions`. An operation without one stores no metadata in the declared mode (the
+   * heuristic rules in `audit.metadataPolicy.mode: 'heuristic'`). Default: `{}`.
+   * @example
+   * metadata: { deduct: DocumentDeductMetadata }
+   */
+  metadata?: Readonly<Partial<Record<CreditOperation, Type>>>;
 }
 
 /**

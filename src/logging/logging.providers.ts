@@ -31,7 +31,15 @@ export const FEATURE_OPTION_PROVIDERS: Provider[] = [
   slice(AUDIT_OPTIONS, (options) => resolveAuditOptions(options.audit)),
   slice(PRICING_OPTIONS, (options) => options.pricing ?? {}),
   slice(ROLLUP_OPTIONS, (options) => options.rollups ?? {}),
-  slice(LEDGER_OPTIONS, (options): ResolvedLedgerOptions => ({
-    metadataPolicy: resolveMetadataPolicy(options.audit?.metadataPolicy),
-  })),
+  slice(LEDGER_OPTIONS, resolveLedgerOptions),
 ];
+
+/** The ledger's slice: the audit trail's metadata policy and the ledger's own declarations. */
+export function resolveLedgerOptions(
+  options: LoggingModuleOptions,
+): ResolvedLedgerOptions {
+  return {
+    metadataPolicy: resolveMetadataPolicy(options.audit?.metadataPolicy),
+    metadata: options.ledger?.metadata ?? {},
+  };
+}

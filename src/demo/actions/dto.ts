@@ -2,6 +2,7 @@ import {
   IsIn,
   IsInt,
   IsString,
+  IsUUID,
   Length,
   Matches,
   Max,
@@ -31,4 +32,25 @@ export class UploadFileDto {
 export class ResolveReviewDto {
   @IsIn(['accept', 'reject'])
   decision: 'accept' | 'reject';
+}
+
+/** What an `upload_file` audit row may store: the project and the page count. */
+export class UploadFileMetadata {
+  @IsUUID()
+  projectId: string;
+
+  @IsInt()
+  @Max(10_000)
+  pages: number;
+}
+
+/** What a `run_extraction` audit row may store: how many LLM calls ran and failed. */
+export class RunExtractionMetadata {
+  @IsInt()
+  @Max(100)
+  calls: number;
+
+  @IsInt()
+  @Max(100)
+  failedCalls: number;
 }

@@ -20,7 +20,13 @@ import {
 import { DemoAuthGuard, type DemoUser } from '../auth.guard.js';
 import { CmaProject } from '../entities/index.js';
 import { SimulatedLlm, type SimulatedRequest } from '../simulated-llm.js';
-import { CreateProjectDto, ResolveReviewDto, UploadFileDto } from './dto.js';
+import {
+  CreateProjectDto,
+  ResolveReviewDto,
+  RunExtractionMetadata,
+  UploadFileDto,
+  UploadFileMetadata,
+} from './dto.js';
 
 type AuthenticatedRequest = { user: DemoUser };
 
@@ -97,6 +103,7 @@ export class ProjectsController {
       const file = result as { projectId: string; pages: number };
       return { projectId: file.projectId, pages: file.pages };
     },
+    metadataClass: UploadFileMetadata,
   })
   async upload(
     @Req() request: AuthenticatedRequest,
@@ -114,6 +121,7 @@ export class ProjectsController {
       const run = result as { calls: number; failedCalls: number };
       return { calls: run.calls, failedCalls: run.failedCalls };
     },
+    metadataClass: RunExtractionMetadata,
   })
   async extract(
     @Req() request: AuthenticatedRequest,

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { newRequestId, safeRequestId } from './metadata-policy.js';
 
 /**
  * Who is acting, for whom and from where: set by `@Audit` (and `AuditInterceptor`) for each audited request and
@@ -10,7 +11,11 @@ export interface AuditContext {
   readonly userId: string | null;
   /** The client address as the HTTP framework's trusted-proxy settings resolve it. */
   readonly ipAddress: string | null;
-  /** From the request id header, or generated; stored in audit metadata as `requestId`. */
+  /**
+   * From the request id header, or generated; stored in audit metadata as `requestId`. Under the
+   * rules of the request id header (a UUID, a ULID, or a token no detector catches): `run()`
+   * replaces any other value by a new UUID, so the rows of one run still share one id.
+   */
   readonly requestId: string | null;
 }
 
@@ -30,8 +35,16 @@ export const auditContext = {
   current(): AuditContext | undefined {
     return storage.getStore();
   },
-  /** Calls `fn` with `context` in force for everything it starts, synchronously or not. */
+  /**
+   * Calls `fn` with `context` in force for everything it starts, synchronously or not. A
+   * `requestId` that may not be stored (it could hold a PAN, an account number, a sentence) is
+   * replaced by a new UUID for the run; `null` stays null.
+   */
   run<T>(context: AuditContext, fn: () => T): T {
-    return storage.run(context, fn);
+    const requestId = context.requestId;
+    if (requestId === null || safeRequestId(requestId) !== null) {
+      return storage.run(context, fn);
+    }
+    return storage.run({ ...context, requestId: newRequestId() }, fn);
   },
 };

@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnModuleInit,
+  Optional,
+} from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { AUDIT_OPTIONS } from '../core/logging.constants.js';
 import {
   LogWriterService,
@@ -11,17 +18,30 @@ import type { AuditLogEntry, AuditLogEntryDto } from './audit-log-entry.dto.js';
 import type { AuditStats, ResolvedAuditOptions } from './audit.options.js';
 import { markMeasuredJson } from '../core/validation-rules.js';
 import { anonymizeIp } from './ip-address.js';
-import { AuditMetadataError, sanitizeMetadata } from './metadata-policy.js';
+import {
+  ActionDeclarations,
+  discoverAuditedActions,
+} from './audit-declarations.js';
+import {
+  AuditMetadataError,
+  type MetadataDrop,
+  sanitizeMetadata,
+  storedMetadata,
+  type SystemMetadata,
+} from './metadata-policy.js';
 
 /**
  * The audit trail's write path, shared by {@link AuditLogService} (entries from the host) and
  * `AuditRunner` (audited handlers): fills entries from the request context, passes metadata
- * through the policy, writes the row and keeps the counters. Not part of the package's API.
+ * through the policy under each action's declaration, writes the row and keeps the counters. Not
+ * part of the package's API.
  */
 @Injectable()
-export class AuditRecorder {
+export class AuditRecorder implements OnModuleInit {
   private readonly logger = new Logger('LoggingModule');
   private readonly table: TableWriter<AuditLogEntryDto>;
+  /** The metadata declarations per action. */
+  readonly declarations = new ActionDeclarations();
   /** Counted here and by `AuditRunner`; the host reads a copy with `AuditLogService.stats()`. */
   readonly counters: AuditStats = {
     actionsRecorded: 0,
@@ -36,8 +56,45 @@ export class AuditRecorder {
     writer: LogWriterService,
     /** The audit options in force, defaults merged. */
     @Inject(AUDIT_OPTIONS) readonly options: ResolvedAuditOptions,
+    @Optional() private readonly discovery?: DiscoveryService,
+    @Optional() private readonly scanner?: MetadataScanner,
+    @Optional() private readonly reflector?: Reflector,
   ) {
     this.table = writer.register(AUDIT_TABLE);
+    for (const [action, type] of Object.entries(this.options.actions)) {
+      this.declarations.add(action, type, `audit.actions.${action}`);
+    }
+  }
+
+  /**
+   * Reads the declarations of `@Audit(..., { metadataClass })` and warns, once, of the audited
+   * actions that have none.
+   */
+  onModuleInit(): void {
+    if (!this.discovery || !this.scanner || !this.reflector) return;
+    const undeclared = new Map<string, string[]>();
+    const found = discoverAuditedActions(
+      this.discovery,
+      this.scanner,
+      this.reflector,
+    );
+    for (const { action, metadataClass, where } of found) {
+      if (metadataClass) this.declarations.add(action, metadataClass, where);
+    }
+    for (const { action, where } of found) {
+      if (this.declarations.has(action)) continue;
+      undeclared.set(action, [...(undeclared.get(action) ?? []), where]);
+    }
+    if (undeclared.size === 0) return;
+    const heuristic = this.options.metadataPolicy.mode === 'heuristic';
+    this.logger.warn(
+      `audit_log: ${undeclared.size} audited action(s) have no metadata declaration and ${
+        heuristic
+          ? 'fall back to the heuristic key-word rules'
+          : 'store only the system keys'
+      }: ${[...undeclared].map(([action, where]) => `${action} (${where.join(', ')})`).join('; ')}. ` +
+        `Declare their keys with @Audit(..., { metadataClass }) or audit.actions`,
+    );
   }
 
   /**
@@ -64,22 +121,34 @@ export class AuditRecorder {
   /**
    * The path of audited handlers (`AuditRunner`). Every field of `entry` is already checked: firm, user and
    * entity ids are UUIDs or null, the IP is an address or null, action and entity type were checked
-   * by `@Audit`. The picked metadata passes the policy here; `system` holds the keys the module
-   * sets itself (`outcome`, `requestId`, ...), bounded in size, which take precedence over the
-   * picked metadata and are not subject to the policy.
+   * by `@Audit`. The picked metadata passes the policy here, under the action's declaration;
+   * `system` holds the keys the module sets itself (`outcome`, `requestId`, ...), which take
+   * precedence over the picked metadata and are checked by their own rules; the whole is bounded
+   * in size as stored.
    */
   recordAction(
     entry: AuditLogEntryDto,
-    system: Record<string, unknown>,
+    system: SystemMetadata,
     options?: RecordOptions,
   ): Promise<string> {
     const picked = entry.metadata;
-    const metadata =
+    const declared =
       picked !== null && typeof picked === 'object' && !Array.isArray(picked)
         ? this.sanitize(picked, entry)
         : {};
-    entry.metadata = Object.assign(metadata, system);
+    entry.metadata = this.store(declared, system, entry);
     return this.table.write(entry, options);
+  }
+
+  /** The metadata as stored: the system keys checked, and the whole within the size bound. */
+  private store(
+    declared: Record<string, unknown>,
+    system: SystemMetadata,
+    entry: AuditLogEntry,
+  ): Record<string, unknown> {
+    const { metadata, dropped } = storedMetadata(declared, system);
+    if (dropped.length > 0) this.dropped(entry, dropped, 'trimmed');
+    return markMeasuredJson(metadata);
   }
 
   private fill(entry: AuditLogEntry): unknown {
@@ -100,11 +169,13 @@ export class AuditRecorder {
         : { ...entry, metadata, ipAddress };
     }
     if (context.requestId !== null) {
-      if (metadata === null || metadata === undefined) {
-        metadata = markMeasuredJson({});
-      }
+      if (metadata === null || metadata === undefined) metadata = {};
       if (typeof metadata === 'object' && !Array.isArray(metadata)) {
-        (metadata as Record<string, unknown>).requestId = context.requestId;
+        metadata = this.store(
+          metadata as Record<string, unknown>,
+          { requestId: context.requestId },
+          entry,
+        );
       }
     }
     return {
@@ -124,27 +195,28 @@ export class AuditRecorder {
       const { metadata: clean, dropped } = sanitizeMetadata(
         metadata,
         this.options.metadataPolicy,
+        this.declarations.get(entry.action),
       );
-      if (dropped.length > 0) this.dropped(dropped.length, entry, dropped);
+      if (dropped.length > 0) this.dropped(entry, dropped, 'trimmed');
       return markMeasuredJson(clean);
     } catch (error) {
       if (error instanceof AuditMetadataError) {
-        this.dropped(error.dropped.length, entry, error.dropped);
+        this.dropped(entry, error.dropped, 'refused');
       }
       throw error;
     }
   }
 
   private dropped(
-    count: number,
     entry: AuditLogEntry,
-    drops: readonly { path: string; rule: string }[],
+    drops: readonly MetadataDrop[],
+    verdict: 'trimmed' | 'refused',
   ): void {
-    this.counters.metadataDropped += count;
+    this.counters.metadataDropped += drops.length;
     this.logger.warn(
-      `audit_log: metadata of action '${String(entry.action)}' ${
-        this.options.metadataPolicy.strict ? 'refused' : 'trimmed'
-      } by the policy: ${drops.map((d) => `${d.path || '(root)'} (${d.rule})`).join(', ')}`,
+      `audit_log: metadata of action '${String(entry.action)}' ${verdict} by the policy: ${drops
+        .map((d) => `${d.path || '(root)'} (${d.rule})`)
+        .join(', ')}`,
     );
   }
 }
@@ -161,11 +233,10 @@ export class AuditLogService {
    *
    * Inside an audited request (or `auditContext.run`), `firmId`, `userId` and `ipAddress` left out
    * of the entry come from the context, and the request id is added to the metadata. The metadata
-   * passes the metadata policy: what it refuses is dropped and counted, or refused with
-   * `AuditMetadataError` in strict mode.
+   * passes the metadata policy under the action's declaration.
    *
    * @throws LogEntryValidationError naming every bad field; nothing is written
-   * @throws AuditMetadataError when the strict metadata policy refuses a value; nothing is written
+   * @throws AuditMetadataError when the policy refuses a value in strict mode; nothing is written
    * @throws LogWriteError when the row could not be written (`'await'` and `manager` only)
    * @throws LogBufferFullError when the buffer is full and `writer.onFullBuffer` is `'reject'`
    * @example

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { type ExecutionContext, HttpException, Logger } from '@nestjs/common';
 import { isUUID } from 'class-validator';
 import type { RecordOptions } from '../writer/log-writer.service.js';
@@ -12,10 +11,10 @@ import {
   defaultActorResolver,
 } from './audit.options.js';
 import { anonymizeIp, clientIp } from './ip-address.js';
+import { newRequestId, safeRequestId } from './metadata-policy.js';
 
 /** The UUID rule of the entry classes (`@IsUUID('all')`), which this path does not run again. */
 const isUuid = (value: string) => isUUID(value, 'all');
-const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
 /**
  * The audit of one call, apart from Nest's plumbing (which is `AuditInterceptor`'s): the call's
@@ -214,10 +213,10 @@ export class AuditRunner {
   private requestId(request: AuditTransportRequest): string {
     const header = this.audit.options.requestIdHeader;
     if (header !== false && request.transport === undefined) {
-      const value = request.headers[header];
-      if (typeof value === 'string' && REQUEST_ID.test(value)) return value;
+      const value = safeRequestId(request.headers[header]);
+      if (value !== null) return value;
     }
-    return randomUUID();
+    return newRequestId();
   }
 }
 

@@ -1,4 +1,4 @@
-import type { ExecutionContext } from '@nestjs/common';
+import type { ExecutionContext, Type } from '@nestjs/common';
 import type { AuditTransportRequest } from './audit.options.js';
 
 /**
@@ -43,6 +43,13 @@ export interface AuditDecoratorOptions {
   metadata?: (
     args: AuditArgs,
   ) => Record<string, unknown> | null | undefined | void;
+  /**
+   * The keys the picked metadata may hold, and their kinds: a class whose properties carry
+   * class-validator decorators (`@IsUUID()`, `@IsIn([...])`, `@Matches(...)`, `@IsInt() @Max(n)`,
+   * `@IsBoolean()`, ...). Every other key is dropped and counted (refused in strict mode). Without
+   * one, and without `audit.actions[action]`, the row stores only the keys the module adds.
+   */
+  metadataClass?: Type;
 }
 
 /** What `@Audit` stores on a handler or controller: its options, whole, and its arguments. */

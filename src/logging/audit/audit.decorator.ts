@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { SetMetadata, UseInterceptors, applyDecorators } from '@nestjs/common';
+import { metadataDeclaration } from './metadata-declaration.js';
 import {
   AUDIT_KEY,
   type AuditDecoratorOptions,
@@ -93,6 +94,7 @@ function once(decorator: string): ClassDecorator & MethodDecorator {
  * @Audit('upload_file', 'cma_project', {
  *   entityId: { param: 'projectId' },
  *   metadata: ({ result }) => ({ fileId: result.id, pages: result.pages }),
+ *   metadataClass: UploadFileMetadata, // @IsUUID() fileId; @IsInt() @Max(5000) pages
  * })
  * upload(...) {}
  */
@@ -110,6 +112,12 @@ export function Audit(
     typeof options.metadata !== 'function'
   ) {
     throw new TypeError('@Audit(): options.metadata must be a function');
+  }
+  if (options.metadataClass !== undefined) {
+    if (typeof options.metadataClass !== 'function') {
+      throw new TypeError('@Audit(): options.metadataClass must be a class');
+    }
+    metadataDeclaration(options.metadataClass); // a bad declaration fails here, at load
   }
   const spec: AuditSpec = Object.freeze({
     ...options,

@@ -1,4 +1,4 @@
-import type { ExecutionContext } from '@nestjs/common';
+import type { ExecutionContext, Type } from '@nestjs/common';
 import { optionCheck } from '../core/option-check.js';
 import type { Durability } from '../writer/writer.options.js';
 import {
@@ -100,8 +100,9 @@ export interface AuditOptions {
    */
   global?: boolean;
   /**
-   * Header whose value becomes the request id (64 characters of `[A-Za-z0-9._:-]` at most; other
-   * values are replaced). `false`: always generate one. Default: `'x-request-id'`.
+   * Header whose value becomes the request id: a UUID or a ULID, or a token of at most 64
+   * characters of `[A-Za-z0-9._:-]`, none of them holding an identity number or an amount; any
+   * other value is replaced by a new UUID. `false`: always generate one. Default: `'x-request-id'`.
    */
   requestIdHeader?: string | false;
   /**
@@ -125,6 +126,14 @@ export interface AuditOptions {
   /** The metadata policy: what may be stored in `audit_log.metadata`. */
   metadataPolicy?: MetadataPolicyOptions;
   /**
+   * The metadata each action may store, for actions recorded with `AuditLogService.record()` (and
+   * for `@Audit` actions without a `metadataClass`): action name → a declaration class, whose
+   * properties carry class-validator decorators of the kinds the policy knows. Default: `{}`.
+   * @example
+   * actions: { upload_file: UploadFileMetadata }
+   */
+  actions?: Readonly<Record<string, Type>>;
+  /**
    * Store the client's network instead of its address: IPv4 cut to its /24 (`203.0.113.7` →
    * `203.0.113.0`), IPv6 to its /48 (`2001:db8:85a3::`). Applies to every audit row, from `@Audit`
    * and from `record()` alike. Default: `false` (the address as resolved).
@@ -140,6 +149,7 @@ export interface ResolvedAuditOptions {
   onWriteError: AuditWriteErrorPolicy;
   onMissingFirm: MissingFirmPolicy;
   metadataPolicy: ResolvedMetadataPolicy;
+  actions: Readonly<Record<string, Type>>;
   anonymizeIp: boolean;
 }
 
@@ -173,8 +183,19 @@ export function resolveAuditOptions(
     onWriteError: options.onWriteError ?? 'fail',
     onMissingFirm: options.onMissingFirm ?? 'error',
     metadataPolicy: resolveMetadataPolicy(options.metadataPolicy),
+    actions: options.actions ?? {},
     anonymizeIp: options.anonymizeIp ?? false,
   };
+  check(
+    typeof resolved.actions === 'object' &&
+      resolved.actions !== null &&
+      Object.entries(resolved.actions).every(
+        ([action, type]) =>
+          /^[a-z][a-z0-9_]{0,63}$/.test(action) && typeof type === 'function',
+      ),
+    'actions',
+    'an object of action names (lowercase identifiers) to declaration classes',
+  );
   check(
     typeof resolved.resolveActor === 'function',
     'resolveActor',
@@ -217,7 +238,7 @@ export interface AuditStats {
   writeFailures: number;
   /** Audited requests without a firm, run unaudited under `onMissingFirm: 'skip'`. */
   skippedNoFirm: number;
-  /** Metadata values the policy dropped, from `@Audit` and from `record()`. */
+  /** Metadata values the policy dropped, from `@Audit` and from `record()`, system keys included. */
   metadataDropped: number;
   /** Entity ids resolved for a row that were not UUIDs, stored as null. */
   entityIdsDropped: number;

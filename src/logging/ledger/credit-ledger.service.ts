@@ -1,6 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import {
+  type MetadataDeclaration,
+  metadataDeclaration,
+} from '../audit/metadata-declaration.js';
+import {
   AuditMetadataError,
   type MetadataDrop,
   type ResolvedMetadataPolicy,
@@ -41,6 +45,7 @@ import {
   type CreditTransactionResult,
   type CreditWriteOptions,
 } from './credit-ledger.types.js';
+import { SENT_DIGEST, sameSent, sentDigest } from './sent-digest.js';
 import {
   CURSOR_TIME_SQL,
   decodeCursor,
@@ -74,6 +79,8 @@ interface Write {
   idempotencyKey: string;
   /** JSON text of the metadata to store, or null. */
   metadata: string | null;
+  /** Digest of the metadata the caller sent, which a replay must match: see `sentDigest()`. */
+  sentDigest: string;
 }
 
 const T = `"${CREDIT_TRANSACTION_TABLE}"`;
@@ -101,12 +108,25 @@ export class CreditLedgerService {
   private readonly logger = new Logger('LoggingModule');
   /** The metadata policy in force: the audit trail's (`audit.metadataPolicy`). */
   readonly metadataPolicy: ResolvedMetadataPolicy;
+  private readonly declarations: Partial<
+    Record<CreditOperation, MetadataDeclaration>
+  > = {};
 
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(LEDGER_OPTIONS) options: ResolvedLedgerOptions,
   ) {
     this.metadataPolicy = options.metadataPolicy;
+    const declared = options.metadata;
+    for (const [operation, type] of Object.entries(declared)) {
+      if (!['grant', 'deduct', 'refund'].includes(operation)) {
+        throw new Error(
+          `LoggingModule option ledger.metadata.${operation} must be one of grant, deduct, refund`,
+        );
+      }
+      this.declarations[operation as CreditOperation] =
+        metadataDeclaration(type);
+    }
   }
 
   /**
@@ -233,27 +253,36 @@ export class CreditLedgerService {
     entry: CreditGrantDto,
     operation: CreditOperation,
   ): Omit<Write, 'feature' | 'refundOf'> {
+    const salt = `${entry.userId}\n${entry.idempotencyKey}\n`;
     return {
       userId: entry.userId,
       operation,
       amount: entry.amount,
       idempotencyKey: entry.idempotencyKey,
-      metadata: this.sanitize(entry.metadata, operation),
+      metadata: this.sanitize(entry.metadata, operation, salt),
+      sentDigest: sentDigest(entry.metadata, salt),
     };
   }
 
   private sanitize(
     metadata: Record<string, unknown> | null | undefined,
     operation: CreditOperation,
+    salt: string,
   ): string | null {
     if (metadata === null || metadata === undefined) return null;
     try {
       const { metadata: clean, dropped } = sanitizeMetadata(
         metadata,
         this.metadataPolicy,
+        this.declarations[operation],
       );
-      if (dropped.length > 0) this.warnDropped(operation, dropped, 'trimmed');
-      return JSON.stringify(clean);
+      if (dropped.length === 0) return JSON.stringify(clean);
+      this.warnDropped(operation, dropped, 'trimmed');
+      // What was stored is not what was sent: a replay is compared with this digest of it.
+      return JSON.stringify({
+        ...clean,
+        [SENT_DIGEST]: sentDigest(metadata, salt),
+      });
     } catch (error) {
       if (error instanceof AuditMetadataError) {
         this.warnDropped(operation, error.dropped, 'refused');
@@ -340,10 +369,9 @@ export class CreditLedgerService {
       userId,
     ]);
     // After the lock, in a new statement: READ COMMITTED sees every write committed before it.
-    const [existing] = await query<Row & { same_metadata: boolean }>(
-      `SELECT ${COLUMNS}, metadata IS NOT DISTINCT FROM $3::jsonb AS same_metadata
-         FROM ${T} WHERE user_id = $1 AND idempotency_key = $2`,
-      [userId, write.idempotencyKey, write.metadata],
+    const [existing] = await query<Row>(
+      `SELECT ${COLUMNS} FROM ${T} WHERE user_id = $1 AND idempotency_key = $2`,
+      [userId, write.idempotencyKey],
     );
     if (existing) return this.replay(query, write, existing);
 
@@ -423,7 +451,7 @@ export class CreditLedgerService {
   private async replay(
     query: Query,
     write: Write,
-    existing: Row & { same_metadata: boolean },
+    existing: Row,
   ): Promise<CreditTransactionResult> {
     const differs: string[] = [];
     if (existing.operation !== write.operation) differs.push('operation');
@@ -432,7 +460,9 @@ export class CreditLedgerService {
     }
     if (existing.amount !== write.amount) differs.push('amount');
     if (existing.refund_of !== write.refundOf) differs.push('deductId');
-    if (!existing.same_metadata) differs.push('metadata');
+    if (!sameSent(existing.metadata, write.metadata, write.sentDigest)) {
+      differs.push('metadata');
+    }
     if (differs.length > 0) {
       throw new CreditIdempotencyConflictError(
         write.userId,

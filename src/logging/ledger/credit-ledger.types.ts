@@ -1,3 +1,4 @@
+import type { Type } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import {
   IsIn,
@@ -33,6 +34,8 @@ export const CREDIT_HISTORY_DEFAULT_LIMIT = 50;
 export interface ResolvedLedgerOptions {
   /** The metadata policy of `audit.metadataPolicy`, which the ledger's metadata passes too. */
   readonly metadataPolicy: ResolvedMetadataPolicy;
+  /** The metadata each operation may store: operation → its declaration class. */
+  readonly metadata: Readonly<Partial<Record<CreditOperation, Type>>>;
 }
 
 export interface CreditWriteInput {

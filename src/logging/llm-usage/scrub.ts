@@ -1,3 +1,5 @@
+import { redactSensitive } from '../core/sensitive-values.js';
+
 /** Longest error message `track()` stores for a failed call. */
 export const TRACK_ERROR_MESSAGE_MAX_LENGTH = 500;
 
@@ -37,9 +39,11 @@ export function scrubSecrets(text: string): string {
 }
 
 /**
- * The message stored for a failed call: the error's name and message, scrubbed of secrets, then
- * cut to {@link TRACK_ERROR_MESSAGE_MAX_LENGTH} characters (scrubbing first, so a cut cannot leave
- * part of a secret unrecognised).
+ * The message stored for a failed call: the error's name and message, scrubbed of secrets and of
+ * financial and identity data (PAN, TAN, GSTIN, IFSC, Aadhaar, account, card and phone numbers,
+ * emails, amounts: each word holding one becomes `[REDACTED]`), then cut to
+ * {@link TRACK_ERROR_MESSAGE_MAX_LENGTH} characters (scrubbing first, so a cut cannot leave part of
+ * a secret unrecognised).
  */
 export function describeError(error: unknown): string {
   let text: string;
@@ -53,7 +57,7 @@ export function describeError(error: unknown): string {
   } catch {
     text = 'an error that could not be described';
   }
-  const scrubbed = scrubSecrets(text.slice(0, SCAN_LENGTH));
+  const scrubbed = redactSensitive(scrubSecrets(text.slice(0, SCAN_LENGTH)));
   return scrubbed.length > TRACK_ERROR_MESSAGE_MAX_LENGTH
     ? `${scrubbed.slice(0, TRACK_ERROR_MESSAGE_MAX_LENGTH - 1)}…`
     : scrubbed;

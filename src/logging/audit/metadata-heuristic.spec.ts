@@ -28,10 +28,13 @@ const LEGIT = {
   counts: { rows: 45 },
 };
 
-const DEFAULT = resolveMetadataPolicy();
+const DEFAULT = resolveMetadataPolicy({ mode: 'heuristic' });
 
 function sanitize(input: unknown, options?: MetadataPolicyOptions) {
-  return sanitizeMetadata(input, resolveMetadataPolicy(options));
+  return sanitizeMetadata(
+    input,
+    resolveMetadataPolicy({ mode: 'heuristic', ...options }),
+  );
 }
 
 /** The drops as `[path, rule]` pairs. */
@@ -102,11 +105,13 @@ describe('legitimate metadata', () => {
     ]);
   });
 
-  it('accepts METADATA_POLICY_DEFAULTS and hand-made policies as the policy', () => {
-    expect(sanitizeMetadata(LEGIT, METADATA_POLICY_DEFAULTS).metadata).toEqual(
-      LEGIT,
-    );
-    const strict = { ...METADATA_POLICY_DEFAULTS, strict: true };
+  it('accepts hand-made policies as the policy', () => {
+    const heuristic = {
+      ...METADATA_POLICY_DEFAULTS,
+      mode: 'heuristic' as const,
+    };
+    expect(sanitizeMetadata(LEGIT, heuristic).metadata).toEqual(LEGIT);
+    const strict = { ...heuristic, strict: true };
     expect(() => sanitizeMetadata({ amount: 1 }, strict)).toThrow(
       AuditMetadataError,
     );
@@ -323,6 +328,7 @@ describe('keys', () => {
 
   it('denies the words of the deniedKeys option too, matched like the built-in ones', () => {
     const policy = resolveMetadataPolicy({
+      mode: 'heuristic',
       deniedKeys: ['client', 'bankRef'],
     });
     const denied = [
@@ -616,9 +622,9 @@ describe('size', () => {
     const { metadata, dropped } = sanitize(input, { maxBytes: 100 });
     expect(metadata).toEqual({ a: input.a });
     expect(drops(dropped)).toEqual([
+      ['amount', 'denied_key'],
       ['big', 'too_large'],
       ['c', 'too_large'],
-      ['amount', 'denied_key'],
     ]);
     expect(jsonBytes(metadata)).toBeLessThanOrEqual(100);
   });
@@ -673,7 +679,7 @@ describe('size', () => {
 });
 
 describe('strict mode', () => {
-  const STRICT = resolveMetadataPolicy({ strict: true });
+  const STRICT = resolveMetadataPolicy({ mode: 'heuristic', strict: true });
 
   it('passes legitimate metadata', () => {
     expect(sanitizeMetadata(LEGIT, STRICT)).toEqual({
@@ -922,6 +928,7 @@ describe('sensitive data', () => {
 describe('options', () => {
   it('has frozen defaults, which resolveMetadataPolicy() gives', () => {
     expect(METADATA_POLICY_DEFAULTS).toEqual({
+      mode: 'declared',
       strict: false,
       maxCount: 1_000_000,
       maxStringLength: 64,
@@ -939,6 +946,7 @@ describe('options', () => {
   it('merges the options given and freezes the result, with a copy of deniedKeys', () => {
     const deniedKeys = ['client'];
     const policy = resolveMetadataPolicy({
+      mode: 'heuristic',
       strict: true,
       maxDepth: 0,
       maxBytes: undefined,
@@ -946,6 +954,7 @@ describe('options', () => {
     });
     expect(policy).toEqual({
       ...METADATA_POLICY_DEFAULTS,
+      mode: 'heuristic',
       strict: true,
       maxDepth: 0,
       deniedKeys: ['client'],

@@ -1,0 +1,98 @@
+import type { Type } from '@nestjs/common';
+import type {
+  DiscoveryService,
+  MetadataScanner,
+  Reflector,
+} from '@nestjs/core';
+import { AUDIT_KEY, type AuditSpec } from './audit-spec.js';
+import {
+  type MetadataDeclaration,
+  metadataDeclaration,
+} from './metadata-declaration.js';
+
+/** An audited action found at startup, and where. */
+export interface AuditedAction {
+  readonly action: string;
+  readonly metadataClass?: Type;
+  /** `Controller.handler`, or `Controller` for a class-level `@Audit`. */
+  readonly where: string;
+}
+
+/**
+ * The declarations of metadata per action: from `audit.actions` and from `@Audit(..., {
+ * metadataClass })`. One action has one declaration: two different classes for the same action
+ * are refused at startup, naming both places.
+ */
+export class ActionDeclarations {
+  private readonly byAction = new Map<
+    string,
+    { type: Type; declaration: MetadataDeclaration; where: string }
+  >();
+
+  add(action: string, type: Type, where: string): void {
+    const known = this.byAction.get(action);
+    if (known && known.type !== type) {
+      throw new TypeError(
+        `audit action '${action}' has two metadata declarations, ${known.type.name} (${known.where}) ` +
+          `and ${type.name} (${where}); give every use of an action the same class`,
+      );
+    }
+    if (!known) {
+      this.byAction.set(action, {
+        type,
+        declaration: metadataDeclaration(type),
+        where,
+      });
+    }
+  }
+
+  get(action: unknown): MetadataDeclaration | undefined {
+    return typeof action === 'string'
+      ? this.byAction.get(action)?.declaration
+      : undefined;
+  }
+
+  has(action: string): boolean {
+    return this.byAction.has(action);
+  }
+}
+
+/**
+ * Every `@Audit` of the application's controllers and providers (gateways, resolvers), read through
+ * Nest's public `DiscoveryService`, `MetadataScanner` and `Reflector`: on handlers and on classes.
+ */
+export function discoverAuditedActions(
+  discovery: DiscoveryService,
+  scanner: MetadataScanner,
+  reflector: Reflector,
+): AuditedAction[] {
+  const found: AuditedAction[] = [];
+  const seen = new Set<object>();
+  for (const wrapper of [
+    ...discovery.getControllers(),
+    ...discovery.getProviders(),
+  ]) {
+    const type = wrapper.metatype as Type | null | undefined;
+    if (typeof type !== 'function' || seen.has(type) || !type.prototype)
+      continue;
+    seen.add(type);
+    const own = reflector.get<AuditSpec | undefined>(AUDIT_KEY, type);
+    if (own) found.push(describe(own, type.name));
+    const prototype = type.prototype as Record<string, unknown>;
+    for (const name of scanner.getAllMethodNames(prototype)) {
+      const handler = prototype[name];
+      if (typeof handler !== 'function') continue;
+      const spec = reflector.get<AuditSpec | undefined>(
+        AUDIT_KEY,
+        handler as Type,
+      );
+      if (spec && spec !== own)
+        found.push(describe(spec, `${type.name}.${name}`));
+    }
+  }
+  return found;
+}
+
+function describe(spec: AuditSpec, where: string): AuditedAction {
+  return { action: spec.action, metadataClass: spec.metadataClass, where };
+}
