@@ -7,6 +7,8 @@
  *   entities/, migrations/: import core/ only
  *   features   (audit/, llm-usage/, ledger/, retention/): import core/, writer/ and entities/,
  *              never each other
+ *   dashboard/ the page a host mounts, above the features: imports core/ and the public read
+ *              services of the features (DASHBOARD_READS), nothing else; no feature imports it
  *   the root   (logging.module.ts, logging.options.ts, ..., index.ts) composes them all
  *
  * and no import cycle anywhere, type-only imports included. test/layers.spec.ts plants a
@@ -30,6 +32,10 @@ const PENDING_FROM =
   '^src/logging/(llm-usage|ledger)/(llm-usage[.]service|credit-ledger[.](service|types))[.]ts$';
 const PENDING_TO =
   '^src/logging/audit/(audit-context|metadata-[a-z-]+|metadata-policy[.]types)[.]ts$';
+
+/** What dashboard/ may read of the features: their public services, never their internals. */
+const DASHBOARD_READS =
+  '^src/logging/(audit/(audit-trail|audit-log)[.]service|llm-usage/llm-usage-report[.]service)[.]ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -89,6 +95,24 @@ module.exports = {
         path: '^src/logging/',
         pathNot: [`^src/logging/($1|core|writer|entities)/`, PENDING_TO],
       },
+    },
+    {
+      name: 'dashboard-reads-public-services',
+      comment:
+        'dashboard/ sits above the features: it imports core/ and their public read services only.',
+      severity: 'error',
+      from: { path: '^src/logging/dashboard/' },
+      to: {
+        path: '^src/logging/',
+        pathNot: ['^src/logging/(core|dashboard)/', DASHBOARD_READS],
+      },
+    },
+    {
+      name: 'nothing-imports-dashboard',
+      comment: 'The dashboard is optional: the module works without it.',
+      severity: 'error',
+      from: { path: '^src/logging/', pathNot: '^src/logging/dashboard/' },
+      to: { path: '^src/logging/dashboard/' },
     },
     {
       name: 'module-is-self-contained',

@@ -42,6 +42,14 @@ export default tseslint.config(
     languageOptions: { globals: globals.node },
   },
   {
+    // The dashboard page's scripts run in the browser, uPlot loaded before them.
+    files: ['src/logging/dashboard/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { ...globals.browser, uPlot: 'readonly' },
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

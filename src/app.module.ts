@@ -5,11 +5,16 @@ import { demoDataSourceOptions } from './demo/database/data-source.js';
 import { CmaProject } from './demo/entities/index.js';
 import { HealthController } from './demo/health.controller.js';
 import { SimulatedLlm } from './demo/simulated-llm.js';
+import { LoggingDashboardModule } from './logging/dashboard/index.js';
 import { LoggingModule } from './logging/index.js';
+
+/** Where the demo mounts the dashboard. */
+export const DASHBOARD_PATH = 'dashboard';
 
 /**
  * The demo host: its own connection (migrations run at boot), the LoggingModule, a health check,
- * and the seed's five actions on CMA projects, audited, with simulated LLM calls tracked.
+ * the seed's five actions on CMA projects, audited, with simulated LLM calls tracked, and the usage
+ * and audit dashboard at /dashboard/.
  */
 @Module({})
 export class AppModule {
@@ -23,6 +28,14 @@ export class AppModule {
         }),
         TypeOrmModule.forFeature([CmaProject]),
         LoggingModule.forRoot({}),
+        // A demo on the loopback interface: open to whoever runs it, which the module logs as a
+        // warning at startup. A real host gives authorize or guard instead.
+        LoggingDashboardModule.forRoot({
+          path: DASHBOARD_PATH,
+          allowUnauthenticated: true,
+          listFirms: (db) =>
+            db.query('SELECT id, name FROM firms ORDER BY name, id LIMIT 1000'),
+        }),
       ],
       controllers: [HealthController, ProjectsController],
       providers: [SimulatedLlm],

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app.module.js';
+import { AppModule, DASHBOARD_PATH } from './app.module.js';
 import { configureDemoApp } from './demo/configure.js';
 import { resolveDemoDatabase } from './demo/database/data-source.js';
 
@@ -14,7 +14,9 @@ async function bootstrap(): Promise<void> {
     );
     await app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1');
     logger.log(`Database: ${database.description}`);
-    logger.log(`Listening on ${await app.getUrl()} (try GET /health)`);
+    const url = await app.getUrl();
+    logger.log(`Listening on ${url} (try GET /health)`);
+    logger.log(`Dashboard: ${url}/${DASHBOARD_PATH}/`);
   } catch (error) {
     await database.stop();
     throw error;

@@ -118,14 +118,21 @@ describe('demo host', () => {
         env: demo.env({ PORT: '0' }),
       });
       const exit = finished(child, 90_000);
-      const [, url] = await waitForOutput(
+      const [, url, dashboard] = await waitForOutput(
         child,
-        /Listening on (http:\/\/127\.0\.0\.1:\d+)/,
+        /Listening on (http:\/\/127\.0\.0\.1:\d+)[^]*Dashboard: (http:\/\/\S+\/dashboard\/)/,
         90_000,
       );
       const response = await fetch(`${url}/health`);
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ status: 'ok', database: 'up' });
+      // It prints the dashboard's URL, which serves the page.
+      expect(dashboard).toBe(`${url}/dashboard/`);
+      const page = await fetch(dashboard);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toContain(
+        "script-src 'self'",
+      );
 
       // npm's process group: npm itself and the node process it runs.
       process.kill(-child.pid!, 'SIGTERM');
@@ -178,6 +185,10 @@ describe('demo host', () => {
       }
       // Birch & Co asked for Acme's project: refused, and on record as a failure
       expect(birch).toMatch(/download_cma\s+generated_file\s+failure/);
+      // It ends by printing where the dashboard is.
+      expect(output.trim().split('\n').at(-1)).toMatch(
+        /^Dashboard: run npm start, then open http:\/\/127\.0\.0\.1:\d+\/dashboard\/$/,
+      );
     }, 180_000);
   });
 });

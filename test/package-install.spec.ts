@@ -101,13 +101,24 @@ describe('the packed module installed into a host app', () => {
         'LICENSE',
         'dist/src/logging/index.js',
         'dist/src/logging/index.d.ts',
+        // The dashboard's page and chart library: served from the package, no CDN.
+        ...[
+          'index.html',
+          'dashboard.js',
+          'dashboard.css',
+          'uPlot.iife.min.js',
+          'uPlot.min.css',
+          'uPlot.LICENSE',
+        ].map((file) => `dist/src/logging/dashboard/assets/${file}`),
       ]),
     );
     const strays = files.filter(
       (path) =>
         !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(
           path,
-        ) && !/^dist\/src\/logging\/.+\.(js|d\.ts)$/.test(path),
+        ) &&
+        !/^dist\/src\/logging\/.+\.(js|d\.ts)$/.test(path) &&
+        !/^dist\/src\/logging\/dashboard\/assets\/[\w.-]+$/.test(path),
     );
     expect(strays).toEqual([]);
     expect(files.filter((path) => path.includes('.spec.'))).toEqual([]);
@@ -182,6 +193,7 @@ describe('the packed module installed into a host app', () => {
     ].map((match) => match[1]);
     expect(moduleImports).toEqual([
       '@cma/logging',
+      '@cma/logging/dashboard',
       './host.entities.js',
       './host-tables.migration.js',
     ]);
@@ -251,6 +263,15 @@ describe('the packed module installed into a host app', () => {
       expect(usage.rows).toEqual([
         { model: 'gemini-2.5-flash', cost_usd: '0.000055', success: true },
       ]);
+      // The dashboard serves its page and chart library from the installed package.
+      for (const path of ['/logs/', '/logs/assets/uPlot.iife.min.js']) {
+        const asset = await fetch(
+          `${url.replace('[::1]', '127.0.0.1')}${path}`,
+          { headers: { 'x-firm-id': firmId } },
+        );
+        expect(asset.status).toBe(200);
+        expect((await asset.text()).length).toBeGreaterThan(1000);
+      }
 
       const { rows } = await client.query(
         `SELECT firm_id, user_id, action, entity_type, entity_id, metadata->>'outcome' AS outcome

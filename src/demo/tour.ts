@@ -10,7 +10,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
-import { AppModule } from '../app.module.js';
+import { AppModule, DASHBOARD_PATH } from '../app.module.js';
 import {
   AuditTrailService,
   LlmUsageReportService,
@@ -20,11 +20,13 @@ import { configureDemoApp } from './configure.js';
 import { resolveDemoDatabase } from './database/data-source.js';
 import { type Row, formatTable } from './format-table.js';
 import { startDemoTelemetry } from './telemetry.js';
+import { seedUsageHistory } from './usage-history.js';
 
 interface Actor {
   firm: string;
   firmId: string;
   userId: string;
+  projectId?: string;
 }
 
 async function main(): Promise<void> {
@@ -85,6 +87,7 @@ async function main(): Promise<void> {
         name: `${actor.firm} FY2026 CMA`,
       });
       const projectId = project.id as string;
+      actor.projectId = projectId;
       await call(actor, 'POST', `/projects/${projectId}/files`, {
         fileName: 'balance-sheet-fy2026.pdf',
         pages: 14,
@@ -168,6 +171,23 @@ async function main(): Promise<void> {
       );
     }
     console.log(`\n=== OpenTelemetry ===\n\n${telemetry.table()}`);
+
+    // A month of earlier use for each firm, so the dashboard has days to chart.
+    const history = await seedUsageHistory(
+      dataSource,
+      actors.map(({ firmId, userId, projectId }) => ({
+        firmId,
+        userId,
+        projectId: projectId!,
+      })),
+      started,
+    );
+    console.log(
+      `\nAdded ${history.calls} LLM calls and ${history.actions} audited actions over the 30 days before today.`,
+    );
+    console.log(
+      `Dashboard: run npm start, then open http://127.0.0.1:${process.env.PORT ?? 3000}/${DASHBOARD_PATH}/`,
+    );
   } finally {
     await app.close();
     await database.stop();

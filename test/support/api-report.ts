@@ -24,6 +24,7 @@ export const ENTRY_POINTS: Record<string, string> = {
   '@cma/logging/pricing': 'src/logging/pricing.ts',
   '@cma/logging/entities': 'src/logging/entities/index.ts',
   '@cma/logging/migrations': 'src/logging/migrations/index.ts',
+  '@cma/logging/dashboard': 'src/logging/dashboard/index.ts',
 };
 
 function kindOf(symbol: ts.Symbol): string {
