@@ -28,11 +28,6 @@ const features = FEATURES.join('|');
  * Files that still import the request context or the metadata policy from audit/, until both
  * move into core/; they may reach those files of audit/ and nothing else of another feature.
  */
-const PENDING_FROM =
-  '^src/logging/(llm-usage|ledger)/(llm-usage[.]service|credit-ledger[.](service|types))[.]ts$';
-const PENDING_TO =
-  '^src/logging/audit/(audit-context|metadata-[a-z-]+|metadata-policy[.]types)[.]ts$';
-
 /** What dashboard/ may read of the features: their public services, never their internals. */
 const DASHBOARD_READS =
   '^src/logging/(audit/(audit-trail|audit-log)[.]service|llm-usage/llm-usage-report[.]service)[.]ts$';
@@ -79,21 +74,10 @@ module.exports = {
       comment:
         'A feature imports core/, writer/ and entities/, never another feature.',
       severity: 'error',
-      from: { path: `^src/logging/(${features})/`, pathNot: PENDING_FROM },
+      from: { path: `^src/logging/(${features})/` },
       to: {
         path: '^src/logging/',
         pathNot: `^src/logging/($1|core|writer|entities)/`,
-      },
-    },
-    {
-      name: 'features-apart-pending',
-      comment:
-        'PENDING_FROM may reach PENDING_TO, and nothing else of another feature.',
-      severity: 'error',
-      from: { path: PENDING_FROM },
-      to: {
-        path: '^src/logging/',
-        pathNot: [`^src/logging/($1|core|writer|entities)/`, PENDING_TO],
       },
     },
     {

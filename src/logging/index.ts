@@ -30,7 +30,7 @@ export {
   SkipAudit,
 } from './audit/audit.decorator.js';
 export { AuditInterceptor } from './audit/audit.interceptor.js';
-export { auditContext } from './audit/audit-context.js';
+export { auditContext } from './core/audit-context.js';
 
 // Services
 export { AuditLogService } from './audit/audit-log.service.js';
@@ -92,7 +92,7 @@ export {
   AuditConfigurationError,
   AuditWriteError,
 } from './audit/audit.errors.js';
-export { AuditMetadataError } from './audit/metadata-policy.js';
+export { AuditMetadataError } from './core/metadata-policy.js';
 export { LlmCostError } from './llm-usage/cost.js';
 export {
   LlmUsageRecordError,

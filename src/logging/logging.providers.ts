@@ -1,6 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import { resolveAuditOptions } from './audit/audit.options.js';
-import { resolveMetadataPolicy } from './audit/metadata-policy.js';
+import { resolveMetadataPolicy } from './core/metadata-policy.js';
 import {
   AUDIT_OPTIONS,
   LEDGER_OPTIONS,

@@ -8,7 +8,7 @@ import { AUDIT_KEY, type AuditSpec } from './audit-spec.js';
 import {
   type MetadataDeclaration,
   metadataDeclaration,
-} from './metadata-declaration.js';
+} from '../core/metadata-declaration.js';
 
 /** An audited action found at startup, and where. */
 export interface AuditedAction {

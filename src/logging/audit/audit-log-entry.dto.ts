@@ -2,12 +2,6 @@ import { IsIP, IsOptional, IsUUID, Matches } from 'class-validator';
 import { AUDIT_METADATA_MAX_BYTES } from '../core/logging.constants.js';
 import { IsBoundedJsonObject } from '../core/validation-rules.js';
 
-/**
- * Largest metadata the metadata policy lets through: {@link AUDIT_METADATA_MAX_BYTES} less 512 bytes
- * kept for the keys the module adds itself (`outcome`, `requestId`, `errorClass`, `status`).
- */
-export const METADATA_POLICY_MAX_BYTES = AUDIT_METADATA_MAX_BYTES - 512;
-
 const IDENTIFIER = /^[a-z][a-z0-9_]{0,63}$/;
 const identifier = (field: string) =>
   `${field} must be a lowercase identifier: a letter, then letters, digits or underscores, 64 characters at most`;

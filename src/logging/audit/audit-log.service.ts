@@ -16,7 +16,7 @@ import {
   type TableWriter,
 } from '../writer/log-writer.service.js';
 import { AUDIT_TABLE } from './audit-log.table.js';
-import { auditContext } from './audit-context.js';
+import { auditContext } from '../core/audit-context.js';
 import type { AuditLogEntry, AuditLogEntryDto } from './audit-log-entry.dto.js';
 import type { AuditStats, ResolvedAuditOptions } from './audit.options.js';
 import { markMeasuredJson } from '../core/validation-rules.js';
@@ -31,7 +31,7 @@ import {
   sanitizeMetadata,
   storedMetadata,
   type SystemMetadata,
-} from './metadata-policy.js';
+} from '../core/metadata-policy.js';
 
 /**
  * The audit trail's write path, shared by {@link AuditLogService} (entries from the host) and

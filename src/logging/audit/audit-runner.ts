@@ -1,7 +1,7 @@
 import { type ExecutionContext, HttpException, Logger } from '@nestjs/common';
 import { isUUID } from 'class-validator';
 import type { RecordOptions } from '../writer/log-writer.service.js';
-import type { AuditContext } from './audit-context.js';
+import type { AuditContext } from '../core/audit-context.js';
 import type { AuditRecorder } from './audit-log.service.js';
 import type { AuditArgs, AuditSpec } from './audit-spec.js';
 import { AuditConfigurationError, AuditWriteError } from './audit.errors.js';
@@ -11,7 +11,7 @@ import {
   defaultActorResolver,
 } from './audit.options.js';
 import { anonymizeIp, clientIp } from './ip-address.js';
-import { newRequestId, safeRequestId } from './metadata-policy.js';
+import { newRequestId, safeRequestId } from '../core/metadata-policy.js';
 
 /** The UUID rule of the entry classes (`@IsUUID('all')`), which this path does not run again. */
 const isUuid = (value: string) => isUUID(value, 'all');

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { SetMetadata, UseInterceptors, applyDecorators } from '@nestjs/common';
-import { metadataDeclaration } from './metadata-declaration.js';
+import { metadataDeclaration } from '../core/metadata-declaration.js';
 import {
   AUDIT_KEY,
   type AuditDecoratorOptions,

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { Observable, from, mergeMap } from 'rxjs';
-import { type AuditContext, auditContext } from './audit-context.js';
+import { type AuditContext, auditContext } from '../core/audit-context.js';
 import { AuditRecorder } from './audit-log.service.js';
 import { AuditRunner, where } from './audit-runner.js';
 import { AUDIT_KEY, type AuditSpec } from './audit-spec.js';

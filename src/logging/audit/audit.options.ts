@@ -5,7 +5,7 @@ import {
   type MetadataPolicyOptions,
   type ResolvedMetadataPolicy,
   resolveMetadataPolicy,
-} from './metadata-policy.js';
+} from '../core/metadata-policy.js';
 
 /**
  * The parts of an HTTP request (Express or Fastify) the audit reads. It is what `resolveActor`

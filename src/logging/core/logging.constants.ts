@@ -1,5 +1,10 @@
 /** Largest `metadata` an audit or ledger row accepts, as JSON text. */
 export const AUDIT_METADATA_MAX_BYTES = 8192;
+/**
+ * Largest metadata the metadata policy lets through: {@link AUDIT_METADATA_MAX_BYTES} less 512 bytes
+ * kept for the keys the module adds itself (`outcome`, `requestId`, `errorClass`, `status`).
+ */
+export const METADATA_POLICY_MAX_BYTES = AUDIT_METADATA_MAX_BYTES - 512;
 
 /** Table name of the LLM usage log, as the migration creates it. */
 export const LLM_USAGE_LOG_TABLE = 'llm_usage_log';

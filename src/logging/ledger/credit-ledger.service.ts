@@ -3,13 +3,13 @@ import type { DataSource } from 'typeorm';
 import {
   type MetadataDeclaration,
   metadataDeclaration,
-} from '../audit/metadata-declaration.js';
+} from '../core/metadata-declaration.js';
 import {
   AuditMetadataError,
   type MetadataDrop,
   type ResolvedMetadataPolicy,
   sanitizeMetadata,
-} from '../audit/metadata-policy.js';
+} from '../core/metadata-policy.js';
 import {
   CREDIT_TRANSACTION_TABLE,
   type CreditOperation,

@@ -9,7 +9,7 @@ import {
   Max,
   Min,
 } from 'class-validator';
-import type { ResolvedMetadataPolicy } from '../audit/metadata-policy.js';
+import type { ResolvedMetadataPolicy } from '../core/metadata-policy.js';
 import {
   AUDIT_METADATA_MAX_BYTES,
   CREDIT_FEATURES,

@@ -6,7 +6,7 @@ import {
   type OnModuleInit,
   Optional,
 } from '@nestjs/common';
-import { auditContext } from '../audit/audit-context.js';
+import { auditContext } from '../core/audit-context.js';
 import {
   type LlmTaskType,
   TELEMETRY_OPTIONS,

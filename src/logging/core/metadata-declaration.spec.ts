@@ -15,7 +15,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { AUDIT_METADATA_MAX_BYTES } from '../core/logging.constants.js';
+import { AUDIT_METADATA_MAX_BYTES } from './logging.constants.js';
 import { metadataDeclaration } from './metadata-declaration.js';
 import {
   AuditMetadataError,

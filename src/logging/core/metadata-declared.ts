@@ -2,7 +2,7 @@ import {
   detectSensitive,
   isUuidText,
   spellsIdentityNumber,
-} from '../core/sensitive-values.js';
+} from './sensitive-values.js';
 import type {
   DeclaredField,
   DeclaredKey,

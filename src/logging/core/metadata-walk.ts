@@ -1,4 +1,4 @@
-import { detectSensitive } from '../core/sensitive-values.js';
+import { detectSensitive } from './sensitive-values.js';
 
 /**
  * What the two modes of the metadata policy share while they walk the metadata: the drop report,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { METADATA_POLICY_MAX_BYTES } from './audit-log-entry.dto.js';
+import { METADATA_POLICY_MAX_BYTES } from './logging.constants.js';
 import {
   AuditMetadataError,
   DENIED_KEY_WORDS,

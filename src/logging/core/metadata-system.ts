@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { isIntegerIn } from '../core/option-check.js';
+import { isIntegerIn } from './option-check.js';
 import {
   detectSensitive,
   idHidesNumber,
   isUlidText,
   isUuidText,
-} from '../core/sensitive-values.js';
-import { AUDIT_METADATA_MAX_BYTES } from '../core/logging.constants.js';
+} from './sensitive-values.js';
+import { AUDIT_METADATA_MAX_BYTES } from './logging.constants.js';
 import type { SanitizedMetadata } from './metadata-policy.types.js';
 import {
   jsonBytes,

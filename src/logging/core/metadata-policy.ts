@@ -1,6 +1,6 @@
 import type { Type } from '@nestjs/common';
-import { isIntegerIn, optionCheck } from '../core/option-check.js';
-import { METADATA_POLICY_MAX_BYTES } from './audit-log-entry.dto.js';
+import { isIntegerIn, optionCheck } from './option-check.js';
+import { METADATA_POLICY_MAX_BYTES } from './logging.constants.js';
 import {
   type MetadataDeclaration,
   metadataDeclaration,

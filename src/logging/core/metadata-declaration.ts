@@ -1,6 +1,6 @@
 import type { Type } from '@nestjs/common';
 import { getMetadataStorage } from 'class-validator';
-import { detectSensitive } from '../core/sensitive-values.js';
+import { detectSensitive } from './sensitive-values.js';
 
 /**
  * Declarations of the metadata an action may store: a class whose properties carry class-validator

@@ -1,4 +1,4 @@
-import { detectSensitive } from '../core/sensitive-values.js';
+import { detectSensitive } from './sensitive-values.js';
 import type { ResolvedMetadataPolicy } from './metadata-policy.types.js';
 import {
   countIn,
