@@ -14,7 +14,14 @@
  * and no import cycle anywhere, type-only imports included. test/layers.spec.ts plants a
  * violation of each kind and checks that this configuration refuses it.
  */
-const FEATURES = ['audit', 'llm-usage', 'ledger', 'retention', 'rollups'];
+const FEATURES = [
+  'audit',
+  'llm-usage',
+  'ledger',
+  'retention',
+  'rollups',
+  'seals',
+];
 const features = FEATURES.join('|');
 
 /**

@@ -47,6 +47,7 @@ describe('migration scripts with DATABASE_URL', () => {
       'llm_usage_daily',
       'llm_usage_daily_project',
       'llm_usage_log',
+      'log_seal',
       'logging_retention_horizon',
       'users',
     ]);
@@ -61,6 +62,7 @@ describe('migration scripts with DATABASE_URL', () => {
     );
     expect(shown.output).toMatch(/\[X\] 5 CreateCreditLedger1795305780000/);
     expect(shown.output).toMatch(/\[X\] 6 CreateDailyRollups1795305800000/);
+    expect(shown.output).toMatch(/\[X\] 7 CreateLogSeals1795305820000/);
 
     const check = await npm(
       'migration:generate',
@@ -74,6 +76,7 @@ describe('migration scripts with DATABASE_URL', () => {
 
   it('migration:revert, repeated, removes it all', async () => {
     for (const name of [
+      'CreateLogSeals1795305820000',
       'CreateDailyRollups1795305800000',
       'CreateCreditLedger1795305780000',
       'AddLlmUsageLogFirmCreatedAtIndex1795305750000',

@@ -47,6 +47,7 @@ describe('demo host', () => {
           'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
           'CreateCreditLedger1795305780000',
           'CreateDailyRollups1795305800000',
+          'CreateLogSeals1795305820000',
         ]);
       } finally {
         await client.end();

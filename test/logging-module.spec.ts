@@ -23,6 +23,7 @@ import {
   LlmUsageDaily,
   LlmUsageDailyProject,
   LlmUsageLog,
+  LogSeal,
   RetentionHorizon,
 } from '../src/logging/entities/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -60,6 +61,7 @@ describe('LoggingModule', () => {
       LlmUsageDailyProject,
       AuditLogDaily,
       RetentionHorizon,
+      LogSeal,
     ]);
     expect(LOGGING_MIGRATIONS.map((m) => m.name)).toEqual([
       'CreateLoggingTables1795305660000',
@@ -67,6 +69,7 @@ describe('LoggingModule', () => {
       'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
       'CreateCreditLedger1795305780000',
       'CreateDailyRollups1795305800000',
+      'CreateLogSeals1795305820000',
     ]);
   });
 

@@ -40,6 +40,7 @@ describe('migrations', () => {
       'llm_usage_daily',
       'llm_usage_daily_project',
       'llm_usage_log',
+      'log_seal',
       'logging_retention_horizon',
       'users',
     ]);
@@ -60,7 +61,26 @@ describe('migrations', () => {
       'trg_llm_usage_log_no_truncate',
       'trg_llm_usage_log_record_purge',
       'trg_llm_usage_log_rollup',
+      'trg_log_seal_append_only',
+      'trg_log_seal_no_truncate',
     ]);
+
+    await dataSource.undoLastMigration(); // the seals
+    const unsealed = await schemaSnapshot(dataSource);
+    const notSeal = <T>(rows: T[]) =>
+      rows.filter((r) => !JSON.stringify(r).includes('log_seal'));
+    expect(unsealed).toEqual({
+      ...migrated,
+      tables: notSeal(migrated.tables),
+      columns: notSeal(migrated.columns),
+      constraints: notSeal(migrated.constraints),
+      indexes: notSeal(migrated.indexes),
+      triggers: notSeal(migrated.triggers),
+      functions: (migrated.functions as { name: string }[]).filter(
+        (f) =>
+          !['log_seal_append_only', 'logging_purge_sealed'].includes(f.name),
+      ),
+    });
 
     await dataSource.undoLastMigration(); // the daily rollups
     const rollupless = await schemaSnapshot(dataSource);
@@ -69,13 +89,13 @@ describe('migrations', () => {
     const notRollup = <T>(rows: T[]) =>
       rows.filter((r) => !ROLLUP_NAMES.test(JSON.stringify(r)));
     expect(rollupless).toEqual({
-      tables: notRollup(migrated.tables),
-      columns: notRollup(migrated.columns),
-      constraints: notRollup(migrated.constraints),
-      indexes: notRollup(migrated.indexes),
-      types: migrated.types,
-      triggers: notRollup(migrated.triggers),
-      functions: notRollup(migrated.functions),
+      tables: notRollup(unsealed.tables),
+      columns: notRollup(unsealed.columns),
+      constraints: notRollup(unsealed.constraints),
+      indexes: notRollup(unsealed.indexes),
+      types: unsealed.types,
+      triggers: notRollup(unsealed.triggers),
+      functions: notRollup(unsealed.functions),
     });
     expect(
       (rollupless.triggers as { name: string }[]).map((t) => t.name),

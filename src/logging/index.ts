@@ -58,6 +58,7 @@ export {
 } from './writer/log-writer.service.js';
 export { CreditLedgerService } from './ledger/credit-ledger.service.js';
 export { UsageRollupService } from './rollups/usage-rollup.service.js';
+export { AuditSealService } from './seals/audit-seal.service.js';
 
 // Entries, inputs and results
 export type { AuditLogEntry } from './audit/audit-log-entry.dto.js';

@@ -19,6 +19,7 @@ import {
 } from './llm-usage/model-pricing.service.js';
 import { resolveTelemetryOptions } from './core/telemetry.options.js';
 import { UsageRollupService } from './rollups/usage-rollup.service.js';
+import { AuditSealService } from './seals/audit-seal.service.js';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
@@ -39,6 +40,7 @@ const SERVICES = [
   LogRetentionService,
   CreditLedgerService,
   UsageRollupService,
+  AuditSealService,
 ];
 
 /**

@@ -4,6 +4,7 @@ import type { CreditOperation } from './core/logging.constants.js';
 import type { PricingOptions } from './llm-usage/model-pricing.service.js';
 import type { LoggingTelemetryOptions } from './core/telemetry.options.js';
 import type { UsageRollupOptions } from './rollups/usage-rollup.types.js';
+import type { SealOptions } from './seals/seal.options.js';
 import type { LogWriterOptions } from './writer/writer.options.js';
 
 /**
@@ -26,6 +27,8 @@ export interface LoggingModuleOptions {
   ledger?: LedgerOptions;
   /** The daily rollups: how often their deltas are compacted. */
   rollups?: UsageRollupOptions;
+  /** Hash-chained seals over the logs: background interval, settle and late windows, `onSeal`. */
+  seals?: SealOptions;
 }
 
 /** Options of the credit ledger, `LoggingModule.forRoot({ ledger: {...} })`. */

@@ -7,6 +7,7 @@ import {
   PRICING_OPTIONS,
   TELEMETRY_OPTIONS,
   ROLLUP_OPTIONS,
+  SEAL_OPTIONS,
   WRITER_OPTIONS,
 } from './core/logging.constants.js';
 import {
@@ -16,6 +17,7 @@ import {
 import type { ResolvedLedgerOptions } from './ledger/credit-ledger.types.js';
 import { LOGGING_MODULE_OPTIONS } from './logging.module-definition.js';
 import type { LoggingModuleOptions } from './logging.options.js';
+import { resolveSealOptions } from './seals/seal.options.js';
 import { resolveWriterOptions } from './writer/writer.options.js';
 
 const slice = <T>(
@@ -42,6 +44,7 @@ export const FEATURE_OPTION_PROVIDERS: Provider[] = [
   }),
   slice(ROLLUP_OPTIONS, (options) => options.rollups ?? {}),
   slice(LEDGER_OPTIONS, resolveLedgerOptions),
+  slice(SEAL_OPTIONS, (options) => resolveSealOptions(options.seals)),
 ];
 
 /** The ledger's slice: the audit trail's metadata policy and the ledger's own declarations. */

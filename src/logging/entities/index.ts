@@ -13,6 +13,7 @@ import {
 } from './llm-usage-daily.entity.js';
 import { CreditTransaction } from './credit-transaction.entity.js';
 import { LlmUsageLog } from './llm-usage-log.entity.js';
+import { LogSeal } from './log-seal.entity.js';
 
 export {
   AuditLog,
@@ -21,6 +22,7 @@ export {
   LlmUsageDaily,
   LlmUsageDailyProject,
   LlmUsageLog,
+  LogSeal,
   RetentionHorizon,
 };
 export {
@@ -44,4 +46,5 @@ export const LOGGING_ENTITIES = [
   LlmUsageDailyProject,
   AuditLogDaily,
   RetentionHorizon,
+  LogSeal,
 ];

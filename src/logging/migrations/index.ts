@@ -3,6 +3,7 @@ import { AppendOnlyLogs1795305720000 } from './1795305720000-append-only-logs.js
 import { AddLlmUsageLogFirmCreatedAtIndex1795305750000 } from './1795305750000-add-llm-usage-log-firm-created-at-index.js';
 import { CreateCreditLedger1795305780000 } from './1795305780000-create-credit-ledger.js';
 import { CreateDailyRollups1795305800000 } from './1795305800000-create-daily-rollups.js';
+import { CreateLogSeals1795305820000 } from './1795305820000-create-log-seals.js';
 
 export {
   AddLlmUsageLogFirmCreatedAtIndex1795305750000,
@@ -10,6 +11,7 @@ export {
   CreateCreditLedger1795305780000,
   CreateDailyRollups1795305800000,
   CreateLoggingTables1795305660000,
+  CreateLogSeals1795305820000,
 };
 
 /**
@@ -22,4 +24,5 @@ export const LOGGING_MIGRATIONS = [
   AddLlmUsageLogFirmCreatedAtIndex1795305750000,
   CreateCreditLedger1795305780000,
   CreateDailyRollups1795305800000,
+  CreateLogSeals1795305820000,
 ];

@@ -1,0 +1,249 @@
+#!/usr/bin/env node
+// Recomputes the seal digests of one firm's audit trail (or LLM usage log) from the rows, without
+// the LoggingModule: plain Node and the `pg` driver, following the canonical encoding written down
+// in docs/tamper-evidence.md. Every value is read as PostgreSQL's text output and canonicalized here.
+//
+//   npm install pg
+//   node verify-audit-seals.mjs --url postgres://auditor@db/app --firm <uuid> [--log llm_usage_log]
+//
+// Prints each seal's recomputed digest beside the stored one, then a verdict; exits 1 on a mismatch.
+import { createHash } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+
+const COLUMNS = {
+  audit_log: [
+    ['id', 'uuid'],
+    ['firm_id', 'uuid'],
+    ['user_id', 'uuid'],
+    ['action', 'text'],
+    ['entity_type', 'text'],
+    ['entity_id', 'uuid'],
+    ['metadata', 'jsonb'],
+    ['ip_address', 'text'],
+    ['created_at', 'instant'],
+  ],
+  llm_usage_log: [
+    ['id', 'uuid'],
+    ['firm_id', 'uuid'],
+    ['cma_project_id', 'uuid'],
+    ['model', 'text'],
+    ['task_type', 'text'],
+    ['input_tokens', 'integer'],
+    ['output_tokens', 'integer'],
+    ['cost_usd', 'numeric'],
+    ['latency_ms', 'integer'],
+    ['success', 'boolean'],
+    ['error_message', 'text'],
+    ['created_at', 'instant'],
+  ],
+};
+
+/** `2026-11-29 08:51:46.0123+00` (TimeZone UTC) → microseconds since the Unix epoch, as text. */
+export function instantMicros(text) {
+  const m =
+    /^(\d{4,})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?\+00$/.exec(
+      text,
+    );
+  if (!m)
+    throw new Error(
+      `unexpected timestamptz text ${text}: run with TimeZone UTC`,
+    );
+  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+  return (BigInt(ms) * 1000n + BigInt((m[7] ?? '').padEnd(6, '0'))).toString();
+}
+
+/** JSON text → canonical text: keys by UTF-8 length then bytes, `", "` and `": "`, numbers as written. */
+export function canonicalJson(text) {
+  let i = 0;
+  const ws = () => {
+    while (/\s/.test(text[i] ?? '')) i++;
+  };
+  const value = () => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      const entries = [];
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return '{}';
+      }
+      for (;;) {
+        ws();
+        const key = string();
+        ws();
+        i++; // ':'
+        entries.push([key, value()]);
+        ws();
+        if (text[i++] === '}') break; // else ','
+      }
+      const bytes = (s) => Buffer.from(s, 'utf8');
+      entries.sort(
+        ([a], [b]) =>
+          bytes(a).length - bytes(b).length ||
+          Buffer.compare(bytes(a), bytes(b)),
+      );
+      return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${v}`).join(', ')}}`;
+    }
+    if (c === '[') {
+      i++;
+      const items = [];
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return '[]';
+      }
+      for (;;) {
+        items.push(value());
+        ws();
+        if (text[i++] === ']') break;
+      }
+      return `[${items.join(', ')}]`;
+    }
+    if (c === '"') return JSON.stringify(string());
+    const m = /^(true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(
+      text.slice(i),
+    );
+    if (!m) throw new Error(`bad JSON at ${i}: ${text}`);
+    i += m[0].length;
+    return m[0];
+  };
+  const string = () => {
+    const start = i++;
+    while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    i++;
+    return JSON.parse(text.slice(start, i));
+  };
+  return value();
+}
+
+/** One column's canonical text, from PostgreSQL's text output of it (null stays null). */
+function canonical(kind, text) {
+  if (text === null) return null;
+  if (kind === 'instant') return instantMicros(text);
+  if (kind === 'boolean')
+    return text === 't' || text === 'true' ? 'true' : 'false';
+  if (kind === 'jsonb') return canonicalJson(text);
+  return text;
+}
+
+/** The canonical encoding of a row: each column as `<UTF-8 byte length>:<text>`, NULL as `-`. */
+export function encodeRow(log, row) {
+  return COLUMNS[log]
+    .map(([column, kind]) => {
+      const v = canonical(kind, row[column]);
+      return v === null ? '-' : `${Buffer.byteLength(v, 'utf8')}:${v}`;
+    })
+    .join('');
+}
+
+/** Verifies every seal of `firm` over `log`; returns the report lines and whether all matched. */
+export async function verifySeals(client, log, firm) {
+  if (!COLUMNS[log])
+    throw new Error(`--log must be audit_log or llm_usage_log`);
+  await client.query(`SET TimeZone = 'UTC'`);
+  const { rows: seals } = await client.query(
+    `SELECT seq, kind, from_created_at::text AS from_at, from_id::text, to_created_at::text AS to_at,
+            to_id::text, late_ids::text[] AS late, row_count::text, encode(prev_digest, 'hex') AS prev,
+            encode(digest, 'hex') AS digest
+       FROM log_seal WHERE log = $1 AND firm_id = $2 ORDER BY seq`,
+    [log, firm],
+  );
+  // every value as PostgreSQL's text: this script, not the server, makes it canonical
+  const columns = COLUMNS[log].map(([c]) => `${c}::text`).join(', ');
+  const lines = [];
+  let ok = true;
+  let previous;
+  for (const [index, seal] of seals.entries()) {
+    const fail = (why) => {
+      ok = false;
+      lines.push(`seal ${seal.seq}: FAIL ${why}`);
+    };
+    if (
+      previous &&
+      (seal.seq !== previous.seq + 1 || seal.prev !== previous.digest)
+    ) {
+      fail(`does not follow seal ${previous.seq}`);
+    }
+    previous = seal;
+    if (seal.kind === 'tombstone') {
+      lines.push(
+        `seal ${seal.seq}: tombstone for ${seal.row_count} purged rows, digest ${seal.digest}`,
+      );
+      continue;
+    }
+    const laterLate = seals.slice(index + 1).flatMap((s) => s.late);
+    const { rows } = await client.query(
+      `SELECT ${columns} FROM ${log}
+        WHERE firm_id = $1
+          AND (($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
+               AND (created_at, id) <= ($4, $5::uuid) AND NOT (id = ANY ($6::uuid[]))
+               OR id = ANY ($7::uuid[]))`,
+      [
+        firm,
+        seal.from_at,
+        seal.from_id,
+        seal.to_at,
+        seal.to_id,
+        laterLate,
+        seal.late,
+      ],
+    );
+    const keyed = rows.map((r) => [
+      BigInt(instantMicros(r.created_at)),
+      r.id,
+      r,
+    ]);
+    keyed.sort(([a, x], [b, y]) =>
+      a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0,
+    );
+    const hash = createHash('sha256').update(Buffer.from(seal.prev, 'hex'));
+    for (const [, , row] of keyed) hash.update(encodeRow(log, row), 'utf8');
+    const digest = hash.digest('hex');
+    if (digest !== seal.digest || String(rows.length) !== seal.row_count) {
+      fail(
+        `${rows.length} rows (sealed ${seal.row_count}), recomputed ${digest}, stored ${seal.digest}`,
+      );
+    } else {
+      lines.push(`seal ${seal.seq}: ok, ${rows.length} rows, digest ${digest}`);
+    }
+  }
+  return { ok, lines, seals: seals.length };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({
+    options: {
+      url: { type: 'string' },
+      firm: { type: 'string' },
+      log: { type: 'string' },
+    },
+  });
+  const url = values.url ?? process.env.DATABASE_URL;
+  if (!url || !values.firm) {
+    console.error(
+      'usage: node verify-audit-seals.mjs --url <postgres url> --firm <uuid> [--log audit_log|llm_usage_log]',
+    );
+    process.exit(2);
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { ok, lines, seals } = await verifySeals(
+      client,
+      values.log ?? 'audit_log',
+      values.firm,
+    );
+    for (const line of lines) console.log(line);
+    console.log(
+      ok
+        ? `VERIFIED: ${seals} seal(s) match their rows`
+        : 'TAMPERED: see FAIL above',
+    );
+    process.exitCode = ok ? 0 : 1;
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,318 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import type { DataSource, QueryRunner } from 'typeorm';
+import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
+import {
+  LOGGING_DATA_SOURCE,
+  SEAL_OPTIONS,
+} from '../core/logging.constants.js';
+import { SEALABLE_LOGS, type SealableLog } from './seal-encoding.js';
+import { AuditSealQueryError, SealPublishError } from './seal.errors.js';
+import { type ResolvedSealOptions } from './seal.options.js';
+import type {
+  Seal,
+  SealQuery,
+  SealVerification,
+  VerifyQuery,
+} from './seal.types.js';
+import { SEAL_LOCK_SQL, SEAL_SELECT_SQL, sealLog, select } from './sealer.js';
+import { verifyChains } from './seal-verifier.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const HEX_DIGEST = /^[0-9a-f]{64}$/i;
+
+function checkFirm(method: string, firmId: unknown, required: boolean): void {
+  if (firmId === undefined && !required) return;
+  if (typeof firmId !== 'string' || !UUID.test(firmId)) {
+    throw new AuditSealQueryError(
+      `${method}: firmId must be a UUID, got ${JSON.stringify(firmId)}`,
+    );
+  }
+}
+
+function checkLog(method: string, log: unknown): void {
+  if (log !== undefined && !SEALABLE_LOGS.includes(log as SealableLog)) {
+    throw new AuditSealQueryError(
+      `${method}: log must be 'audit_log' or 'llm_usage_log', got ${JSON.stringify(log)}`,
+    );
+  }
+}
+
+function checkInstant(method: string, field: string, value: unknown): void {
+  if (
+    value !== undefined &&
+    (!(value instanceof Date) || Number.isNaN(value.getTime()))
+  ) {
+    throw new AuditSealQueryError(`${method}: ${field} must be a valid Date`);
+  }
+}
+
+/**
+ * Hash-chained seals over each firm's `audit_log` and `llm_usage_log` rows, and their verification
+ * (docs/tamper-evidence.md). Seals are made on demand with `seal()` or in the background
+ * (`seals.intervalMs`), handed to `seals.onSeal` for publication outside the database, and checked
+ * with `verify()`, which names the first seal whose rows or neighbours no longer match.
+ */
+@Injectable()
+export class AuditSealService
+  implements OnApplicationBootstrap, BeforeApplicationShutdown
+{
+  private readonly logger = new Logger('LoggingModule');
+  /** The seal options in force, defaults merged. */
+  readonly options: ResolvedSealOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+
+  constructor(
+    @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(SEAL_OPTIONS) options: ResolvedSealOptions,
+  ) {
+    this.options = options;
+  }
+
+  onApplicationBootstrap(): void {
+    const { intervalMs } = this.options;
+    if (intervalMs === null) return;
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = this.run({}, false)
+        .catch((error: unknown) =>
+          this.logger.error(`background sealing failed: ${String(error)}`),
+        )
+        .finally(() => (this.running = undefined));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /**
+   * Seals every firm's new rows (rows older than `seals.settleMs` after each firm's last seal, and
+   * late arrivals), one seal per firm and log (more for a backlog over `seals.maxRowsPerSeal`), then
+   * hands each to `seals.onSeal`. Waits while another process seals.
+   *
+   * @returns the seals made, in chain order per firm
+   * @throws AuditSealQueryError for a firmId that is not a UUID or an unknown log
+   * @throws SealPublishError when `onSeal` fails: the seals are committed, and listed on the error
+   * @example
+   * const seals = await auditSeals.seal({ firmId });
+   */
+  async seal(query: SealQuery = {}): Promise<Seal[]> {
+    checkFirm('seal', query.firmId, false);
+    checkLog('seal', query.log);
+    return (await this.run(query, true)) ?? [];
+  }
+
+  /** One sealing run; without `wait`, gives up when another sealer holds the lock. */
+  private async run(
+    query: SealQuery,
+    wait: boolean,
+  ): Promise<Seal[] | undefined> {
+    const made = await this.locked(wait, async (runner) => {
+      const seals: Seal[] = [];
+      for (const log of query.log ? [query.log] : this.options.logs) {
+        await runner.startTransaction('REPEATABLE READ');
+        try {
+          seals.push(
+            ...(await sealLog(runner, log, query.firmId, this.options)),
+          );
+          await runner.commitTransaction();
+        } catch (error) {
+          await runner.rollbackTransaction();
+          throw error;
+        }
+      }
+      return seals;
+    });
+    if (made) await this.publish(made);
+    return made;
+  }
+
+  private async publish(seals: Seal[]): Promise<void> {
+    const { onSeal } = this.options;
+    if (!onSeal) return;
+    for (const seal of seals) {
+      try {
+        await onSeal(seal);
+      } catch (error) {
+        this.logger.error(
+          `onSeal failed for ${seal.log} seal ${seal.seq} of firm ${seal.firmId}: ${String(error)}`,
+        );
+        throw new SealPublishError(
+          `onSeal failed for ${seal.log} seal ${seal.seq} of firm ${seal.firmId}; the seal is committed: publish it from list()`,
+          seals,
+          { cause: error },
+        );
+      }
+    }
+  }
+
+  /** Runs `fn` on a connection of its own holding the sealers' advisory lock. */
+  private async locked<T>(
+    wait: boolean,
+    fn: (runner: QueryRunner) => Promise<T>,
+  ): Promise<T | undefined> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      const [{ locked }] = await select<{ locked: boolean }>(
+        runner,
+        wait
+          ? `SELECT pg_advisory_lock(${SEAL_LOCK_SQL}) IS NOT NULL AS locked`
+          : `SELECT pg_try_advisory_lock(${SEAL_LOCK_SQL}) AS locked`,
+      );
+      if (!locked) return undefined;
+      try {
+        return await fn(runner);
+      } finally {
+        await runner.query(`SELECT pg_advisory_unlock(${SEAL_LOCK_SQL})`);
+      }
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /**
+   * Recomputes a firm's chain over one log and reports the first seal whose rows or neighbours no
+   * longer match, with what changed where it can be known: a row edited, rows missing or inserted,
+   * a seal edited or removed. Give the digests published by `onSeal` as `anchors` to catch a chain
+   * rewritten or cut short by someone who can write to the database.
+   *
+   * @throws AuditSealQueryError for a firmId that is not a UUID, an unknown log, bad dates or anchors
+   * @example
+   * const verdict = await auditSeals.verify({ firmId, anchors: [{ seq: 42, digest }] });
+   * if (!verdict.ok) console.error(verdict.problem?.message);
+   */
+  async verify(query: VerifyQuery): Promise<SealVerification> {
+    if (typeof query !== 'object' || query === null) {
+      throw new AuditSealQueryError(
+        'verify: the query must be an object with a firmId',
+      );
+    }
+    checkFirm('verify', query.firmId, true);
+    checkLog('verify', query.log);
+    checkInstant('verify', 'from', query.from);
+    checkInstant('verify', 'to', query.to);
+    const anchors = query.anchors ?? [];
+    if (
+      !Array.isArray(anchors) ||
+      anchors.some(
+        (a) =>
+          typeof a !== 'object' ||
+          a === null ||
+          !Number.isInteger(a.seq) ||
+          a.seq < 1 ||
+          typeof a.digest !== 'string' ||
+          !HEX_DIGEST.test(a.digest),
+      )
+    ) {
+      throw new AuditSealQueryError(
+        'verify: anchors must be a list of { seq: a positive integer, digest: 64 hex digits }',
+      );
+    }
+    const [verdict] = await this.dataSource.transaction(
+      'REPEATABLE READ',
+      (manager) =>
+        verifyChains(manager, query.log ?? 'audit_log', query.firmId, {
+          from: query.from,
+          to: query.to,
+          anchors,
+          lateWindowMs: this.options.lateWindowMs,
+        }),
+    );
+    return verdict;
+  }
+
+  /**
+   * Verifies the chain of every firm with seals over one log, as `verify()` does for one firm, in
+   * one pass over the log: the way to check a whole trail (per-firm calls each read the firm's
+   * rows, which lie on nearly every page of the table).
+   *
+   * @throws AuditSealQueryError for an unknown log
+   * @example
+   * const failed = (await auditSeals.verifyAll()).filter((verdict) => !verdict.ok);
+   */
+  async verifyAll(
+    query: { log?: SealableLog } = {},
+  ): Promise<SealVerification[]> {
+    checkLog('verifyAll', query?.log);
+    return this.dataSource.transaction('REPEATABLE READ', (manager) =>
+      verifyChains(manager, query?.log ?? 'audit_log', undefined, {
+        lateWindowMs: this.options.lateWindowMs,
+      }),
+    );
+  }
+
+  /**
+   * The seals of a firm's chain over one log, in order: to publish again, or to hand an auditor.
+   *
+   * @throws AuditSealQueryError for a firmId that is not a UUID or an unknown log
+   */
+  async list(query: { firmId: string; log?: SealableLog }): Promise<Seal[]> {
+    checkFirm('list', query?.firmId, true);
+    checkLog('list', query.log);
+    return this.dataSource.query<Seal[]>(
+      `SELECT ${SEAL_SELECT_SQL} FROM ${LOG_SEAL_TABLE}
+        WHERE log = $1 AND firm_id = $2 ORDER BY seq`,
+      [query.log ?? 'audit_log', query.firmId],
+    );
+  }
+
+  /**
+   * Retention for a sealed log: deletes, for every firm, the rows of the seals whose range ends
+   * before `olderThan`, whole seals only, together with those seals, and leaves one tombstone seal
+   * with the last one's digest so the chain still verifies (`logging_purge_sealed()`). Late arrivals
+   * are sealed first; rows not sealed yet are kept.
+   *
+   * @returns how many rows and seals were purged
+   * @throws AuditSealQueryError for an unknown log or a bad date
+   */
+  async purge(
+    log: SealableLog,
+    olderThan: Date,
+  ): Promise<{ rows: number; seals: number }> {
+    checkLog('purge', log);
+    if (log === undefined)
+      throw new AuditSealQueryError('purge: log is required');
+    checkInstant('purge', 'olderThan', olderThan);
+    if (olderThan === undefined)
+      throw new AuditSealQueryError('purge: olderThan is required');
+    await this.seal({ log });
+    const purged = await this.locked(true, async (runner) => {
+      const targets = await select<{
+        firmId: string;
+        seq: number;
+        seals: number;
+      }>(
+        runner,
+        `SELECT firm_id AS "firmId", max(seq) AS seq, count(*) FILTER (WHERE kind = 'seal')::int AS seals
+           FROM ${LOG_SEAL_TABLE} WHERE log = $1 AND to_created_at < $2
+          GROUP BY firm_id HAVING count(*) FILTER (WHERE kind = 'seal') > 0`,
+        [log, olderThan],
+      );
+      let rows = 0;
+      for (const { firmId, seq } of targets) {
+        const [{ deleted }] = await select<{ deleted: string }>(
+          runner,
+          'SELECT logging_purge_sealed($1::regclass, $2, $3) AS deleted',
+          [log, firmId, seq],
+        );
+        rows += Number(deleted);
+      }
+      return { rows, seals: targets.reduce((sum, t) => sum + t.seals, 0) };
+    });
+    this.logger.log(
+      `${log}: ${purged!.rows} sealed rows in ${purged!.seals} seals before ${olderThan.toISOString()} purged`,
+    );
+    return purged!;
+  }
+}

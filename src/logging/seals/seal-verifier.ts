@@ -1,0 +1,244 @@
+import type { EntityManager } from 'typeorm';
+import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
+import { sealRows } from './seal-digest-sql.js';
+import { GENESIS_DIGEST, type SealableLog } from './seal-encoding.js';
+import { SealHash } from './seal-hash.js';
+import { HEADS_SQL, lateRowSql } from './sealer.js';
+import type {
+  SealAnchor,
+  SealProblem,
+  SealVerification,
+} from './seal.types.js';
+
+/** A seal's fields as verification compares them: bounds in microseconds, to compare exactly. */
+interface Header {
+  id: string;
+  firmId: string;
+  seq: number;
+  kind: 'seal' | 'tombstone';
+  fromUs: string | null;
+  toUs: string;
+  prev: string;
+  digest: string;
+  rowCount: number;
+  lateIds: string[];
+  inWindow: boolean;
+}
+
+interface VerifyOptions {
+  from?: Date;
+  to?: Date;
+  anchors?: SealAnchor[];
+  lateWindowMs: number;
+}
+
+/**
+ * Recomputes the chains over `log` of firm `firmId`, or of every firm with seals when it is
+ * undefined, and reports each firm's first bad seal (see `AuditSealService.verify`). Reads in the
+ * caller's transaction on `manager`; the rows' digests are recomputed inside PostgreSQL in one pass
+ * over the log for all the firms asked ({@link sealRows}).
+ */
+export async function verifyChains(
+  manager: EntityManager,
+  log: SealableLog,
+  firmId: string | undefined,
+  { from, to, anchors = [], lateWindowMs }: VerifyOptions,
+): Promise<SealVerification[]> {
+  const us = (column: string) =>
+    `(extract(epoch FROM ${column}) * 1000000)::bigint::text`;
+  const headers = await manager.query<Header[]>(
+    `SELECT id, firm_id AS "firmId", seq, kind, ${us('from_created_at')} AS "fromUs",
+            ${us('to_created_at')} AS "toUs",
+            encode(prev_digest, 'hex') AS prev, encode(digest, 'hex') AS digest,
+            row_count::float8 AS "rowCount", late_ids AS "lateIds",
+            (($3::timestamptz IS NULL OR to_created_at >= $3::timestamptz)
+              AND ($4::timestamptz IS NULL OR from_created_at IS NULL
+                   OR from_created_at < $4::timestamptz)) AS "inWindow"
+       FROM ${LOG_SEAL_TABLE} WHERE log = $1 AND ($2::uuid IS NULL OR firm_id = $2::uuid)
+      ORDER BY firm_id, seq`,
+    [log, firmId ?? null, from ?? null, to ?? null],
+  );
+  const chains = new Map<string, Header[]>(firmId ? [[firmId, []]] : []);
+  for (const header of headers) {
+    const chain = chains.get(header.firmId) ?? [];
+    chain.push(header);
+    chains.set(header.firmId, chain);
+  }
+  // late arrivals not sealed yet: outside every chain until the next seal takes them
+  const pending = await manager.query<{ firmId: string; id: string }[]>(
+    `SELECT a.firm_id AS "firmId", a.id FROM (${HEADS_SQL}) h JOIN ${log} a ON ${lateRowSql(log, '$3')}`,
+    [log, firmId ?? null, lateWindowMs],
+  );
+  const checked = new Map(
+    [...chains].map(([firm, chain]) => [
+      firm,
+      chain.filter((seal) => seal.inWindow && seal.kind === 'seal'),
+    ]),
+  );
+  const found = new Map(
+    (
+      await sealRows(
+        manager,
+        log,
+        new Map(
+          [...checked]
+            .filter(([, seals]) => seals.length)
+            .map(([firm, seals]) => [firm, seals.map((seal) => seal.seq)]),
+        ),
+        pending.map((row) => row.id),
+      )
+    ).map((rows) => [`${rows.firmId}:${rows.seq}`, rows]),
+  );
+  return [...chains].map(([firm, chain]) =>
+    diagnose(log, firm, chain, anchors, found, {
+      pendingLate: pending.filter((row) => row.firmId === firm).length,
+    }),
+  );
+}
+
+/** The verdict on one firm's chain, from its seals and the rows found for each. */
+function diagnose(
+  log: SealableLog,
+  firmId: string,
+  headers: Header[],
+  anchors: SealAnchor[],
+  found: Map<string, { n: number; digest: string }>,
+  { pendingLate }: { pendingLate: number },
+): SealVerification {
+  const head = headers.at(-1);
+  const result: SealVerification = {
+    log,
+    firmId,
+    ok: true,
+    sealsChecked: 0,
+    rowsChecked: 0,
+    last: head ? { seq: head.seq, digest: head.digest } : null,
+    pendingLate,
+  };
+  const problems: SealProblem[] = [];
+  const problem = (
+    seq: number,
+    kind: SealProblem['kind'],
+    message: string,
+    rows?: number,
+  ) =>
+    problems.push({
+      seq,
+      kind,
+      message,
+      ...(rows === undefined ? {} : { rows }),
+    });
+  const anchorOf = new Map(anchors.map((a) => [a.seq, a.digest.toLowerCase()]));
+
+  for (const [index, seal] of headers.entries()) {
+    if (problems.length) break;
+    if (!seal.inWindow) continue;
+    const previous = headers[index - 1];
+    const next = headers[index + 1];
+    const expectedSeq = previous ? previous.seq + 1 : 1;
+    result.sealsChecked++;
+    if (seal.seq !== expectedSeq && !(seal.kind === 'tombstone' && !previous)) {
+      problem(
+        expectedSeq,
+        'seal-removed',
+        `seal ${expectedSeq}${seal.seq - expectedSeq > 1 ? ` to ${seal.seq - 1}` : ''} is missing from the chain`,
+      );
+      break;
+    }
+    if (
+      previous
+        ? seal.prev !== previous.digest || seal.fromUs !== previous.toUs
+        : seal.kind === 'seal' &&
+          (seal.prev !== GENESIS_DIGEST || seal.fromUs !== null)
+    ) {
+      problem(
+        seal.seq,
+        'seal-edited',
+        `seal ${seal.seq} no longer links to the seal before it`,
+      );
+      break;
+    }
+    if (next?.seq === seal.seq + 1 && next.fromUs !== seal.toUs) {
+      problem(
+        seal.seq,
+        'seal-edited',
+        `seal ${seal.seq}'s range no longer ends where seal ${next.seq} starts`,
+      );
+      break;
+    }
+    if (seal.kind === 'tombstone') continue;
+    const rows = found.get(`${firmId}:${seal.seq}`) ?? {
+      n: 0,
+      digest: new SealHash(seal.prev).digest(),
+    };
+    const digest = rows.digest;
+    result.rowsChecked += rows.n;
+    if (digest === seal.digest) {
+      if (rows.n !== seal.rowCount) {
+        problem(
+          seal.seq,
+          'seal-edited',
+          `seal ${seal.seq}'s row count was changed: its rows still match its digest`,
+        );
+      }
+    } else if (rows.n < seal.rowCount) {
+      const missing = seal.rowCount - rows.n;
+      problem(
+        seal.seq,
+        'row-missing',
+        `${missing} row(s) sealed by seal ${seal.seq} are missing`,
+        missing,
+      );
+    } else if (rows.n > seal.rowCount) {
+      const inserted = rows.n - seal.rowCount;
+      problem(
+        seal.seq,
+        'row-inserted',
+        `${inserted} row(s) were inserted into the range of seal ${seal.seq} after it was made`,
+        inserted,
+      );
+    } else if (digest === next?.prev || digest === anchorOf.get(seal.seq)) {
+      problem(
+        seal.seq,
+        'seal-edited',
+        `seal ${seal.seq}'s digest was changed: its rows still match the digest published for it`,
+      );
+    } else {
+      problem(
+        seal.seq,
+        'row-edited',
+        `a row sealed by seal ${seal.seq} was changed`,
+      );
+    }
+  }
+
+  const bySeq = new Map(headers.map((seal) => [seal.seq, seal]));
+  for (const anchor of anchors) {
+    const seal = bySeq.get(anchor.seq);
+    const digest = anchor.digest.toLowerCase();
+    if (!seal) {
+      if (!headers.some((s) => s.kind === 'tombstone' && s.seq > anchor.seq)) {
+        problem(
+          anchor.seq,
+          'seal-removed',
+          `seal ${anchor.seq}, published with digest ${digest.slice(0, 16)}…, is gone from the chain`,
+        );
+      }
+    } else if (
+      seal.digest !== digest &&
+      !(seal.kind === 'tombstone' && seal.seq !== anchor.seq)
+    ) {
+      problem(
+        anchor.seq,
+        'seal-edited',
+        `seal ${anchor.seq} no longer has the digest published for it (${digest.slice(0, 16)}…)`,
+      );
+    }
+  }
+  problems.sort((a, b) => a.seq - b.seq);
+  if (problems.length) {
+    result.ok = false;
+    result.problem = problems[0];
+  }
+  return result;
+}

@@ -1,0 +1,99 @@
+import type { SealableLog } from './seal-encoding.js';
+
+/** One seal of a firm's chain, as `onSeal` receives it and `list` returns it. */
+export interface Seal {
+  /** The sealed log: `audit_log` or `llm_usage_log`. */
+  log: SealableLog;
+  firmId: string;
+  /** Position in the firm's chain over this log, from 1, without gaps. */
+  seq: number;
+  /** `seal`, or `tombstone` where retention purged seals with their rows. */
+  kind: 'seal' | 'tombstone';
+  /** Exclusive start of the range, ISO 8601 UTC with microseconds; null for the first seal. */
+  fromCreatedAt: string | null;
+  fromId: string | null;
+  /** Inclusive end of the range, ISO 8601 UTC with microseconds. */
+  toCreatedAt: string;
+  toId: string;
+  /** Rows of the range in the digest. */
+  rangeCount: number;
+  /** Late arrivals in the digest: rows of earlier ranges that were not there when those were sealed. */
+  lateIds: string[];
+  /** Rows in the digest: `rangeCount + lateIds.length` (a tombstone: every row it stands for). */
+  rowCount: number;
+  /** The previous seal's digest, hex; 64 zeros for the first seal. */
+  prevDigest: string;
+  /** SHA-256 of `prevDigest` followed by each row's canonical encoding in `(created_at, id)` order, hex. */
+  digest: string;
+  sealedAt: Date;
+}
+
+/** A digest published outside the database (from `onSeal`), to verify the chain against. */
+export interface SealAnchor {
+  seq: number;
+  /** Hex SHA-256, as `Seal.digest`. */
+  digest: string;
+}
+
+/** The arguments of `AuditSealService.seal`. */
+export interface SealQuery {
+  /** Seal this firm only. Default: every firm with new rows. */
+  firmId?: string;
+  /** Seal this log only. Default: every log in `seals.logs`. */
+  log?: SealableLog;
+}
+
+/** The arguments of `AuditSealService.verify`. */
+export interface VerifyQuery {
+  firmId: string;
+  /** The log whose chain is checked. Default: `audit_log`. */
+  log?: SealableLog;
+  /** Only seals whose range ends at or after this instant. Default: from the first seal. */
+  from?: Date;
+  /** Only seals whose range starts before this instant. Default: up to the last seal. */
+  to?: Date;
+  /** Digests published outside the database: each must still be in the chain, unchanged. */
+  anchors?: SealAnchor[];
+}
+
+/**
+ * What was found wrong, where it can be known:
+ * - `row-edited`: a row of the seal's range differs from when it was sealed;
+ * - `row-missing`: rows of the seal are gone (`rows` says how many);
+ * - `row-inserted`: rows are in the seal's range that were not there when it was sealed and are
+ *   not late arrivals (`rows` says how many);
+ * - `seal-edited`: the seal's own fields no longer agree with its rows or its neighbours;
+ * - `seal-removed`: a seal of the chain, or one published as an anchor, is gone.
+ */
+export type SealProblemKind =
+  | 'row-edited'
+  | 'row-missing'
+  | 'row-inserted'
+  | 'seal-edited'
+  | 'seal-removed';
+
+/** The first bad seal of a chain. */
+export interface SealProblem {
+  seq: number;
+  kind: SealProblemKind;
+  /** For `row-missing` and `row-inserted`: how many rows. */
+  rows?: number;
+  /** One sentence for the auditor. */
+  message: string;
+}
+
+/** The verdict of `AuditSealService.verify`. */
+export interface SealVerification {
+  log: SealableLog;
+  firmId: string;
+  /** True when every checked seal matches its rows and its neighbours, and every anchor. */
+  ok: boolean;
+  sealsChecked: number;
+  rowsChecked: number;
+  /** The last seal of the chain, to publish or compare: null when the firm has none. */
+  last: { seq: number; digest: string } | null;
+  /** Late arrivals not sealed yet: the next seal takes them in. */
+  pendingLate: number;
+  /** The first bad seal; absent when `ok`. */
+  problem?: SealProblem;
+}

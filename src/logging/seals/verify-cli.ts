@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+/**
+ * The auditor's verifier: `npm run audit:verify -- --firm <uuid>` (or the package's
+ * `logging-audit-verify` bin) recomputes a firm's seal chains from the rows in the database behind
+ * `--url` or `DATABASE_URL`, prints a verdict per log, and exits 0 when every chain verifies, 1 on
+ * tampering, 2 on bad arguments or no connection.
+ */
+import { parseArgs } from 'node:util';
+import { DataSource } from 'typeorm';
+import { AuditSealService } from './audit-seal.service.js';
+import { SEALABLE_LOGS, type SealableLog } from './seal-encoding.js';
+import { resolveSealOptions } from './seal.options.js';
+import type { SealAnchor, SealVerification } from './seal.types.js';
+
+const USAGE = `usage: audit:verify --firm <uuid> [--log audit_log|llm_usage_log|all]
+                    [--anchor <seq>:<hex digest>]... [--from <ISO date>] [--to <ISO date>]
+                    [--url <postgres url>] [--json]
+  --anchor   a digest published by onSeal; the chain must still hold it (repeatable)
+  --url      default: DATABASE_URL`;
+
+/** One log's verdict as the auditor reads it. */
+export function describeVerdict(verdict: SealVerification): string {
+  const head = `${verdict.log} of firm ${verdict.firmId}`;
+  if (!verdict.ok) {
+    const { seq, kind, message } = verdict.problem!;
+    return `TAMPERED  ${head}: seal ${seq}, ${kind}: ${message}`;
+  }
+  const last = verdict.last
+    ? `, last seal ${verdict.last.seq} digest ${verdict.last.digest}`
+    : ', no seals yet';
+  const pending = verdict.pendingLate
+    ? ` (${verdict.pendingLate} late arrival(s) wait for the next seal)`
+    : '';
+  return `VERIFIED  ${head}: ${verdict.sealsChecked} seal(s), ${verdict.rowsChecked} row(s)${last}${pending}`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        firm: { type: 'string' },
+        log: { type: 'string', default: 'all' },
+        anchor: { type: 'string', multiple: true, default: [] },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        url: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const url = values.url ?? process.env.DATABASE_URL;
+  const logs: SealableLog[] =
+    values.log === 'all' ? [...SEALABLE_LOGS] : [values.log as SealableLog];
+  const anchors: SealAnchor[] = [];
+  for (const anchor of values.anchor) {
+    const [seq, digest] = anchor.split(':');
+    anchors.push({ seq: Number(seq), digest });
+  }
+  if (!values.firm || !url) {
+    console.error(
+      `${!url ? 'no --url and no DATABASE_URL' : '--firm is required'}\n${USAGE}`,
+    );
+    return 2;
+  }
+  const dataSource = new DataSource({ type: 'postgres', url, entities: [] });
+  try {
+    await dataSource.initialize();
+  } catch (error) {
+    console.error(`cannot connect: ${(error as Error).message}`);
+    return 2;
+  }
+  try {
+    const seals = new AuditSealService(dataSource, resolveSealOptions({}));
+    const verdicts: SealVerification[] = [];
+    for (const log of logs) {
+      verdicts.push(
+        await seals.verify({
+          firmId: values.firm,
+          log,
+          anchors: log === logs[0] ? anchors : [],
+          from: values.from ? new Date(values.from) : undefined,
+          to: values.to ? new Date(values.to) : undefined,
+        }),
+      );
+    }
+    for (const verdict of verdicts) {
+      console.log(
+        values.json ? JSON.stringify(verdict) : describeVerdict(verdict),
+      );
+    }
+    return verdicts.every((v) => v.ok) ? 0 : 1;
+  } catch (error) {
+    console.error((error as Error).message);
+    return 2;
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
