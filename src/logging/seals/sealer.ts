@@ -18,7 +18,7 @@ export function select<T>(
 /** The advisory lock key every sealer and every purge of sealed rows takes, across processes. */
 export const SEAL_LOCK_SQL = `hashtext('logging.log_seal')`;
 
-/** Rows fetched from a cursor at a time. */
+/** Rows fetched from a cursor at a time: one chunk of sealing work. */
 const FETCH = 10_000;
 
 const instant = (column: string) =>
@@ -95,6 +95,8 @@ export async function sealLog(
   log: SealableLog,
   firmId: string | undefined,
   options: ResolvedSealOptions,
+  /** Awaited before each chunk of rows is read: where background sealing gives way. */
+  beforeChunk: () => Promise<void> = () => Promise.resolve(),
 ): Promise<Seal[]> {
   // The first statement fixes the transaction's snapshot; the bound is by the database clock.
   const [{ snapshot, upto }] = await select<{ snapshot: string; upto: string }>(
@@ -199,6 +201,7 @@ export async function sealLog(
     [log, firmId ?? null, upto],
   );
   for (;;) {
+    await beforeChunk();
     const rows = await select<Row>(
       runner,
       `FETCH ${FETCH} FROM logging_seal_rows`,
