@@ -167,7 +167,7 @@ describe('dashboard in a browser', () => {
     });
     expect(top).toHaveLength(10);
     const shown = await page.$$eval('#expensive tbody tr', (rows) =>
-      rows.map((row) => ({
+      (rows as HTMLTableRowElement[]).map((row) => ({
         model: row.cells[1].textContent,
         cost: row.cells[4].textContent,
       })),
