@@ -113,6 +113,15 @@ describe('background sealing gives way to the writer', () => {
     };
   }
 
+  /** The writer held back nothing: every usage row recorded while it was busy is in the table. */
+  async function everyUsageRowWritten(firmId: string, recorded: number) {
+    const { rows } = await suite.reader.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM llm_usage_log WHERE firm_id = $1',
+      [firmId],
+    );
+    expect(rows[0].n).toBe(recorded);
+  }
+
   async function until(condition: () => Promise<boolean>, limitMs: number) {
     const start = Date.now();
     while (!(await condition())) {
@@ -140,11 +149,7 @@ describe('background sealing gives way to the writer', () => {
     await sleep(300); // and nothing more comes
     expect(await sealsOf(firmId)).toEqual([{ seq: 1, rowCount: 300 }]);
     await sealedExactlyOnce(started.seals, firmId);
-    const { rows } = await suite.reader.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM llm_usage_log WHERE firm_id = $1',
-      [firmId],
-    );
-    expect(rows[0].n).toBe(held.recorded);
+    await everyUsageRowWritten(firmId, held.recorded);
   });
 
   it('seals anyway after maxDeferMs while the writer stays busy, each row once', async () => {
@@ -181,11 +186,7 @@ describe('background sealing gives way to the writer', () => {
     }
     await sleep(300);
     await sealedExactlyOnce(started.seals, firmId);
-    const { rows } = await suite.reader.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM llm_usage_log WHERE firm_id = $1',
-      [firmId],
-    );
-    expect(rows[0].n).toBe(held.recorded);
+    await everyUsageRowWritten(firmId, held.recorded);
   });
 
   it('never makes an explicit seal() wait for the writer', async () => {
