@@ -1,28 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/**
- * Creates the daily rollups of the logs and keeps them in the same transaction as the raw rows:
- *
- * - `llm_usage_daily`: per firm, UTC day, model and task type: calls, failures, input and output
- *   tokens, cost (NUMERIC(20,6));
- * - `llm_usage_daily_project`: the same per project, for the calls that have one (a project's
- *   delete cascades its rows away; the firm's totals stay in `llm_usage_daily`);
- * - `audit_log_daily`: audit events per firm, UTC day and action.
- *
- * A statement-level AFTER INSERT trigger on each log sums the statement's rows (its transition
- * table) per key and inserts them as new, uncompacted rows: insert-only deltas, so writers never
- * wait for each other and never deadlock. `logging_rollup_compact(max_keys)` folds the deltas of a
- * key into one compacted row. Rollup rows of a key are always summed when read.
- *
- * `logging_retention_horizon` records how far retention has purged each log (an AFTER DELETE
- * trigger reads the cutoff `logging_purge_batch` sets): before it, the rollups are the only record,
- * and rebuild refuses to recompute them from raw rows that are gone.
- *
- * The statements are fixed text: a migration never changes once released. `core/rollup-tables.ts`
- * describes the same tables for compaction, rebuild and reconcile at run time, and
- * `rollup-migration.spec.ts` holds the two to the same SQL, so a change there needs a new migration.
- */
-
 // Written once here, as the migration ran when released; shared by the statements below.
 const USAGE_CHECK =
   'calls >= 0 AND failures >= 0 AND failures <= calls AND input_tokens >= 0 AND output_tokens >= 0 AND cost_usd >= 0';
@@ -232,6 +209,28 @@ const CREATE_DAILY_ROLLUPS_DOWN: readonly string[] = [
   `DROP TABLE "llm_usage_daily"`,
 ];
 
+/**
+ * Creates the daily rollups of the logs and keeps them in the same transaction as the raw rows:
+ *
+ * - `llm_usage_daily`: per firm, UTC day, model and task type: calls, failures, input and output
+ *   tokens, cost (NUMERIC(20,6));
+ * - `llm_usage_daily_project`: the same per project, for the calls that have one (a project's
+ *   delete cascades its rows away; the firm's totals stay in `llm_usage_daily`);
+ * - `audit_log_daily`: audit events per firm, UTC day and action.
+ *
+ * A statement-level AFTER INSERT trigger on each log sums the statement's rows (its transition
+ * table) per key and inserts them as new, uncompacted rows: insert-only deltas, so writers never
+ * wait for each other and never deadlock. `logging_rollup_compact(max_keys)` folds the deltas of a
+ * key into one compacted row. Rollup rows of a key are always summed when read.
+ *
+ * `logging_retention_horizon` records how far retention has purged each log (an AFTER DELETE
+ * trigger reads the cutoff `logging_purge_batch` sets): before it, the rollups are the only record,
+ * and rebuild refuses to recompute them from raw rows that are gone.
+ *
+ * The statements are fixed text: a migration never changes once released. `core/rollup-tables.ts`
+ * describes the same tables for compaction, rebuild and reconcile at run time, and
+ * `rollup-migration.spec.ts` holds the two to the same SQL, so a change there needs a new migration.
+ */
 export class CreateDailyRollups1795305800000 implements MigrationInterface {
   name = 'CreateDailyRollups1795305800000';
 
