@@ -39,17 +39,21 @@ const TELEMETRY_NAME = /^[a-z][a-z0-9_.]{0,63}$/;
 export function telemetryNameViolations(
   fields: Record<'operation' | 'provider', unknown>,
 ): EntryViolation[] {
-  return Object.entries(fields)
-    .filter(
-      ([, value]) =>
-        value !== undefined &&
-        (typeof value !== 'string' || !TELEMETRY_NAME.test(value)),
-    )
-    .map(([field]) => ({
-      field,
-      rule: 'matches',
-      message: `${field} must be lowercase letters, digits, _ and . (at most 64, e.g. 'gcp.gemini')`,
-    }));
+  const violations: EntryViolation[] = [];
+  for (const field of ['operation', 'provider'] as const) {
+    const value = fields[field];
+    if (
+      value !== undefined &&
+      (typeof value !== 'string' || !TELEMETRY_NAME.test(value))
+    ) {
+      violations.push({
+        field,
+        rule: 'matches',
+        message: `${field} must be lowercase letters, digits, _ and . (at most 64, e.g. 'gcp.gemini')`,
+      });
+    }
+  }
+  return violations;
 }
 
 /** What is known of a tracked call before it runs. */
@@ -81,32 +85,43 @@ function errorType(error: unknown): string {
 }
 
 /**
+ * The metric attributes of one shape of call (operation, provider, model, task type, the firm when
+ * opted in, and the model that answered once known), with the token type's variants: built once
+ * per shape and reused for every call of it, so a call's four metric points allocate nothing.
+ */
+interface CallShape {
+  attributes: Attributes;
+  input: Attributes;
+  output: Attributes;
+  /** The same shape with `gen_ai.response.model`, per response model seen. */
+  answered?: Map<string, CallShape>;
+}
+
+/** Shapes kept at most: the host's few operations, models and task types; the firms when opted in. */
+const MAX_SHAPES = 2000;
+
+function shapeOf(attributes: Attributes): CallShape {
+  return {
+    attributes,
+    input: { ...attributes, [GEN_AI.tokenType]: 'input' },
+    output: { ...attributes, [GEN_AI.tokenType]: 'output' },
+  };
+}
+
+/**
  * One tracked call's span and measurements: the span is started before `fn` and is the active span
  * while `fn` runs; it ends at the time `fn` settled, after the row's id was set on it.
  */
 export class TrackedCall {
   private readonly started = performance.now();
   private settled = this.started;
-  private readonly metricAttributes: Attributes;
 
   constructor(
     private readonly telemetry: LlmUsageTelemetry,
     private readonly otel: Otel,
     private readonly span: Span,
-    call: CallDescription,
-  ) {
-    this.metricAttributes = {
-      [GEN_AI.operationName]: call.operation,
-      [GEN_AI.requestModel]: call.model,
-      [A.taskType]: call.taskType,
-    };
-    if (call.provider !== undefined) {
-      this.metricAttributes[GEN_AI.providerName] = call.provider;
-    }
-    if (otel.options.firmIdAttribute && call.firmId !== undefined) {
-      this.metricAttributes[A.firmId] = call.firmId;
-    }
-  }
+    private readonly shape: CallShape,
+  ) {}
 
   /** Runs `fn` with this call's span active, so that the provider client's spans nest under it. */
   run<T>(fn: () => T): T {
@@ -117,22 +132,19 @@ export class TrackedCall {
   /** `fn` returned: tokens, cost and the model that answered go on the span and the metrics. */
   succeeded(usage: CallUsage): void {
     this.settled = performance.now();
-    const attributes = this.metricAttributes;
-    if (usage.responseModel !== undefined) {
-      attributes[GEN_AI.responseModel] = usage.responseModel;
-    }
-    if (this.span.isRecording()) {
-      this.span.setAttributes({
-        [GEN_AI.inputTokens]: usage.inputTokens,
-        [GEN_AI.outputTokens]: usage.outputTokens,
-        [A.costUsd]: usage.costUsd,
-        ...(usage.responseModel === undefined
-          ? {}
-          : { [GEN_AI.responseModel]: usage.responseModel }),
-      });
+    const { span } = this;
+    if (span.isRecording()) {
+      span.setAttribute(GEN_AI.inputTokens, usage.inputTokens);
+      span.setAttribute(GEN_AI.outputTokens, usage.outputTokens);
+      span.setAttribute(A.costUsd, usage.costUsd);
+      if (usage.responseModel !== undefined) {
+        span.setAttribute(GEN_AI.responseModel, usage.responseModel);
+      }
     }
     this.telemetry.measured(
-      attributes,
+      usage.responseModel === undefined
+        ? this.shape
+        : this.telemetry.answered(this.shape, usage.responseModel),
       (this.settled - this.started) / 1000,
       usage,
     );
@@ -151,8 +163,8 @@ export class TrackedCall {
       }
     }
     this.span.setStatus(status);
-    this.telemetry.measured(
-      { ...this.metricAttributes, [GEN_AI.errorType]: type },
+    this.telemetry.failedAfter(
+      { ...this.shape.attributes, [GEN_AI.errorType]: type },
       (this.settled - this.started) / 1000,
     );
   }
@@ -160,11 +172,14 @@ export class TrackedCall {
   /** The row was written (its id links span and row), or could not be: the span ends. */
   end(rowId: string | undefined, recordError?: unknown): void {
     if (this.settled === this.started) this.settled = performance.now();
-    if (rowId !== undefined) this.span.setAttribute(A.rowId, rowId);
-    if (recordError !== undefined) {
-      this.span.setAttribute(A.recordError, errorType(recordError));
+    const { span } = this;
+    if (span.isRecording()) {
+      if (rowId !== undefined) span.setAttribute(A.rowId, rowId);
+      if (recordError !== undefined) {
+        span.setAttribute(A.recordError, errorType(recordError));
+      }
     }
-    this.span.end(this.settled);
+    span.end(this.settled);
   }
 }
 
@@ -178,6 +193,8 @@ export class LlmUsageTelemetry {
   private readonly tokens: Histogram;
   private readonly duration: Histogram;
   private readonly cost: Counter;
+  private readonly shapes = new Map<string, CallShape>();
+  private shapeCount = 0;
 
   constructor(private readonly otel: Otel) {
     const { meter } = otel;
@@ -201,6 +218,7 @@ export class LlmUsageTelemetry {
   /** Starts the span of a call about to run. */
   start(call: CallDescription): TrackedCall {
     const { api, tracer } = this.otel;
+    const shape = this.shapeFor(call);
     const attributes: Attributes = {
       [GEN_AI.operationName]: call.operation,
       [GEN_AI.requestModel]: call.model,
@@ -215,21 +233,66 @@ export class LlmUsageTelemetry {
       kind: api.SpanKind.CLIENT,
       attributes,
     });
-    return new TrackedCall(this, this.otel, span, call);
+    return new TrackedCall(this, this.otel, span, shape);
   }
 
-  /** @internal Records a settled call's duration and, when it succeeded, its tokens and cost. */
-  measured(attributes: Attributes, seconds: number, usage?: CallUsage): void {
+  /** The metric attributes of `call`'s shape, made once per shape. */
+  private shapeFor(call: CallDescription): CallShape {
+    const firmId = this.otel.options.firmIdAttribute ? call.firmId : undefined;
+    const key = `${call.operation}\u0000${call.provider ?? ''}\u0000${call.model}\u0000${call.taskType}\u0000${firmId ?? ''}`;
+    const known = this.shapes.get(key);
+    if (known) return known;
+    const attributes: Attributes = {
+      [GEN_AI.operationName]: call.operation,
+      [GEN_AI.requestModel]: call.model,
+      [A.taskType]: call.taskType,
+    };
+    if (call.provider !== undefined) {
+      attributes[GEN_AI.providerName] = call.provider;
+    }
+    if (firmId !== undefined) attributes[A.firmId] = firmId;
+    return this.kept(this.shapes, key, shapeOf(attributes));
+  }
+
+  /** @internal `shape` with the model that answered. */
+  answered(shape: CallShape, responseModel: string): CallShape {
+    const answered = (shape.answered ??= new Map<string, CallShape>());
+    return (
+      answered.get(responseModel) ??
+      this.kept(
+        answered,
+        responseModel,
+        shapeOf({
+          ...shape.attributes,
+          [GEN_AI.responseModel]: responseModel,
+        }),
+      )
+    );
+  }
+
+  /** Keeps a new shape while fewer than MAX_SHAPES are kept; past that, each call makes its own. */
+  private kept(
+    map: Map<string, CallShape>,
+    key: string,
+    shape: CallShape,
+  ): CallShape {
+    if (this.shapeCount < MAX_SHAPES) {
+      map.set(key, shape);
+      this.shapeCount++;
+    }
+    return shape;
+  }
+
+  /** @internal Records a successful call's duration, tokens and cost. */
+  measured(shape: CallShape, seconds: number, usage: CallUsage): void {
+    this.duration.record(seconds, shape.attributes);
+    this.tokens.record(usage.inputTokens, shape.input);
+    this.tokens.record(usage.outputTokens, shape.output);
+    this.cost.add(Number(usage.costUsd), shape.attributes);
+  }
+
+  /** @internal Records a failed call's duration. */
+  failedAfter(attributes: Attributes, seconds: number): void {
     this.duration.record(seconds, attributes);
-    if (!usage) return;
-    this.tokens.record(usage.inputTokens, {
-      ...attributes,
-      [GEN_AI.tokenType]: 'input',
-    });
-    this.tokens.record(usage.outputTokens, {
-      ...attributes,
-      [GEN_AI.tokenType]: 'output',
-    });
-    this.cost.add(Number(usage.costUsd), attributes);
   }
 }
