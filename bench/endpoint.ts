@@ -25,7 +25,8 @@
  * BENCH_NODE is the node binary of the servers (default: the one running this script);
  * BENCH_NODE_FLAGS adds flags to it, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
  *
- * The variants are interleaved round by round; the median round of each counts. After every
+ * The variants are interleaved round by round, every other round in reverse order; the median
+ * round of each counts. After every
  * audited run the server is stopped gracefully and the rows are counted: one per 2xx response.
  *
  * DATABASE_URL picks the server; otherwise the embedded one of the demo. It works in a database of
@@ -211,7 +212,9 @@ async function main(): Promise<void> {
     console.log(`round ${round} of ${ROUNDS}`);
     const results: Result[] = [];
     for (const route of ROUTES) {
-      for (const variant of VARIANTS) {
+      // every other round in reverse order, so that no variant always runs first or after another
+      const order = round % 2 === 0 ? [...VARIANTS].reverse() : VARIANTS;
+      for (const variant of order) {
         // append-only (TRUNCATE is refused): emptied through the retention path
         await setup.query(
           `SELECT logging_purge_batch('audit_log', 'infinity', 100000000)`,

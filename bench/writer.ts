@@ -1,8 +1,7 @@
 /**
  * bench/writer: N rows into llm_usage_log, on the same table in one run, through
  *   (a) the LoggingModule writer, many concurrent record() callers, in 'await' and 'buffered', and
- *       track() of a call that returns at once; 'buffered' with and without telemetry through a
- *       registered OpenTelemetry SDK whose exporters drop everything,
+ *       track() of a call that returns at once; 'buffered' also under the telemetry setups below,
  *   (b) COPY FROM STDIN on one connection (the baseline),
  *   (c) TypeORM repository.save, one row at a time (a smaller N),
  *   (d) TypeORM repository.insert in batches of 1,000.
@@ -12,7 +11,14 @@
  *   BENCH_ROWS=50000 npm run bench:writer   # another N
  *
  * Every method runs BENCH_ROUNDS times (default 3), the methods interleaved round by round so that
- * drift (checkpoints, autovacuum) meets them alike; the median round counts.
+ * drift (checkpoints, autovacuum) meets them alike, every other round in reverse order; the median
+ * round counts. BENCH_WARMUP_ROUNDS (default 0) rounds run first and are not counted.
+ *
+ * Telemetry: the writer and track() methods run with no OpenTelemetry SDK, and with a host's SDK
+ * registered whose exporters drop everything (bench/otel-noop.ts) with the module's telemetry off
+ * and on; track() also with the SDK and, instead of the module's telemetry, a span and metric
+ * points of the same shape written by hand (the SDK's own floor), and as a call that answers
+ * after BENCH_SLOW_CALL_MS (50) ms. BENCH_METHODS=track,writer picks methods by name.
  *
  * DATABASE_URL picks the server; otherwise the embedded one of the demo. It works in a database of
  * its own, `logging_bench`, dropped and migrated anew at the start.
@@ -66,6 +72,12 @@ const N = Number(process.env.BENCH_ROWS ?? 200_000);
 const SAVE_N = Math.min(N, Number(process.env.BENCH_SAVE_ROWS ?? 5_000));
 const CALLERS = Number(process.env.BENCH_CALLERS ?? 512);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Rounds run first and not counted: the JIT and the caches warm up on them. */
+const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 0);
+/** The duration of the slower tracked call (ms), and its rows: 512 callers make ~10,000 calls/s. */
+const SLOW_CALL_MS = Number(process.env.BENCH_SLOW_CALL_MS ?? 50);
+const SLOW_N = Math.min(N, Number(process.env.BENCH_SLOW_ROWS ?? 20_000));
+const SLOW_KIND = `track() of a ${SLOW_CALL_MS} ms call`;
 const VARIANTS = (
   process.env.BENCH_ROLLUPS?.split(',') ?? [...ROLLUP_VARIANTS]
 ).map((v) => {
@@ -330,7 +342,11 @@ async function main(): Promise<void> {
    * module's shape written by hand around each track() with the OpenTelemetry API alone.
    */
   const writer =
-    (durability: Durability, call = 'record', setup: Setup = 'none') =>
+    (
+      durability: Durability,
+      call: 'record' | 'track' | 'track-slow' = 'record',
+      setup: Setup = 'none',
+    ) =>
     async (): Promise<Timing> => {
       @Module({
         imports: [
@@ -349,6 +365,7 @@ async function main(): Promise<void> {
       const usage = app.get(LlmUsageService);
       const logWriter = app.get(LogWriterService);
       const floor = setup === 'sdk-floor' ? handWrittenTelemetry() : undefined;
+      const rows = call === 'track-slow' ? SLOW_N : N;
       const track = (e: LlmUsageEntry) => {
         const meta = {
           firmId: e.firmId,
@@ -356,10 +373,17 @@ async function main(): Promise<void> {
           model: e.model,
           taskType: e.taskType,
         };
-        const fn = () => ({
+        const outcome = {
           result: null,
           usage: { inputTokens: e.inputTokens, outputTokens: e.outputTokens },
-        });
+        };
+        const fn: () => typeof outcome | Promise<typeof outcome> =
+          call === 'track'
+            ? () => outcome
+            : () =>
+                new Promise<typeof outcome>((resolve) =>
+                  setTimeout(() => resolve(outcome), SLOW_CALL_MS),
+                );
         return floor
           ? floor(e, (f) => usage.track(meta, f), fn)
           : usage.track(meta, fn);
@@ -369,9 +393,9 @@ async function main(): Promise<void> {
       let next = 0;
       await Promise.all(
         Array.from({ length: CALLERS }, async () => {
-          while (next < N) {
+          while (next < rows) {
             const e = data[next++];
-            await (call === 'track' ? track(e) : usage.record(e));
+            await (call === 'record' ? usage.record(e) : track(e));
           }
         }),
       );
@@ -412,6 +436,13 @@ async function main(): Promise<void> {
       sdk: setup !== 'none',
       run: writer('buffered', 'track', setup),
     })),
+    // beside the instant call, one that answers after SLOW_CALL_MS, as an LLM call does (sooner)
+    ...(['none', 'sdk-off', 'sdk-on'] as const).map((setup) => ({
+      name: `${SLOW_KIND}, 'buffered'${SETUPS[setup]} (${CALLERS} callers)`,
+      rows: SLOW_N,
+      sdk: setup !== 'none',
+      run: writer('buffered', 'track-slow', setup),
+    })),
     {
       name: 'repository.insert, 1,000 per call',
       rows: N,
@@ -441,11 +472,17 @@ async function main(): Promise<void> {
 
   await createRollupVariants(setup);
   const rounds: Result[][] = [];
-  for (let round = 1; round <= ROUNDS; round++) {
-    console.log(`round ${round} of ${ROUNDS}`);
+  for (let round = 1 - WARMUP_ROUNDS; round <= ROUNDS; round++) {
+    console.log(
+      round < 1 ? 'warm-up round, not counted' : `round ${round} of ${ROUNDS}`,
+    );
     const results: Result[] = [];
-    for (const variant of VARIANTS) {
-      for (const method of METHODS) {
+    for (const [v, variant] of VARIANTS.entries()) {
+      // every other round in reverse order, so that no method always runs first or after another
+      const order = [...METHODS.keys()];
+      if (round % 2 === 0) order.reverse();
+      for (const m of order) {
+        const method = METHODS[m];
         await truncate();
         await useRollupVariant(setup, variant);
         // A host's SDK with exporters that drop everything, for this method's run only
@@ -456,7 +493,11 @@ async function main(): Promise<void> {
           method.run,
         );
         await stopSdk?.();
-        results.push({ ...result, method: method.name, rollup: variant });
+        results[v * METHODS.length + m] = {
+          ...result,
+          method: method.name,
+          rollup: variant,
+        };
         await check(method.rows);
         const rolled = await rolledUpCalls(setup, variant);
         if (variant !== 'none' && rolled !== method.rows) {
@@ -466,7 +507,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    rounds.push(results);
+    if (round >= 1) rounds.push(results);
   }
   const results = rounds[0].map((first, m) => {
     const sorted = rounds
@@ -531,7 +572,7 @@ const TELEMETRY_RATIOS: [label: string, over: Setup, under: Setup][] = [
 
 function telemetrySummary(rounds: Result[][], rollup: RollupVariant) {
   const summary = [];
-  for (const kind of ['writer', 'track()']) {
+  for (const kind of ['writer', 'track()', SLOW_KIND]) {
     const find = (round: Result[], setup: Setup) =>
       round.find(
         (r) =>
