@@ -176,8 +176,9 @@ async function timed(
  * the module's shape, with no module code. Around each call (track() with telemetry off): a CLIENT
  * span with the same six attributes started with the tracer, made active with context.with while
  * fn runs, three attributes added when fn returned and the row id after, then ended; and the same
- * four metric points (operation duration, input and output tokens, cost) on attribute objects
- * built once per model and task type, the cheapest a caller could make them.
+ * metrics (operation duration, input and output tokens recorded; the cost summed per model and
+ * task type and read by an observable counter) on attribute objects built once per model and task
+ * type, the cheapest a caller could make them.
  */
 function handWrittenTelemetry() {
   const tracer = trace.getTracer('bench-floor');
@@ -190,11 +191,23 @@ function handWrittenTelemetry() {
     unit: '{token}',
     advice: { explicitBucketBoundaries: TOKEN_USAGE_BUCKETS },
   });
-  const cost = meter.createCounter('cma_logging.llm.cost', { unit: 'USD' });
   const shapes = new Map<
     string,
-    { name: string; base: Attributes; input: Attributes; output: Attributes }
+    {
+      name: string;
+      base: Attributes;
+      input: Attributes;
+      output: Attributes;
+      costUsd: number;
+    }
   >();
+  meter
+    .createObservableCounter('cma_logging.llm.cost', { unit: 'USD' })
+    .addCallback((result) => {
+      for (const shape of shapes.values()) {
+        result.observe(shape.costUsd, shape.base);
+      }
+    });
   const rowId = randomUUID();
   return async <T>(
     e: LlmUsageEntry,
@@ -215,6 +228,7 @@ function handWrittenTelemetry() {
         base,
         input: { ...base, 'gen_ai.token.type': 'input' },
         output: { ...base, 'gen_ai.token.type': 'output' },
+        costUsd: 0,
       };
       shapes.set(key, shape);
     }
@@ -238,7 +252,7 @@ function handWrittenTelemetry() {
     duration.record((settled - started) / 1000, shape.base);
     tokens.record(e.inputTokens, shape.input);
     tokens.record(e.outputTokens, shape.output);
-    cost.add(Number(e.costUsd), shape.base);
+    shape.costUsd += Number(e.costUsd);
     span.setAttribute('cma_logging.row_id', rowId);
     span.end(settled);
   };

@@ -2,6 +2,7 @@ import {
   LogEntryValidationError,
   type LlmUsageEntry,
   type LoggingModuleOptions,
+  usageFromGemini,
 } from '../src/logging/index.js';
 import { loggingApp } from './support/logging-app.js';
 import { inMemoryOtel, pointOf } from './support/otel.js';
@@ -167,5 +168,56 @@ describe('telemetry: metrics', () => {
       }
       await otel.uninstall();
     }
+  });
+
+  it('gives the calls answered by another model their own points, with gen_ai.response.model', async () => {
+    const { usage, firmId } = await start();
+    const meta = { firmId, model: 'gemini-2.5-flash', taskType: 'extraction' };
+    const answeredBy = (modelVersion: string | undefined, input: number) =>
+      usage.track(meta, () => ({
+        result: 1,
+        usage: usageFromGemini(
+          { promptTokenCount: input, candidatesTokenCount: 10 },
+          modelVersion,
+        ),
+      }));
+    await answeredBy('gemini-2.5-flash-001', 100);
+    await answeredBy(undefined, 200);
+    await answeredBy('gemini-2.5-flash-001', 300);
+    await answeredBy('gemini-2.5-flash-002', 400);
+
+    const m = await otel.metrics();
+    const call = {
+      'gen_ai.operation.name': 'generate_content',
+      'gen_ai.provider.name': 'gcp.gemini',
+      'gen_ai.request.model': 'gemini-2.5-flash',
+      'cma_logging.task_type': 'extraction',
+    };
+    const tokens = m.get('gen_ai.client.token.usage');
+    const input = (responseModel?: string) =>
+      pointOf(tokens, {
+        ...call,
+        ...(responseModel ? { 'gen_ai.response.model': responseModel } : {}),
+        'gen_ai.token.type': 'input',
+      });
+    expect(input('gemini-2.5-flash-001')).toMatchObject({ count: 2, sum: 400 });
+    expect(input()).toMatchObject({ count: 1, sum: 200 });
+    expect(input('gemini-2.5-flash-002')).toMatchObject({ count: 1, sum: 400 });
+    expect(tokens).toHaveLength(6);
+
+    // each point's cost is the sum of its calls' rows
+    const { rows } = await suite.reader.query<{ total: string }>(
+      `SELECT sum(cost_usd)::text AS total FROM llm_usage_log
+        WHERE firm_id = $1 AND input_tokens IN (100, 300)`,
+      [firmId],
+    );
+    const costs = m.get('cma_logging.llm.cost');
+    expect(costs).toHaveLength(3);
+    expect(
+      pointOf(costs, {
+        ...call,
+        'gen_ai.response.model': 'gemini-2.5-flash-001',
+      }),
+    ).toBeCloseTo(Number(rows[0].total), 12);
   });
 });

@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type {
   Attributes,
-  Counter,
   Histogram,
   Span,
   SpanStatus,
@@ -95,6 +94,11 @@ interface CallShape {
   output: Attributes;
   /** The same shape with `gen_ai.response.model`, per response model seen. */
   answered?: Map<string, CallShape>;
+  /** Kept for reuse (else made for one call: its cost goes to the overflow's). */
+  kept: boolean;
+  /** The cost of its successful calls so far (USD, a float), read when the meter collects. */
+  costUsd: number;
+  costed: boolean;
 }
 
 /** Shapes kept at most: the host's few operations, models and task types; the firms when opted in. */
@@ -105,6 +109,9 @@ function shapeOf(attributes: Attributes): CallShape {
     attributes,
     input: { ...attributes, [GEN_AI.tokenType]: 'input' },
     output: { ...attributes, [GEN_AI.tokenType]: 'output' },
+    kept: false,
+    costUsd: 0,
+    costed: false,
   };
 }
 
@@ -192,9 +199,12 @@ export class TrackedCall {
 export class LlmUsageTelemetry {
   private readonly tokens: Histogram;
   private readonly duration: Histogram;
-  private readonly cost: Counter;
   private readonly shapes = new Map<string, CallShape>();
   private shapeCount = 0;
+  /** The shapes with a successful call, whose cost the cost counter reports. */
+  private readonly costed: CallShape[] = [];
+  /** Where the cost of calls of shapes past MAX_SHAPES goes, as the SDK's own overflow does. */
+  private readonly overflow = shapeOf({ 'otel.metric.overflow': true });
 
   constructor(private readonly otel: Otel) {
     const { meter } = otel;
@@ -208,11 +218,19 @@ export class LlmUsageTelemetry {
       description: 'GenAI operation duration',
       advice: { explicitBucketBoundaries: OPERATION_DURATION_BUCKETS },
     });
-    this.cost = meter.createCounter('cma_logging.llm.cost', {
-      unit: 'USD',
-      description:
-        'Cost of tracked LLM calls, approximate (a float); llm_usage_log holds the exact cost',
-    });
+    // The sum per shape is kept here and read when the host's reader collects: no metric call
+    // per tracked call for it.
+    meter
+      .createObservableCounter('cma_logging.llm.cost', {
+        unit: 'USD',
+        description:
+          'Cost of tracked LLM calls, approximate (a float); llm_usage_log holds the exact cost',
+      })
+      .addCallback((result) => {
+        for (const shape of this.costed) {
+          result.observe(shape.costUsd, shape.attributes);
+        }
+      });
   }
 
   /** Starts the span of a call about to run. */
@@ -279,6 +297,7 @@ export class LlmUsageTelemetry {
     if (this.shapeCount < MAX_SHAPES) {
       map.set(key, shape);
       this.shapeCount++;
+      shape.kept = true;
     }
     return shape;
   }
@@ -288,7 +307,12 @@ export class LlmUsageTelemetry {
     this.duration.record(seconds, shape.attributes);
     this.tokens.record(usage.inputTokens, shape.input);
     this.tokens.record(usage.outputTokens, shape.output);
-    this.cost.add(Number(usage.costUsd), shape.attributes);
+    const costed = shape.kept ? shape : this.overflow;
+    costed.costUsd += Number(usage.costUsd);
+    if (!costed.costed) {
+      costed.costed = true;
+      this.costed.push(costed);
+    }
   }
 
   /** @internal Records a failed call's duration. */
