@@ -23,6 +23,14 @@ const DURATION_BUCKETS = [
   40.96, 81.92,
 ];
 
+/** The metric attributes of the tracked calls below. */
+const EXTRACTION = {
+  'gen_ai.operation.name': 'generate_content',
+  'gen_ai.provider.name': 'gcp.gemini',
+  'gen_ai.request.model': 'gemini-2.5-flash',
+  'cma_logging.task_type': 'extraction',
+};
+
 describe('telemetry: metrics', () => {
   const suite = databaseSuite();
   const otel = inMemoryOtel();
@@ -73,12 +81,7 @@ describe('telemetry: metrics', () => {
     const stats = writer.stats();
     expect(stats.retries).toBeGreaterThanOrEqual(1);
     const m = await otel.metrics();
-    const call = {
-      'gen_ai.operation.name': 'generate_content',
-      'gen_ai.provider.name': 'gcp.gemini',
-      'gen_ai.request.model': 'gemini-2.5-flash',
-      'cma_logging.task_type': 'extraction',
-    };
+    const call = EXTRACTION;
     const tokens = m.get('gen_ai.client.token.usage');
     expect(pointOf(tokens, { ...call, 'gen_ai.token.type': 'input' })).toEqual({
       count: 2,
@@ -172,7 +175,11 @@ describe('telemetry: metrics', () => {
 
   it('gives the calls answered by another model their own points, with gen_ai.response.model', async () => {
     const { usage, firmId } = await start();
-    const meta = { firmId, model: 'gemini-2.5-flash', taskType: 'extraction' };
+    const meta = {
+      firmId,
+      model: 'gemini-2.5-flash',
+      taskType: 'extraction',
+    } as const;
     const answeredBy = (modelVersion: string | undefined, input: number) =>
       usage.track(meta, () => ({
         result: 1,
@@ -187,12 +194,7 @@ describe('telemetry: metrics', () => {
     await answeredBy('gemini-2.5-flash-002', 400);
 
     const m = await otel.metrics();
-    const call = {
-      'gen_ai.operation.name': 'generate_content',
-      'gen_ai.provider.name': 'gcp.gemini',
-      'gen_ai.request.model': 'gemini-2.5-flash',
-      'cma_logging.task_type': 'extraction',
-    };
+    const call = EXTRACTION;
     const tokens = m.get('gen_ai.client.token.usage');
     const input = (responseModel?: string) =>
       pointOf(tokens, {

@@ -101,6 +101,23 @@ interface CallShape {
   costed: boolean;
 }
 
+/** The attributes a call's span and metrics share: operation, model, task type, provider, firm. */
+function callAttributes(
+  call: CallDescription,
+  firmId: string | undefined,
+): Attributes {
+  const attributes: Attributes = {
+    [GEN_AI.operationName]: call.operation,
+    [GEN_AI.requestModel]: call.model,
+    [A.taskType]: call.taskType,
+  };
+  if (call.provider !== undefined) {
+    attributes[GEN_AI.providerName] = call.provider;
+  }
+  if (firmId !== undefined) attributes[A.firmId] = firmId;
+  return attributes;
+}
+
 /** Shapes kept at most: the host's few operations, models and task types; the firms when opted in. */
 const MAX_SHAPES = 2000;
 
@@ -237,15 +254,7 @@ export class LlmUsageTelemetry {
   start(call: CallDescription): TrackedCall {
     const { api, tracer } = this.otel;
     const shape = this.shapeFor(call);
-    const attributes: Attributes = {
-      [GEN_AI.operationName]: call.operation,
-      [GEN_AI.requestModel]: call.model,
-      [A.taskType]: call.taskType,
-    };
-    if (call.provider !== undefined) {
-      attributes[GEN_AI.providerName] = call.provider;
-    }
-    if (call.firmId !== undefined) attributes[A.firmId] = call.firmId;
+    const attributes = callAttributes(call, call.firmId);
     if (call.projectId) attributes[A.projectId] = call.projectId;
     const span = tracer.startSpan(`${call.operation} ${call.model}`, {
       kind: api.SpanKind.CLIENT,
@@ -260,16 +269,7 @@ export class LlmUsageTelemetry {
     const key = `${call.operation}\u0000${call.provider ?? ''}\u0000${call.model}\u0000${call.taskType}\u0000${firmId ?? ''}`;
     const known = this.shapes.get(key);
     if (known) return known;
-    const attributes: Attributes = {
-      [GEN_AI.operationName]: call.operation,
-      [GEN_AI.requestModel]: call.model,
-      [A.taskType]: call.taskType,
-    };
-    if (call.provider !== undefined) {
-      attributes[GEN_AI.providerName] = call.provider;
-    }
-    if (firmId !== undefined) attributes[A.firmId] = firmId;
-    return this.kept(this.shapes, key, shapeOf(attributes));
+    return this.kept(this.shapes, key, shapeOf(callAttributes(call, firmId)));
   }
 
   /** @internal `shape` with the model that answered. */
