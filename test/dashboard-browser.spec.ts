@@ -158,6 +158,26 @@ describe('dashboard in a browser', () => {
     expect(cost.text).toBe(
       `$${Number(totals.costUsd).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`,
     );
+
+    const top = await app.get(LlmUsageReportService).mostExpensive({
+      firmId: acme.firmId,
+      from: FROM,
+      to: '2026-03-31',
+      limit: 10,
+    });
+    expect(top).toHaveLength(10);
+    const shown = await page.$$eval('#expensive tbody tr', (rows) =>
+      (rows as HTMLTableRowElement[]).map((row) => ({
+        model: row.cells[1].textContent,
+        cost: row.cells[4].textContent,
+      })),
+    );
+    expect(shown).toEqual(
+      top.map((call) => ({
+        model: call.model,
+        cost: `$${call.costUsd.split('.')[0]}.${(call.costUsd.split('.')[1] ?? '').padEnd(6, '0')}`,
+      })),
+    );
     expect((await card('calls')).title).toBe(String(totals.calls));
     expect((await card('failures')).title).toBe(String(totals.failures));
     expect((await card('inputTokens')).title.replace(/,/g, '')).toBe(

@@ -118,14 +118,21 @@ describe('LoggingModule', () => {
   });
 
   it('with isGlobal: false, its repositories are not visible to modules that do not import it', async () => {
+    let connecting: Promise<DataSource> | undefined;
     const compile = Test.createTestingModule({
       imports: [
-        TypeOrmModule.forRoot(demoDataSourceOptions(database.url)),
+        TypeOrmModule.forRootAsync({
+          useFactory: () => demoDataSourceOptions(database.url),
+          dataSourceFactory: (options) =>
+            (connecting = new DataSource(options!).initialize()),
+        }),
         LoggingModule.forRoot({ isGlobal: false }),
         ReportsModule,
       ],
     }).compile();
     await expect(compile).rejects.toThrow(/ReportsService/);
+    // Nest gives up on the module without closing the connection it may have begun: close it here.
+    await (await connecting)?.destroy();
   });
 
   it('uses the named DataSource given in dataSource', async () => {

@@ -5,6 +5,7 @@ import {
   LogEntryValidationError,
   LogWriteError,
   LogWriterClosedError,
+  LoggingModule,
   type AuditLogEntry,
   type LlmUsageEntry,
   type LoggingModuleOptions,
@@ -395,6 +396,10 @@ describe('record() and the batched writer', () => {
   });
 
   it('refuses invalid writer options, naming the field and the rule', async () => {
+    // At the forRoot call itself, before Nest builds the module or the host connects.
+    expect(() => LoggingModule.forRoot({ writer: { batchSize: 0 } })).toThrow(
+      'LoggingModule option writer.batchSize must be an integer of at least 1',
+    );
     await expect(
       loggingApp(suite.url, { writer: { batchSize: 0 } }),
     ).rejects.toThrow(

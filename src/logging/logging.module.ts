@@ -17,7 +17,6 @@ import {
   ModelPricingService,
   resolvePricing,
 } from './llm-usage/model-pricing.service.js';
-import { resolveTelemetryOptions } from './core/telemetry.options.js';
 import { UsageRollupService } from './rollups/usage-rollup.service.js';
 import { AuditSealService } from './seals/audit-seal.service.js';
 import {
@@ -25,7 +24,10 @@ import {
   ConfigurableModuleClass,
   OPTIONS_TYPE,
 } from './logging.module-definition.js';
-import { FEATURE_OPTION_PROVIDERS } from './logging.providers.js';
+import {
+  checkFeatureOptions,
+  FEATURE_OPTION_PROVIDERS,
+} from './logging.providers.js';
 import { LogRetentionService } from './retention/log-retention.service.js';
 import { LogWriterService } from './writer/log-writer.service.js';
 
@@ -84,10 +86,9 @@ const SERVICES = [
 export class LoggingModule extends ConfigurableModuleClass {
   /** Registers the module with options known up front. */
   static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
-    // Options known up front fail here, before the host connects; ModelPricingService checks them again.
+    // Options known up front fail here, before the host connects; the providers check them again.
     resolvePricing(options.pricing);
-    // The shape only: whether the API is installed is known once it was looked for, at startup.
-    resolveTelemetryOptions(options.telemetry, true);
+    checkFeatureOptions(options);
     return withRepositories(super.forRoot(options), options.dataSource);
   }
 

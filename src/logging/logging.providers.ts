@@ -20,32 +20,48 @@ import type { LoggingModuleOptions } from './logging.options.js';
 import { resolveSealOptions } from './seals/seal.options.js';
 import { resolveWriterOptions } from './writer/writer.options.js';
 
-const slice = <T>(
+type Slice = readonly [
   provide: symbol,
-  resolve: (options: LoggingModuleOptions) => T,
-): Provider => ({
-  provide,
-  useFactory: resolve,
-  inject: [LOGGING_MODULE_OPTIONS],
-});
+  resolve: (options: LoggingModuleOptions) => unknown,
+];
+
+/** Each feature's slice of the root options, with the defaults merged and checked. */
+const FEATURE_OPTION_SLICES: readonly Slice[] = [
+  [WRITER_OPTIONS, (options) => resolveWriterOptions(options.writer)],
+  [AUDIT_OPTIONS, (options) => resolveAuditOptions(options.audit)],
+  [PRICING_OPTIONS, (options) => options.pricing ?? {}],
+  // The shape is checked here; whether the API is installed, when the services start (otelFor).
+  [
+    TELEMETRY_OPTIONS,
+    (options): LoggingTelemetryOptions => {
+      resolveTelemetryOptions(options.telemetry, true);
+      return options.telemetry ?? {};
+    },
+  ],
+  [ROLLUP_OPTIONS, (options) => options.rollups ?? {}],
+  [LEDGER_OPTIONS, resolveLedgerOptions],
+  [SEAL_OPTIONS, (options) => resolveSealOptions(options.seals)],
+];
 
 /**
- * One provider per feature, each its slice of the root options with the defaults merged and
- * checked: a feature's services inject their own slice, never the root options.
+ * One provider per feature, each its slice of the root options: a feature's services inject their
+ * own slice, never the root options.
  */
-export const FEATURE_OPTION_PROVIDERS: Provider[] = [
-  slice(WRITER_OPTIONS, (options) => resolveWriterOptions(options.writer)),
-  slice(AUDIT_OPTIONS, (options) => resolveAuditOptions(options.audit)),
-  slice(PRICING_OPTIONS, (options) => options.pricing ?? {}),
-  // The shape is checked here; whether the API is installed, when the services start (otelFor).
-  slice(TELEMETRY_OPTIONS, (options): LoggingTelemetryOptions => {
-    resolveTelemetryOptions(options.telemetry, true);
-    return options.telemetry ?? {};
+export const FEATURE_OPTION_PROVIDERS: Provider[] = FEATURE_OPTION_SLICES.map(
+  ([provide, resolve]) => ({
+    provide,
+    useFactory: resolve,
+    inject: [LOGGING_MODULE_OPTIONS],
   }),
-  slice(ROLLUP_OPTIONS, (options) => options.rollups ?? {}),
-  slice(LEDGER_OPTIONS, resolveLedgerOptions),
-  slice(SEAL_OPTIONS, (options) => resolveSealOptions(options.seals)),
-];
+);
+
+/**
+ * Checks every feature's slice of options known up front, throwing the first error: `forRoot`
+ * calls it, so bad options fail at the call, before Nest builds anything or the host connects.
+ */
+export function checkFeatureOptions(options: LoggingModuleOptions): void {
+  for (const [, resolve] of FEATURE_OPTION_SLICES) resolve(options);
+}
 
 /** The ledger's slice: the audit trail's metadata policy and the ledger's own declarations. */
 export function resolveLedgerOptions(

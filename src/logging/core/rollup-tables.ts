@@ -1,7 +1,8 @@
 /**
  * The daily rollups as data: each names its table, its key columns and its summed columns, and how
- * a raw row maps onto them. The migration, compaction, rebuild and reconcile are generated from
- * these, so they can never disagree about a column.
+ * a raw row maps onto them. Compaction, rebuild and reconcile are generated from these, so they can
+ * never disagree about a column. The migration that created the tables is fixed text;
+ * `migrations/rollup-migration.spec.ts` holds it to these descriptions.
  */
 import {
   AUDIT_LOG_DAILY_TABLE,

@@ -114,11 +114,13 @@ function loadUsage() {
   });
 }
 
-function loadExpensive() {
-  return guarded($('expensive-panel'), async () => {
-    const calls = await api('expensive', { ...range(), limit: 10 });
+/** Loads the range's ten calls of one listing into its table, or the panel's empty text. */
+function loadCalls(name, emptyText, cells) {
+  const panel = $(`${name}-panel`);
+  return guarded(panel, async () => {
+    const calls = await api(name, { ...range(), limit: 10 });
     return () => {
-      $('expensive').tBodies[0].replaceChildren(
+      $(name).tBodies[0].replaceChildren(
         ...calls.map((call) =>
           el(
             'tr',
@@ -126,54 +128,30 @@ function loadExpensive() {
             el('td', 'nowrap', time(call.createdAt)),
             el('td', null, el('span', 'tag', call.model)),
             el('td', null, call.taskType),
-            el(
-              'td',
-              'num',
-              `${count(call.inputTokens)} / ${count(call.outputTokens)}`,
-            ),
-            el(
-              'td',
-              'num mono',
-              exact(
-                usdExact(call.costUsd),
-                `${usdExact(call.costUsd)} (exact)`,
-              ),
-            ),
+            ...cells(call),
           ),
         ),
       );
-      busy(
-        $('expensive-panel'),
-        false,
-        calls.length ? '' : 'No LLM calls in this range.',
-      );
+      busy(panel, false, calls.length ? '' : emptyText);
     };
   });
 }
 
+function loadExpensive() {
+  return loadCalls('expensive', 'No LLM calls in this range.', (call) => [
+    el('td', 'num', `${count(call.inputTokens)} / ${count(call.outputTokens)}`),
+    el(
+      'td',
+      'num mono',
+      exact(usdExact(call.costUsd), `${usdExact(call.costUsd)} (exact)`),
+    ),
+  ]);
+}
+
 function loadFailures() {
-  return guarded($('failures-panel'), async () => {
-    const calls = await api('failures', { ...range(), limit: 10 });
-    return () => {
-      $('failures').tBodies[0].replaceChildren(
-        ...calls.map((call) =>
-          el(
-            'tr',
-            null,
-            el('td', 'nowrap', time(call.createdAt)),
-            el('td', null, el('span', 'tag', call.model)),
-            el('td', null, call.taskType),
-            el('td', null, message(call.errorMessage)),
-          ),
-        ),
-      );
-      busy(
-        $('failures-panel'),
-        false,
-        calls.length ? '' : 'No failed calls in this range.',
-      );
-    };
-  });
+  return loadCalls('failures', 'No failed calls in this range.', (call) => [
+    el('td', null, message(call.errorMessage)),
+  ]);
 }
 
 function trailRow(entry) {
