@@ -86,7 +86,7 @@ function errorType(error: unknown): string {
 /**
  * The metric attributes of one shape of call (operation, provider, model, task type, the firm when
  * opted in, and the model that answered once known), with the token type's variants: built once
- * per shape and reused for every call of it, so a call's four metric points allocate nothing.
+ * per shape and reused for every call of it, so a call's metric points allocate nothing.
  */
 interface CallShape {
   attributes: Attributes;
