@@ -9,9 +9,10 @@
  * (the floor of any audit that hands its context to the services the handler calls);
  * `undecorated` like `bare` with the LoggingModule imported; `peer` the audit a team would write
  * by hand: an interceptor awaiting `repository.insert()` of one `audit_log` row per request, no
- * batching, no context; `await`, `buffered` and `buffered-otel` (`buffered` with an OpenTelemetry
- * SDK registered, its exporters dropping everything) with the LoggingModule and `@Audit` on the
- * route, in that audit durability. Routes, behind an authentication guard that sets `request.user` as a
+ * batching, no context; `await`, `buffered`, `buffered-otel` (`buffered` with an OpenTelemetry
+ * SDK registered, its exporters dropping everything) and `buffered-otel-off` (the same SDK, the
+ * module's telemetry off: what the host's SDK costs by itself) with the LoggingModule and `@Audit`
+ * on the route, in that audit durability. Routes, behind an authentication guard that sets `request.user` as a
  * host's would:
  *
  * - `files`: `POST /projects/:projectId/files`, which checks its body and answers from memory: the
@@ -67,10 +68,16 @@ const VARIANTS = [
   'await',
   'buffered',
   'buffered-otel',
+  'buffered-otel-off',
 ] as const;
 type Variant = (typeof VARIANTS)[number];
-/** The variants with @Audit on the route; `buffered-otel` also registers an SDK (no-op exporters). */
-const AUDITED = new Set<Variant>(['await', 'buffered', 'buffered-otel']);
+/** The variants with @Audit on the route; `buffered-otel*` also register an SDK (no-op exporters). */
+const AUDITED = new Set<Variant>([
+  'await',
+  'buffered',
+  'buffered-otel',
+  'buffered-otel-off',
+]);
 const ROUTES = ['files', 'projects'] as const;
 type Route = (typeof ROUTES)[number];
 
@@ -268,6 +275,9 @@ class BenchAppModule {
                 audit: {
                   durability: variant === 'await' ? 'await' : 'buffered',
                 },
+                ...(variant === 'buffered-otel-off'
+                  ? { telemetry: { enabled: false } }
+                  : {}),
               }),
             ]),
       ],
@@ -288,7 +298,7 @@ async function main(): Promise<void> {
       `usage: endpoint-server <${VARIANTS.join('|')}> <${ROUTES.join('|')}> <database-url> [express|fastify]`,
     );
   }
-  if (variant === 'buffered-otel') registerNoopSdk();
+  if (variant.startsWith('buffered-otel')) registerNoopSdk();
   const module = BenchAppModule.for(variant as Variant, route as Route, url);
   const app =
     platform === 'fastify'

@@ -9,7 +9,9 @@
  *                request (what a team writes without the module),
  *   await        with @Audit, durability 'await' (the response leaves after the row is committed),
  *   buffered     with @Audit, durability 'buffered'.
- *   buffered-otel  buffered, with an OpenTelemetry SDK registered (exporters that drop everything).
+ *   buffered-otel  buffered, with an OpenTelemetry SDK registered (exporters that drop everything),
+ *   buffered-otel-off  the same SDK registered, the module's telemetry off (enabled: false): the
+ *                host's SDK's own cost; buffered-otel over it is the module's telemetry.
  * Each runs in a process of its own (dist/bench/endpoint-server.js), driven by autocannon from this
  * one at fixed connections; it prints req/s, p50 and p99 latency, the server's CPU time per request
  * over the measured window (process.cpuUsage() in the server: the app's own cost, apart from
@@ -23,7 +25,8 @@
  * BENCH_NODE is the node binary of the servers (default: the one running this script);
  * BENCH_NODE_FLAGS adds flags to it, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
  *
- * The variants are interleaved round by round; the median round of each counts. After every
+ * The variants are interleaved round by round, every other round in reverse order; the median
+ * round of each counts. After every
  * audited run the server is stopped gracefully and the rows are counted: one per 2xx response.
  *
  * DATABASE_URL picks the server; otherwise the embedded one of the demo. It works in a database of
@@ -59,12 +62,19 @@ type Variant =
   | 'peer'
   | 'await'
   | 'buffered'
-  | 'buffered-otel';
+  | 'buffered-otel'
+  | 'buffered-otel-off';
 const VARIANTS = (
   process.env.BENCH_VARIANTS ??
-  'bare,interceptor,als,undecorated,peer,await,buffered,buffered-otel'
+  'bare,interceptor,als,undecorated,peer,await,buffered,buffered-otel,buffered-otel-off'
 ).split(',') as Variant[];
-const AUDITED: Variant[] = ['peer', 'await', 'buffered', 'buffered-otel'];
+const AUDITED: Variant[] = [
+  'peer',
+  'await',
+  'buffered',
+  'buffered-otel',
+  'buffered-otel-off',
+];
 const ROUTES = (process.env.BENCH_ROUTES ?? 'files,projects').split(',');
 
 interface Result {
@@ -202,7 +212,9 @@ async function main(): Promise<void> {
     console.log(`round ${round} of ${ROUNDS}`);
     const results: Result[] = [];
     for (const route of ROUTES) {
-      for (const variant of VARIANTS) {
+      // every other round in reverse order, so that no variant always runs first or after another
+      const order = round % 2 === 0 ? [...VARIANTS].reverse() : VARIANTS;
+      for (const variant of order) {
         // append-only (TRUNCATE is refused): emptied through the retention path
         await setup.query(
           `SELECT logging_purge_batch('audit_log', 'infinity', 100000000)`,
@@ -253,7 +265,7 @@ async function main(): Promise<void> {
           }
         }
         console.log(
-          `  ${route.padEnd(8)} ${variant.padEnd(13)} ${Math.round(result.requestsPerSecond).toString().padStart(6)} req/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms  cpu ${result.cpuUsPerRequest.toFixed(1)} µs/req${result.mainThreadCpuUsPerRequest === undefined ? '' : ` (main thread ${result.mainThreadCpuUsPerRequest.toFixed(1)})`}${result.auditRows === undefined ? '' : `  ${result.auditRows} audit rows`}`,
+          `  ${route.padEnd(8)} ${variant.padEnd(17)} ${Math.round(result.requestsPerSecond).toString().padStart(6)} req/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms  cpu ${result.cpuUsPerRequest.toFixed(1)} µs/req${result.mainThreadCpuUsPerRequest === undefined ? '' : ` (main thread ${result.mainThreadCpuUsPerRequest.toFixed(1)})`}${result.auditRows === undefined ? '' : `  ${result.auditRows} audit rows`}`,
         );
         results.push(result);
       }
@@ -299,7 +311,7 @@ async function main(): Promise<void> {
   );
   for (const row of table) {
     console.log(
-      `${row.route.padEnd(8)} ${row.variant.padEnd(13)} ${Math.round(row.requestsPerSecond).toString().padStart(8)}   ${row.ratioToBare.toFixed(2)}  ${String(row.p50Ms).padStart(6)}  ${String(row.p99Ms).padStart(6)}  ${(row.p99OverBareMs >= 0 ? '+' : '') + row.p99OverBareMs}`.padEnd(
+      `${row.route.padEnd(8)} ${row.variant.padEnd(17)} ${Math.round(row.requestsPerSecond).toString().padStart(8)}   ${row.ratioToBare.toFixed(2)}  ${String(row.p50Ms).padStart(6)}  ${String(row.p99Ms).padStart(6)}  ${(row.p99OverBareMs >= 0 ? '+' : '') + row.p99OverBareMs}`.padEnd(
         72,
       ) +
         `${row.cpuUsPerRequest.toFixed(1).padStart(10)}  ${((row.cpuOverBareUs >= 0 ? '+' : '') + row.cpuOverBareUs.toFixed(1)).padEnd(8)}` +
@@ -308,6 +320,7 @@ async function main(): Promise<void> {
           : `  main thread ${row.mainThreadCpuUsPerRequest!.toFixed(1)} (${(row.mainThreadCpuOverBareUs >= 0 ? '+' : '') + row.mainThreadCpuOverBareUs.toFixed(1)})`),
     );
   }
+  const telemetry = telemetrySummary(rounds);
   // one file per major version of the servers' node, so that runs on two nodes stand side by side
   await writeResults(
     `endpoint-${serverNode.split('.')[0].replace('v', 'node')}`,
@@ -320,8 +333,77 @@ async function main(): Promise<void> {
       seconds: SECONDS,
       rounds,
       median: table,
+      telemetry,
     },
   );
+}
+
+/** The ratios that tell the host's SDK's cost from the module's telemetry (bench/README.md). */
+const TELEMETRY_RATIOS: [label: string, over: Variant, under: Variant][] = [
+  [
+    "the host's SDK alone (buffered-otel-off / buffered)",
+    'buffered-otel-off',
+    'buffered',
+  ],
+  [
+    "the module's telemetry (buffered-otel / buffered-otel-off)",
+    'buffered-otel',
+    'buffered-otel-off',
+  ],
+  ['both (buffered-otel / buffered)', 'buffered-otel', 'buffered'],
+];
+
+/**
+ * Per route, each telemetry ratio taken round by round (the same round's runs side by side): its
+ * median and range for req/s, and the median CPU time per request it adds.
+ */
+function telemetrySummary(rounds: Result[][]) {
+  const summary = [];
+  for (const route of ROUTES) {
+    const find = (round: Result[], variant: Variant) =>
+      round.find((r) => r.route === route && r.variant === variant);
+    for (const [label, over, under] of TELEMETRY_RATIOS) {
+      if (!rounds.every((round) => find(round, over) && find(round, under))) {
+        continue;
+      }
+      const paired = rounds.map(
+        (round) =>
+          find(round, over)!.requestsPerSecond /
+          find(round, under)!.requestsPerSecond,
+      );
+      const cpuRatio = rounds.map(
+        (round) =>
+          find(round, over)!.cpuUsPerRequest /
+          find(round, under)!.cpuUsPerRequest,
+      );
+      const cpuAdded = rounds.map(
+        (round) =>
+          find(round, over)!.cpuUsPerRequest -
+          find(round, under)!.cpuUsPerRequest,
+      );
+      const row = {
+        route,
+        label,
+        throughput: median(paired),
+        min: Math.min(...paired),
+        max: Math.max(...paired),
+        cpuPerRequest: median(cpuRatio),
+        cpuMin: Math.min(...cpuRatio),
+        cpuMax: Math.max(...cpuRatio),
+        cpuUsPerRequestAdded: median(cpuAdded),
+      };
+      if (summary.length === 0) {
+        console.log(
+          `\ntelemetry, paired by round (median, range): req/s ratio; CPU per request ratio, µs added`,
+        );
+      }
+      console.log(
+        `${route.padEnd(8)} ${label.padEnd(58)} ${row.throughput.toFixed(3)} (${row.min.toFixed(3)} to ${row.max.toFixed(3)})  cpu ${row.cpuPerRequest.toFixed(3)} (${row.cpuMin.toFixed(3)} to ${row.cpuMax.toFixed(3)}) ${row.cpuUsPerRequestAdded >= 0 ? '+' : ''}${row.cpuUsPerRequestAdded.toFixed(1)} µs`,
+      );
+      summary.push(row);
+    }
+  }
+  return summary;
 }
 
 main().catch((error: unknown) => {

@@ -47,8 +47,12 @@ export function registerNoopSdk(): () => Promise<void> {
     ],
   });
   metrics.setGlobalMeterProvider(meterProvider);
+  // Stops the SDK and takes it out of the API's global slots: the process runs as before it.
   return async () => {
     await tracerProvider.shutdown();
     await meterProvider.shutdown();
+    trace.disable();
+    metrics.disable();
+    context.disable();
   };
 }

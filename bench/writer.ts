@@ -1,8 +1,7 @@
 /**
  * bench/writer: N rows into llm_usage_log, on the same table in one run, through
  *   (a) the LoggingModule writer, many concurrent record() callers, in 'await' and 'buffered', and
- *       track() of a call that returns at once; 'buffered' with and without telemetry through a
- *       registered OpenTelemetry SDK whose exporters drop everything,
+ *       track() of a call that returns at once; 'buffered' also under the telemetry setups below,
  *   (b) COPY FROM STDIN on one connection (the baseline),
  *   (c) TypeORM repository.save, one row at a time (a smaller N),
  *   (d) TypeORM repository.insert in batches of 1,000.
@@ -12,7 +11,14 @@
  *   BENCH_ROWS=50000 npm run bench:writer   # another N
  *
  * Every method runs BENCH_ROUNDS times (default 3), the methods interleaved round by round so that
- * drift (checkpoints, autovacuum) meets them alike; the median round counts.
+ * drift (checkpoints, autovacuum) meets them alike, every other round in reverse order; the median
+ * round counts. BENCH_WARMUP_ROUNDS (default 0) rounds run first and are not counted.
+ *
+ * Telemetry: the writer and track() methods run with no OpenTelemetry SDK, and with a host's SDK
+ * registered whose exporters drop everything (bench/otel-noop.ts) with the module's telemetry off
+ * and on; track() also with the SDK and, instead of the module's telemetry, a span and metric
+ * points of the same shape written by hand (the SDK's own floor), and as a call that answers
+ * after BENCH_SLOW_CALL_MS (50) ms. BENCH_METHODS=track,writer picks methods by name.
  *
  * DATABASE_URL picks the server; otherwise the embedded one of the demo. It works in a database of
  * its own, `logging_bench`, dropped and migrated anew at the start.
@@ -21,10 +27,18 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
+import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import {
+  type Attributes,
+  context,
+  metrics,
+  SpanKind,
+  trace,
+} from '@opentelemetry/api';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
@@ -47,6 +61,10 @@ import {
 } from './rollup-variants.js';
 import { LlmUsageLog } from '../src/logging/entities/index.js';
 import type { Durability } from '../src/logging/writer/writer.options.js';
+import {
+  OPERATION_DURATION_BUCKETS,
+  TOKEN_USAGE_BUCKETS,
+} from '../src/logging/core/otel.js';
 import { registerNoopSdk } from './otel-noop.js';
 import { freshDatabase, machineLine, writeResults } from './support.js';
 
@@ -54,6 +72,12 @@ const N = Number(process.env.BENCH_ROWS ?? 200_000);
 const SAVE_N = Math.min(N, Number(process.env.BENCH_SAVE_ROWS ?? 5_000));
 const CALLERS = Number(process.env.BENCH_CALLERS ?? 512);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Rounds run first and not counted: the JIT and the caches warm up on them. */
+const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 0);
+/** The duration of the slower tracked call (ms), and its rows: 512 callers make ~10,000 calls/s. */
+const SLOW_CALL_MS = Number(process.env.BENCH_SLOW_CALL_MS ?? 50);
+const SLOW_N = Math.min(N, Number(process.env.BENCH_SLOW_ROWS ?? 20_000));
+const SLOW_KIND = `track() of a ${SLOW_CALL_MS} ms call`;
 const VARIANTS = (
   process.env.BENCH_ROLLUPS?.split(',') ?? [...ROLLUP_VARIANTS]
 ).map((v) => {
@@ -74,11 +98,33 @@ const TASKS = [
   'fallback',
 ] as const;
 
+/**
+ * The telemetry setups of the writer and track() variants: no SDK registered (the API's no-op
+ * providers); a host's SDK registered (bench/otel-noop.ts) with the module's telemetry off or on;
+ * and the floor, the SDK with the module's telemetry off and a span and metric points of the same
+ * shape written by hand with the API around each call (handWrittenTelemetry).
+ */
+type Setup = 'none' | 'sdk-off' | 'sdk-on' | 'sdk-floor';
+const SETUPS: Record<Setup, string> = {
+  none: '',
+  'sdk-off': ', SDK, telemetry off',
+  'sdk-on': ', SDK, telemetry on',
+  'sdk-floor': ', SDK, hand-written span',
+};
+
+/** A method's own measure of its run: seconds, and this process's CPU time meanwhile. */
+interface Timing {
+  seconds: number;
+  cpuUs: number;
+}
+
 interface Result {
   method: string;
   rows: number;
   seconds: number;
   rowsPerSecond: number;
+  /** This process's CPU time per row (µs), for the methods that measure it. */
+  cpuUsPerRow?: number;
   ratioToCopy?: number;
   /** The daily rollup kept meanwhile (bench/rollup-variants.ts). */
   rollup?: RollupVariant;
@@ -107,16 +153,109 @@ function entries(firms: { firmId: string; projectId: string }[], n: number) {
 async function timed(
   method: string,
   rows: number,
-  fn: () => Promise<number | void>,
+  fn: () => Promise<Timing | void>,
 ): Promise<Result> {
   const start = process.hrtime.bigint();
   const own = await fn();
-  const seconds = own ?? Number(process.hrtime.bigint() - start) / 1e9;
-  const result = { method, rows, seconds, rowsPerSecond: rows / seconds };
+  const seconds = own?.seconds ?? Number(process.hrtime.bigint() - start) / 1e9;
+  const result: Result = {
+    method,
+    rows,
+    seconds,
+    rowsPerSecond: rows / seconds,
+  };
+  if (own) result.cpuUsPerRow = own.cpuUs / rows;
   console.log(
-    `${method.padEnd(44)} ${String(rows).padStart(8)} rows ${seconds.toFixed(2).padStart(7)} s ${Math.round(result.rowsPerSecond).toString().padStart(8)} rows/s`,
+    `${method.padEnd(44)} ${String(rows).padStart(8)} rows ${seconds.toFixed(2).padStart(7)} s ${Math.round(result.rowsPerSecond).toString().padStart(8)} rows/s${own ? ` ${result.cpuUsPerRow!.toFixed(1)} µs CPU/row` : ''}`,
   );
   return result;
+}
+
+/**
+ * The floor of track()'s telemetry: what the SDK alone charges for a span and metric points of
+ * the module's shape, with no module code. Around each call (track() with telemetry off): a CLIENT
+ * span with the same six attributes started with the tracer, made active with context.with while
+ * fn runs, three attributes added when fn returned and the row id after, then ended; and the same
+ * metrics (operation duration, input and output tokens recorded; the cost summed per model and
+ * task type and read by an observable counter) on attribute objects built once per model and task
+ * type, the cheapest a caller could make them.
+ */
+function handWrittenTelemetry() {
+  const tracer = trace.getTracer('bench-floor');
+  const meter = metrics.getMeter('bench-floor');
+  const duration = meter.createHistogram('gen_ai.client.operation.duration', {
+    unit: 's',
+    advice: { explicitBucketBoundaries: OPERATION_DURATION_BUCKETS },
+  });
+  const tokens = meter.createHistogram('gen_ai.client.token.usage', {
+    unit: '{token}',
+    advice: { explicitBucketBoundaries: TOKEN_USAGE_BUCKETS },
+  });
+  const shapes = new Map<
+    string,
+    {
+      name: string;
+      base: Attributes;
+      input: Attributes;
+      output: Attributes;
+      costUsd: number;
+    }
+  >();
+  meter
+    .createObservableCounter('cma_logging.llm.cost', { unit: 'USD' })
+    .addCallback((result) => {
+      for (const shape of shapes.values()) {
+        result.observe(shape.costUsd, shape.base);
+      }
+    });
+  const rowId = randomUUID();
+  return async <T>(
+    e: LlmUsageEntry,
+    track: (fn: () => T) => Promise<unknown>,
+    fn: () => T,
+  ): Promise<void> => {
+    const key = `${e.model}\u0000${e.taskType}`;
+    let shape = shapes.get(key);
+    if (!shape) {
+      const base = {
+        'gen_ai.operation.name': 'generate_content',
+        'gen_ai.request.model': e.model,
+        'cma_logging.task_type': e.taskType,
+        'gen_ai.provider.name': 'gcp.gemini',
+      };
+      shape = {
+        name: `generate_content ${e.model}`,
+        base,
+        input: { ...base, 'gen_ai.token.type': 'input' },
+        output: { ...base, 'gen_ai.token.type': 'output' },
+        costUsd: 0,
+      };
+      shapes.set(key, shape);
+    }
+    const attributes: Attributes = {
+      ...shape.base,
+      'cma_logging.firm_id': e.firmId,
+    };
+    if (e.cmaProjectId) attributes['cma_logging.project_id'] = e.cmaProjectId;
+    const span = tracer.startSpan(shape.name, {
+      kind: SpanKind.CLIENT,
+      attributes,
+    });
+    const started = performance.now();
+    await track(() => context.with(trace.setSpan(context.active(), span), fn));
+    const settled = performance.now();
+    span.setAttributes({
+      'gen_ai.usage.input_tokens': e.inputTokens,
+      'gen_ai.usage.output_tokens': e.outputTokens,
+      'cma_logging.cost_usd': e.costUsd,
+    });
+    duration.record((settled - started) / 1000, shape.base);
+    tokens.record(e.inputTokens, shape.input);
+    tokens.record(e.outputTokens, shape.output);
+    shape.costUsd += Number(e.costUsd);
+    span.setAttribute('cma_logging.row_id', rowId);
+    span.end(settled);
+  };
 }
 
 function copyLine(e: LlmUsageEntry, createdAt: string): string {
@@ -140,8 +279,6 @@ function copyLine(e: LlmUsageEntry, createdAt: string): string {
 
 async function main(): Promise<void> {
   Logger.overrideLogger(['error', 'warn']);
-  // A host's SDK with exporters that drop everything; the variants without telemetry turn it off.
-  const stopSdk = registerNoopSdk();
   const server = await resolveDemoDatabase();
   const url = await freshDatabase(server.url, 'logging_bench');
   const setup = await new DataSource(demoDataSourceOptions(url)).initialize();
@@ -212,17 +349,26 @@ async function main(): Promise<void> {
     );
     await client.end();
   };
-  // record() or track() of a call that returns at once; telemetry on or off (the SDK is registered)
+  /**
+   * record() or track() of a call that returns at once, under one of the telemetry setups
+   * (TELEMETRY): no SDK registered; the no-op SDK registered with the module's telemetry off or on;
+   * or, the floor, the SDK with the module's telemetry off and a span and metric points of the
+   * module's shape written by hand around each track() with the OpenTelemetry API alone.
+   */
   const writer =
-    (durability: Durability, call = 'record', telemetry = false) =>
-    async () => {
+    (
+      durability: Durability,
+      call: 'record' | 'track' | 'track-slow' = 'record',
+      setup: Setup = 'none',
+    ) =>
+    async (): Promise<Timing> => {
       @Module({
         imports: [
           TypeOrmModule.forRoot(demoDataSourceOptions(url)),
           LoggingModule.forRoot({
             writer: { durability },
             rollups: { compactIntervalMs: 0 },
-            telemetry: { enabled: telemetry },
+            telemetry: { enabled: setup === 'sdk-on' },
           }),
         ],
       })
@@ -232,42 +378,54 @@ async function main(): Promise<void> {
       });
       const usage = app.get(LlmUsageService);
       const logWriter = app.get(LogWriterService);
+      const floor = setup === 'sdk-floor' ? handWrittenTelemetry() : undefined;
+      const rows = call === 'track-slow' ? SLOW_N : N;
+      const track = (e: LlmUsageEntry) => {
+        const meta = {
+          firmId: e.firmId,
+          cmaProjectId: e.cmaProjectId,
+          model: e.model,
+          taskType: e.taskType,
+        };
+        const outcome = {
+          result: null,
+          usage: { inputTokens: e.inputTokens, outputTokens: e.outputTokens },
+        };
+        const fn: () => typeof outcome | Promise<typeof outcome> =
+          call === 'track'
+            ? () => outcome
+            : () =>
+                new Promise<typeof outcome>((resolve) =>
+                  setTimeout(() => resolve(outcome), SLOW_CALL_MS),
+                );
+        return floor
+          ? floor(e, (f) => usage.track(meta, f), fn)
+          : usage.track(meta, fn);
+      };
+      const cpu = process.cpuUsage();
       const start = process.hrtime.bigint();
       let next = 0;
       await Promise.all(
         Array.from({ length: CALLERS }, async () => {
-          while (next < N) {
+          while (next < rows) {
             const e = data[next++];
-            await (call === 'track'
-              ? usage.track(
-                  {
-                    firmId: e.firmId,
-                    cmaProjectId: e.cmaProjectId,
-                    model: e.model,
-                    taskType: e.taskType,
-                  },
-                  () => ({
-                    result: null,
-                    usage: {
-                      inputTokens: e.inputTokens,
-                      outputTokens: e.outputTokens,
-                    },
-                  }),
-                )
-              : usage.record(e));
+            await (call === 'record' ? usage.record(e) : track(e));
           }
         }),
       );
       await logWriter.flush(); // 'buffered': until every row is committed
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const { user, system } = process.cpuUsage(cpu);
       await app.close();
-      return seconds; // the app's start and close are not timed
+      return { seconds, cpuUs: user + system }; // the app's start and close are not timed
     };
   const repository = setup.getRepository(LlmUsageLog);
   const METHODS: {
     name: string;
     rows: number;
-    run: () => Promise<number | void>;
+    /** Registers the no-op SDK for the method's run, and takes it out after. */
+    sdk?: boolean;
+    run: () => Promise<Timing | void>;
   }[] = [
     { name: 'COPY FROM STDIN (1 connection)', rows: N, run: copy },
     {
@@ -280,21 +438,25 @@ async function main(): Promise<void> {
       rows: N,
       run: writer('buffered'),
     },
-    {
-      name: `writer, 'buffered', OTel SDK (${CALLERS} callers)`,
+    ...(['sdk-off', 'sdk-on'] as const).map((setup) => ({
+      name: `writer, 'buffered'${SETUPS[setup]} (${CALLERS} callers)`,
       rows: N,
-      run: writer('buffered', 'record', true),
-    },
-    {
-      name: `track(), 'buffered' (${CALLERS} callers)`,
+      sdk: true,
+      run: writer('buffered', 'record', setup),
+    })),
+    ...(['none', 'sdk-off', 'sdk-on', 'sdk-floor'] as const).map((setup) => ({
+      name: `track(), 'buffered'${SETUPS[setup]} (${CALLERS} callers)`,
       rows: N,
-      run: writer('buffered', 'track'),
-    },
-    {
-      name: `track(), 'buffered', OTel SDK (${CALLERS} callers)`,
-      rows: N,
-      run: writer('buffered', 'track', true),
-    },
+      sdk: setup !== 'none',
+      run: writer('buffered', 'track', setup),
+    })),
+    // beside the instant call, one that answers after SLOW_CALL_MS, as an LLM call does (sooner)
+    ...(['none', 'sdk-off', 'sdk-on'] as const).map((setup) => ({
+      name: `${SLOW_KIND}, 'buffered'${SETUPS[setup]} (${CALLERS} callers)`,
+      rows: SLOW_N,
+      sdk: setup !== 'none',
+      run: writer('buffered', 'track-slow', setup),
+    })),
     {
       name: 'repository.insert, 1,000 per call',
       rows: N,
@@ -324,19 +486,32 @@ async function main(): Promise<void> {
 
   await createRollupVariants(setup);
   const rounds: Result[][] = [];
-  for (let round = 1; round <= ROUNDS; round++) {
-    console.log(`round ${round} of ${ROUNDS}`);
+  for (let round = 1 - WARMUP_ROUNDS; round <= ROUNDS; round++) {
+    console.log(
+      round < 1 ? 'warm-up round, not counted' : `round ${round} of ${ROUNDS}`,
+    );
     const results: Result[] = [];
-    for (const variant of VARIANTS) {
-      for (const method of METHODS) {
+    for (const [v, variant] of VARIANTS.entries()) {
+      // every other round in reverse order, so that no method always runs first or after another
+      const order = [...METHODS.keys()];
+      if (round % 2 === 0) order.reverse();
+      for (const m of order) {
+        const method = METHODS[m];
         await truncate();
         await useRollupVariant(setup, variant);
+        // A host's SDK with exporters that drop everything, for this method's run only
+        const stopSdk = method.sdk ? registerNoopSdk() : undefined;
         const result = await timed(
           `${method.name} [${variant}]`,
           method.rows,
           method.run,
         );
-        results.push({ ...result, method: method.name, rollup: variant });
+        await stopSdk?.();
+        results[v * METHODS.length + m] = {
+          ...result,
+          method: method.name,
+          rollup: variant,
+        };
         await check(method.rows);
         const rolled = await rolledUpCalls(setup, variant);
         if (variant !== 'none' && rolled !== method.rows) {
@@ -346,7 +521,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    rounds.push(results);
+    if (round >= 1) rounds.push(results);
   }
   const results = rounds[0].map((first, m) => {
     const sorted = rounds
@@ -375,33 +550,91 @@ async function main(): Promise<void> {
     );
   }
 
-  // Telemetry's cost: each OTel variant against the same method without it, in the same run.
-  for (const kind of ['writer', 'track()']) {
-    const rate = (otel: string) =>
-      results.find(
-        (r) =>
-          r.method === `${kind}, 'buffered'${otel} (${CALLERS} callers)` &&
-          r.rollup === VARIANTS[0],
-      )?.rowsPerSecond;
-    const on = rate(', OTel SDK');
-    const off = rate('');
-    if (on && off) {
-      console.log(
-        `telemetry, ${kind}: ${(on / off).toFixed(3)}x the throughput without it`,
-      );
-    }
-  }
+  // Telemetry's cost, from the rounds: each setup's rows/s and CPU per row (medians), and the
+  // ratios between setups taken round by round (the same round's runs side by side), with their
+  // median and range over the rounds.
+  const telemetry = telemetrySummary(rounds, VARIANTS[0]);
   await writeResults('writer', {
     database: server.description,
     rows: N,
     callers: CALLERS,
     rounds: ROUNDS,
     median: results,
+    telemetry,
     allRounds: rounds,
   });
   await setup.destroy();
   await server.stop();
-  await stopSdk();
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** The ratios that tell the host's SDK's cost from the module's (see bench/README.md). */
+const TELEMETRY_RATIOS: [label: string, over: Setup, under: Setup][] = [
+  ["the host's SDK alone (SDK, telemetry off / no SDK)", 'sdk-off', 'none'],
+  ["the module's telemetry (SDK: telemetry on / off)", 'sdk-on', 'sdk-off'],
+  ['both (SDK, telemetry on / no SDK)', 'sdk-on', 'none'],
+  [
+    'the floor: a hand-written span (SDK: hand-written / off)',
+    'sdk-floor',
+    'sdk-off',
+  ],
+];
+
+function telemetrySummary(rounds: Result[][], rollup: RollupVariant) {
+  const summary = [];
+  for (const kind of ['writer', 'track()', SLOW_KIND]) {
+    const find = (round: Result[], setup: Setup) =>
+      round.find(
+        (r) =>
+          r.method ===
+            `${kind}, 'buffered'${SETUPS[setup]} (${CALLERS} callers)` &&
+          r.rollup === rollup,
+      );
+    const setups = (Object.keys(SETUPS) as Setup[]).filter((setup) =>
+      rounds.every((round) => find(round, setup)),
+    );
+    if (setups.length < 2) continue;
+    console.log(`\ntelemetry, ${kind} (${rounds.length} rounds):`);
+    const rates: Record<string, unknown> = {};
+    for (const setup of setups) {
+      const runs = rounds.map((round) => find(round, setup)!);
+      const rowsPerSecond = median(runs.map((r) => r.rowsPerSecond));
+      const cpuUsPerRow = median(runs.map((r) => r.cpuUsPerRow ?? NaN));
+      rates[setup] = { rowsPerSecond, cpuUsPerRow };
+      console.log(
+        `  ${(SETUPS[setup].slice(2) || 'no SDK').padEnd(26)} ${Math.round(rowsPerSecond).toString().padStart(8)} rows/s  ${cpuUsPerRow.toFixed(1).padStart(6)} µs CPU/row`,
+      );
+    }
+    const ratios = [];
+    for (const [label, over, under] of TELEMETRY_RATIOS) {
+      if (!setups.includes(over) || !setups.includes(under)) continue;
+      const paired = rounds.map(
+        (round) =>
+          find(round, over)!.rowsPerSecond / find(round, under)!.rowsPerSecond,
+      );
+      const cpu = rounds.map(
+        (round) =>
+          find(round, over)!.cpuUsPerRow! - find(round, under)!.cpuUsPerRow!,
+      );
+      const ratio = {
+        label,
+        throughput: median(paired),
+        min: Math.min(...paired),
+        max: Math.max(...paired),
+        cpuUsPerRowAdded: median(cpu),
+      };
+      ratios.push(ratio);
+      console.log(
+        `  ${label.padEnd(58)} ${ratio.throughput.toFixed(3)}x (rounds ${ratio.min.toFixed(3)} to ${ratio.max.toFixed(3)})  ${ratio.cpuUsPerRowAdded >= 0 ? '+' : ''}${ratio.cpuUsPerRowAdded.toFixed(1)} µs CPU/row`,
+      );
+    }
+    summary.push({ kind, setups: rates, ratios });
+  }
+  return summary;
 }
 
 main().catch((error: unknown) => {

@@ -3,11 +3,13 @@ import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { CmaProject, Firm, User } from '../src/demo/entities/index.js';
 import {
+  AuditSealService,
   LogRetentionService,
   LogRetentionError,
 } from '../src/logging/index.js';
 import { type LogTableName } from '../src/logging/retention/log-retention.service.js';
 import { openTestDataSource, type TestDatabase } from './support/database.js';
+import { loggingApp } from './support/logging-app.js';
 import { captureLogs } from './support/logs.js';
 import { seedFirm } from './support/seed.js';
 import { refusal } from './support/sql.js';
@@ -234,5 +236,44 @@ describe('append-only logs', () => {
     expect(error.message).toBe('logging_purge_batch: firms is not a log table');
     expect(await count('audit_log', ids.auditId)).toBe(1);
     expect(await count('llm_usage_log', ids.usageId)).toBe(1);
+  });
+
+  // Last in the file: it leaves sealed rows, which later plain purges of audit_log would refuse.
+  it('refuses to purge sealed rows one by one and deletes nothing; the seals purge them whole', async () => {
+    const app = await loggingApp(database.url, { seals: { settleMs: 0 } });
+    try {
+      const seals = app.moduleRef.get(AuditSealService);
+      const retention = app.moduleRef.get(LogRetentionService);
+      const firm = await seedFirm(dataSource, `sealed-${randomUUID()}`);
+      const old: Awaited<ReturnType<typeof rows>>[] = [];
+      for (let i = 0; i < 3; i++) old.push(await rows(firm, 500 + i));
+      await seals.seal({ firmId: firm.firmId, log: 'audit_log' });
+      const cutoff = new Date(Date.now() - 365 * 86_400_000);
+
+      await expect(retention.purge('audit_log', cutoff)).rejects.toThrow(
+        new LogRetentionError(
+          `purge: audit_log holds sealed rows created before ${cutoff.toISOString()} (1 firm); ` +
+            'purging them row by row would break the seal chains. Use AuditSealService.purge, which ' +
+            'deletes whole seals with their rows and keeps a tombstone seal so the chains still verify',
+        ),
+      );
+      for (const { auditId } of old) {
+        expect(await count('audit_log', auditId)).toBe(1);
+      }
+      expect(await seals.verify({ firmId: firm.firmId })).toMatchObject({
+        ok: true,
+      });
+
+      const purged = await seals.purge('audit_log', cutoff);
+      expect(purged.rows).toBeGreaterThanOrEqual(3);
+      for (const { auditId } of old) {
+        expect(await count('audit_log', auditId)).toBe(0);
+      }
+      expect(await seals.verify({ firmId: firm.firmId })).toMatchObject({
+        ok: true,
+      });
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import {
   LogEntryValidationError,
   type LlmUsageEntry,
   type LoggingModuleOptions,
+  usageFromGemini,
 } from '../src/logging/index.js';
 import { loggingApp } from './support/logging-app.js';
 import { inMemoryOtel, pointOf } from './support/otel.js';
@@ -21,6 +22,14 @@ const DURATION_BUCKETS = [
   0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48,
   40.96, 81.92,
 ];
+
+/** The metric attributes of the tracked calls below. */
+const EXTRACTION = {
+  'gen_ai.operation.name': 'generate_content',
+  'gen_ai.provider.name': 'gcp.gemini',
+  'gen_ai.request.model': 'gemini-2.5-flash',
+  'cma_logging.task_type': 'extraction',
+};
 
 describe('telemetry: metrics', () => {
   const suite = databaseSuite();
@@ -72,12 +81,7 @@ describe('telemetry: metrics', () => {
     const stats = writer.stats();
     expect(stats.retries).toBeGreaterThanOrEqual(1);
     const m = await otel.metrics();
-    const call = {
-      'gen_ai.operation.name': 'generate_content',
-      'gen_ai.provider.name': 'gcp.gemini',
-      'gen_ai.request.model': 'gemini-2.5-flash',
-      'cma_logging.task_type': 'extraction',
-    };
+    const call = EXTRACTION;
     const tokens = m.get('gen_ai.client.token.usage');
     expect(pointOf(tokens, { ...call, 'gen_ai.token.type': 'input' })).toEqual({
       count: 2,
@@ -167,5 +171,55 @@ describe('telemetry: metrics', () => {
       }
       await otel.uninstall();
     }
+  });
+
+  it('gives the calls answered by another model their own points, with gen_ai.response.model', async () => {
+    const { usage, firmId } = await start();
+    const meta = {
+      firmId,
+      model: 'gemini-2.5-flash',
+      taskType: 'extraction',
+    } as const;
+    const answeredBy = (modelVersion: string | undefined, input: number) =>
+      usage.track(meta, () => ({
+        result: 1,
+        usage: usageFromGemini(
+          { promptTokenCount: input, candidatesTokenCount: 10 },
+          modelVersion,
+        ),
+      }));
+    await answeredBy('gemini-2.5-flash-001', 100);
+    await answeredBy(undefined, 200);
+    await answeredBy('gemini-2.5-flash-001', 300);
+    await answeredBy('gemini-2.5-flash-002', 400);
+
+    const m = await otel.metrics();
+    const call = EXTRACTION;
+    const tokens = m.get('gen_ai.client.token.usage');
+    const input = (responseModel?: string) =>
+      pointOf(tokens, {
+        ...call,
+        ...(responseModel ? { 'gen_ai.response.model': responseModel } : {}),
+        'gen_ai.token.type': 'input',
+      });
+    expect(input('gemini-2.5-flash-001')).toMatchObject({ count: 2, sum: 400 });
+    expect(input()).toMatchObject({ count: 1, sum: 200 });
+    expect(input('gemini-2.5-flash-002')).toMatchObject({ count: 1, sum: 400 });
+    expect(tokens).toHaveLength(6);
+
+    // each point's cost is the sum of its calls' rows
+    const { rows } = await suite.reader.query<{ total: string }>(
+      `SELECT sum(cost_usd)::text AS total FROM llm_usage_log
+        WHERE firm_id = $1 AND input_tokens IN (100, 300)`,
+      [firmId],
+    );
+    const costs = m.get('cma_logging.llm.cost');
+    expect(costs).toHaveLength(3);
+    expect(
+      pointOf(costs, {
+        ...call,
+        'gen_ai.response.model': 'gemini-2.5-flash-001',
+      }),
+    ).toBeCloseTo(Number(rows[0].total), 12);
   });
 });

@@ -1,4 +1,4 @@
-import type { Attributes, Counter } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
 import type { Otel } from '../core/otel.js';
 import { TELEMETRY_ATTRIBUTES as A } from '../core/telemetry.options.js';
 import type { AuditStats } from './audit.options.js';
@@ -10,19 +10,36 @@ import type { AuditStats } from './audit.options.js';
  * tenant data: the firm id is added only with `telemetry.firmIdAttribute`.
  */
 export class AuditMetrics {
-  private readonly actions: Counter;
-  private readonly attributes = new Map<string, Attributes>();
+  /** The count of audited actions per attribute set, read when the host's reader collects. */
+  private readonly actions = new Map<
+    string,
+    { attributes: Attributes; count: number }
+  >();
+  /** Where actions past MAX_ACTION_POINTS attribute sets are counted, as the SDK's overflow. */
+  private readonly overflow = {
+    attributes: { 'otel.metric.overflow': true } as Attributes,
+    count: 0,
+  };
 
   constructor(
     private readonly otel: Otel,
     counters: AuditStats,
   ) {
     const { meter } = otel;
-    this.actions = meter.createCounter('cma_logging.audit.actions', {
-      unit: '{action}',
-      description:
-        'Audited actions whose row was written (or accepted into the buffer)',
-    });
+    meter
+      .createObservableCounter('cma_logging.audit.actions', {
+        unit: '{action}',
+        description:
+          'Audited actions whose row was written (or accepted into the buffer)',
+      })
+      .addCallback((result) => {
+        for (const { attributes, count } of this.actions.values()) {
+          result.observe(count, attributes);
+        }
+        if (this.overflow.count > 0) {
+          result.observe(this.overflow.count, this.overflow.attributes);
+        }
+      });
     const observed = (
       name: string,
       unit: string,
@@ -52,27 +69,34 @@ export class AuditMetrics {
     );
   }
 
-  /** One action's row was written (or buffered). `outcome`: `success` or `failure`, when known. */
+  /**
+   * One action's row was written (or buffered). `outcome`: `success` or `failure`, when known.
+   * A count per attribute set, kept here: an action costs a map lookup, no metric call.
+   */
   audited(action: string, outcome: unknown, firmId: unknown): void {
     const known = outcome === 'success' || outcome === 'failure';
-    if (this.otel.options.firmIdAttribute && typeof firmId === 'string') {
-      this.actions.add(1, {
-        [A.action]: action,
-        ...(known ? { [A.outcome]: outcome } : {}),
-        [A.firmId]: firmId,
-      });
-      return;
+    const firm =
+      this.otel.options.firmIdAttribute && typeof firmId === 'string'
+        ? firmId
+        : undefined;
+    const key = `${action}\u0000${known ? outcome : ''}\u0000${firm ?? ''}`;
+    let point = this.actions.get(key);
+    if (!point) {
+      // Actions are the host's own names, few (times the firms when opted in); the bound keeps a
+      // stray caller from growing it, as the SDK's own cardinality limit does.
+      if (this.actions.size >= MAX_ACTION_POINTS) {
+        this.overflow.count++;
+        return;
+      }
+      const attributes: Attributes = { [A.action]: action };
+      if (known) attributes[A.outcome] = outcome;
+      if (firm !== undefined) attributes[A.firmId] = firm;
+      point = { attributes, count: 0 };
+      this.actions.set(key, point);
     }
-    const key = `${action}\u0000${known ? outcome : ''}`;
-    let attributes = this.attributes.get(key);
-    if (!attributes) {
-      attributes = {
-        [A.action]: action,
-        ...(known ? { [A.outcome]: outcome } : {}),
-      };
-      // Actions are the host's own names, few; the bound keeps a stray caller from growing it.
-      if (this.attributes.size < 1000) this.attributes.set(key, attributes);
-    }
-    this.actions.add(1, attributes);
+    point.count++;
   }
 }
+
+/** Attribute sets of `cma_logging.audit.actions` kept at most: the SDK's default limit. */
+const MAX_ACTION_POINTS = 2000;

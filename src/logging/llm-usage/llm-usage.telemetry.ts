@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type {
   Attributes,
-  Counter,
   Histogram,
   Span,
   SpanStatus,
@@ -39,17 +38,21 @@ const TELEMETRY_NAME = /^[a-z][a-z0-9_.]{0,63}$/;
 export function telemetryNameViolations(
   fields: Record<'operation' | 'provider', unknown>,
 ): EntryViolation[] {
-  return Object.entries(fields)
-    .filter(
-      ([, value]) =>
-        value !== undefined &&
-        (typeof value !== 'string' || !TELEMETRY_NAME.test(value)),
-    )
-    .map(([field]) => ({
-      field,
-      rule: 'matches',
-      message: `${field} must be lowercase letters, digits, _ and . (at most 64, e.g. 'gcp.gemini')`,
-    }));
+  const violations: EntryViolation[] = [];
+  for (const field of ['operation', 'provider'] as const) {
+    const value = fields[field];
+    if (
+      value !== undefined &&
+      (typeof value !== 'string' || !TELEMETRY_NAME.test(value))
+    ) {
+      violations.push({
+        field,
+        rule: 'matches',
+        message: `${field} must be lowercase letters, digits, _ and . (at most 64, e.g. 'gcp.gemini')`,
+      });
+    }
+  }
+  return violations;
 }
 
 /** What is known of a tracked call before it runs. */
@@ -81,32 +84,68 @@ function errorType(error: unknown): string {
 }
 
 /**
+ * The metric attributes of one shape of call (operation, provider, model, task type, the firm when
+ * opted in, and the model that answered once known), with the token type's variants: built once
+ * per shape and reused for every call of it, so a call's metric points allocate nothing.
+ */
+interface CallShape {
+  attributes: Attributes;
+  input: Attributes;
+  output: Attributes;
+  /** The same shape with `gen_ai.response.model`, per response model seen. */
+  answered?: Map<string, CallShape>;
+  /** Kept for reuse (else made for one call: its cost goes to the overflow's). */
+  kept: boolean;
+  /** The cost of its successful calls so far (USD, a float), read when the meter collects. */
+  costUsd: number;
+  costed: boolean;
+}
+
+/** The attributes a call's span and metrics share: operation, model, task type, provider, firm. */
+function callAttributes(
+  call: CallDescription,
+  firmId: string | undefined,
+): Attributes {
+  const attributes: Attributes = {
+    [GEN_AI.operationName]: call.operation,
+    [GEN_AI.requestModel]: call.model,
+    [A.taskType]: call.taskType,
+  };
+  if (call.provider !== undefined) {
+    attributes[GEN_AI.providerName] = call.provider;
+  }
+  if (firmId !== undefined) attributes[A.firmId] = firmId;
+  return attributes;
+}
+
+/** Shapes kept at most: the host's few operations, models and task types; the firms when opted in. */
+const MAX_SHAPES = 2000;
+
+function shapeOf(attributes: Attributes): CallShape {
+  return {
+    attributes,
+    input: { ...attributes, [GEN_AI.tokenType]: 'input' },
+    output: { ...attributes, [GEN_AI.tokenType]: 'output' },
+    kept: false,
+    costUsd: 0,
+    costed: false,
+  };
+}
+
+/**
  * One tracked call's span and measurements: the span is started before `fn` and is the active span
  * while `fn` runs; it ends at the time `fn` settled, after the row's id was set on it.
  */
 export class TrackedCall {
   private readonly started = performance.now();
   private settled = this.started;
-  private readonly metricAttributes: Attributes;
 
   constructor(
     private readonly telemetry: LlmUsageTelemetry,
     private readonly otel: Otel,
     private readonly span: Span,
-    call: CallDescription,
-  ) {
-    this.metricAttributes = {
-      [GEN_AI.operationName]: call.operation,
-      [GEN_AI.requestModel]: call.model,
-      [A.taskType]: call.taskType,
-    };
-    if (call.provider !== undefined) {
-      this.metricAttributes[GEN_AI.providerName] = call.provider;
-    }
-    if (otel.options.firmIdAttribute && call.firmId !== undefined) {
-      this.metricAttributes[A.firmId] = call.firmId;
-    }
-  }
+    private readonly shape: CallShape,
+  ) {}
 
   /** Runs `fn` with this call's span active, so that the provider client's spans nest under it. */
   run<T>(fn: () => T): T {
@@ -117,22 +156,19 @@ export class TrackedCall {
   /** `fn` returned: tokens, cost and the model that answered go on the span and the metrics. */
   succeeded(usage: CallUsage): void {
     this.settled = performance.now();
-    const attributes = this.metricAttributes;
-    if (usage.responseModel !== undefined) {
-      attributes[GEN_AI.responseModel] = usage.responseModel;
-    }
-    if (this.span.isRecording()) {
-      this.span.setAttributes({
-        [GEN_AI.inputTokens]: usage.inputTokens,
-        [GEN_AI.outputTokens]: usage.outputTokens,
-        [A.costUsd]: usage.costUsd,
-        ...(usage.responseModel === undefined
-          ? {}
-          : { [GEN_AI.responseModel]: usage.responseModel }),
-      });
+    const { span } = this;
+    if (span.isRecording()) {
+      span.setAttribute(GEN_AI.inputTokens, usage.inputTokens);
+      span.setAttribute(GEN_AI.outputTokens, usage.outputTokens);
+      span.setAttribute(A.costUsd, usage.costUsd);
+      if (usage.responseModel !== undefined) {
+        span.setAttribute(GEN_AI.responseModel, usage.responseModel);
+      }
     }
     this.telemetry.measured(
-      attributes,
+      usage.responseModel === undefined
+        ? this.shape
+        : this.telemetry.answered(this.shape, usage.responseModel),
       (this.settled - this.started) / 1000,
       usage,
     );
@@ -151,8 +187,8 @@ export class TrackedCall {
       }
     }
     this.span.setStatus(status);
-    this.telemetry.measured(
-      { ...this.metricAttributes, [GEN_AI.errorType]: type },
+    this.telemetry.failedAfter(
+      { ...this.shape.attributes, [GEN_AI.errorType]: type },
       (this.settled - this.started) / 1000,
     );
   }
@@ -160,11 +196,14 @@ export class TrackedCall {
   /** The row was written (its id links span and row), or could not be: the span ends. */
   end(rowId: string | undefined, recordError?: unknown): void {
     if (this.settled === this.started) this.settled = performance.now();
-    if (rowId !== undefined) this.span.setAttribute(A.rowId, rowId);
-    if (recordError !== undefined) {
-      this.span.setAttribute(A.recordError, errorType(recordError));
+    const { span } = this;
+    if (span.isRecording()) {
+      if (rowId !== undefined) span.setAttribute(A.rowId, rowId);
+      if (recordError !== undefined) {
+        span.setAttribute(A.recordError, errorType(recordError));
+      }
     }
-    this.span.end(this.settled);
+    span.end(this.settled);
   }
 }
 
@@ -177,7 +216,12 @@ export class TrackedCall {
 export class LlmUsageTelemetry {
   private readonly tokens: Histogram;
   private readonly duration: Histogram;
-  private readonly cost: Counter;
+  private readonly shapes = new Map<string, CallShape>();
+  private shapeCount = 0;
+  /** The shapes with a successful call, whose cost the cost counter reports. */
+  private readonly costed: CallShape[] = [];
+  /** Where the cost of calls of shapes past MAX_SHAPES goes, as the SDK's own overflow does. */
+  private readonly overflow = shapeOf({ 'otel.metric.overflow': true });
 
   constructor(private readonly otel: Otel) {
     const { meter } = otel;
@@ -191,45 +235,88 @@ export class LlmUsageTelemetry {
       description: 'GenAI operation duration',
       advice: { explicitBucketBoundaries: OPERATION_DURATION_BUCKETS },
     });
-    this.cost = meter.createCounter('cma_logging.llm.cost', {
-      unit: 'USD',
-      description:
-        'Cost of tracked LLM calls, approximate (a float); llm_usage_log holds the exact cost',
-    });
+    // The sum per shape is kept here and read when the host's reader collects: no metric call
+    // per tracked call for it.
+    meter
+      .createObservableCounter('cma_logging.llm.cost', {
+        unit: 'USD',
+        description:
+          'Cost of tracked LLM calls, approximate (a float); llm_usage_log holds the exact cost',
+      })
+      .addCallback((result) => {
+        for (const shape of this.costed) {
+          result.observe(shape.costUsd, shape.attributes);
+        }
+      });
   }
 
   /** Starts the span of a call about to run. */
   start(call: CallDescription): TrackedCall {
     const { api, tracer } = this.otel;
-    const attributes: Attributes = {
-      [GEN_AI.operationName]: call.operation,
-      [GEN_AI.requestModel]: call.model,
-      [A.taskType]: call.taskType,
-    };
-    if (call.provider !== undefined) {
-      attributes[GEN_AI.providerName] = call.provider;
-    }
-    if (call.firmId !== undefined) attributes[A.firmId] = call.firmId;
+    const shape = this.shapeFor(call);
+    const attributes = callAttributes(call, call.firmId);
     if (call.projectId) attributes[A.projectId] = call.projectId;
     const span = tracer.startSpan(`${call.operation} ${call.model}`, {
       kind: api.SpanKind.CLIENT,
       attributes,
     });
-    return new TrackedCall(this, this.otel, span, call);
+    return new TrackedCall(this, this.otel, span, shape);
   }
 
-  /** @internal Records a settled call's duration and, when it succeeded, its tokens and cost. */
-  measured(attributes: Attributes, seconds: number, usage?: CallUsage): void {
+  /** The metric attributes of `call`'s shape, made once per shape. */
+  private shapeFor(call: CallDescription): CallShape {
+    const firmId = this.otel.options.firmIdAttribute ? call.firmId : undefined;
+    const key = `${call.operation}\u0000${call.provider ?? ''}\u0000${call.model}\u0000${call.taskType}\u0000${firmId ?? ''}`;
+    const known = this.shapes.get(key);
+    if (known) return known;
+    return this.kept(this.shapes, key, shapeOf(callAttributes(call, firmId)));
+  }
+
+  /** @internal `shape` with the model that answered. */
+  answered(shape: CallShape, responseModel: string): CallShape {
+    const answered = (shape.answered ??= new Map<string, CallShape>());
+    return (
+      answered.get(responseModel) ??
+      this.kept(
+        answered,
+        responseModel,
+        shapeOf({
+          ...shape.attributes,
+          [GEN_AI.responseModel]: responseModel,
+        }),
+      )
+    );
+  }
+
+  /** Keeps a new shape while fewer than MAX_SHAPES are kept; past that, each call makes its own. */
+  private kept(
+    map: Map<string, CallShape>,
+    key: string,
+    shape: CallShape,
+  ): CallShape {
+    if (this.shapeCount < MAX_SHAPES) {
+      map.set(key, shape);
+      this.shapeCount++;
+      shape.kept = true;
+    }
+    return shape;
+  }
+
+  /** @internal Records a successful call's duration, tokens and cost. */
+  measured(shape: CallShape, seconds: number, usage: CallUsage): void {
+    this.duration.record(seconds, shape.attributes);
+    this.tokens.record(usage.inputTokens, shape.input);
+    this.tokens.record(usage.outputTokens, shape.output);
+    const costed = shape.kept ? shape : this.overflow;
+    costed.costUsd += Number(usage.costUsd);
+    if (!costed.costed) {
+      costed.costed = true;
+      this.costed.push(costed);
+    }
+  }
+
+  /** @internal Records a failed call's duration. */
+  failedAfter(attributes: Attributes, seconds: number): void {
     this.duration.record(seconds, attributes);
-    if (!usage) return;
-    this.tokens.record(usage.inputTokens, {
-      ...attributes,
-      [GEN_AI.tokenType]: 'input',
-    });
-    this.tokens.record(usage.outputTokens, {
-      ...attributes,
-      [GEN_AI.tokenType]: 'output',
-    });
-    this.cost.add(Number(usage.costUsd), attributes);
   }
 }

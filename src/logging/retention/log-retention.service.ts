@@ -5,6 +5,7 @@ import {
   LLM_USAGE_LOG_TABLE,
   LOGGING_DATA_SOURCE,
 } from '../core/logging.constants.js';
+import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
 
 /** The tables `LogRetentionService.purge` can delete from. */
 export type LogTableName = typeof LLM_USAGE_LOG_TABLE | typeof AUDIT_LOG_TABLE;
@@ -40,8 +41,9 @@ export class LogRetentionService {
    * with how many it deleted. Rows written while it runs are not touched unless older than the
    * cutoff. Safe to run again after an interruption: what is deleted stays deleted.
    *
-   * @throws LogRetentionError for a table that is not a log, a cutoff that is not a valid Date, or a
-   *   bad batch size
+   * @throws LogRetentionError for a table that is not a log, a cutoff that is not a valid Date, a
+   *   bad batch size, or a log with sealed rows before the cutoff (those go with
+   *   `AuditSealService.purge`, by whole seals)
    * @example
    * // keep 400 days of audit trail
    * await retention.purge('audit_log', new Date(Date.now() - 400 * 86_400_000));
@@ -69,6 +71,7 @@ export class LogRetentionService {
         `purge: batchSize must be an integer from 1 to 1000000, got ${String(batchSize)}`,
       );
     }
+    await this.refuseSealedRows(table, olderThan);
     let total = 0;
     for (;;) {
       const [{ deleted }] = await this.dataSource.query<{ deleted: number }[]>(
@@ -82,5 +85,27 @@ export class LogRetentionService {
       `${table}: ${total} rows created before ${olderThan.toISOString()} purged`,
     );
     return total;
+  }
+
+  /**
+   * Fails closed on a sealed log: deleting sealed rows one by one would break the firms' chains, and
+   * `verify` would report every purged row as missing. Sealed logs are purged by whole seals.
+   */
+  private async refuseSealedRows(
+    table: LogTableName,
+    olderThan: Date,
+  ): Promise<void> {
+    const [{ firms }] = await this.dataSource.query<{ firms: number }[]>(
+      `SELECT count(DISTINCT firm_id)::int AS firms FROM ${LOG_SEAL_TABLE}
+        WHERE log = $1 AND kind = 'seal' AND (from_created_at IS NULL OR from_created_at < $2)`,
+      [table, olderThan],
+    );
+    if (firms > 0) {
+      throw new LogRetentionError(
+        `purge: ${table} holds sealed rows created before ${olderThan.toISOString()} (${firms} firm${firms === 1 ? '' : 's'}); ` +
+          'purging them row by row would break the seal chains. Use AuditSealService.purge, which ' +
+          'deletes whole seals with their rows and keeps a tombstone seal so the chains still verify',
+      );
+    }
   }
 }

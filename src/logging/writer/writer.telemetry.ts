@@ -1,4 +1,4 @@
-import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
+import type { Attributes, Histogram } from '@opentelemetry/api';
 import { type Otel, STATEMENT_DURATION_BUCKETS } from '../core/otel.js';
 import { TELEMETRY_ATTRIBUTES } from '../core/telemetry.options.js';
 
@@ -16,41 +16,101 @@ export interface TableMetrics {
   statement(seconds: number): void;
 }
 
+type RowCount = 'queued' | 'written' | 'retried' | 'rejected' | 'failed';
+
+const ROW_COUNTS: Record<RowCount, string> = {
+  queued: 'Rows accepted into the write buffer',
+  written: 'Rows committed to their table',
+  retried: 'Rows sent again after a transient database failure',
+  rejected: 'Rows refused before queueing: invalid, or the buffer was full',
+  failed: 'Rows that could not be written once retries were spent',
+};
+
+/** One table's counts: plain numbers the writer adds to, read by the meter when it collects. */
+class TableCounts implements TableMetrics {
+  readonly counts: Record<Exclude<RowCount, 'rejected'>, number> = {
+    queued: 0,
+    written: 0,
+    retried: 0,
+    failed: 0,
+  };
+  readonly rejections: Record<RejectReason, number> = {
+    invalid: 0,
+    buffer_full: 0,
+  };
+  readonly attributes: Attributes;
+  readonly reasons: Record<RejectReason, Attributes>;
+
+  constructor(
+    table: string,
+    private readonly duration: Histogram,
+  ) {
+    this.attributes = { [TELEMETRY_ATTRIBUTES.table]: table };
+    const reason = (why: RejectReason) => ({
+      ...this.attributes,
+      [TELEMETRY_ATTRIBUTES.reason]: why,
+    });
+    this.reasons = {
+      invalid: reason('invalid'),
+      buffer_full: reason('buffer_full'),
+    };
+  }
+
+  queued(rows: number): void {
+    this.counts.queued += rows;
+  }
+  written(rows: number): void {
+    this.counts.written += rows;
+  }
+  retried(rows: number): void {
+    this.counts.retried += rows;
+  }
+  rejected(reason: RejectReason): void {
+    this.rejections[reason]++;
+  }
+  failed(rows: number): void {
+    this.counts.failed += rows;
+  }
+  statement(seconds: number): void {
+    this.duration.record(seconds, this.attributes);
+  }
+}
+
 /**
  * The writer's metrics, through the host's meter: rows queued, written, retried, rejected and
- * failed (counters), the buffer depth (an observable gauge) and the statement latency (a
- * histogram), each with the table's name as `cma_logging.table`.
+ * failed (monotonic counters), the buffer depth (an observable gauge) and the statement latency (a
+ * histogram), each with the table's name as `cma_logging.table`. The row counts are plain numbers
+ * the writer adds to, read when the host's reader collects (observable counters): a row costs no
+ * metric call. A count shows once it is above 0, as a counter's first `add` would.
  */
 export class WriterMetrics {
-  private readonly rows: Record<
-    'queued' | 'written' | 'retried' | 'rejected' | 'failed',
-    Counter
-  >;
   private readonly duration: Histogram;
+  private readonly tables: TableCounts[] = [];
 
   constructor(otel: Otel, depths: () => Iterable<[table: string, number]>) {
     const { meter } = otel;
-    const counter = (name: string, description: string) =>
-      meter.createCounter(`cma_logging.writer.rows.${name}`, {
-        unit: '{row}',
-        description,
-      });
-    this.rows = {
-      queued: counter('queued', 'Rows accepted into the write buffer'),
-      written: counter('written', 'Rows committed to their table'),
-      retried: counter(
-        'retried',
-        'Rows sent again after a transient database failure',
-      ),
-      rejected: counter(
-        'rejected',
-        'Rows refused before queueing: invalid, or the buffer was full',
-      ),
-      failed: counter(
-        'failed',
-        'Rows that could not be written once retries were spent',
-      ),
-    };
+    for (const [name, description] of Object.entries(ROW_COUNTS) as [
+      RowCount,
+      string,
+    ][]) {
+      meter
+        .createObservableCounter(`cma_logging.writer.rows.${name}`, {
+          unit: '{row}',
+          description,
+        })
+        .addCallback((result) => {
+          for (const table of this.tables) {
+            if (name === 'rejected') {
+              for (const reason of ['invalid', 'buffer_full'] as const) {
+                const rows = table.rejections[reason];
+                if (rows > 0) result.observe(rows, table.reasons[reason]);
+              }
+            } else if (table.counts[name] > 0) {
+              result.observe(table.counts[name], table.attributes);
+            }
+          }
+        });
+    }
     this.duration = meter.createHistogram(
       'cma_logging.writer.statement.duration',
       {
@@ -73,22 +133,8 @@ export class WriterMetrics {
 
   /** The metrics of `table`, with its attributes made once. */
   forTable(table: string): TableMetrics {
-    const attributes: Attributes = { [TELEMETRY_ATTRIBUTES.table]: table };
-    const reasons: Record<RejectReason, Attributes> = {
-      invalid: { ...attributes, [TELEMETRY_ATTRIBUTES.reason]: 'invalid' },
-      buffer_full: {
-        ...attributes,
-        [TELEMETRY_ATTRIBUTES.reason]: 'buffer_full',
-      },
-    };
-    const { rows, duration } = this;
-    return {
-      queued: (n) => rows.queued.add(n, attributes),
-      written: (n) => rows.written.add(n, attributes),
-      retried: (n) => rows.retried.add(n, attributes),
-      rejected: (reason) => rows.rejected.add(1, reasons[reason]),
-      failed: (n) => rows.failed.add(n, attributes),
-      statement: (seconds) => duration.record(seconds, attributes),
-    };
+    const counts = new TableCounts(table, this.duration);
+    this.tables.push(counts);
+    return counts;
   }
 }
