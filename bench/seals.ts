@@ -16,8 +16,11 @@
  *   node dist/bench/seals.js writer    # LlmUsageService.record ('buffered', 512 callers) for
  *                                      #   BENCH_WRITER_SECONDS (40) per variant, without and with
  *                                      #   background sealing of llm_usage_log every
- *                                      #   BENCH_SEAL_INTERVAL_MS (10,000; settle window 5 s, the
- *                                      #   default), interleaved, median of BENCH_ROUNDS
+ *                                      #   BENCH_SEAL_INTERVAL_MS (10,000; settle window 5 s and
+ *                                      #   seals.maxDeferMs the defaults, or
+ *                                      #   BENCH_SEAL_MAX_DEFER_MS), interleaved, median of
+ *                                      #   BENCH_ROUNDS; then, untimed, how long sealing takes to
+ *                                      #   catch up with every row once the writer stopped
  *
  *   npm run bench:build && node dist/bench/seals.js load && /work/bin/quiet node dist/bench/seals.js measure
  *
@@ -51,6 +54,13 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const WRITER_SECONDS = Number(process.env.BENCH_WRITER_SECONDS ?? 40);
 /** Background sealing as a host would run it: every 10 s, with the default 5 s settle window. */
 const SEAL_INTERVAL_MS = Number(process.env.BENCH_SEAL_INTERVAL_MS ?? 10_000);
+/** `seals.maxDeferMs` of the sealing variant; the module's default when unset. */
+const SEAL_MAX_DEFER_MS =
+  process.env.BENCH_SEAL_MAX_DEFER_MS === undefined
+    ? undefined
+    : Number(process.env.BENCH_SEAL_MAX_DEFER_MS);
+/** How long the writer's rows may take to be sealed after it stopped, before the bench fails. */
+const CATCH_UP_LIMIT_MS = 180_000;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CALLERS = 512;
 const FIRMS = 20;
@@ -233,11 +243,18 @@ async function writer(): Promise<void> {
     await client.query<{ id: string }>('SELECT id FROM firms ORDER BY id')
   ).rows;
   console.log(
-    `bench/seals writer: ${WRITER_SECONDS} s windows, ${CALLERS} callers, sealing every ${SEAL_INTERVAL_MS} ms, ${machineLine()}`,
+    `bench/seals writer: ${WRITER_SECONDS} s windows, ${CALLERS} callers, sealing every ${SEAL_INTERVAL_MS} ms, seals.maxDeferMs ${SEAL_MAX_DEFER_MS ?? 'default'}, ${machineLine()}, Node ${process.version}`,
   );
   const sealingVariant = `writer + sealing every ${SEAL_INTERVAL_MS / 1000} s`;
   const rounds: Record<string, number>[] = [];
   const sealedShare: number[] = [];
+  const catchUpSeconds: number[] = [];
+  const sealedCount = async () =>
+    (
+      await client.query<{ n: number }>(
+        `SELECT coalesce(sum(row_count), 0)::int AS n FROM log_seal WHERE log = 'llm_usage_log'`,
+      )
+    ).rows[0].n;
   for (let round = 1; round <= ROUNDS; round++) {
     const times: Record<string, number> = {};
     for (const variant of ['writer', sealingVariant]) {
@@ -247,7 +264,13 @@ async function writer(): Promise<void> {
       const context = await app(url, {
         writer: { durability: 'buffered' },
         seals: sealing
-          ? { intervalMs: SEAL_INTERVAL_MS, logs: ['llm_usage_log'] }
+          ? {
+              intervalMs: SEAL_INTERVAL_MS,
+              logs: ['llm_usage_log'],
+              ...(SEAL_MAX_DEFER_MS === undefined
+                ? {}
+                : { maxDeferMs: SEAL_MAX_DEFER_MS }),
+            }
           : {},
       });
       const usage = context.get(LlmUsageService);
@@ -273,18 +296,29 @@ async function writer(): Promise<void> {
         );
         await context.get(LogWriterService).flush();
       });
+      // untimed: the rows sealed within the window, then the background sealer left to catch up
+      let sealed = 0;
+      let caughtUp = 0;
+      if (sealing) {
+        sealed = await sealedCount();
+        const stopped = Date.now();
+        while ((await sealedCount()) < written) {
+          if (Date.now() - stopped > CATCH_UP_LIMIT_MS)
+            throw new Error(
+              `sealing did not catch up within ${CATCH_UP_LIMIT_MS} ms`,
+            );
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        caughtUp = (Date.now() - stopped) / 1000;
+        if ((await sealedCount()) !== written)
+          throw new Error('rows sealed more than once');
+        sealedShare.push(sealed / written);
+        catchUpSeconds.push(caughtUp);
+      }
       await context.close();
-      const sealed = sealing
-        ? (
-            await client.query<{ n: number }>(
-              'SELECT coalesce(sum(row_count), 0)::int AS n FROM log_seal',
-            )
-          ).rows[0].n
-        : 0;
-      if (sealing) sealedShare.push(sealed / written);
       times[variant] = written / s;
       console.log(
-        `round ${round}: ${variant.padEnd(30)} ${Math.round(written / s)} rows/s (${written} rows in ${s.toFixed(1)} s)${sealing ? `, ${sealed} rows sealed meanwhile` : ''}`,
+        `round ${round}: ${variant.padEnd(30)} ${Math.round(written / s)} rows/s (${written} rows in ${s.toFixed(1)} s)${sealing ? `, ${sealed} rows sealed within the window, all sealed ${caughtUp.toFixed(1)} s after the writer stopped` : ''}`,
       );
     }
     rounds.push(times);
@@ -300,12 +334,15 @@ async function writer(): Promise<void> {
   }
   // machine time per row while the writer saturates both cores, against sealing's own cost
   console.log(
-    `writer alone: ${((2 * 1e6) / base).toFixed(1)} µs of the 2 cores per row; rows sealed within the window: ${sealedShare.map((x) => `${Math.round(x * 100)}%`).join(', ')}`,
+    `writer alone: ${((2 * 1e6) / base).toFixed(1)} µs of the 2 cores per row; rows sealed within the window: ${sealedShare.map((x) => `${Math.round(x * 100)}%`).join(', ')}; every row sealed after the writer stopped, in ${catchUpSeconds.map((x) => `${x.toFixed(1)} s`).join(', ')}`,
   );
   await writeResults('seals-writer', {
     windowSeconds: WRITER_SECONDS,
     sealIntervalMs: SEAL_INTERVAL_MS,
+    sealMaxDeferMs: SEAL_MAX_DEFER_MS ?? 'default',
+    node: process.version,
     sealedShare,
+    catchUpSeconds,
     callers: CALLERS,
     median: result,
     rounds,

@@ -194,6 +194,7 @@ describe('the packed module installed into a host app', () => {
     expect(moduleImports).toEqual([
       '@cma/logging',
       '@cma/logging/dashboard',
+      '@cma/logging/seals',
       './host.entities.js',
       './host-tables.migration.js',
     ]);
@@ -286,6 +287,21 @@ describe('the packed module installed into a host app', () => {
           entity_id: projectId,
           outcome: 'success',
         },
+      ]);
+
+      // Sealing on demand, its error class imported from @cma/logging/seals: one seal per log.
+      const sealed = await fetch(`${url.replace('[::1]', '127.0.0.1')}/seals`, {
+        method: 'POST',
+      });
+      expect(sealed.status).toBe(201);
+      expect(await sealed.json()).toEqual({ sealed: 2 });
+      const seals = await client.query(
+        `SELECT log, seq, row_count::int AS rows FROM log_seal WHERE firm_id = $1 ORDER BY log`,
+        [firmId],
+      );
+      expect(seals.rows).toEqual([
+        { log: 'audit_log', seq: 1, rows: 1 },
+        { log: 'llm_usage_log', seq: 1, rows: 1 },
       ]);
     } finally {
       await client.end();

@@ -25,6 +25,7 @@ export const ENTRY_POINTS: Record<string, string> = {
   '@cma/logging/entities': 'src/logging/entities/index.ts',
   '@cma/logging/migrations': 'src/logging/migrations/index.ts',
   '@cma/logging/dashboard': 'src/logging/dashboard/index.ts',
+  '@cma/logging/seals': 'src/logging/seals/index.ts',
 };
 
 function kindOf(symbol: ts.Symbol): string {

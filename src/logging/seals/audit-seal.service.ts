@@ -4,6 +4,7 @@ import {
   Injectable,
   Logger,
   type OnApplicationBootstrap,
+  Optional,
 } from '@nestjs/common';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
@@ -22,9 +23,39 @@ import type {
 } from './seal.types.js';
 import { SEAL_LOCK_SQL, SEAL_SELECT_SQL, sealLog, select } from './sealer.js';
 import { verifyChains } from './seal-verifier.js';
+import { LogWriterService } from '../writer/log-writer.service.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HEX_DIGEST = /^[0-9a-f]{64}$/i;
+/** How long background sealing sleeps between two looks at a busy writer. */
+const DEFER_POLL_MS = 50;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The waits of one background sealing run: while `busy()`, sleep, until `budgetMs` of waiting in
+ * all is spent; from then on, none.
+ */
+class Deferral {
+  private spent = 0;
+
+  constructor(
+    private readonly busy: () => boolean,
+    private readonly budgetMs: number,
+  ) {}
+
+  /** Resolves once the writer is idle, or at once when the budget is spent. */
+  async giveWay(): Promise<void> {
+    while (this.spent < this.budgetMs && this.busy()) {
+      const started = Date.now();
+      await sleep(Math.min(DEFER_POLL_MS, this.budgetMs - this.spent));
+      this.spent += Date.now() - started;
+    }
+  }
+}
+
+/** Explicit runs do not wait. */
+const NO_DEFERRAL = { giveWay: () => Promise.resolve() };
 
 function checkFirm(method: string, firmId: unknown, required: boolean): void {
   if (firmId === undefined && !required) return;
@@ -67,12 +98,24 @@ export class AuditSealService
   readonly options: ResolvedSealOptions;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
+  /** Set at shutdown: a background run still going stops giving way and finishes. */
+  private stopping = false;
 
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(SEAL_OPTIONS) options: ResolvedSealOptions,
+    /** The writer background sealing gives way to; none outside the module (the CLI). */
+    @Optional() private readonly writer?: LogWriterService,
   ) {
     this.options = options;
+  }
+
+  /** This process's writer has rows queued or statements in flight, and no shutdown is under way. */
+  private writerBusy(): boolean {
+    if (this.stopping || !this.writer) return false;
+    const depths = this.writer.stats().bufferDepth;
+    for (const table in depths) if (depths[table] > 0) return true;
+    return false;
   }
 
   onApplicationBootstrap(): void {
@@ -80,7 +123,11 @@ export class AuditSealService
     if (intervalMs === null) return;
     this.timer = setInterval(() => {
       if (this.running) return;
-      this.running = this.run({}, false)
+      this.running = this.run(
+        {},
+        false,
+        new Deferral(() => this.writerBusy(), this.options.maxDeferMs),
+      )
         .catch((error: unknown) =>
           this.logger.error(`background sealing failed: ${String(error)}`),
         )
@@ -90,6 +137,7 @@ export class AuditSealService
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running;
@@ -109,21 +157,29 @@ export class AuditSealService
   async seal(query: SealQuery = {}): Promise<Seal[]> {
     checkFirm('seal', query.firmId, false);
     checkLog('seal', query.log);
-    return (await this.run(query, true)) ?? [];
+    return (await this.run(query, true, NO_DEFERRAL)) ?? [];
   }
 
-  /** One sealing run; without `wait`, gives up when another sealer holds the lock. */
+  /**
+   * One sealing run; without `wait`, gives up when another sealer holds the lock. It gives way to
+   * the writer as `deferral` says: before it starts, before each log and between chunks of rows.
+   */
   private async run(
     query: SealQuery,
     wait: boolean,
+    deferral: Pick<Deferral, 'giveWay'>,
   ): Promise<Seal[] | undefined> {
+    await deferral.giveWay();
     const made = await this.locked(wait, async (runner) => {
       const seals: Seal[] = [];
       for (const log of query.log ? [query.log] : this.options.logs) {
+        await deferral.giveWay();
         await runner.startTransaction('REPEATABLE READ');
         try {
           seals.push(
-            ...(await sealLog(runner, log, query.firmId, this.options)),
+            ...(await sealLog(runner, log, query.firmId, this.options, () =>
+              deferral.giveWay(),
+            )),
           );
           await runner.commitTransaction();
         } catch (error) {

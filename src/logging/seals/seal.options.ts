@@ -21,8 +21,18 @@ export interface SealOptions {
    * reports it as inserted. Default: `3_600_000` (one hour).
    */
   lateWindowMs?: number;
-  /** Most rows in one seal; a larger backlog gets several seals. Default: `100_000`. */
+  /**
+   * Most rows in one seal; a larger backlog gets several seals. At most `1_000_000`: verification
+   * hashes one seal's encodings as one PostgreSQL value. Default: `100_000`.
+   */
   maxRowsPerSeal?: number;
+  /**
+   * Background sealing gives way to this process's writer: before it starts and between chunks of
+   * rows it waits while the writer has rows queued or in flight, but for at most this many
+   * milliseconds in one run, after which it seals the rest without waiting, so sealing never
+   * starves. `0`: never wait. `seal()` called explicitly never waits. Default: `60_000`.
+   */
+  maxDeferMs?: number;
   /**
    * Called with each new seal after it is committed, in chain order: publish its digest outside the
    * database (logs, object storage with a retention lock, mail to the auditor). Default: none.
@@ -37,7 +47,11 @@ export const SEAL_DEFAULTS = {
   settleMs: 5000,
   lateWindowMs: 3_600_000,
   maxRowsPerSeal: 100_000,
+  maxDeferMs: 60_000,
 };
+
+/** The most rows one seal may hold: its encodings are hashed as one value by the SQL verifier. */
+export const MAX_ROWS_PER_SEAL = 1_000_000;
 
 export type ResolvedSealOptions = typeof SEAL_DEFAULTS &
   Pick<SealOptions, 'onSeal'>;
@@ -52,17 +66,25 @@ export function resolveSealOptions(
       `LoggingModule: seals.${field} must be ${rule}, got ${JSON.stringify(value)}`,
     );
   const count = (
-    field: 'settleMs' | 'lateWindowMs' | 'maxRowsPerSeal',
+    field: 'settleMs' | 'lateWindowMs' | 'maxRowsPerSeal' | 'maxDeferMs',
     min: number,
+    max = Number.MAX_SAFE_INTEGER,
   ) => {
     const value = resolved[field];
-    if (!Number.isInteger(value) || value < min) {
-      throw bad(field, `an integer of at least ${min}`, value);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw bad(
+        field,
+        max === Number.MAX_SAFE_INTEGER
+          ? `an integer of at least ${min}`
+          : `an integer from ${min} to ${max}`,
+        value,
+      );
     }
   };
   count('settleMs', 0);
   count('lateWindowMs', 0);
-  count('maxRowsPerSeal', 1);
+  count('maxRowsPerSeal', 1, MAX_ROWS_PER_SEAL);
+  count('maxDeferMs', 0);
   if (
     resolved.intervalMs !== null &&
     (!Number.isInteger(resolved.intervalMs) || resolved.intervalMs < 100)

@@ -18,7 +18,7 @@ export function select<T>(
 /** The advisory lock key every sealer and every purge of sealed rows takes, across processes. */
 export const SEAL_LOCK_SQL = `hashtext('logging.log_seal')`;
 
-/** Rows fetched from a cursor at a time. */
+/** Rows fetched from a cursor at a time: one chunk of sealing work. */
 const FETCH = 10_000;
 
 const instant = (column: string) =>
@@ -49,12 +49,19 @@ const XID8_SQL = (() => {
  * listed late arrival, and was created less than the late window (parameter `window`, ms) before
  * that seal was made. A snapshot from another cluster (after a restore) finds none: its xids are
  * not comparable, and rows restored are not late.
+ *
+ * The `age()` test is cheap and implied by the exact one: a row whose transaction is older than
+ * the snapshot's xmin was visible in it. So only the rows written since reach the 64-bit xid
+ * arithmetic, which over the whole late window would double the check's cost. It is left out when
+ * the snapshot is older than 2^31 transactions, where `age()` wraps.
  */
 export function lateRowSql(log: SealableLog, window: string): string {
+  const snapshotXmin = `age(xid(pg_snapshot_xmin(h.snapshot::pg_snapshot)))`;
   return `a.firm_id = h.firm_id
        AND (a.created_at, a.id) <= (h.to_created_at, h.to_id)
        AND a.created_at > h.sealed_at - ${window} * interval '1 millisecond'
        AND h.snapshot IS NOT NULL
+       AND (age(a.xmin) <= ${snapshotXmin} OR ${snapshotXmin} < 0)
        AND pg_snapshot_xmax(pg_current_snapshot()) >= pg_snapshot_xmax(h.snapshot::pg_snapshot)
        AND NOT pg_visible_in_snapshot(${XID8_SQL}, h.snapshot::pg_snapshot)
        AND NOT EXISTS (
@@ -95,6 +102,8 @@ export async function sealLog(
   log: SealableLog,
   firmId: string | undefined,
   options: ResolvedSealOptions,
+  /** Awaited before each chunk of rows is read: where background sealing gives way. */
+  beforeChunk: () => Promise<void> = () => Promise.resolve(),
 ): Promise<Seal[]> {
   // The first statement fixes the transaction's snapshot; the bound is by the database clock.
   const [{ snapshot, upto }] = await select<{ snapshot: string; upto: string }>(
@@ -115,15 +124,26 @@ export async function sealLog(
   }
   const columns = `a.id::text AS c0, a.created_at::text AS ts, ${encodingSql(log, await isUtf8(runner))} AS enc`;
   const late = new Map<string, Row[]>();
+  // Every seal looks for late arrivals over the whole late window. One pass over it, the heads
+  // hashed: a nested loop would read the window once per firm, and firms' rows share pages.
+  const [{ nestloop }] = await select<{ nestloop: string }>(
+    runner,
+    `SELECT current_setting('enable_nestloop') AS nestloop`,
+  );
+  await runner.query(`SET LOCAL enable_nestloop = off`);
   for (const row of await select<Row>(
     runner,
     `SELECT a.firm_id::text AS firm, ${columns}
        FROM (${HEADS_SQL}) h JOIN ${log} a ON ${lateRowSql(log, '$3')}
+      WHERE a.created_at > (SELECT min(sealed_at) FROM (${HEADS_SQL}) m) - $3 * interval '1 millisecond'
       ORDER BY a.firm_id, a.created_at, a.id`,
     [log, firmId ?? null, options.lateWindowMs],
   )) {
     late.set(row.firm, [...(late.get(row.firm) ?? []), row]);
   }
+  await runner.query(`SELECT set_config('enable_nestloop', $1, true)`, [
+    nestloop,
+  ]);
 
   const made: Seal[] = [];
   let open:
@@ -199,6 +219,7 @@ export async function sealLog(
     [log, firmId ?? null, upto],
   );
   for (;;) {
+    await beforeChunk();
     const rows = await select<Row>(
       runner,
       `FETCH ${FETCH} FROM logging_seal_rows`,
