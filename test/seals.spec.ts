@@ -338,9 +338,58 @@ describe('seals over the logs', () => {
       `TAMPERED  audit_log of firm ${firmId}: seal 1, row-missing`,
     );
     expect(bad.code).toBe(1);
-    const usage = await run('npm', ['run', '-s', 'audit:verify'], env, 120_000);
+    const cli = (...args: string[]) =>
+      run('npm', ['run', '-s', 'audit:verify', '--', ...args], env, 120_000);
+    const usage = await cli();
     expect(usage.code).toBe(2);
-    expect(usage.output).toContain('--firm is required');
+    expect(usage.output).toContain('--firm is required (or --all-firms)');
+    const both = await cli('--all-firms', '--firm', firmId);
+    expect(both.code).toBe(2);
+    expect(both.output).toContain('--firm and --all-firms exclude each other');
+  });
+
+  it('npm run audit:verify --all-firms gives a verdict per sealed firm and log, and exits 1 when one is tampered', async () => {
+    const { seals } = await app();
+    const firmIds = [await firm(), await firm()];
+    for (const firmId of firmIds) {
+      await auditRows(firmId, 4, 3);
+      await seals.seal({ firmId });
+    }
+    const env = childEnv({ DATABASE_URL: suite.url });
+    const allFirms = () =>
+      run(
+        'npm',
+        [
+          'run',
+          '-s',
+          'audit:verify',
+          '--',
+          '--all-firms',
+          '--log',
+          'audit_log',
+        ],
+        env,
+        120_000,
+      );
+    const before = await allFirms();
+    for (const firmId of firmIds) {
+      expect(before.output).toContain(
+        `VERIFIED  audit_log of firm ${firmId}: 1 seal(s), 4 row(s)`,
+      );
+    }
+    await asOwner(
+      'audit_log',
+      `UPDATE audit_log SET action = 'tampered' WHERE id = (SELECT id FROM audit_log WHERE firm_id = $1 LIMIT 1)`,
+      [firmIds[1]],
+    );
+    const after = await allFirms();
+    expect(after.output).toContain(
+      `VERIFIED  audit_log of firm ${firmIds[0]}: 1 seal(s), 4 row(s)`,
+    );
+    expect(after.output).toContain(
+      `TAMPERED  audit_log of firm ${firmIds[1]}: seal 1, row-edited`,
+    );
+    expect(after.code).toBe(1);
   });
 
   it('llm_usage_log is sealed and verified the same way', async () => {

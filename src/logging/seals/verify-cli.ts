@@ -3,7 +3,8 @@
  * The auditor's verifier: `npm run audit:verify -- --firm <uuid>` (or the package's
  * `logging-audit-verify` bin) recomputes a firm's seal chains from the rows in the database behind
  * `--url` or `DATABASE_URL`, prints a verdict per log, and exits 0 when every chain verifies, 1 on
- * tampering, 2 on bad arguments or no connection.
+ * tampering, 2 on bad arguments or no connection. `--all-firms` verifies every firm with seals, in
+ * one pass over each log.
  */
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
@@ -15,8 +16,10 @@ import type { SealAnchor, SealVerification } from './seal.types.js';
 const USAGE = `usage: audit:verify --firm <uuid> [--log audit_log|llm_usage_log|all]
                     [--anchor <seq>:<hex digest>]... [--from <ISO date>] [--to <ISO date>]
                     [--url <postgres url>] [--json]
-  --anchor   a digest published by onSeal; the chain must still hold it (repeatable)
-  --url      default: DATABASE_URL`;
+       audit:verify --all-firms [--log audit_log|llm_usage_log|all] [--url <postgres url>] [--json]
+  --anchor     a digest published by onSeal; the chain must still hold it (repeatable)
+  --all-firms  every firm with seals, one verdict per firm and log (no --anchor, --from, --to)
+  --url        default: DATABASE_URL`;
 
 /** One log's verdict as the auditor reads it. */
 export function describeVerdict(verdict: SealVerification): string {
@@ -41,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
       args: argv,
       options: {
         firm: { type: 'string' },
+        'all-firms': { type: 'boolean', default: false },
         log: { type: 'string', default: 'all' },
         anchor: { type: 'string', multiple: true, default: [] },
         from: { type: 'string' },
@@ -61,10 +65,18 @@ async function main(argv: string[]): Promise<number> {
     const [seq, digest] = anchor.split(':');
     anchors.push({ seq: Number(seq), digest });
   }
-  if (!values.firm || !url) {
-    console.error(
-      `${!url ? 'no --url and no DATABASE_URL' : '--firm is required'}\n${USAGE}`,
-    );
+  const allFirms = values['all-firms'];
+  const misuse = !url
+    ? 'no --url and no DATABASE_URL'
+    : allFirms && values.firm
+      ? '--firm and --all-firms exclude each other'
+      : allFirms && (anchors.length || values.from || values.to)
+        ? '--anchor, --from and --to check one firm: give --firm instead of --all-firms'
+        : !allFirms && !values.firm
+          ? '--firm is required (or --all-firms)'
+          : undefined;
+  if (misuse) {
+    console.error(`${misuse}\n${USAGE}`);
     return 2;
   }
   const dataSource = new DataSource({ type: 'postgres', url, entities: [] });
@@ -78,9 +90,13 @@ async function main(argv: string[]): Promise<number> {
     const seals = new AuditSealService(dataSource, resolveSealOptions({}));
     const verdicts: SealVerification[] = [];
     for (const log of logs) {
+      if (allFirms) {
+        verdicts.push(...(await seals.verifyAll({ log })));
+        continue;
+      }
       verdicts.push(
         await seals.verify({
-          firmId: values.firm,
+          firmId: values.firm!,
           log,
           anchors: log === logs[0] ? anchors : [],
           from: values.from ? new Date(values.from) : undefined,
