@@ -112,7 +112,15 @@ describe('sensitive data never reaches the tables', () => {
     return rows.map((row) => row.text).join('\n');
   }
 
-  function leaks(text: string): string[] {
+  /**
+   * The sensitive values found in stored text. UUIDs (row ids, request ids) are stored by design and
+   * are blanked first: a random hex group such as `-2500` inside one is not a leak.
+   */
+  function leaks(stored: string): string[] {
+    const text = stored.replace(
+      /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi,
+      '<uuid>',
+    );
     return [
       ...SENSITIVE.filter(([, , shown]) => text.includes(shown)).map(
         ([label]) => label,
