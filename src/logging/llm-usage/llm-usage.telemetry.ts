@@ -98,7 +98,6 @@ interface CallShape {
   kept: boolean;
   /** The cost of its successful calls so far (USD, a float), read when the meter collects. */
   costUsd: number;
-  costed: boolean;
 }
 
 /** The attributes a call's span and metrics share: operation, model, task type, provider, firm. */
@@ -128,7 +127,6 @@ function shapeOf(attributes: Attributes): CallShape {
     output: { ...attributes, [GEN_AI.tokenType]: 'output' },
     kept: false,
     costUsd: 0,
-    costed: false,
   };
 }
 
@@ -219,7 +217,7 @@ export class LlmUsageTelemetry {
   private readonly shapes = new Map<string, CallShape>();
   private shapeCount = 0;
   /** The shapes with a successful call, whose cost the cost counter reports. */
-  private readonly costed: CallShape[] = [];
+  private readonly costed = new Set<CallShape>();
   /** Where the cost of calls of shapes past MAX_SHAPES goes, as the SDK's own overflow does. */
   private readonly overflow = shapeOf({ 'otel.metric.overflow': true });
 
@@ -309,10 +307,7 @@ export class LlmUsageTelemetry {
     this.tokens.record(usage.outputTokens, shape.output);
     const costed = shape.kept ? shape : this.overflow;
     costed.costUsd += Number(usage.costUsd);
-    if (!costed.costed) {
-      costed.costed = true;
-      this.costed.push(costed);
-    }
+    this.costed.add(costed);
   }
 
   /** @internal Records a failed call's duration. */

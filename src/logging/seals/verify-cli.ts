@@ -37,6 +37,23 @@ export function describeVerdict(verdict: SealVerification): string {
   return `VERIFIED  ${head}: ${verdict.sealsChecked} seal(s), ${verdict.rowsChecked} row(s)${last}${pending}`;
 }
 
+/** What is wrong with the arguments, or undefined when they can run. */
+function misuseOf(
+  url: string | undefined,
+  allFirms: boolean,
+  one: { firm?: string; anchor: string[]; from?: string; to?: string },
+): string | undefined {
+  if (!url) return 'no --url and no DATABASE_URL';
+  if (!allFirms) {
+    return one.firm ? undefined : '--firm is required (or --all-firms)';
+  }
+  if (one.firm) return '--firm and --all-firms exclude each other';
+  if (one.anchor.length || one.from || one.to) {
+    return '--anchor, --from and --to check one firm: give --firm instead of --all-firms';
+  }
+  return undefined;
+}
+
 async function main(argv: string[]): Promise<number> {
   let values;
   try {
@@ -66,15 +83,7 @@ async function main(argv: string[]): Promise<number> {
     anchors.push({ seq: Number(seq), digest });
   }
   const allFirms = values['all-firms'];
-  const misuse = !url
-    ? 'no --url and no DATABASE_URL'
-    : allFirms && values.firm
-      ? '--firm and --all-firms exclude each other'
-      : allFirms && (anchors.length || values.from || values.to)
-        ? '--anchor, --from and --to check one firm: give --firm instead of --all-firms'
-        : !allFirms && !values.firm
-          ? '--firm is required (or --all-firms)'
-          : undefined;
+  const misuse = misuseOf(url, allFirms, values);
   if (misuse) {
     console.error(`${misuse}\n${USAGE}`);
     return 2;
