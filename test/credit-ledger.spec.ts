@@ -15,6 +15,7 @@ import {
 import { resolveLedgerOptions } from '../src/logging/logging.providers.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
+import { maskUuids } from './support/leak-finder.js';
 import { seedFirm } from './support/seed.js';
 import { refusal } from './support/sql.js';
 
@@ -916,7 +917,9 @@ describe('credit ledger', () => {
         [grant.id],
       );
       expect(rows).toEqual([{ metadata: stored }]);
-      expect(JSON.stringify(rows)).not.toMatch(/ABCPE|15000|500|free text/);
+      expect(maskUuids(JSON.stringify(rows))).not.toMatch(
+        /ABCPE|15000|500|free text/,
+      );
     });
 
     it('stores metadata without a digest when nothing was dropped', async () => {

@@ -8,6 +8,16 @@ import { canonicalNeedle, type Probe } from './evasion-corpus.js';
  * six given hex digits often enough to make a search for an amount flaky); a probe shaped as an id
  * (`exact`) is searched unmasked, whole.
  */
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+
+/**
+ * `text` with every UUID blanked: row ids and request ids are stored by design, and a random one
+ * holds a given run of hex digits (`500`, `-2500`) often enough to make a search for an amount flaky.
+ */
+export function maskUuids(text: string): string {
+  return text.replace(new RegExp(UUID, 'gi'), '<uuid>');
+}
+
 const TABLE_TEXT = `
   WITH t AS (
     SELECT concat_ws(' ', action, entity_type, metadata::text) AS text FROM audit_log
@@ -15,8 +25,7 @@ const TABLE_TEXT = `
     UNION ALL SELECT concat_ws(' ', model, error_message) FROM llm_usage_log
   ), m AS (
     SELECT lower(text) AS raw,
-           regexp_replace(lower(text),
-             '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', ' ', 'g') AS masked
+           regexp_replace(lower(text), '${UUID}', ' ', 'g') AS masked
       FROM t
   ), s AS MATERIALIZED (
     SELECT raw, masked, regexp_replace(masked, '[^a-z0-9]', '', 'g') AS stripped FROM m
