@@ -70,6 +70,7 @@ describe('LoggingModule', () => {
       'CreateCreditLedger1795305780000',
       'CreateDailyRollups1795305800000',
       'CreateLogSeals1795305820000',
+      'DatabaseGuarantees1795305840000',
     ]);
   });
 

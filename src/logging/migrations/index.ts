@@ -4,6 +4,7 @@ import { AddLlmUsageLogFirmCreatedAtIndex1795305750000 } from './1795305750000-a
 import { CreateCreditLedger1795305780000 } from './1795305780000-create-credit-ledger.js';
 import { CreateDailyRollups1795305800000 } from './1795305800000-create-daily-rollups.js';
 import { CreateLogSeals1795305820000 } from './1795305820000-create-log-seals.js';
+import { DatabaseGuarantees1795305840000 } from './1795305840000-database-guarantees.js';
 
 export {
   AddLlmUsageLogFirmCreatedAtIndex1795305750000,
@@ -12,6 +13,7 @@ export {
   CreateDailyRollups1795305800000,
   CreateLoggingTables1795305660000,
   CreateLogSeals1795305820000,
+  DatabaseGuarantees1795305840000,
 };
 
 /**
@@ -25,4 +27,5 @@ export const LOGGING_MIGRATIONS = [
   CreateCreditLedger1795305780000,
   CreateDailyRollups1795305800000,
   CreateLogSeals1795305820000,
+  DatabaseGuarantees1795305840000,
 ];
