@@ -48,6 +48,11 @@ import {
   type LoggingModuleOptions,
 } from '../src/logging/index.js';
 import { encodingSql } from '../src/logging/seals/seal-digest-sql.js';
+import { SEAL_ENCODING } from '../src/logging/seals/seal-encoding.js';
+import {
+  GROUPS_SEPARATOR,
+  STORED_GROUPS_SQL,
+} from '../src/logging/seals/seal-references.js';
 import { freshDatabase, machineLine, writeResults } from './support.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -67,7 +72,11 @@ const FIRMS = 20;
 const DB = 'logging_bench_seals';
 
 /** The canonical encoding of an audit row computed in SQL, for the grouped in-database digest. */
-const SQL_ENCODING = encodingSql('audit_log', true);
+const SQL_ENCODING = encodingSql('audit_log', true, SEAL_ENCODING);
+/** The reference groups the firm's one seal stored, encoded, for the same digest. */
+const SQL_GROUPS = `(SELECT ${STORED_GROUPS_SQL}
+    FROM log_seal y, unnest(y.ref_ids, y.ref_rows, y.ref_digests) AS x(ref, n, d)
+   WHERE y.log = 'audit_log' AND y.firm_id = a.firm_id AND y.seq = 1)`;
 
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -197,7 +206,8 @@ async function measure(): Promise<void> {
       const { rows } = await client.query<{ firm: string; digest: string }>(
         `SELECT a.firm_id AS firm,
                 encode(sha256(decode('${'00'.repeat(32)}', 'hex') || convert_to(
-                  string_agg(${SQL_ENCODING}, '' ORDER BY a.created_at, a.id), 'UTF8')), 'hex') AS digest
+                  string_agg(${SQL_ENCODING}, '' ORDER BY a.created_at, a.id)
+                  || '${GROUPS_SEPARATOR}' || ${SQL_GROUPS}, 'UTF8')), 'hex') AS digest
            FROM audit_log a GROUP BY a.firm_id`,
       );
       await client.query('RESET work_mem');

@@ -7,6 +7,7 @@
 //   node verify-audit-seals.mjs --url postgres://auditor@db/app --firm <uuid> [--log llm_usage_log]
 //
 // Prints each seal's recomputed digest beside the stored one, then a verdict; exits 1 on a mismatch.
+// Under encoding 2 a user or project deleted (ON DELETE SET NULL) is reported as reference-erased.
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -37,6 +38,12 @@ const COLUMNS = {
     ['error_message', 'text'],
     ['created_at', 'instant'],
   ],
+};
+
+/** The column a foreign key sets to NULL when the row it references is deleted, and its table. */
+const REFERENCE = {
+  audit_log: { column: 'user_id', table: 'users' },
+  llm_usage_log: { column: 'cma_project_id', table: 'cma_projects' },
 };
 
 /** `2026-11-29 08:51:46.0123+00` (TimeZone UTC) → microseconds since the Unix epoch, as text. */
@@ -129,14 +136,82 @@ function canonical(kind, text) {
   return text;
 }
 
-/** The canonical encoding of a row: each column as `<UTF-8 byte length>:<text>`, NULL as `-`. */
-export function encodeRow(log, row) {
+/** One field: `<UTF-8 byte length>:<text>`, NULL as `-`. */
+const field = (v) =>
+  v === null ? '-' : `${Buffer.byteLength(v, 'utf8')}:${v}`;
+
+/**
+ * The canonical encoding of a row: each column as a field, in order; encoding 2 leaves out the
+ * log's reference column.
+ */
+export function encodeRow(log, row, encoding = 1) {
   return COLUMNS[log]
-    .map(([column, kind]) => {
-      const v = canonical(kind, row[column]);
-      return v === null ? '-' : `${Buffer.byteLength(v, 'utf8')}:${v}`;
-    })
+    .filter(([column]) => encoding === 1 || column !== REFERENCE[log].column)
+    .map(([column, kind]) => field(canonical(kind, row[column])))
     .join('');
+}
+
+/** Encoding 2: each reference group as 3 fields, ref rows digest; the NULL group first, then by ref. */
+export function encodeGroups(groups) {
+  return [...groups]
+    .sort((a, b) => ((a.ref ?? '') < (b.ref ?? '') ? -1 : 1))
+    .map((g) => field(g.ref) + field(String(g.rows)) + field(g.digest))
+    .join('');
+}
+
+/** The reference groups of rows in (created_at, id) order: rows and SHA-256 of the ids per value. */
+function groupsOf(rows, column) {
+  const groups = new Map();
+  for (const row of rows) {
+    const ref = row[column];
+    if (!groups.has(ref)) groups.set(ref, { ref, ids: [] });
+    groups.get(ref).ids.push(row.id);
+  }
+  return [...groups.values()].map(({ ref, ids }) => ({
+    ref,
+    rows: ids.length,
+    digest: createHash('sha256').update(ids.join(''), 'utf8').digest('hex'),
+  }));
+}
+
+/**
+ * Compares the reference groups of a seal's rows (in order) now with those it stored, its digest
+ * matching: {} when equal, { erased, references } when the only change is the one ON DELETE SET
+ * NULL makes (every row of a group whose referenced row is gone is NULL now), else { changed: why }.
+ */
+async function judgeReferences(client, log, rows, stored) {
+  const { column, table } = REFERENCE[log];
+  const now = groupsOf(rows, column);
+  const key = (g) => `${g.ref}|${g.rows}|${g.digest}`;
+  const storedKeys = new Set(stored.map(key));
+  const nowKeys = new Set(now.map(key));
+  const nowDiff = now.filter((g) => !storedKeys.has(key(g)));
+  const storedDiff = stored.filter((g) => !nowKeys.has(key(g)));
+  if (!nowDiff.length && !storedDiff.length) return {};
+  const moved = nowDiff.find((g) => g.ref !== null);
+  if (moved)
+    return {
+      changed: `the rows whose ${column} is ${moved.ref} are not the rows sealed with it`,
+    };
+  const vanished = storedDiff.filter((g) => g.ref !== null);
+  const { rows: present } = await client.query(
+    `SELECT id::text AS id FROM ${table} WHERE id = ANY ($1::uuid[])`,
+    [vanished.map((g) => g.ref)],
+  );
+  if (present.length) {
+    return {
+      changed: `rows sealed with ${column} ${present[0].id} no longer have it, yet ${table} still holds that row`,
+    };
+  }
+  const erased = vanished.reduce((sum, g) => sum + g.rows, 0);
+  const nullNow = nowDiff.find((g) => g.ref === null)?.rows;
+  const nullSealed = storedDiff.find((g) => g.ref === null)?.rows ?? 0;
+  if (erased === 0 || nullNow !== nullSealed + erased) {
+    return {
+      changed: `the rows without a ${column} are not those sealed without one plus those whose ${table} row was deleted`,
+    };
+  }
+  return { erased, references: vanished.length };
 }
 
 /** Verifies every seal of `firm` over `log`; returns the report lines and whether all matched. */
@@ -147,7 +222,9 @@ export async function verifySeals(client, log, firm) {
   const { rows: seals } = await client.query(
     `SELECT seq, kind, from_created_at::text AS from_at, from_id::text, to_created_at::text AS to_at,
             to_id::text, late_ids::text[] AS late, row_count::text, encode(prev_digest, 'hex') AS prev,
-            encode(digest, 'hex') AS digest
+            encode(digest, 'hex') AS digest, encoding, ref_ids::text[] AS ref_ids, ref_rows,
+            ARRAY(SELECT encode(d, 'hex') FROM unnest(ref_digests) WITH ORDINALITY AS u(d, i)
+                   ORDER BY i) AS ref_digests
        FROM log_seal WHERE log = $1 AND firm_id = $2 ORDER BY seq`,
     [log, firm],
   );
@@ -155,6 +232,7 @@ export async function verifySeals(client, log, firm) {
   const columns = COLUMNS[log].map(([c]) => `${c}::text`).join(', ');
   const lines = [];
   let ok = true;
+  let erasures = 0;
   let previous;
   for (const [index, seal] of seals.entries()) {
     const fail = (why) => {
@@ -199,18 +277,41 @@ export async function verifySeals(client, log, firm) {
     keyed.sort(([a, x], [b, y]) =>
       a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0,
     );
+    const ordered = keyed.map(([, , row]) => row);
     const hash = createHash('sha256').update(Buffer.from(seal.prev, 'hex'));
-    for (const [, , row] of keyed) hash.update(encodeRow(log, row), 'utf8');
+    for (const row of ordered)
+      hash.update(encodeRow(log, row, seal.encoding), 'utf8');
+    const stored = seal.ref_ids.map((ref, i) => ({
+      ref,
+      rows: seal.ref_rows[i],
+      digest: seal.ref_digests[i],
+    }));
+    if (seal.encoding === 2) hash.update(`|${encodeGroups(stored)}`, 'utf8');
     const digest = hash.digest('hex');
     if (digest !== seal.digest || String(rows.length) !== seal.row_count) {
       fail(
         `${rows.length} rows (sealed ${seal.row_count}), recomputed ${digest}, stored ${seal.digest}`,
       );
+      continue;
+    }
+    const line = `seal ${seal.seq}: ok, ${rows.length} rows, digest ${digest}`;
+    const refs =
+      seal.encoding === 2
+        ? await judgeReferences(client, log, ordered, stored)
+        : {};
+    const { column, table } = REFERENCE[log];
+    if (refs.changed) {
+      fail(`${column} changed: ${refs.changed}`);
+    } else if (refs.erased) {
+      erasures++;
+      lines.push(
+        `${line}; reference-erased: ${refs.erased} row(s) have ${column} NULL since ${refs.references} ${table} row(s) were deleted`,
+      );
     } else {
-      lines.push(`seal ${seal.seq}: ok, ${rows.length} rows, digest ${digest}`);
+      lines.push(line);
     }
   }
-  return { ok, lines, seals: seals.length };
+  return { ok, lines, seals: seals.length, erasures };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -231,7 +332,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { ok, lines, seals } = await verifySeals(
+    const { ok, lines, seals, erasures } = await verifySeals(
       client,
       values.log ?? 'audit_log',
       values.firm,
@@ -239,7 +340,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     for (const line of lines) console.log(line);
     console.log(
       ok
-        ? `VERIFIED: ${seals} seal(s) match their rows`
+        ? `VERIFIED: ${seals} seal(s) match their rows${erasures ? ` (${erasures} with references erased by ON DELETE SET NULL)` : ''}`
         : 'TAMPERED: see FAIL above',
     );
     process.exitCode = ok ? 0 : 1;

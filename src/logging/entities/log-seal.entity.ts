@@ -15,7 +15,7 @@ export const LOG_SEAL_TABLE = 'log_seal';
  * One link of a firm's hash chain over one log (docs/tamper-evidence.md). A seal covers the firm's
  * rows after the previous seal's end up to `(toCreatedAt, toId)` in `(created_at, id)` order, plus
  * the late arrivals it lists, and records `digest = SHA-256(prevDigest ‖ encoding of each row in
- * order)`. A `tombstone` stands for seals retention has purged with their rows: it keeps the last
+ * order)`, followed under encoding 2 by its reference groups. A `tombstone` stands for seals retention has purged with their rows: it keeps the last
  * one's digest, so the chain still verifies. Append-only: UPDATE and TRUNCATE are refused; seals
  * leave with their firm or through `logging_purge_sealed()`.
  */
@@ -28,6 +28,13 @@ export const LOG_SEAL_TABLE = 'log_seal';
 @Check(
   'chk_log_seal_digests',
   'octet_length(digest) = 32 AND octet_length(prev_digest) = 32',
+)
+@Check('chk_log_seal_encoding', 'encoding IN (1, 2)')
+@Check(
+  'chk_log_seal_ref_groups',
+  `cardinality(ref_rows) = cardinality(ref_ids)
+          AND cardinality(ref_digests) = cardinality(ref_ids)
+          AND (encoding = 2 OR cardinality(ref_ids) = 0)`,
 )
 export class LogSeal {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_log_seal' })
@@ -87,4 +94,25 @@ export class LogSeal {
 
   @Column({ name: 'sealed_at', type: 'timestamptz', default: () => 'now()' })
   sealedAt: Date;
+
+  /**
+   * The version of the canonical encoding of the digest: 1 for the seals made before reference
+   * groups, 2 since (the row encoding leaves the erasable reference out).
+   */
+  @Column({ type: 'smallint', default: 1 })
+  encoding: number;
+
+  /**
+   * Encoding 2: the seal's reference groups, one per value of the log's erasable reference
+   * (`user_id`, `cma_project_id`) among its rows, NULL included: the value, how many rows have it,
+   * and the SHA-256 of their ids in `(created_at, id)` order. The digest commits to them.
+   */
+  @Column({ name: 'ref_ids', type: 'uuid', array: true, default: '{}' })
+  refIds: (string | null)[];
+
+  @Column({ name: 'ref_rows', type: 'integer', array: true, default: '{}' })
+  refRows: number[];
+
+  @Column({ name: 'ref_digests', type: 'bytea', array: true, default: '{}' })
+  refDigests: Buffer[];
 }

@@ -12,6 +12,7 @@ export type { SealableLog } from './seal-encoding.js';
 export type {
   Seal,
   SealAnchor,
+  SealErasure,
   SealProblem,
   SealProblemKind,
   SealQuery,

@@ -1,6 +1,8 @@
 import {
   AUDIT_LOG_TABLE,
+  CMA_PROJECTS_TABLE,
   LLM_USAGE_LOG_TABLE,
+  USERS_TABLE,
 } from '../core/logging.constants.js';
 
 /** The logs that can be sealed. */
@@ -44,6 +46,41 @@ export const SEAL_COLUMNS: Record<SealableLog, readonly [string, Kind][]> = {
     ['created_at', 'instant'],
   ],
 };
+
+/**
+ * Versions of the canonical encoding (docs/tamper-evidence.md); each seal records its own in
+ * `log_seal.encoding`:
+ * - 1: every column of {@link SEAL_COLUMNS} in the row encoding (seals made before encoding 2);
+ * - 2: the row encoding leaves out the log's erasable reference ({@link SEAL_REFERENCES}); the seal
+ *   commits to it in reference groups instead, so that deleting the referenced row is told apart
+ *   from tampering.
+ */
+export type SealEncoding = 1 | 2;
+
+/** The encoding new seals are made with. */
+export const SEAL_ENCODING: SealEncoding = 2;
+
+/**
+ * The one column of each log that a foreign key sets to NULL (ON DELETE SET NULL) when the row it
+ * references is deleted, and the table it references.
+ */
+export const SEAL_REFERENCES: Record<
+  SealableLog,
+  { column: 'user_id' | 'cma_project_id'; table: string }
+> = {
+  audit_log: { column: 'user_id', table: USERS_TABLE },
+  llm_usage_log: { column: 'cma_project_id', table: CMA_PROJECTS_TABLE },
+};
+
+/** The columns of `log`'s row encoding under `encoding`, in order. */
+export function sealColumns(
+  log: SealableLog,
+  encoding: SealEncoding,
+): readonly [string, Kind][] {
+  const columns = SEAL_COLUMNS[log];
+  if (encoding === 1) return columns;
+  return columns.filter(([column]) => column !== SEAL_REFERENCES[log].column);
+}
 
 /** SQL of the canonical text of column `column` of row alias `a`. */
 export function canonicalText(column: string, kind: Kind): string {

@@ -1,8 +1,14 @@
 import type { EntityManager } from 'typeorm';
 import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
-import { sealRows } from './seal-digest-sql.js';
+import { sealRows, type SealRows } from './seal-digest-sql.js';
 import { GENESIS_DIGEST, type SealableLog } from './seal-encoding.js';
 import { SealHash } from './seal-hash.js';
+import {
+  existingReferences,
+  referenceFinding,
+  rowEditedMessage,
+  vanishedReferences,
+} from './seal-references.js';
 import { HEADS_SQL, lateRowSql } from './sealer.js';
 import type {
   SealAnchor,
@@ -23,6 +29,8 @@ interface Header {
   rowCount: number;
   lateIds: string[];
   inWindow: boolean;
+  /** The version of the canonical encoding of the seal's digest. */
+  encoding: number;
 }
 
 interface VerifyOptions {
@@ -50,7 +58,7 @@ export async function verifyChains(
     `SELECT id, firm_id AS "firmId", seq, kind, ${us('from_created_at')} AS "fromUs",
             ${us('to_created_at')} AS "toUs",
             encode(prev_digest, 'hex') AS prev, encode(digest, 'hex') AS digest,
-            row_count::float8 AS "rowCount", late_ids AS "lateIds",
+            row_count::float8 AS "rowCount", late_ids AS "lateIds", encoding,
             (($3::timestamptz IS NULL OR to_created_at >= $3::timestamptz)
               AND ($4::timestamptz IS NULL OR from_created_at IS NULL
                    OR from_created_at < $4::timestamptz)) AS "inWindow"
@@ -89,9 +97,16 @@ export async function verifyChains(
       )
     ).map((rows) => [`${rows.firmId}:${rows.seq}`, rows]),
   );
+  // the referenced rows of groups no longer found: deleted (an erasure) or not (tampering)
+  const existing = await existingReferences(
+    manager,
+    log,
+    [...found.values()].flatMap((rows) => vanishedReferences(rows.references)),
+  );
   return [...chains].map(([firm, chain]) =>
     diagnose(log, firm, chain, anchors, found, {
       pendingLate: pending.filter((row) => row.firmId === firm).length,
+      existing,
     }),
   );
 }
@@ -102,8 +117,11 @@ function diagnose(
   firmId: string,
   headers: Header[],
   anchors: SealAnchor[],
-  found: Map<string, { n: number; digest: string }>,
-  { pendingLate }: { pendingLate: number },
+  found: Map<string, SealRows>,
+  {
+    pendingLate,
+    existing,
+  }: { pendingLate: number; existing: ReadonlySet<string> },
 ): SealVerification {
   const head = headers.at(-1);
   const result: SealVerification = {
@@ -114,6 +132,7 @@ function diagnose(
     rowsChecked: 0,
     last: head ? { seq: head.seq, digest: head.digest } : null,
     pendingLate,
+    erasures: [],
   };
   const problems: SealProblem[] = [];
   const problem = (
@@ -170,6 +189,7 @@ function diagnose(
     const rows = found.get(`${firmId}:${seal.seq}`) ?? {
       n: 0,
       digest: new SealHash(seal.prev).digest(),
+      references: [],
     };
     const digest = rows.digest;
     result.rowsChecked += rows.n;
@@ -180,6 +200,15 @@ function diagnose(
           'seal-edited',
           `seal ${seal.seq}'s row count was changed: its rows still match its digest`,
         );
+      } else if (seal.encoding === 2) {
+        const { erasure, edited } = referenceFinding(
+          log,
+          seal.seq,
+          rows.references,
+          existing,
+        );
+        if (edited) problem(seal.seq, 'row-edited', edited);
+        if (erasure) result.erasures.push(erasure);
       }
     } else if (rows.n < seal.rowCount) {
       const missing = seal.rowCount - rows.n;
@@ -207,7 +236,7 @@ function diagnose(
       problem(
         seal.seq,
         'row-edited',
-        `a row sealed by seal ${seal.seq} was changed`,
+        rowEditedMessage(log, seal.seq, seal.encoding, rows.references),
       );
     }
   }

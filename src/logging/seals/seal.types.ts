@@ -82,6 +82,26 @@ export interface SealProblem {
   message: string;
 }
 
+/**
+ * A change found in a seal's rows that is not tampering: `reference-erased`, the referenced user
+ * (`audit_log.user_id`) or project (`llm_usage_log.cma_project_id`) of some of its rows was deleted
+ * and its foreign key set their reference to NULL (ON DELETE SET NULL), and nothing else changed.
+ * Told apart from tampering for seals of encoding 2 only (docs/tamper-evidence.md); the erased ids
+ * are not named.
+ */
+export interface SealErasure {
+  seq: number;
+  kind: 'reference-erased';
+  /** The column the foreign key set to NULL: `user_id` or `cma_project_id`. */
+  column: 'user_id' | 'cma_project_id';
+  /** How many rows of the seal had their reference erased. */
+  rows: number;
+  /** How many deleted users or projects those rows referenced. */
+  references: number;
+  /** One sentence for the auditor. */
+  message: string;
+}
+
 /** The verdict of `AuditSealService.verify`. */
 export interface SealVerification {
   log: SealableLog;
@@ -94,6 +114,11 @@ export interface SealVerification {
   last: { seq: number; digest: string } | null;
   /** Late arrivals not sealed yet: the next seal takes them in. */
   pendingLate: number;
+  /**
+   * Seals checked, up to the first bad one, where a deleted user or project had its reference set
+   * to NULL: not tampering, and no reason for `ok` to be false. Empty when there are none.
+   */
+  erasures: SealErasure[];
   /** The first bad seal; absent when `ok`. */
   problem?: SealProblem;
 }

@@ -1,8 +1,14 @@
 import type { QueryRunner } from 'typeorm';
 import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
 import { encodingSql, isUtf8 } from './seal-digest-sql.js';
-import { GENESIS_DIGEST, type SealableLog } from './seal-encoding.js';
+import {
+  GENESIS_DIGEST,
+  SEAL_ENCODING,
+  SEAL_REFERENCES,
+  type SealableLog,
+} from './seal-encoding.js';
 import { SealHash } from './seal-hash.js';
+import { referenceGroupColumns } from './seal-references.js';
 import type { ResolvedSealOptions } from './seal.options.js';
 import type { Seal } from './seal.types.js';
 
@@ -83,12 +89,13 @@ interface Head {
   toId: string | null;
 }
 
-/** A row as the sealer reads it: its firm, id, created_at text and canonical encoding. */
+/** A row as the sealer reads it: its firm, id, created_at text, canonical encoding and reference. */
 interface Row {
   firm: string;
   c0: string;
   ts: string;
   enc: string;
+  ref: string | null;
 }
 
 /**
@@ -122,7 +129,9 @@ export async function sealLog(
   )) {
     heads.set(head.firmId, head);
   }
-  const columns = `a.id::text AS c0, a.created_at::text AS ts, ${encodingSql(log, await isUtf8(runner))} AS enc`;
+  const columns = `a.id::text AS c0, a.created_at::text AS ts,
+    ${encodingSql(log, await isUtf8(runner), SEAL_ENCODING)} AS enc,
+    a.${SEAL_REFERENCES[log].column}::text AS ref`;
   const late = new Map<string, Row[]>();
   // Every seal looks for late arrivals over the whole late window. One pass over it, the heads
   // hashed: a nested loop would read the window once per firm, and firms' rows share pages.
@@ -158,10 +167,10 @@ export async function sealLog(
     | undefined;
   const start = (firm: string) => {
     const head = heads.get(firm);
-    const hash = new SealHash(head?.digest ?? GENESIS_DIGEST);
+    const hash = new SealHash(head?.digest ?? GENESIS_DIGEST, SEAL_ENCODING);
     const lateRows = late.get(firm) ?? [];
     late.delete(firm);
-    for (const row of lateRows) hash.add(row.enc);
+    for (const row of lateRows) hash.add(row.enc, { id: row.c0, ref: row.ref });
     open = {
       firm,
       head,
@@ -177,9 +186,10 @@ export async function sealLog(
       runner,
       `INSERT INTO ${LOG_SEAL_TABLE} (log, firm_id, seq, from_created_at, from_id, to_created_at,
                                       to_id, range_count, late_ids, row_count, prev_digest,
-                                      digest, snapshot)
+                                      digest, snapshot, encoding, ref_ids, ref_rows, ref_digests)
        VALUES ($1, $2, $3, $4::timestamptz, $5, $6::timestamptz, $7, $8, $9::uuid[], $10,
-               decode($11, 'hex'), decode($12, 'hex'), $13)
+               decode($11, 'hex'), decode($12, 'hex'), $13, $14, $15::uuid[], $16::int[],
+               $17::bytea[])
        RETURNING ${SEAL_SELECT_SQL}`,
       [
         log,
@@ -195,6 +205,8 @@ export async function sealLog(
         head?.digest ?? GENESIS_DIGEST,
         hash.digest(),
         snapshot,
+        SEAL_ENCODING,
+        ...referenceGroupColumns(hash.groups!.list()),
       ],
     );
     made.push(seal);
@@ -229,7 +241,7 @@ export async function sealLog(
         await finish();
         start(row.firm);
       }
-      open!.hash.add(row.enc);
+      open!.hash.add(row.enc, { id: row.c0, ref: row.ref });
       open!.rangeCount++;
       open!.last = row;
       if (open!.rangeCount === options.maxRowsPerSeal) await finish();

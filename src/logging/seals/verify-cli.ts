@@ -2,7 +2,8 @@
 /**
  * The auditor's verifier: `npm run audit:verify -- --firm <uuid>` (or the package's
  * `logging-audit-verify` bin) recomputes a firm's seal chains from the rows in the database behind
- * `--url` or `DATABASE_URL`, prints a verdict per log, and exits 0 when every chain verifies, 1 on
+ * `--url` or `DATABASE_URL`, prints a verdict per log, and exits 0 when every chain verifies (a user
+ * or project deleted under ON DELETE SET NULL is printed as an `ERASED` line, not tampering), 1 on
  * tampering, 2 on bad arguments or no connection. `--all-firms` verifies every firm with seals, in
  * one pass over each log.
  */
@@ -21,12 +22,19 @@ const USAGE = `usage: audit:verify --firm <uuid> [--log audit_log|llm_usage_log|
   --all-firms  every firm with seals, one verdict per firm and log (no --anchor, --from, --to)
   --url        default: DATABASE_URL`;
 
-/** One log's verdict as the auditor reads it. */
+/**
+ * One log's verdict as the auditor reads it: `VERIFIED` or `TAMPERED`, then an `ERASED` line for
+ * each seal whose rows had a user or project deleted (not tampering).
+ */
 export function describeVerdict(verdict: SealVerification): string {
   const head = `${verdict.log} of firm ${verdict.firmId}`;
+  const erased = verdict.erasures.map(
+    ({ seq, kind, message }) =>
+      `\nERASED    ${head}: seal ${seq}, ${kind}: ${message}`,
+  );
   if (!verdict.ok) {
     const { seq, kind, message } = verdict.problem!;
-    return `TAMPERED  ${head}: seal ${seq}, ${kind}: ${message}`;
+    return `TAMPERED  ${head}: seal ${seq}, ${kind}: ${message}${erased.join('')}`;
   }
   const last = verdict.last
     ? `, last seal ${verdict.last.seq} digest ${verdict.last.digest}`
@@ -34,7 +42,7 @@ export function describeVerdict(verdict: SealVerification): string {
   const pending = verdict.pendingLate
     ? ` (${verdict.pendingLate} late arrival(s) wait for the next seal)`
     : '';
-  return `VERIFIED  ${head}: ${verdict.sealsChecked} seal(s), ${verdict.rowsChecked} row(s)${last}${pending}`;
+  return `VERIFIED  ${head}: ${verdict.sealsChecked} seal(s), ${verdict.rowsChecked} row(s)${last}${pending}${erased.join('')}`;
 }
 
 /** What is wrong with the arguments, or undefined when they can run. */
