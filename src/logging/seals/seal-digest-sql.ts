@@ -1,7 +1,6 @@
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
 import {
-  SEAL_COLUMNS,
   SEAL_REFERENCES,
   canonicalText,
   sealColumns,
@@ -31,7 +30,7 @@ function fieldsSql(columns: readonly [string, Kind][], utf8: boolean): string {
 
 /**
  * SQL of a row's canonical encoding (alias `a`, docs/tamper-evidence.md): each column's text as
- * `<UTF-8 byte length>:<text>`, or `-` for NULL, in {@link SEAL_COLUMNS} order, without the
+ * `<UTF-8 byte length>:<text>`, or `-` for NULL, in `SEAL_COLUMNS` order, without the
  * reference under encoding 2. `utf8` tells whether the database encoding is UTF-8 (then a text's
  * octet length is its UTF-8 length).
  */
@@ -41,20 +40,6 @@ export function encodingSql(
   encoding: SealEncoding,
 ): string {
   return fieldsSql(sealColumns(log, encoding), utf8);
-}
-
-/**
- * SQL of a row's encoding in three parts, the fields before the reference, the reference's field
- * and those after it: encoding 1 is all three, encoding 2 the first and the last.
- */
-function encodingPartsSql(log: SealableLog, utf8: boolean) {
-  const columns = SEAL_COLUMNS[log];
-  const at = columns.findIndex(([c]) => c === SEAL_REFERENCES[log].column);
-  return {
-    before: fieldsSql(columns.slice(0, at), utf8),
-    reference: fieldsSql(columns.slice(at, at + 1), utf8),
-    after: fieldsSql(columns.slice(at + 1), utf8),
-  };
 }
 
 /** Whether the database encoding is UTF-8 (see {@link encodingSql}). */
@@ -104,10 +89,9 @@ export async function sealRows(
 ): Promise<SealRows[]> {
   if (!seqs.size) return [];
   const utf8 = await isUtf8(manager);
-  const parts = encodingPartsSql(log, utf8);
   // each ordered group's rows are sorted once; in memory up to this much, on disk beyond
   await manager.query(`SET LOCAL work_mem = '256MB'`);
-  const found = await manager.query<(ReferenceDeltaRow | SealDigestRow)[]>(
+  const found = await manager.query<SealRowsRow[]>(
     `WITH s AS (
        SELECT x.* FROM ${LOG_SEAL_TABLE} x
          JOIN unnest($2::uuid[], $3::int[]) AS c(firm_id, seq)
@@ -125,8 +109,7 @@ export async function sealRows(
        SELECT x.firm_id, l.id, x.seq FROM ${LOG_SEAL_TABLE} x, unnest(x.late_ids) AS l(id)
         WHERE x.log = $1 AND x.firm_id = ANY ($2::uuid[])),
      r AS (
-       SELECT a.firm_id, a.created_at, a.id, a.${SEAL_REFERENCES[log].column} AS ref,
-              ${parts.before} AS enc_a, ${parts.reference} AS enc_r, ${parts.after} AS enc_b,
+       SELECT a.*, a.${SEAL_REFERENCES[log].column} AS ref,
               coalesce(late.seq, f.seqs[width_bucket(${keySql('a.created_at', 'a.id')}, f.bounds) + 1]) AS seq
          FROM ${log} a JOIN f ON f.firm_id = a.firm_id
          LEFT JOIN late ON late.id = a.id AND late.firm_id = a.firm_id
@@ -135,8 +118,9 @@ export async function sealRows(
                   AND (a.created_at, a.id) <= (f.to_at, f.to_id))
           AND a.id <> ALL ($4::uuid[])
           -- one firm: let the planner read it through its index
-          AND ($5::uuid IS NULL OR a.firm_id = $5::uuid)),
-     ${referenceGroupsSql()}`,
+          AND ($5::uuid IS NULL OR a.firm_id = $5::uuid)
+       OFFSET 0),
+     ${referenceGroupsSql(encodingSql(log, utf8, 1), encodingSql(log, utf8, 2))}`,
     [
       log,
       [...seqs].flatMap(([firm, list]) => list.map(() => firm)),
@@ -145,76 +129,55 @@ export async function sealRows(
       seqs.size === 1 ? [...seqs.keys()][0] : null,
     ],
   );
-  return collect(found);
+  return found.map((row) => ({ ...row, references: row.references ?? [] }));
 }
 
-/** A row of {@link sealRows}' query: one seal's digest, or one group that differs. */
-type SealDigestRow = Omit<SealRows, 'references'> & { part: 'seal' };
-type ReferenceDeltaRow = {
-  firmId: string;
-  seq: number;
-  part: 'now' | 'sealed';
-  ref: string | null;
-  n: number;
-  digest: string;
+/** A row of {@link sealRows}' query. */
+type SealRowsRow = Omit<SealRows, 'references'> & {
+  references: GroupDelta[] | null;
 };
-
-/** Each seal's digest with the groups that differ from those it stored. */
-function collect(found: (ReferenceDeltaRow | SealDigestRow)[]): SealRows[] {
-  const seals = new Map<string, SealRows>();
-  for (const row of found) {
-    if (row.part !== 'seal') continue;
-    const { firmId, seq, n, digest } = row;
-    seals.set(`${firmId}:${seq}`, { firmId, seq, n, digest, references: [] });
-  }
-  for (const row of found) {
-    if (row.part === 'seal') continue;
-    seals.get(`${row.firmId}:${row.seq}`)?.references.push({
-      side: row.part,
-      ref: row.ref,
-      rows: row.n,
-      digest: row.digest,
-    });
-  }
-  return [...seals.values()];
-}
 
 /**
  * The end of {@link sealRows}' query, over the CTEs `s` (the seals) and `r` (their rows, each with
- * its seal's `seq`, its `ref` and its encoding in parts `enc_a`, `enc_r`, `enc_b`). In `g`, each
- * row counts once towards its seal's digest and, when the seal has encoding 2, once more towards
- * its reference group (ids only), so one sort serves both. Then `g`'s groups are matched against
- * those the seal stored (`sg`): one `seal` row per seal, and a `now` or `sealed` row for each group
- * that has no equal on the other side.
+ * its seal's `seq` and its reference as `ref`). `r` is fenced (`OFFSET 0`): each row's seal is
+ * found once, in one pass over the log, before anything is joined to it (the planner, which cannot
+ * count the seals, would otherwise read each firm's rows once per seal). `g` sorts the rows once,
+ * by seal then `(created_at, id)`, and aggregates per seal their encodings (`v1` or `v2`, as the
+ * seal's `encoding` says) and, for encoding 2, their references and ids in that order. Then per
+ * seal, from its own row of `log_seal` (read per seal: a join could repeat the aggregate), the
+ * digest (encoding 2: with the groups the seal stored), and the groups of its rows now matched
+ * against the stored ones: `references` lists those without an equal on the other side, null when
+ * there are none.
  */
-function referenceGroupsSql(): string {
-  const piece = `CASE WHEN p.refs THEN r.id::text
-                      WHEN s.encoding = 1 THEN r.enc_a || r.enc_r || r.enc_b
-                      ELSE r.enc_a || r.enc_b END`;
-  const agg = `string_agg(${piece}, '' ORDER BY r.created_at, r.id)`;
-  const stored = `(SELECT ${STORED_GROUPS_SQL}
-                     FROM ${LOG_SEAL_TABLE} y, unnest(y.ref_ids, y.ref_rows, y.ref_digests) AS x(ref, n, d)
-                    WHERE y.log = $1 AND y.firm_id = r.firm_id AND y.seq = r.seq)`;
-  return `g AS (
-       SELECT r.firm_id, r.seq, p.refs, CASE WHEN p.refs THEN r.ref END AS ref, count(*)::int AS n,
-              CASE WHEN p.refs THEN encode(sha256(convert_to(${agg}, 'UTF8')), 'hex')
-                   ELSE encode(sha256(s.prev_digest || convert_to(${agg} || CASE WHEN s.encoding = 2
-                          THEN '${GROUPS_SEPARATOR}' || ${stored} ELSE '' END, 'UTF8')), 'hex') END AS digest
-         FROM r JOIN s ON s.firm_id = r.firm_id AND s.seq = r.seq
-        CROSS JOIN (VALUES (false), (true)) AS p(refs)
-        WHERE NOT p.refs OR s.encoding = 2
-        GROUP BY r.firm_id, r.seq, p.refs, CASE WHEN p.refs THEN r.ref END, s.prev_digest, s.encoding),
-     sg AS (
-       SELECT s.firm_id, s.seq, true AS refs, x.ref, x.n, encode(x.d, 'hex') AS digest
-         FROM s, unnest(s.ref_ids, s.ref_rows, s.ref_digests) AS x(ref, n, d)
-        WHERE s.encoding = 2)
-     SELECT coalesce(g.firm_id, sg.firm_id) AS "firmId", coalesce(g.seq, sg.seq) AS seq,
-            CASE WHEN g.refs IS NULL THEN 'sealed' WHEN g.refs THEN 'now' ELSE 'seal' END AS part,
-            coalesce(g.ref, sg.ref) AS ref, coalesce(g.n, sg.n) AS n,
-            coalesce(g.digest, sg.digest) AS digest
-       FROM g FULL JOIN sg
-         ON sg.firm_id = g.firm_id AND sg.seq = g.seq AND sg.refs = g.refs
-        AND coalesce(sg.ref::text, '-') = coalesce(g.ref::text, '-')
-        AND sg.n = g.n AND sg.digest = g.digest
-      WHERE g.refs IS NOT TRUE OR sg.seq IS NULL`;
+function referenceGroupsSql(v1: string, v2: string): string {
+  const now = `SELECT u.ref, count(*)::int AS n,
+                      encode(sha256(convert_to(string_agg(u.id::text, '' ORDER BY u.o), 'UTF8')), 'hex') AS digest
+                 FROM unnest(g.refs, g.ids) WITH ORDINALITY AS u(ref, id, o) GROUP BY u.ref`;
+  const seal = `${LOG_SEAL_TABLE} s WHERE s.log = $1 AND s.firm_id = g.firm_id AND s.seq = g.seq`;
+  const stored = `SELECT x.ref, x.n, encode(x.d, 'hex') AS digest
+                    FROM unnest(s.ref_ids, s.ref_rows, s.ref_digests) AS x(ref, n, d)`;
+  return `e AS (
+       SELECT r.*, s.encoding FROM r JOIN s ON s.firm_id = r.firm_id AND s.seq = r.seq),
+     g AS (
+       SELECT a.firm_id, a.seq, count(*)::int AS n,
+              string_agg(CASE WHEN a.encoding = 1 THEN ${v1} ELSE ${v2} END, '' ORDER BY a.created_at, a.id) AS txt,
+              array_agg(a.ref ORDER BY a.created_at, a.id) FILTER (WHERE a.encoding = 2) AS refs,
+              array_agg(a.id ORDER BY a.created_at, a.id) FILTER (WHERE a.encoding = 2) AS ids
+         FROM e a GROUP BY a.firm_id, a.seq)
+     SELECT g.firm_id AS "firmId", g.seq, g.n,
+            (SELECT encode(sha256(s.prev_digest || convert_to(g.txt || CASE WHEN s.encoding = 2
+                      THEN '${GROUPS_SEPARATOR}' || (SELECT ${STORED_GROUPS_SQL}
+                                    FROM unnest(s.ref_ids, s.ref_rows, s.ref_digests) AS x(ref, n, d))
+                      ELSE '' END, 'UTF8')), 'hex')
+               FROM ${seal}) AS digest,
+            (SELECT (SELECT jsonb_agg(jsonb_build_object(
+                              'side', CASE WHEN st.n IS NULL THEN 'now' ELSE 'sealed' END,
+                              'ref', coalesce(c.ref, st.ref), 'rows', coalesce(c.n, st.n),
+                              'digest', coalesce(c.digest, st.digest)))
+                       FROM (${now}) c FULL JOIN (${stored}) st
+                         ON coalesce(c.ref::text, '-') = coalesce(st.ref::text, '-')
+                        AND c.n = st.n AND c.digest = st.digest
+                      WHERE c.n IS NULL OR st.n IS NULL)
+               FROM ${seal} AND s.encoding = 2) AS "references"
+       FROM g`;
 }

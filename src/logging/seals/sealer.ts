@@ -206,7 +206,7 @@ export async function sealLog(
         hash.digest(),
         snapshot,
         SEAL_ENCODING,
-        ...referenceGroupColumns(hash.groups!.list()),
+        ...referenceGroupColumns(hash.groups?.list() ?? []),
       ],
     );
     made.push(seal);
