@@ -1,6 +1,10 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { SEAL_REFERENCES, type SealableLog } from './seal-encoding.js';
+import {
+  SEAL_REFERENCES,
+  type SealableLog,
+  type SealEncoding,
+} from './seal-encoding.js';
 import type { SealErasure } from './seal.types.js';
 
 /**
@@ -40,7 +44,10 @@ export function encodeGroups(groups: readonly ReferenceGroup[]): string {
     .join('');
 }
 
-/** SQL of the canonical encoding of the groups stored in the arrays of `log_seal` row `y`. */
+/**
+ * SQL aggregate of the canonical encoding of stored groups, over
+ * `unnest(ref_ids, ref_rows, ref_digests) AS x(ref, n, d)` of a `log_seal` row.
+ */
 export const STORED_GROUPS_SQL = (() => {
   const sqlField = (text: string) =>
     `coalesce(octet_length(${text})::text || ':' || ${text}, '-')`;
@@ -216,7 +223,7 @@ export function referenceFinding(
 export function rowEditedMessage(
   log: SealableLog,
   seq: number,
-  encoding: number,
+  encoding: SealEncoding,
   deltas: readonly GroupDelta[],
 ): string {
   const { column, table } = SEAL_REFERENCES[log];

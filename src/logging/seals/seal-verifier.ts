@@ -1,7 +1,11 @@
 import type { EntityManager } from 'typeorm';
 import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
 import { sealRows, type SealRows } from './seal-digest-sql.js';
-import { GENESIS_DIGEST, type SealableLog } from './seal-encoding.js';
+import {
+  GENESIS_DIGEST,
+  type SealableLog,
+  type SealEncoding,
+} from './seal-encoding.js';
 import { SealHash } from './seal-hash.js';
 import {
   existingReferences,
@@ -30,7 +34,7 @@ interface Header {
   lateIds: string[];
   inWindow: boolean;
   /** The version of the canonical encoding of the seal's digest. */
-  encoding: number;
+  encoding: SealEncoding;
 }
 
 interface VerifyOptions {
@@ -188,7 +192,7 @@ function diagnose(
     if (seal.kind === 'tombstone') continue;
     const rows = found.get(`${firmId}:${seal.seq}`) ?? {
       n: 0,
-      digest: new SealHash(seal.prev).digest(),
+      digest: new SealHash(seal.prev, seal.encoding).digest(),
       references: [],
     };
     const digest = rows.digest;

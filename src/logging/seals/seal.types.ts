@@ -23,7 +23,10 @@ export interface Seal {
   rowCount: number;
   /** The previous seal's digest, hex; 64 zeros for the first seal. */
   prevDigest: string;
-  /** SHA-256 of `prevDigest` followed by each row's canonical encoding in `(created_at, id)` order, hex. */
+  /**
+   * SHA-256 of `prevDigest` followed by each row's canonical encoding in `(created_at, id)` order
+   * (and, for the seals made with encoding 2, the seal's reference groups), hex.
+   */
   digest: string;
   sealedAt: Date;
 }
