@@ -1,6 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { columnArrays, insertStatement, type LogTable } from './log-table.js';
-import { nextRecordStamp } from './record-clock.js';
+import {
+  microsToIso,
+  nextMicros,
+  nextRecordStamp,
+  uuidV7,
+} from './record-clock.js';
 import {
   LogBufferFullError,
   LogWriteError,
@@ -32,6 +37,8 @@ export interface WriterLogger {
 
 interface Pending {
   row: unknown[];
+  /** When its created_at was stamped, in ms since the epoch; 0 before its batch is formed. */
+  stamped: number;
   durability: Durability;
   /** When it was queued, in ms since the epoch. */
   at: number;
@@ -40,6 +47,13 @@ interface Pending {
 }
 
 const noop = () => undefined;
+
+/**
+ * The database refuses a row dated more than `logging_clock_bound()` (5 s) from its clock, for any
+ * role but the table's owner. A batch whose stamps are older than half that when it is (re)sent is
+ * stamped again: a row is dated when it reaches the database, within the bound, whatever it waited.
+ */
+export const RESTAMP_AFTER_MS = 2500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -57,6 +71,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class BatchWriter<Entry> {
   private readonly sql: string;
   private readonly width: number;
+  /** Where created_at sits in a row: the writer stamps it when the row's batch is formed. */
+  private readonly createdAtColumn: number;
   private readonly queue: Pending[] = [];
   private inFlightRows = 0;
   private inFlightBatches = 0;
@@ -81,6 +97,12 @@ export class BatchWriter<Entry> {
   ) {
     this.sql = insertStatement(table);
     this.width = table.columns.length;
+    this.createdAtColumn = table.columns.findIndex(
+      ([name]) => name === 'created_at',
+    );
+    if (this.createdAtColumn < 0) {
+      throw new Error(`${table.name}: a log table needs a created_at column`);
+    }
   }
 
   /** The name of the table this writer writes. */
@@ -108,13 +130,15 @@ export class BatchWriter<Entry> {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
       if (this.closed) throw new LogWriterClosedError(this.table.name);
     }
-    const { id, createdAt } = nextRecordStamp();
-    const row = this.table.values(entry, id, createdAt);
+    // The id keeps the order rows were recorded in; created_at is stamped when the batch is formed.
+    const id = uuidV7(nextMicros());
+    const row = this.table.values(entry, id, '');
     const at = Date.now();
     this.metrics?.queued(1);
     if (durability === 'buffered') {
       this.enqueue({
         row,
+        stamped: 0,
         durability,
         at,
         resolve: noop,
@@ -123,7 +147,7 @@ export class BatchWriter<Entry> {
       return id;
     }
     await new Promise<void>((resolve, reject) =>
-      this.enqueue({ row, durability, at, resolve, reject }),
+      this.enqueue({ row, stamped: 0, durability, at, resolve, reject }),
     );
     return id;
   }
@@ -262,6 +286,7 @@ export class BatchWriter<Entry> {
   private async send(batch: Pending[]): Promise<void> {
     const { attempts, baseDelayMs, maxDelayMs } = this.options.retry;
     for (let attempt = 1; ; attempt++) {
+      if (Date.now() - batch[0].stamped > RESTAMP_AFTER_MS) this.stamp(batch);
       try {
         await this.timed(() =>
           this.execute(
@@ -297,6 +322,19 @@ export class BatchWriter<Entry> {
         );
         await sleep(backoff * (0.5 + Math.random() / 2));
       }
+    }
+  }
+
+  /**
+   * Dates the batch's rows now, in queue order, from the record clock: batches are formed in queue
+   * order, so created_at keeps the order the rows were recorded in, as their ids do.
+   */
+  private stamp(batch: Pending[]): void {
+    const now = Date.now();
+    const column = this.createdAtColumn;
+    for (const pending of batch) {
+      pending.row[column] = microsToIso(nextMicros());
+      pending.stamped = now;
     }
   }
 

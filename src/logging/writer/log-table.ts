@@ -7,8 +7,11 @@
  *   ON CONFLICT (id) DO NOTHING
  *
  * Its text and parameter count do not depend on the batch size. Ids are made by the writer, so a
- * batch retried after a lost commit acknowledgement cannot insert a row twice; they are UUIDv7 taken
- * with `created_at` from one clock reading (record-clock.ts), so ids sort in record order.
+ * batch retried after a lost commit acknowledgement cannot insert a row twice; they are UUIDv7 from
+ * the record clock (record-clock.ts) when the row is recorded, so ids sort in record order.
+ * `created_at` is stamped from the same clock when the row's batch is formed, in queue order, and
+ * again when a batch is retried more than `RESTAMP_AFTER_MS` later: the database refuses rows dated
+ * more than 5 s from its clock (`logging_clock_bound()`), and a row is dated when it reaches it.
  */
 export interface LogTable<Entry> {
   /** The table's name, as its migration creates it. */
@@ -21,7 +24,8 @@ export interface LogTable<Entry> {
   readonly columns: readonly (readonly [name: string, type: string])[];
   /**
    * Column values in `columns` order; `id` (a UUIDv7) and `created_at` (an ISO 8601 string to the
-   * microsecond) come from the writer's record clock.
+   * microsecond) come from the writer's record clock. The batched writer passes an empty
+   * `createdAt` and stamps the `created_at` column itself when the batch is formed.
    */
   values(entry: Entry, id: string, createdAt: string): unknown[];
 }
