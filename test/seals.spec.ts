@@ -433,6 +433,10 @@ describe('seals over the logs', () => {
   });
 
   it('retention purges whole seals with their rows and leaves a tombstone the chain verifies through', async () => {
+    // the schema owner lowers the retention floor (365 days by default) for this test's months
+    await suite.reader.query(
+      `UPDATE logging_retention_floor SET min_age = interval '10 days' WHERE log = 'audit_log'`,
+    );
     const { seals, published } = await app();
     const firmId = await firm();
     for (const daysAgo of [40, 30, 20, 1]) {
