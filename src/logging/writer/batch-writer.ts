@@ -1,11 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import { columnArrays, insertStatement, type LogTable } from './log-table.js';
 import {
-  microsToIso,
-  nextMicros,
-  nextRecordStamp,
-  uuidV7,
-} from './record-clock.js';
+  columnArrays,
+  insertStatement,
+  type LogTable,
+  type QueryExecutor,
+  RESTAMP_AFTER_MS,
+  stampCreatedAt,
+  type WriterLogger,
+} from './log-table.js';
+import { nextMicros, nextRecordStamp, uuidV7 } from './record-clock.js';
+
 import {
   LogBufferFullError,
   LogWriteError,
@@ -23,18 +27,6 @@ import {
   isTransientError,
 } from './database-errors.js';
 
-/** Runs one statement; the writer's only contact with the database. */
-export type QueryExecutor = (
-  sql: string,
-  parameters: unknown[],
-) => Promise<unknown>;
-
-/** Where the writer reports failures; Nest's `Logger` fits. */
-export interface WriterLogger {
-  warn(message: string): void;
-  error(message: string): void;
-}
-
 interface Pending {
   row: unknown[];
   /** When its created_at was stamped, in ms since the epoch; 0 before its batch is formed. */
@@ -48,12 +40,6 @@ interface Pending {
 
 const noop = () => undefined;
 
-/**
- * The database refuses a row dated more than `logging_clock_bound()` (5 s) from its clock, for any
- * role but the table's owner. A batch whose stamps are older than half that when it is (re)sent is
- * stamped again: a row is dated when it reaches the database, within the bound, whatever it waited.
- */
-export const RESTAMP_AFTER_MS = 2500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -286,7 +272,9 @@ export class BatchWriter<Entry> {
   private async send(batch: Pending[]): Promise<void> {
     const { attempts, baseDelayMs, maxDelayMs } = this.options.retry;
     for (let attempt = 1; ; attempt++) {
-      if (Date.now() - batch[0].stamped > RESTAMP_AFTER_MS) this.stamp(batch);
+      if (Date.now() - batch[0].stamped > RESTAMP_AFTER_MS) {
+        stampCreatedAt(batch, this.createdAtColumn);
+      }
       try {
         await this.timed(() =>
           this.execute(
@@ -322,19 +310,6 @@ export class BatchWriter<Entry> {
         );
         await sleep(backoff * (0.5 + Math.random() / 2));
       }
-    }
-  }
-
-  /**
-   * Dates the batch's rows now, in queue order, from the record clock: batches are formed in queue
-   * order, so created_at keeps the order the rows were recorded in, as their ids do.
-   */
-  private stamp(batch: Pending[]): void {
-    const now = Date.now();
-    const column = this.createdAtColumn;
-    for (const pending of batch) {
-      pending.row[column] = microsToIso(nextMicros());
-      pending.stamped = now;
     }
   }
 

@@ -1,3 +1,5 @@
+import { microsToIso, nextMicros } from './record-clock.js';
+
 /**
  * How rows of one log table are written, described by the feature that owns the table and registered
  * with `LogWriterService.register()`: its columns with the PostgreSQL type of each, and the
@@ -41,6 +43,21 @@ export function insertStatement(table: LogTable<unknown>): string {
   );
 }
 
+/**
+ * Dates `batch`'s rows now, in queue order, from the record clock, in column `column`: batches are
+ * formed in queue order, so created_at keeps the order the rows were recorded in, as their ids do.
+ */
+export function stampCreatedAt(
+  batch: readonly { row: unknown[]; stamped: number }[],
+  column: number,
+): void {
+  const now = Date.now();
+  for (const pending of batch) {
+    pending.row[column] = microsToIso(nextMicros());
+    pending.stamped = now;
+  }
+}
+
 /** Column-major parameters for {@link insertStatement}: one array per column. */
 export function columnArrays(rows: readonly unknown[][], width: number) {
   const arrays: unknown[][] = Array.from(
@@ -52,3 +69,22 @@ export function columnArrays(rows: readonly unknown[][], width: number) {
   });
   return arrays;
 }
+
+/** Runs one statement; the writer's only contact with the database. */
+export type QueryExecutor = (
+  sql: string,
+  parameters: unknown[],
+) => Promise<unknown>;
+
+/** Where the writer reports failures; Nest's `Logger` fits. */
+export interface WriterLogger {
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/**
+ * The database refuses a row dated more than `logging_clock_bound()` (5 s) from its clock, for any
+ * role but the table's owner. A batch whose stamps are older than half that when it is (re)sent is
+ * stamped again: a row is dated when it reaches the database, within the bound, whatever it waited.
+ */
+export const RESTAMP_AFTER_MS = 2500;

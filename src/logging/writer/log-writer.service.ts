@@ -19,8 +19,8 @@ import {
   LogEntryValidationError,
   validateEntry,
 } from '../core/entry-validation.js';
-import { BatchWriter, type QueryExecutor } from './batch-writer.js';
-import type { LogTable } from './log-table.js';
+import { BatchWriter } from './batch-writer.js';
+import type { LogTable, QueryExecutor } from './log-table.js';
 import { LogStatementTimeoutError } from './writer.errors.js';
 import type {
   Durability,
