@@ -6,6 +6,10 @@ import {
   LogRetentionError,
   LogRetentionService,
 } from '../src/logging/index.js';
+import {
+  clockOffsetMicros,
+  followClock,
+} from '../src/logging/writer/record-clock.js';
 import { loggingApp, loggingModuleRef } from './support/logging-app.js';
 import { captureLogs } from './support/logs.js';
 import { type AppRole, createAppRole } from './support/roles.js';
@@ -396,6 +400,34 @@ describe('the module on a role with only INSERT, SELECT and EXECUTE', () => {
       'llm_usage_log',
     ]);
     expect(await seals.verify({ firmId })).toMatchObject({ ok: true });
+  });
+
+  it('dates rows by the database clock, however long their batch waited and however far off the process clock is', async () => {
+    const firmId = await firmWithOldRows(0, 0);
+    // this process's clock 10 s behind the database's: the writer measures and follows it at startup
+    followClock(-10_000_000);
+    const started = suite.own(
+      await loggingApp(role.url, { writer: { bufferedDelayMs: 5_500 } }),
+    );
+    expect(Math.abs(clockOffsetMicros())).toBeLessThan(100_000);
+    const recordedAt = Date.now();
+    const id = await started.audit.record(
+      { firmId, action: 'upload_file', entityType: 'uploaded_file' },
+      { durability: 'buffered' },
+    );
+    // the batch forms 5.5 s later, past the database's 5 s bound: it is dated when it is sent
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    expect(started.writer.stats().bufferDepth).toEqual({ audit_log: 0 });
+    const { rows } = await suite.reader.query<{ lag: number; age: number }>(
+      `SELECT (extract(epoch FROM created_at) * 1000 - $2)::float8 AS lag,
+              (extract(epoch FROM now() - created_at) * 1000)::float8 AS age
+         FROM audit_log WHERE id = $1`,
+      [id, recordedAt],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0].lag).toBeGreaterThan(5_000);
+    expect(Math.abs(rows[0].age)).toBeLessThan(2_000);
+    expect(started.writer.stats()).toMatchObject({ rowsFailed: 0 });
   });
 
   it('warns once at startup when the app connects as the owner, and refuses to start when asked to', async () => {
