@@ -71,6 +71,7 @@ describe('LoggingModule', () => {
       'CreateDailyRollups1795305800000',
       'CreateLogSeals1795305820000',
       'DatabaseGuarantees1795305840000',
+      'LedgerRunningBalance1795305860000',
     ]);
   });
 
