@@ -198,6 +198,51 @@ describe('guarantees held against the application role', () => {
     expect(kept).toHaveLength(1);
   });
 
+  it("stands no temporary table of the same name in for the module's tables", async () => {
+    const f = await fixture(0);
+    const before = await everything();
+    const daily = async () =>
+      (
+        await suite.reader.query<{ n: number }>(
+          `SELECT coalesce(sum(events), 0)::int AS n FROM audit_log_daily WHERE firm_id = $1`,
+          [f.firmId],
+        )
+      ).rows[0].n;
+    const events = await daily();
+    await app.query(`CREATE TEMPORARY TABLE firms (id uuid)`);
+    await app.query(`CREATE TEMPORARY TABLE users (id uuid)`);
+    await app.query(
+      `CREATE TEMPORARY TABLE logging_retention_floor AS SELECT 'audit_log'::text AS log, interval '0' AS min_age`,
+    );
+    await app.query(
+      `CREATE TEMPORARY TABLE audit_log_daily (LIKE public.audit_log_daily INCLUDING ALL)`,
+    );
+    try {
+      for (const sql of [
+        `DELETE FROM public.audit_log WHERE firm_id = '${f.firmId}'`,
+        `DELETE FROM public.credit_transaction`,
+        `SELECT logging_purge_batch('audit_log', now())`,
+      ]) {
+        const error = await refusal(app, sql);
+        expect([sql, error.code]).toEqual([sql, '42501']);
+      }
+      await app.query(
+        `INSERT INTO public.audit_log (firm_id, action, entity_type) VALUES ($1, 'upload_file', 'uploaded_file')`,
+        [f.firmId],
+      );
+      // the rollup went to the module's table, not to the session's
+      expect(await daily()).toBe(events + 1);
+      const { rows } = await app.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_temp.audit_log_daily`,
+      );
+      expect(rows).toEqual([{ n: 0 }]);
+    } finally {
+      await app.query('DISCARD TEMP');
+    }
+    const after = await everything();
+    expect(after.length).toBe(before.length);
+  });
+
   it('cannot move the retention floor: only the owner can', async () => {
     const before = await everything();
     for (const sql of [

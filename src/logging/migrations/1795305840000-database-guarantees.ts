@@ -29,6 +29,19 @@ const DEFINER_FUNCTIONS = [
   'logging_rollup_compact(integer)',
 ] as const;
 
+/** Every function of the module that reads a table by name, this migration's included. */
+const PINNED_FUNCTIONS = [
+  ...DEFINER_FUNCTIONS,
+  'audit_log_append_only()',
+  'llm_usage_log_append_only()',
+  'credit_transaction_append_only()',
+  'log_seal_append_only()',
+  'audit_log_rollup()',
+  'llm_usage_log_rollup()',
+  'logging_record_purge()',
+  'logging_check_retention_floor(text, regclass, timestamptz)',
+] as const;
+
 /**
  * The append-only function of a log: the foreign-key actions (which PostgreSQL runs as the table's
  * owner) and the purge functions (SECURITY DEFINER, owned by the owner) pass; nothing a session
@@ -239,12 +252,15 @@ export const DATABASE_GUARANTEES_UP: readonly string[] = [
     `ALTER FUNCTION ${fn} SECURITY DEFINER`,
     `REVOKE EXECUTE ON FUNCTION ${fn} FROM PUBLIC`,
   ]),
-  // SECURITY DEFINER functions resolve names in this schema only, never in one the caller controls.
+  // The module's functions resolve names in this schema only: a session's temporary table named
+  // `firms` or `audit_log_daily` (pg_temp comes first in a default search_path) never stands in.
   `DO $$
+  DECLARE
+    fn text;
   BEGIN
-    EXECUTE format('ALTER FUNCTION logging_purge_batch(regclass, timestamptz, integer) SET search_path = pg_catalog, %I, pg_temp', current_schema());
-    EXECUTE format('ALTER FUNCTION logging_purge_sealed(regclass, uuid, integer) SET search_path = pg_catalog, %I, pg_temp', current_schema());
-    EXECUTE format('ALTER FUNCTION logging_rollup_compact(integer) SET search_path = pg_catalog, %I, pg_temp', current_schema());
+    FOREACH fn IN ARRAY ARRAY[${PINNED_FUNCTIONS.map((fn) => `'${fn}'`).join(', ')}] LOOP
+      EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp', fn, current_schema());
+    END LOOP;
   END
   $$`,
 
@@ -284,8 +300,11 @@ const DATABASE_GUARANTEES_DOWN: readonly string[] = [
     (table) => `DROP TRIGGER "trg_${table}_created_at" ON "${table}"`,
   ),
   `DROP FUNCTION "logging_check_created_at"()`,
+  ...PINNED_FUNCTIONS.filter((fn) => !fn.startsWith('logging_check')).map(
+    (fn) => `ALTER FUNCTION ${fn} RESET search_path`,
+  ),
   ...DEFINER_FUNCTIONS.flatMap((fn) => [
-    `ALTER FUNCTION ${fn} SECURITY INVOKER RESET search_path`,
+    `ALTER FUNCTION ${fn} SECURITY INVOKER`,
     `GRANT EXECUTE ON FUNCTION ${fn} TO PUBLIC`,
   ]),
   PURGE_SEALED_SQL.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'),
