@@ -5,6 +5,7 @@ import { CreateCreditLedger1795305780000 } from './1795305780000-create-credit-l
 import { CreateDailyRollups1795305800000 } from './1795305800000-create-daily-rollups.js';
 import { CreateLogSeals1795305820000 } from './1795305820000-create-log-seals.js';
 import { DatabaseGuarantees1795305840000 } from './1795305840000-database-guarantees.js';
+import { SealRuns1795305880000 } from './1795305880000-seal-runs.js';
 
 export {
   AddLlmUsageLogFirmCreatedAtIndex1795305750000,
@@ -14,6 +15,7 @@ export {
   CreateLoggingTables1795305660000,
   CreateLogSeals1795305820000,
   DatabaseGuarantees1795305840000,
+  SealRuns1795305880000,
 };
 
 /**
@@ -28,4 +30,5 @@ export const LOGGING_MIGRATIONS = [
   CreateDailyRollups1795305800000,
   CreateLogSeals1795305820000,
   DatabaseGuarantees1795305840000,
+  SealRuns1795305880000,
 ];
