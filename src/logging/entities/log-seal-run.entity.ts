@@ -51,6 +51,13 @@ export class LogSealRun {
   @Column({ type: 'text' })
   snapshot: string;
 
+  /**
+   * The run's own transaction id, taken with its snapshot: a row whose transaction id is below it
+   * and that the snapshot does not show was in flight when the run was made.
+   */
+  @Column({ type: 'bigint' })
+  xid: string;
+
   @Column({ name: 'sealed_at', type: 'timestamptz', default: () => 'now()' })
   sealedAt: Date;
 

@@ -14,6 +14,7 @@ const SEAL_RUNS_UP: readonly string[] = [
     "firm_id" uuid,
     "upto" timestamptz NOT NULL,
     "snapshot" text NOT NULL,
+    "xid" bigint NOT NULL,
     "sealed_at" timestamptz NOT NULL DEFAULT now(),
     "late_window_ms" bigint NOT NULL,
     "settle_ms" bigint NOT NULL,

@@ -36,11 +36,13 @@ export async function recordRun(
     seq,
     upto,
     snapshot,
+    xid,
     options,
   }: {
     seq: number;
     upto: string;
     snapshot: string;
+    xid: string;
     options: ResolvedSealOptions;
   },
 ): Promise<SealRun> {
@@ -66,6 +68,7 @@ export async function recordRun(
     uptoUs,
     sealedAtUs,
     snapshot,
+    xid,
     lateWindowMs: options.lateWindowMs,
     settleMs: options.settleMs,
     edgeIds,
@@ -74,10 +77,10 @@ export async function recordRun(
     prevDigest,
   };
   const [run] = (await runner.query(
-    `INSERT INTO ${LOG_SEAL_RUN_TABLE} (log, seq, firm_id, upto, snapshot, late_window_ms,
+    `INSERT INTO ${LOG_SEAL_RUN_TABLE} (log, seq, firm_id, upto, snapshot, xid, late_window_ms,
                                         settle_ms, edge_ids, heads_count, heads_digest,
                                         prev_digest, digest)
-     VALUES ($1, $2, $3, $4::timestamptz, $5, $6, $7, $8::uuid[], $9, decode($10, 'hex'),
+     VALUES ($1, $2, $3, $4::timestamptz, $5, $13, $6, $7, $8::uuid[], $9, decode($10, 'hex'),
              decode($11, 'hex'), decode($12, 'hex'))
      RETURNING ${RUN_SELECT_SQL}`,
     [
@@ -93,6 +96,7 @@ export async function recordRun(
       fields.headsDigest,
       prevDigest,
       runDigest(log, fields),
+      xid,
     ],
   )) as SealRun[];
   return run;

@@ -29,6 +29,8 @@ export interface RunRow {
   uptoUs: string;
   sealedAtUs: string;
   snapshot: string;
+  /** The run's own 64-bit transaction id, taken with its snapshot. */
+  xid: string;
   lateWindowMs: number;
   settleMs: number;
   edgeIds: string[];
@@ -39,7 +41,7 @@ export interface RunRow {
 }
 
 const RUN_ROW_SQL = `seq, firm_id AS "firmId", upto::text AS upto, ${usSql('upto')} AS "uptoUs",
-  ${usSql('sealed_at')} AS "sealedAtUs", snapshot, late_window_ms::float8 AS "lateWindowMs",
+  ${usSql('sealed_at')} AS "sealedAtUs", snapshot, xid::text AS xid, late_window_ms::float8 AS "lateWindowMs",
   settle_ms::float8 AS "settleMs", edge_ids AS "edgeIds", heads_count AS "headsCount",
   encode(heads_digest, 'hex') AS "headsDigest", encode(prev_digest, 'hex') AS "prevDigest",
   encode(digest, 'hex') AS digest`;
@@ -132,7 +134,8 @@ const notListedSql = (log: SealableLog, firm: string) => `NOT EXISTS (
  * Condition on a log row `a` and its firm's cover run `p`: the row is a late arrival, decided by
  * the database. It is dated within the run's late window and at or before its cutoff, was not
  * visible in the run's snapshot, is not listed as a late arrival already, and its transaction
- * either was in progress when the snapshot was taken (its xid below the snapshot's xmax), or began
+ * either was in progress when the snapshot was taken (its xid below the run's own, which the run
+ * took with its snapshot: a snapshot's xmax is only one past the last xid completed), or began
  * after it with a `created_at` no earlier than `logging_clock_bound()` before the run: the bound
  * the database holds any role but the owner to. An owner's UPDATE of a sealed row makes a version
  * of neither kind (the rows sealed that close to the run are listed in its `edge_ids`), so an
@@ -150,7 +153,7 @@ export function lateVsRunSql(log: SealableLog): string {
        AND (age(a.xmin) <= ${snapshotXmin} OR ${snapshotXmin} < 0)
        AND pg_snapshot_xmax(pg_current_snapshot()) >= pg_snapshot_xmax(${snapshot})
        AND NOT pg_visible_in_snapshot(${XID8_SQL}, ${snapshot})
-       AND (${XID8_SQL} < pg_snapshot_xmax(${snapshot})
+       AND (${XID8_SQL} < p.xid::text::xid8
             OR a.created_at >= p.sealed_at - logging_clock_bound())
        AND a.id <> ALL (p.edge_ids)
        AND ${notListedSql(log, 'a.firm_id')}`;
@@ -202,7 +205,8 @@ export async function lateRows<T>(
       ...((await db.query(
         `SELECT ${columns} FROM ${log} a ${coverJoinSql(log, 2)}
           WHERE ($1::uuid IS NULL OR a.firm_id = $1::uuid)
-            AND a.created_at > $5::timestamptz AND ${lateVsRunSql(log)}`,
+            AND a.created_at > $5::timestamptz AND ${lateVsRunSql(log)}
+          ORDER BY a.firm_id, a.created_at, a.id`,
         [
           firmId ?? null,
           ...coverParams(covers),
@@ -218,7 +222,8 @@ export async function lateRows<T>(
         `SELECT ${columns}
            FROM (${HEADS_SQL}) h JOIN ${log} a ON ${lateVsSealSql(log, '$3')}
           WHERE h.firm_id <> ALL ($4::uuid[])
-            AND a.created_at > (SELECT min(sealed_at) FROM (${HEADS_SQL}) m) - $3 * interval '1 millisecond'`,
+            AND a.created_at > (SELECT min(sealed_at) FROM (${HEADS_SQL}) m) - $3 * interval '1 millisecond'
+          ORDER BY a.firm_id, a.created_at, a.id`,
         [log, firmId ?? null, legacyWindowMs, [...covers.firms.keys()]],
       )) as T[]),
     );
@@ -259,7 +264,7 @@ export function headsDigest(
 
 /**
  * A run's digest: SHA-256 of its previous run's digest, then its fields (log, seq, firm, upto and
- * sealed_at in µs, snapshot, late window, settle window, edge ids sorted and joined by `,`, heads
+ * sealed_at in µs, snapshot, xid, late window, settle window, edge ids sorted and joined by `,`, heads
  * count), each length-prefixed, then its heads digest.
  */
 export function runDigest(
@@ -273,6 +278,7 @@ export function runDigest(
     run.uptoUs,
     run.sealedAtUs,
     run.snapshot,
+    run.xid,
     run.lateWindowMs,
     run.settleMs,
     [...run.edgeIds].sort().join(','),

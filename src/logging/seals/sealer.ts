@@ -77,13 +77,14 @@ export async function sealLog(
 ): Promise<{ seals: Seal[]; run: SealRun }> {
   // The first statement fixes the transaction's snapshot; the cutoff is by the database clock,
   // and never goes back: a run covers at least what the runs before it covered.
-  const [{ snapshot, upto, runSeq }] = await select<{
+  const [{ snapshot, xid, upto, runSeq }] = await select<{
     snapshot: string;
+    xid: string;
     upto: string;
     runSeq: number;
   }>(
     runner,
-    `SELECT pg_current_snapshot()::text AS snapshot,
+    `SELECT pg_current_snapshot()::text AS snapshot, pg_current_xact_id()::text AS xid,
             greatest(now() - $1 * interval '1 millisecond', max(upto))::text AS upto,
             coalesce(max(seq), 0) + 1 AS "runSeq"
        FROM log_seal_run WHERE log = $2`,
@@ -229,6 +230,7 @@ export async function sealLog(
     seq: runSeq,
     upto,
     snapshot,
+    xid,
     options,
   });
   return { seals: made, run };
