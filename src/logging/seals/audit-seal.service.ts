@@ -21,6 +21,7 @@ import {
   checkFirm,
   checkInstant,
   checkLog,
+  checkVerifyQuery,
 } from './seal-args.js';
 import { type ResolvedSealOptions } from './seal.options.js';
 import type {
@@ -218,25 +219,12 @@ export class AuditSealService
    * if (!verdict.ok) console.error(verdict.problem?.message);
    */
   async verify(query: VerifyQuery): Promise<SealVerification> {
-    if (typeof query !== 'object' || query === null) {
-      throw new AuditSealQueryError(
-        'verify: the query must be an object with a firmId',
-      );
-    }
-    checkFirm('verify', query.firmId, true);
-    checkLog('verify', query.log);
-    checkInstant('verify', 'from', query.from);
-    checkInstant('verify', 'to', query.to);
-    const anchors = checkAnchors('verify', 'anchors', query.anchors);
-    const runAnchors = checkAnchors('verify', 'runAnchors', query.runAnchors);
+    const checked = checkVerifyQuery(query);
     const [verdict] = await this.dataSource.transaction(
       'REPEATABLE READ',
       (manager) =>
         verifyChains(manager, query.log ?? 'audit_log', query.firmId, {
-          from: query.from,
-          to: query.to,
-          anchors,
-          runAnchors,
+          ...checked,
           lateWindowMs: this.options.lateWindowMs,
         }),
     );

@@ -1,6 +1,6 @@
 import { AuditSealQueryError } from './seal.errors.js';
 import { SEALABLE_LOGS, type SealableLog } from './seal-encoding.js';
-import type { SealAnchor } from './seal.types.js';
+import type { SealAnchor, VerifyQuery } from './seal.types.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HEX_DIGEST = /^[0-9a-f]{64}$/i;
@@ -92,4 +92,23 @@ export function checkAnchors(
     );
   }
   return anchors as SealAnchor[];
+}
+
+/** The checked arguments of `verify`, or an error naming the field and the rule. */
+export function checkVerifyQuery(query: VerifyQuery) {
+  if (typeof query !== 'object' || query === null) {
+    throw new AuditSealQueryError(
+      'verify: the query must be an object with a firmId',
+    );
+  }
+  checkFirm('verify', query.firmId, true);
+  checkLog('verify', query.log);
+  checkInstant('verify', 'from', query.from);
+  checkInstant('verify', 'to', query.to);
+  return {
+    from: query.from,
+    to: query.to,
+    anchors: checkAnchors('verify', 'anchors', query.anchors),
+    runAnchors: checkAnchors('verify', 'runAnchors', query.runAnchors),
+  };
 }
