@@ -503,6 +503,10 @@ describe('the module on a role with only INSERT, SELECT and EXECUTE', () => {
 
   it('a purge racing background seals never makes verify fail', async () => {
     for (let round = 0; round < 3; round++) {
+      // Each round starts on a log nothing has sealed: the owner, who may, removes the earlier
+      // firms (their rows and seals go with them) and the runs, which cover every firm's time.
+      await suite.reader.query(`DELETE FROM firms WHERE name LIKE 'least-%'`);
+      await suite.reader.query(`DELETE FROM log_seal_run`);
       const firms = [
         await firmWithOldRows(500, 40),
         await firmWithOldRows(450, 40),
@@ -541,10 +545,6 @@ describe('the module on a role with only INSERT, SELECT and EXECUTE', () => {
         expect(rows[0].sealed).toBe(rows[0].stored);
       }
       await started.close();
-      // the next round starts on a log without seals: the owner, who may, removes this round's
-      await suite.reader.query(`DELETE FROM firms WHERE id = ANY ($1)`, [
-        firms,
-      ]);
     }
   });
 

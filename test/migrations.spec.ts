@@ -41,6 +41,7 @@ describe('migrations', () => {
       'llm_usage_daily_project',
       'llm_usage_log',
       'log_seal',
+      'log_seal_run',
       'logging_retention_floor',
       'logging_retention_horizon',
       'users',

@@ -87,4 +87,8 @@ export class LogSeal {
 
   @Column({ name: 'sealed_at', type: 'timestamptz', default: () => 'now()' })
   sealedAt: Date;
+
+  /** The run that made the seal (`log_seal_run.seq`); null for seals made before runs, and tombstones. */
+  @Column({ name: 'run_seq', type: 'integer', nullable: true })
+  runSeq: number | null;
 }

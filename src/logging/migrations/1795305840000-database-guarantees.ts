@@ -80,6 +80,41 @@ function replaced(sql: string, edits: [from: string, to: string][]): string {
   }, sql);
 }
 
+/**
+ * `logging_purge_sealed()` as this migration makes it: with the owner's rights, under the sealers'
+ * lock, refusing a seal younger than the retention floor.
+ */
+export const PURGE_SEALED_GUARDED_SQL = replaced(PURGE_SEALED_SQL, [
+  ['CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'],
+  ['LANGUAGE plpgsql AS', 'LANGUAGE plpgsql SECURITY DEFINER AS'],
+  [
+    `        PERFORM 1 FROM log_seal`,
+    `        PERFORM pg_advisory_xact_lock(${SEAL_LOCK});
+        PERFORM 1 FROM log_seal`,
+  ],
+  [
+    `        SELECT s.prev_digest INTO first_prev`,
+    `        PERFORM logging_check_retention_floor('logging_purge_sealed', target, last.to_created_at);
+        SELECT s.prev_digest INTO first_prev`,
+  ],
+]);
+
+/**
+ * A statement that makes `functions` resolve names in pg_catalog and the schema being migrated
+ * only, pg_temp last: a session's temporary table never stands in for one of the module's.
+ */
+export function pinSearchPath(functions: readonly string[]): string {
+  return `DO $$
+  DECLARE
+    fn text;
+  BEGIN
+    FOREACH fn IN ARRAY ARRAY[${functions.map((fn) => `'${fn}'`).join(', ')}] LOOP
+      EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp', fn, current_schema());
+    END LOOP;
+  END
+  $$`;
+}
+
 /** The statements of `up`, in order. */
 export const DATABASE_GUARANTEES_UP: readonly string[] = [
   // Who is acting: the role that owns `rel`, directly, inside a SECURITY DEFINER function it owns,
@@ -235,34 +270,14 @@ export const DATABASE_GUARANTEES_UP: readonly string[] = [
     RETURN deleted;
   END
   $$`,
-  replaced(PURGE_SEALED_SQL, [
-    ['CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'],
-    [
-      `        PERFORM 1 FROM log_seal`,
-      `        PERFORM pg_advisory_xact_lock(${SEAL_LOCK});
-        PERFORM 1 FROM log_seal`,
-    ],
-    [
-      `        SELECT s.prev_digest INTO first_prev`,
-      `        PERFORM logging_check_retention_floor('logging_purge_sealed', target, last.to_created_at);
-        SELECT s.prev_digest INTO first_prev`,
-    ],
-  ]),
+  PURGE_SEALED_GUARDED_SQL,
   ...DEFINER_FUNCTIONS.flatMap((fn) => [
     `ALTER FUNCTION ${fn} SECURITY DEFINER`,
     `REVOKE EXECUTE ON FUNCTION ${fn} FROM PUBLIC`,
   ]),
   // The module's functions resolve names in this schema only: a session's temporary table named
   // `firms` or `audit_log_daily` (pg_temp comes first in a default search_path) never stands in.
-  `DO $$
-  DECLARE
-    fn text;
-  BEGIN
-    FOREACH fn IN ARRAY ARRAY[${PINNED_FUNCTIONS.map((fn) => `'${fn}'`).join(', ')}] LOOP
-      EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp', fn, current_schema());
-    END LOOP;
-  END
-  $$`,
+  pinSearchPath(PINNED_FUNCTIONS),
 
   // Time the database vouches for: a row inserted by any role but the owner is dated within
   // logging_clock_bound() of the database clock.

@@ -6,6 +6,7 @@ import { CreateDailyRollups1795305800000 } from './1795305800000-create-daily-ro
 import { CreateLogSeals1795305820000 } from './1795305820000-create-log-seals.js';
 import { DatabaseGuarantees1795305840000 } from './1795305840000-database-guarantees.js';
 import { LedgerRunningBalance1795305860000 } from './1795305860000-ledger-running-balance.js';
+import { SealRuns1795305880000 } from './1795305880000-seal-runs.js';
 
 export {
   AddLlmUsageLogFirmCreatedAtIndex1795305750000,
@@ -16,6 +17,7 @@ export {
   CreateLogSeals1795305820000,
   DatabaseGuarantees1795305840000,
   LedgerRunningBalance1795305860000,
+  SealRuns1795305880000,
 };
 
 /**
@@ -31,4 +33,5 @@ export const LOGGING_MIGRATIONS = [
   CreateLogSeals1795305820000,
   DatabaseGuarantees1795305840000,
   LedgerRunningBalance1795305860000,
+  SealRuns1795305880000,
 ];

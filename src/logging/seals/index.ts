@@ -15,6 +15,7 @@ export type {
   SealProblem,
   SealProblemKind,
   SealQuery,
+  SealRun,
   SealVerification,
   VerifyQuery,
 } from './seal.types.js';
