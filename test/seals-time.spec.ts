@@ -372,4 +372,47 @@ describe('seals that cover time', () => {
       );
     }
   });
+
+  it('a seal never spans two months: retention purges a closed month whole and the chain still verifies', async () => {
+    const { seals } = await app();
+    const firmId = await firm();
+    const at = async (instant: string) =>
+      (
+        await suite.reader.query<{ id: string }>(
+          `INSERT INTO audit_log (firm_id, action, entity_type, created_at)
+           VALUES ($1, 'upload_file', 'uploaded_file', $2::timestamptz) RETURNING id`,
+          [firmId, instant],
+        )
+      ).rows[0].id;
+    await at('2025-09-15T10:00:00Z');
+    await at('2025-10-03T10:00:00Z');
+    await at('2025-10-31T23:59:59.999999Z');
+    const november = await at('2025-11-01T00:00:00Z');
+    await fresh(firmId, 1);
+    const made = await seals.seal({ firmId });
+    const { rows: bounds } = await suite.reader.query<{ to: string }>(
+      `SELECT to_char(to_created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS to
+         FROM log_seal WHERE firm_id = $1 ORDER BY seq`,
+      [firmId],
+    );
+    expect(made.map((seal) => seal.rowCount)).toEqual([1, 2, 1, 1]);
+    expect(bounds.slice(0, 3).map((b) => b.to)).toEqual([
+      '2025-09-30T23:59:59.999999',
+      '2025-10-31T23:59:59.999999',
+      '2025-11-30T23:59:59.999999',
+    ]);
+    // the owner lowers the floor for this test; the months before November go whole
+    await suite.reader.query(
+      `UPDATE logging_retention_floor SET min_age = interval '1 day' WHERE log = 'audit_log'`,
+    );
+    expect(
+      await seals.purge('audit_log', new Date('2025-11-01T00:00:00Z')),
+    ).toEqual({ rows: 3, seals: 2 });
+    const { rows: left } = await suite.reader.query<{ id: string }>(
+      `SELECT id FROM audit_log WHERE firm_id = $1 AND created_at < now() - interval '1 day'`,
+      [firmId],
+    );
+    expect(left).toEqual([{ id: november }]);
+    expect(await seals.verify({ firmId })).toMatchObject({ ok: true });
+  });
 });

@@ -56,6 +56,8 @@ interface Row {
   c0: string;
   ts: string;
   enc: string;
+  /** Where a seal of this row ends at the latest: its UTC month's last microsecond, or the cutoff. */
+  end?: string;
 }
 
 /**
@@ -139,11 +141,14 @@ export async function sealLog(
       rangeCount: 0,
     };
   };
-  /** Ends the open seal at its last row, or with `toCutoff` at the run's cutoff. */
-  const finish = async (toCutoff: boolean) => {
+  /**
+   * Ends the open seal at its last row, or at instant `at` (taking in every row dated up to it):
+   * the end of its rows' month, or the run's cutoff.
+   */
+  const finish = async (at?: string) => {
     if (!open || open.hash.rows === 0) return;
     const { firm, head, hash, lateIds, rangeCount } = open;
-    const last = toCutoff ? { ts: upto, c0: MAX_UUID } : open.last!;
+    const last = at === undefined ? open.last! : { ts: at, c0: MAX_UUID };
     const [seal] = await select<Seal>(
       runner,
       `INSERT INTO ${LOG_SEAL_TABLE} (log, firm_id, seq, from_created_at, from_id, to_created_at,
@@ -185,7 +190,9 @@ export async function sealLog(
   // last seal); every firm's cover is at least the last run over every firm
   await runner.query(
     `DECLARE logging_seal_rows NO SCROLL CURSOR FOR
-       SELECT a.firm_id::text AS firm, ${columns}
+       SELECT a.firm_id::text AS firm, ${columns},
+              least((date_trunc('month', a.created_at AT TIME ZONE 'UTC') + interval '1 month'
+                     - interval '1 microsecond') AT TIME ZONE 'UTC', $3::timestamptz)::text AS end
          FROM ${log} a LEFT JOIN (${HEADS_SQL}) h ON h.firm_id = a.firm_id
          ${coverJoinSql(log, 5, true)}
         WHERE ($2::uuid IS NULL OR a.firm_id = $2::uuid) AND a.created_at <= $3::timestamptz
@@ -208,23 +215,24 @@ export async function sealLog(
       `FETCH ${FETCH} FROM logging_seal_rows`,
     );
     for (const row of rows) {
-      if (open?.firm !== row.firm) {
-        await finish(true);
-        start(row.firm);
+      // A seal never spans two months: retention purges whole seals, and purges by month.
+      if (open && (open.firm !== row.firm || open.last?.end !== row.end)) {
+        await finish(open.last?.end ?? upto);
       }
+      if (!open) start(row.firm);
       open!.hash.add(row.enc);
       open!.rangeCount++;
       open!.last = row;
-      if (open!.rangeCount === options.maxRowsPerSeal) await finish(false);
+      if (open!.rangeCount === options.maxRowsPerSeal) await finish();
     }
     if (rows.length < FETCH) break;
   }
-  await finish(true);
+  await finish(open?.last?.end ?? upto);
   await runner.query('CLOSE logging_seal_rows');
   // firms with late arrivals only
   for (const firm of [...late.keys()]) {
     start(firm);
-    await finish(true);
+    await finish(upto);
   }
   const run = await recordRun(runner, log, firmId, {
     seq: runSeq,
