@@ -198,7 +198,7 @@ describe('append-only logs', () => {
     await client.query('BEGIN');
     try {
       await client.query(
-        `SELECT logging_purge_batch('audit_log', now() - interval '30 days', 10)`,
+        `SELECT logging_purge_batch('audit_log', now() - interval '400 days', 10)`,
       );
       const error = await refused('DELETE FROM audit_log WHERE id = $1', [
         ids.auditId,

@@ -1,16 +1,21 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { IsIn, IsInt, IsUUID, Max } from 'class-validator';
 import { Client } from 'pg';
-import type { DataSource } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
+import { DEMO_MIGRATIONS } from '../src/demo/migrations/index.js';
 import { User } from '../src/demo/entities/index.js';
 import {
   AuditMetadataError,
   CreditIdempotencyConflictError,
   CreditLedgerService,
   CreditRefundError,
+  CreditSnapshotConflictError,
+  type CreditTransactionResult,
   CreditUserNotFoundError,
   InsufficientCreditsError,
   LogEntryValidationError,
+  LOGGING_MIGRATIONS,
 } from '../src/logging/index.js';
 import { resolveLedgerOptions } from '../src/logging/logging.providers.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -18,6 +23,9 @@ import { loggingApp } from './support/logging-app.js';
 import { maskUuids } from './support/leak-finder.js';
 import { seedFirm } from './support/seed.js';
 import { refusal } from './support/sql.js';
+import { schemaSnapshot } from './support/catalog.js';
+
+type CreditWriteOptions = Parameters<CreditLedgerService['deduct']>[1];
 
 /**
  * The credit ledger against a real database: its schema, the per-user serialisation that keeps
@@ -116,10 +124,13 @@ describe('credit ledger', () => {
         { name: 'chk_credit_transaction_feature', type: 'c' },
         { name: 'chk_credit_transaction_idempotency_key', type: 'c' },
         { name: 'chk_credit_transaction_refund_of', type: 'c' },
+        { name: 'chk_credit_transaction_running_balance', type: 'c' },
+        { name: 'chk_credit_transaction_seq', type: 'c' },
         { name: 'fk_credit_transaction_refund_of', type: 'f' },
         { name: 'fk_credit_transaction_user_id', type: 'f' },
         { name: 'pk_credit_transaction', type: 'p' },
         { name: 'uq_credit_transaction_user_id_idempotency_key', type: 'u' },
+        { name: 'uq_credit_transaction_user_id_seq', type: 'u' },
       ]);
       const indexes = await client.query<{ name: string; definition: string }>(
         `SELECT indexname AS name, indexdef AS definition FROM pg_indexes
@@ -143,6 +154,7 @@ describe('credit ledger', () => {
           'uq_credit_transaction_user_id_idempotency_key',
           'btree (user_id, idempotency_key)',
         ],
+        ['uq_credit_transaction_user_id_seq', 'btree (user_id, seq)'],
       ]);
     });
 
@@ -1011,5 +1023,840 @@ describe('credit ledger', () => {
       expect(error.message).toContain('amount (undeclared_key)');
       expect(await rowsOf(userId)).toBe(0);
     });
+  });
+
+  describe('the running balance the database holds', () => {
+    const ISOLATIONS = [
+      'READ COMMITTED',
+      'REPEATABLE READ',
+      'SERIALIZABLE',
+    ] as const;
+
+    /** Resolves for everyone once `count` callers have arrived. */
+    function barrier(count: number): () => Promise<void> {
+      let open!: () => void;
+      const all = new Promise<void>((resolve) => (open = resolve));
+      let arrived = 0;
+      return () => {
+        if (++arrived === count) open();
+        return all;
+      };
+    }
+
+    /**
+     * Checks the user's ledger in the database: places 1..n, each balance the sum of the amounts
+     * up to it, none below zero, and `balance()` the last one. Returns the rows.
+     */
+    async function expectSound(userId: string) {
+      const { rows } = await client.query<{
+        seq: number;
+        operation: string;
+        balance: string;
+        running: string;
+      }>(
+        `SELECT seq, operation, balance::text AS balance,
+                (sum(CASE WHEN operation = 'deduct' THEN -amount::bigint ELSE amount::bigint END)
+                   OVER (ORDER BY seq))::text AS running
+           FROM credit_transaction WHERE user_id = $1 ORDER BY seq`,
+        [userId],
+      );
+      expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
+      for (const row of rows) {
+        expect(row.balance).toBe(row.running);
+        expect(Number(row.balance)).toBeGreaterThanOrEqual(0);
+      }
+      expect(await ledger.balance(userId)).toBe(
+        rows.length === 0 ? 0 : Number(rows[rows.length - 1].balance),
+      );
+      return rows;
+    }
+
+    const staleMessage = (userId: string, isolation: string) =>
+      `credit_transaction: deduct for user ${userId} refused, nothing was written: the user's ledger ` +
+      `changed after this ${isolation} transaction took its snapshot, so the balance it read is stale. ` +
+      `Roll the transaction back and retry it, or pass a READ COMMITTED transaction (or no manager), ` +
+      `which reads the ledger after the user's lock`;
+
+    it("numbers each user's rows and keeps the balance after each one", async () => {
+      const userId = await newUser();
+      const grant = await ledger.grant({
+        userId,
+        amount: 10,
+        idempotencyKey: 'g',
+      });
+      const deduct = await ledger.deduct({
+        userId,
+        amount: 4,
+        feature: 'chat_message',
+        idempotencyKey: 'd',
+      });
+      await ledger.refund({
+        userId,
+        amount: 1,
+        deductId: deduct.id,
+        idempotencyKey: 'r',
+      });
+      const { rows } = await client.query(
+        `SELECT id, seq, balance::text AS balance FROM credit_transaction
+          WHERE user_id = $1 ORDER BY seq`,
+        [userId],
+      );
+      expect(rows).toEqual([
+        { id: grant.id, seq: 1, balance: '10' },
+        { id: deduct.id, seq: 2, balance: '6' },
+        { id: expect.any(String), seq: 3, balance: '7' },
+      ]);
+      await expectSound(userId);
+    });
+
+    it.each(ISOLATIONS)(
+      "%s: 8 racing deducts of 5 from 10 in callers' transactions, 4 rounds: never below zero, and each refusal says why",
+      async (isolation) => {
+        for (let round = 0; round < 4; round++) {
+          const userId = await newUser();
+          await ledger.grant({ userId, amount: 10, idempotencyKey: 'start' });
+          const arrive = barrier(8);
+          const results = await Promise.allSettled(
+            Array.from({ length: 8 }, (_, i) =>
+              dataSource.transaction(isolation, async (manager) => {
+                // the caller's own first statement fixes its snapshot, before the deduct
+                await manager.query(
+                  'SELECT count(*) FROM credit_transaction WHERE user_id = $1',
+                  [userId],
+                );
+                await arrive();
+                return ledger.deduct(
+                  {
+                    userId,
+                    amount: 5,
+                    feature: 'document_generation',
+                    idempotencyKey: `doc-${i}`,
+                  },
+                  { manager },
+                );
+              }),
+            ),
+          );
+          const taken = results.filter((r) => r.status === 'fulfilled');
+          const refused = results
+            .filter((r) => r.status === 'rejected')
+            .map((r) => r.reason as Error);
+          expect(taken.length + refused.length).toBe(8);
+          for (const error of refused) {
+            if (error instanceof InsufficientCreditsError) {
+              expect(error.balance).toBeLessThan(5);
+              expect(error.message).toBe(
+                `credit_transaction: user ${userId} has ${error.balance} credit(s), a deduct of 5 was refused`,
+              );
+            } else {
+              expect(error).toBeInstanceOf(CreditSnapshotConflictError);
+              expect(error).toMatchObject({
+                userId,
+                operation: 'deduct',
+                isolation: isolation.toLowerCase(),
+              });
+              expect(error.message).toBe(staleMessage(userId, isolation));
+            }
+          }
+          const rows = await expectSound(userId);
+          const deducts = rows.filter((r) => r.operation === 'deduct');
+          expect(deducts).toHaveLength(taken.length);
+          expect(Number(rows[rows.length - 1].balance)).toBe(
+            10 - 5 * taken.length,
+          );
+          if (isolation === 'READ COMMITTED') {
+            // each deduct reads the ledger after the lock: two go through, six find 0 left
+            expect(taken).toHaveLength(2);
+            expect(
+              refused.every((e) => e instanceof InsufficientCreditsError),
+            ).toBe(true);
+          } else {
+            // every snapshot predates the first deduct: the first one through makes the others stale
+            expect(taken).toHaveLength(1);
+            expect(
+              refused.filter((e) => e instanceof CreditSnapshotConflictError),
+            ).toHaveLength(7);
+          }
+        }
+      },
+    );
+
+    it('refuses a REPEATABLE READ caller whose snapshot predates the last write, writes nothing, and its retry goes through', async () => {
+      const userId = await newUser();
+      await ledger.grant({ userId, amount: 10, idempotencyKey: 'start' });
+      const deduct = (key: string, options?: CreditWriteOptions) =>
+        ledger.deduct(
+          {
+            userId,
+            amount: 5,
+            feature: 'document_generation',
+            idempotencyKey: key,
+          },
+          options,
+        );
+      const inTransaction = (key: string, before?: () => Promise<unknown>) =>
+        dataSource.transaction('REPEATABLE READ', async (manager) => {
+          await manager.query('SELECT 1 FROM users WHERE id = $1', [userId]);
+          await before?.();
+          return deduct(key, { manager });
+        });
+
+      // another deduct commits after the caller's snapshot
+      const error = await failure(
+        inTransaction('doc-2', () => deduct('doc-1')),
+      );
+      expect(error).toBeInstanceOf(CreditSnapshotConflictError);
+      expect(error.message).toBe(staleMessage(userId, 'REPEATABLE READ'));
+      expect((error as CreditSnapshotConflictError).cause).toMatchObject({
+        code: '23505',
+        constraint: 'uq_credit_transaction_user_id_seq',
+      });
+      expect(await rowsOf(userId)).toBe(2);
+      // the fix the error names: retry the transaction, or read committed
+      await expect(inTransaction('doc-2')).resolves.toMatchObject({
+        balance: 0,
+      });
+      await expectSound(userId);
+    });
+
+    it('replays as before: a key recorded after the snapshot is refused as stale, and the retry returns the first result', async () => {
+      const userId = await newUser();
+      await ledger.grant({ userId, amount: 10, idempotencyKey: 'start' });
+      const click = (amount: number, options?: CreditWriteOptions) =>
+        ledger.deduct(
+          {
+            userId,
+            amount,
+            feature: 'chat_tool_call',
+            idempotencyKey: 'click',
+          },
+          options,
+        );
+      let first: CreditTransactionResult | undefined;
+      const error = await failure(
+        dataSource.transaction('REPEATABLE READ', async (manager) => {
+          await manager.query('SELECT 1 FROM users WHERE id = $1', [userId]);
+          first = await click(3);
+          return click(3, { manager });
+        }),
+      );
+      expect(error).toBeInstanceOf(CreditSnapshotConflictError);
+      expect((error as CreditSnapshotConflictError).cause).toMatchObject({
+        code: '23505',
+      });
+      await ledger.grant({ userId, amount: 1, idempotencyKey: 'later' });
+      const replayed = await dataSource.transaction(
+        'REPEATABLE READ',
+        (manager) => click(3, { manager }),
+      );
+      expect(replayed).toEqual(first);
+      expect(replayed.balance).toBe(7);
+      // the same key with another amount: the conflict of today
+      const conflict = await failure(
+        dataSource.transaction('SERIALIZABLE', (manager) =>
+          click(4, { manager }),
+        ),
+      );
+      expect(conflict).toBeInstanceOf(CreditIdempotencyConflictError);
+      expect(conflict).toMatchObject({ fields: ['amount'] });
+      expect(await rowsOf(userId)).toBe(3);
+      await expectSound(userId);
+    });
+
+    it.each(ISOLATIONS)(
+      "%s: a plain overdraft is InsufficientCreditsError, and the caller's transaction goes on",
+      async (isolation) => {
+        const userId = await newUser();
+        await ledger.grant({ userId, amount: 3, idempotencyKey: 'start' });
+        const result = await dataSource.transaction(
+          isolation,
+          async (manager) => {
+            await manager.query('SELECT 1 FROM users WHERE id = $1', [userId]);
+            const error = await failure(
+              ledger.deduct(
+                {
+                  userId,
+                  amount: 5,
+                  feature: 'chat_message',
+                  idempotencyKey: 'big',
+                },
+                { manager },
+              ),
+            );
+            expect(error).toBeInstanceOf(InsufficientCreditsError);
+            expect(error.message).toBe(
+              `credit_transaction: user ${userId} has 3 credit(s), a deduct of 5 was refused`,
+            );
+            return ledger.deduct(
+              {
+                userId,
+                amount: 3,
+                feature: 'chat_message',
+                idempotencyKey: 'fits',
+              },
+              { manager },
+            );
+          },
+        );
+        expect(result.balance).toBe(0);
+        await expectSound(userId);
+      },
+    );
+
+    it("retries its own transaction when a writer without the user's lock took the next place first", async () => {
+      const userId = await newUser();
+      await ledger.grant({ userId, amount: 10, idempotencyKey: 'start' });
+      const raw = new Client({ connectionString: database.url });
+      await raw.connect();
+      try {
+        // a writer that takes no lock: its row (seq 2) is in flight, not yet committed
+        await raw.query('BEGIN');
+        await raw.query(
+          `INSERT INTO credit_transaction (user_id, operation, feature, amount, idempotency_key)
+           VALUES ($1, 'deduct', 'chat_message', 4, 'raw')`,
+          [userId],
+        );
+        const deduct = ledger.deduct({
+          userId,
+          amount: 5,
+          feature: 'chat_message',
+          idempotencyKey: 'module',
+        });
+        // the module's insert of seq 2 waits on the unique index for the writer's outcome
+        for (let waiting = false; !waiting;) {
+          const { rows } = await client.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'
+                AND query LIKE 'INSERT INTO "credit_transaction"%'`,
+          );
+          waiting = rows[0].n === 1;
+        }
+        await raw.query('COMMIT');
+        await expect(deduct).resolves.toMatchObject({ balance: 1 });
+      } finally {
+        await raw.end();
+      }
+      const rows = await expectSound(userId);
+      expect(rows.map((r) => r.balance)).toEqual(['10', '6', '1']);
+    });
+
+    it("runs its own transactions READ COMMITTED where the server's default is REPEATABLE READ: 2 of 8 deducts of 5 from 10, the rest insufficient", async () => {
+      const repeatable = await new DataSource({
+        ...demoDataSourceOptions(database.url),
+        extra: {
+          options: '-c default_transaction_isolation=repeatable\\ read',
+        },
+      }).initialize();
+      try {
+        expect(
+          await repeatable.query(
+            `SELECT current_setting('default_transaction_isolation') AS isolation`,
+          ),
+        ).toEqual([{ isolation: 'repeatable read' }]);
+        const own = new CreditLedgerService(
+          repeatable,
+          resolveLedgerOptions({}),
+        );
+        const userId = await newUser();
+        await own.grant({ userId, amount: 10, idempotencyKey: 'start' });
+        const results = await Promise.allSettled(
+          Array.from({ length: 8 }, (_, i) =>
+            own.deduct({
+              userId,
+              amount: 5,
+              feature: 'chat_message',
+              idempotencyKey: `m-${i}`,
+            }),
+          ),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+        for (const r of results.filter((r) => r.status === 'rejected')) {
+          expect(r.reason).toBeInstanceOf(InsufficientCreditsError);
+          expect(r.reason).toMatchObject({ balance: 0, amount: 5 });
+        }
+        await expectSound(userId);
+      } finally {
+        await repeatable.destroy();
+      }
+    });
+
+    describe('against the application role: direct SQL with the usual CRUD grants', () => {
+      const role = `ledger_app_${randomBytes(6).toString('hex')}`;
+      const password = randomBytes(12).toString('hex');
+      const sessions: Client[] = [];
+      let userId: string;
+
+      /** A new connection as the application role. */
+      async function connectAsApp(): Promise<Client> {
+        const url = new URL(database.url);
+        url.username = role;
+        url.password = password;
+        const session = new Client({ connectionString: url.toString() });
+        await session.connect();
+        sessions.push(session);
+        return session;
+      }
+
+      let appSql: Client;
+      const refusedAsApp = (sql: string, parameters?: unknown[]) =>
+        refusal(appSql, sql, parameters);
+      const ledgerRows = async (user: string) =>
+        (
+          await client.query<Record<string, unknown>>(
+            `SELECT * FROM credit_transaction WHERE user_id = $1 ORDER BY seq`,
+            [user],
+          )
+        ).rows;
+      const INSERT = `INSERT INTO credit_transaction
+        (user_id, operation, feature, amount, refund_of, idempotency_key, seq, balance)
+        VALUES ($1, $2, $3, $4, NULL, $5, $6, $7)`;
+
+      beforeAll(async () => {
+        await client.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+        await client.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+        await client.query(
+          `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`,
+        );
+        await client.query(
+          `GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO ${role}`,
+        );
+        appSql = await connectAsApp();
+        userId = await newUser();
+        await ledger.grant({ userId, amount: 10, idempotencyKey: 'g' });
+        await ledger.deduct({
+          userId,
+          amount: 4,
+          feature: 'chat_message',
+          idempotencyKey: 'd',
+        }); // seq 2, balance 6
+      });
+      afterAll(async () => {
+        for (const session of sessions) await session.end();
+        await client.query(`DROP OWNED BY ${role}`);
+        await client.query(`DROP ROLE ${role}`);
+      });
+
+      it.each([
+        [
+          'a wrong balance',
+          ['deduct', 'chat_message', 2, 'k', 3, 5],
+          '23514',
+          /^credit_transaction: balance 5 of user \S+ at seq 3 is not 4 \(the balance before it, 6, with the deduct of 2\)$/,
+        ],
+        [
+          'a grant claiming more than it adds',
+          ['grant', null, 1, 'k', 3, 100],
+          '23514',
+          /^credit_transaction: balance 100 of user \S+ at seq 3 is not 7 \(the balance before it, 6, with the grant of 1\)$/,
+        ],
+        [
+          'a second successor of row 1 (a fork)',
+          ['deduct', 'chat_message', 1, 'k', 2, 9],
+          '23505',
+          /violates unique constraint "uq_credit_transaction_user_id_seq"/,
+        ],
+        [
+          'a second first row (a fork)',
+          ['grant', null, 10, 'k', 1, 10],
+          '23505',
+          /violates unique constraint "uq_credit_transaction_user_id_seq"/,
+        ],
+        [
+          'a row continuing no row',
+          ['grant', null, 1, 'k', 5, 7],
+          '23503',
+          /^credit_transaction: seq 5 of user \S+ continues no row of that user \(the user's last row is seq 2\)$/,
+        ],
+        [
+          'a deduct taking the balance below zero, balance given',
+          ['deduct', 'chat_message', 7, 'k', 3, -1],
+          '23514',
+          /violates check constraint "chk_credit_transaction_running_balance"/,
+        ],
+        [
+          'a deduct taking the balance below zero, balance left to the database',
+          ['deduct', 'chat_message', 7, 'k', null, null],
+          '23514',
+          /violates check constraint "chk_credit_transaction_running_balance"/,
+        ],
+      ])(
+        'refuses %s, and nothing is written',
+        async (_, values, code, message) => {
+          const before = await ledgerRows(userId);
+          const error = await refusedAsApp(INSERT, [userId, ...values]);
+          expect(error.code).toBe(code);
+          expect(error.message).toMatch(message);
+          expect(await ledgerRows(userId)).toEqual(before);
+        },
+      );
+
+      it('checks against the real ledger, not a temporary table of the same name', async () => {
+        const user = await newUser();
+        await ledger.grant({ userId: user, amount: 6, idempotencyKey: 'g' });
+        const session = await connectAsApp();
+        // a temporary table comes first in the session's search_path: it claims a richer head
+        await session.query(
+          `CREATE TEMPORARY TABLE credit_transaction (user_id uuid, seq integer, balance bigint)`,
+        );
+        await session.query(
+          `INSERT INTO credit_transaction VALUES ($1, 1, 1000000)`,
+          [user],
+        );
+        const insert = (seq: number | null, balance: number | null) =>
+          session.query<{ seq: number; balance: string }>(
+            `INSERT INTO public.credit_transaction (user_id, operation, amount, idempotency_key, seq, balance)
+             VALUES ($1, 'grant', 1, $2, $3, $4) RETURNING seq, balance::text AS balance`,
+            [user, `k-${seq}`, seq, balance],
+          );
+        const error = await insert(2, 1000001).then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+        expect(error?.message).toBe(
+          `credit_transaction: balance 1000001 of user ${user} at seq 2 is not 7 (the balance before it, 6, with the grant of 1)`,
+        );
+        const { rows } = await insert(null, null);
+        expect(rows).toEqual([{ seq: 2, balance: '7' }]);
+        await expectSound(user);
+      });
+
+      it("refuses a row continuing another user's ledger", async () => {
+        const other = await newUser();
+        const error = await refusedAsApp(INSERT, [
+          other,
+          'grant',
+          null,
+          5,
+          'k',
+          2,
+          15,
+        ]);
+        expect(error.code).toBe('23503');
+        expect(error.message).toContain(
+          `seq 2 of user ${other} continues no row of that user (the user's last row is seq 0)`,
+        );
+        expect(await ledgerRows(other)).toEqual([]);
+      });
+
+      it('cannot rewrite the chain: UPDATE and DELETE are refused, and so are turning off or dropping the trigger', async () => {
+        const before = await ledgerRows(userId);
+        for (const sql of [
+          `UPDATE credit_transaction SET balance = balance + 100 WHERE user_id = $1`,
+          `UPDATE credit_transaction SET seq = seq + 10 WHERE user_id = $1`,
+          `DELETE FROM credit_transaction WHERE user_id = $1 AND seq = 2`,
+        ]) {
+          expect((await refusedAsApp(sql, [userId])).code).toBe('42501');
+        }
+        for (const sql of [
+          `ALTER TABLE credit_transaction DISABLE TRIGGER trg_credit_transaction_running_balance`,
+          `DROP TRIGGER trg_credit_transaction_running_balance ON credit_transaction`,
+          `ALTER TABLE credit_transaction DROP CONSTRAINT chk_credit_transaction_running_balance`,
+        ]) {
+          const error = await refusedAsApp(sql);
+          expect(error.code).toBe('42501');
+          expect(error.message).toMatch(
+            /^must be owner of (table|relation) credit_transaction$/,
+          );
+        }
+        expect(await ledgerRows(userId)).toEqual(before);
+      });
+
+      it('sets seq and balance when a row leaves them out, one after the other within a statement', async () => {
+        const user = await newUser();
+        await ledger.grant({ userId: user, amount: 10, idempotencyKey: 'g' });
+        const { rows } = await appSql.query(
+          `INSERT INTO credit_transaction (user_id, operation, feature, amount, idempotency_key)
+           VALUES ($1, 'deduct', 'chat_message', 3, 'a'), ($1, 'grant', NULL, 5, 'b'),
+                  ($1, 'deduct', 'chat_message', 12, 'c')
+           RETURNING idempotency_key, seq, balance::text AS balance`,
+          [user],
+        );
+        expect(rows).toEqual([
+          { idempotency_key: 'a', seq: 2, balance: '7' },
+          { idempotency_key: 'b', seq: 3, balance: '12' },
+          { idempotency_key: 'c', seq: 4, balance: '0' },
+        ]);
+        expect(await ledger.balance(user)).toBe(0);
+        await expectSound(user);
+      });
+
+      it('refuses the second of two REPEATABLE READ transactions spending the same credits without the lock', async () => {
+        const user = await newUser();
+        await ledger.grant({ userId: user, amount: 10, idempotencyKey: 'g' });
+        const [first, second] = [appSql, await connectAsApp()];
+        const spend = (session: Client, key: string) =>
+          session.query(
+            `INSERT INTO credit_transaction (user_id, operation, feature, amount, idempotency_key)
+             VALUES ($1, 'deduct', 'chat_message', 10, $2)`,
+            [user, key],
+          );
+        for (const session of [first, second]) {
+          await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+          await session.query(
+            'SELECT sum(amount) FROM credit_transaction WHERE user_id = $1',
+            [user],
+          );
+        }
+        await spend(first, 'first');
+        await first.query('COMMIT');
+        // the second still sees 10 credits in its snapshot, and continues row 1 as the first did
+        const error = await spend(second, 'second').then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        await second.query('ROLLBACK');
+        expect(error).toMatchObject({
+          code: '23505',
+          constraint: 'uq_credit_transaction_user_id_seq',
+        });
+        const rows = await expectSound(user);
+        expect(rows.map((r) => r.balance)).toEqual(['10', '0']);
+      });
+    });
+  });
+});
+
+describe('LedgerRunningBalance1795305860000 on a ledger with rows', () => {
+  const ours = LOGGING_MIGRATIONS.findIndex(
+    (m) => m.name === 'LedgerRunningBalance1795305860000',
+  );
+  const opened: { database: TestDatabase; dataSources: DataSource[] }[] = [];
+
+  afterAll(async () => {
+    for (const { database, dataSources } of opened) {
+      for (const d of dataSources) if (d.isInitialized) await d.destroy();
+      await database.drop();
+    }
+  });
+
+  /** A database migrated up to the migration before this one, and a seeded user maker. */
+  async function ledgerBefore() {
+    const database = await createTestDatabase({ migrated: false });
+    const before = await new DataSource({
+      ...demoDataSourceOptions(database.url),
+      migrations: [...DEMO_MIGRATIONS, ...LOGGING_MIGRATIONS.slice(0, ours)],
+    }).initialize();
+    const entry = { database, dataSources: [before] };
+    opened.push(entry);
+    await before.runMigrations();
+    const newUser = async () =>
+      (await seedFirm(before, `backfill-${randomUUID()}`)).userId;
+    /** Inserts a row as the owner, dated `day` (2026-01-dd); returns its id. */
+    const insert = async (
+      userId: string,
+      operation: string,
+      amount: number,
+      day: string,
+      extra: { id?: string; refundOf?: string } = {},
+    ) => {
+      const [row] = await before.query<{ id: string }[]>(
+        `INSERT INTO credit_transaction
+           (id, user_id, operation, feature, amount, refund_of, idempotency_key, created_at)
+         VALUES (coalesce($1::uuid, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8)
+         RETURNING id`,
+        [
+          extra.id ?? null,
+          userId,
+          operation,
+          operation === 'grant' ? null : 'chat_message',
+          amount,
+          extra.refundOf ?? null,
+          randomUUID(),
+          `2026-01-${day}Z`,
+        ],
+      );
+      return row.id;
+    };
+    /** What TypeORM reports of the migrations (a failure included), kept off the console. */
+    const migrationLog: string[] = [];
+    /** Runs this migration (and no later one); `revert` then undoes it. */
+    const migrateOurs = async (revert = false) => {
+      const after = new DataSource({
+        ...demoDataSourceOptions(database.url),
+        migrations: [
+          ...DEMO_MIGRATIONS,
+          ...LOGGING_MIGRATIONS.slice(0, ours + 1),
+        ],
+        logger: {
+          logQuery: () => undefined,
+          logQueryError: () => undefined,
+          logQuerySlow: () => undefined,
+          logSchemaBuild: () => undefined,
+          logMigration: (message: string) => void migrationLog.push(message),
+          log: () => undefined,
+        },
+      });
+      entry.dataSources.push(after);
+      await after.initialize();
+      try {
+        const ran = await after.runMigrations();
+        if (revert) await after.undoLastMigration();
+        return ran;
+      } finally {
+        await after.destroy();
+      }
+    };
+    const chainOf = async (userId: string) =>
+      (
+        await before.query<{ id: string; seq: number; balance: string }[]>(
+          `SELECT id, seq, balance::text AS balance FROM credit_transaction
+            WHERE user_id = $1 ORDER BY seq`,
+          [userId],
+        )
+      ).map((r) => [r.id, r.seq, r.balance]);
+    return { before, newUser, insert, migrateOurs, migrationLog, chainOf };
+  }
+
+  it('numbers and sums the existing rows per user in (created_at, id) order, and the ledger goes on from them', async () => {
+    const { before, newUser, insert, migrateOurs, chainOf } =
+      await ledgerBefore();
+    const a = await newUser();
+    const a1 = await insert(a, 'grant', 10, '01T00:00:00');
+    const a3 = await insert(a, 'deduct', 4, '03T00:00:00');
+    const a2 = await insert(a, 'grant', 5, '02T00:00:00');
+    const a4 = await insert(a, 'refund', 2, '04T00:00:00', { refundOf: a3 });
+    // b: two grants at the same instant, ordered by id
+    const b = await newUser();
+    const high = await insert(b, 'grant', 2, '05T00:00:00', {
+      id: 'ffffffff-ffff-4fff-bfff-ffffffffffff',
+    });
+    const low = await insert(b, 'grant', 1, '05T00:00:00', {
+      id: '00000000-0000-4000-8000-000000000000',
+    });
+    const b3 = await insert(b, 'deduct', 3, '06T00:00:00');
+    const none = await newUser();
+
+    const ran = await migrateOurs();
+    expect(ran.map((m) => m.name)).toEqual([
+      'LedgerRunningBalance1795305860000',
+    ]);
+    expect(await chainOf(a)).toEqual([
+      [a1, 1, '10'],
+      [a2, 2, '15'],
+      [a3, 3, '11'],
+      [a4, 4, '13'],
+    ]);
+    expect(await chainOf(b)).toEqual([
+      [low, 1, '1'],
+      [high, 2, '3'],
+      [b3, 3, '0'],
+    ]);
+    // append-only again, and the ledger continues each chain
+    const [trigger] = await before.query<{ enabled: string }[]>(
+      `SELECT tgenabled AS enabled FROM pg_trigger WHERE tgname = 'trg_credit_transaction_append_only'`,
+    );
+    expect(trigger.enabled).toBe('O');
+    const error = await before
+      .query(`UPDATE credit_transaction SET balance = 0 WHERE id = $1`, [a1])
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toMatchObject({ code: '42501' });
+    const ledger = new CreditLedgerService(before, resolveLedgerOptions({}));
+    expect(await ledger.balance(a)).toBe(13);
+    expect(await ledger.balance(none)).toBe(0);
+    await expect(
+      ledger.deduct({
+        userId: a,
+        amount: 13,
+        feature: 'chat_message',
+        idempotencyKey: 'all',
+      }),
+    ).resolves.toMatchObject({ balance: 0 });
+    await expect(
+      ledger.grant({ userId: none, amount: 1, idempotencyKey: 'first' }),
+    ).resolves.toMatchObject({ balance: 1 });
+    expect(
+      (await chainOf(a)).map(([, seq, balance]) => [seq, balance]),
+    ).toEqual([
+      [1, '10'],
+      [2, '15'],
+      [3, '11'],
+      [4, '13'],
+      [5, '0'],
+    ]);
+    expect((await chainOf(none)).map(([, seq]) => seq)).toEqual([1]);
+  });
+
+  it('refuses a ledger that goes below zero, changing nothing, and names the user and the correction that lets it run', async () => {
+    const { before, newUser, insert, migrateOurs, migrationLog, chainOf } =
+      await ledgerBefore();
+    const fine = await newUser();
+    await insert(fine, 'grant', 3, '01T00:00:00');
+    const overdrawn = await newUser();
+    const g1 = await insert(overdrawn, 'grant', 5, '01T00:00:00');
+    const d = await insert(overdrawn, 'deduct', 8, '02T00:00:00');
+    const g2 = await insert(overdrawn, 'grant', 10, '03T00:00:00');
+
+    const error = (await migrateOurs().then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error;
+    expect(error).toBeInstanceOf(Error);
+    expect(error.message).toContain(
+      `LedgerRunningBalance1795305860000: the credit ledger of user ${overdrawn} goes below zero ` +
+        `(balance -3 after row ${d} of 2026-01-02T00:00:00.000000Z)`,
+    );
+    expect(error.message).toContain('Nothing was changed.');
+    expect(migrationLog).toContain(
+      `Migration "LedgerRunningBalance1795305860000" failed, error: ${error.message}`,
+    );
+    expect(error.message).toContain(
+      `a grant of 3 credit(s) dated just before that row`,
+    );
+    // nothing changed: no new column, the migration not recorded, the trigger on
+    const columns = await before.query(
+      `SELECT column_name FROM information_schema.columns
+        WHERE table_name = 'credit_transaction' AND column_name IN ('seq', 'balance')`,
+    );
+    expect(columns).toEqual([]);
+    const recorded = await before.query<{ name: string }[]>(
+      `SELECT name FROM migrations WHERE name = 'LedgerRunningBalance1795305860000'`,
+    );
+    expect(recorded).toEqual([]);
+    const [trigger] = await before.query<{ enabled: string }[]>(
+      `SELECT tgenabled AS enabled FROM pg_trigger WHERE tgname = 'trg_credit_transaction_append_only'`,
+    );
+    expect(trigger.enabled).toBe('O');
+
+    // the correction the message gives, as the owner; then the migration runs
+    const correction = /INSERT INTO credit_transaction .*?\);/.exec(
+      error.message,
+    );
+    expect(correction).not.toBeNull();
+    await before.query(correction![0]);
+    await expect(migrateOurs()).resolves.toHaveLength(1);
+    const chain = await chainOf(overdrawn);
+    expect(
+      chain.map(([id, seq, balance]) => [
+        id === g1 || id === d || id === g2 ? id : 'correction',
+        seq,
+        balance,
+      ]),
+    ).toEqual([
+      [g1, 1, '5'],
+      ['correction', 2, '8'],
+      [d, 3, '0'],
+      [g2, 4, '10'],
+    ]);
+    expect(
+      (await chainOf(fine)).map(([, seq, balance]) => [seq, balance]),
+    ).toEqual([[1, '3']]);
+  });
+
+  it('reverts to the schema before it, keeping the rows', async () => {
+    const { before, newUser, insert, migrateOurs } = await ledgerBefore();
+    const user = await newUser();
+    await insert(user, 'grant', 7, '01T00:00:00');
+    const rowsBefore = await before.query(
+      'SELECT * FROM credit_transaction ORDER BY id',
+    );
+    const schema = await schemaSnapshot(before);
+    await migrateOurs(true);
+    expect(await schemaSnapshot(before)).toEqual(schema);
+    expect(
+      await before.query('SELECT * FROM credit_transaction ORDER BY id'),
+    ).toEqual(rowsBefore);
   });
 });

@@ -19,6 +19,7 @@ import {
 } from '../src/logging/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { captureLogs } from './support/logs.js';
+import { SINGLE_ROLE } from './support/roles.js';
 import { childEnv, finished, run, waitForOutput } from './support/processes.js';
 import { seedFirm } from './support/seed.js';
 import { TcpProxy } from './support/tcp-proxy.js';
@@ -87,6 +88,7 @@ describe('the database goes away', () => {
           extra: { connectionTimeoutMillis: 1_000 },
         }),
         LoggingModule.forRoot({
+          ...SINGLE_ROLE,
           ...options,
           audit: {
             ...options.audit,

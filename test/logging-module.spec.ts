@@ -24,6 +24,7 @@ import {
   LlmUsageDailyProject,
   LlmUsageLog,
   LogSeal,
+  LogSealRun,
   RetentionHorizon,
 } from '../src/logging/entities/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -62,6 +63,7 @@ describe('LoggingModule', () => {
       AuditLogDaily,
       RetentionHorizon,
       LogSeal,
+      LogSealRun,
     ]);
     expect(LOGGING_MIGRATIONS.map((m) => m.name)).toEqual([
       'CreateLoggingTables1795305660000',
@@ -71,6 +73,8 @@ describe('LoggingModule', () => {
       'CreateDailyRollups1795305800000',
       'CreateLogSeals1795305820000',
       'DatabaseGuarantees1795305840000',
+      'LedgerRunningBalance1795305860000',
+      'SealRuns1795305880000',
       'SealReferenceGroups1795305900000',
     ]);
   });

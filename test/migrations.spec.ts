@@ -41,6 +41,8 @@ describe('migrations', () => {
       'llm_usage_daily_project',
       'llm_usage_log',
       'log_seal',
+      'log_seal_run',
+      'logging_retention_floor',
       'logging_retention_horizon',
       'users',
     ]);
@@ -60,7 +62,7 @@ describe('migrations', () => {
     }
     const sealed = await schemaSnapshot(dataSource);
     expect(JSON.stringify(sealed)).not.toMatch(
-      /logging_owner_acts|logging_clock_bound|logging_holds_seal_lock/,
+      /logging_owner_acts|logging_clock_bound|logging_holds_seal_lock|retention_floor|trg_\w+_created_at|requires_lock/,
     );
     expect((sealed.triggers as { name: string }[]).map((t) => t.name)).toEqual([
       'trg_audit_log_append_only',

@@ -178,7 +178,7 @@ describe('migrated schema', () => {
   });
 
   describe('credit_transaction', () => {
-    it("has the seed's columns, the idempotency key and the refunded deduct, with type, nullability and default", async () => {
+    it("has the seed's columns, the idempotency key, the refunded deduct and the running balance, with type, nullability and default", async () => {
       expect(await columnsOf(dataSource, 'credit_transaction')).toEqual([
         col('id', 'uuid', true, 'gen_random_uuid()'),
         col('user_id', 'uuid', true),
@@ -189,10 +189,12 @@ describe('migrated schema', () => {
         col('idempotency_key', 'text', true),
         col('metadata', 'jsonb', false),
         col('created_at', 'timestamp with time zone', true, 'now()'),
+        col('seq', 'integer', true),
+        col('balance', 'bigint', true),
       ]);
     });
 
-    it('has the primary key, the foreign keys, the unique idempotency key and the CHECKs', async () => {
+    it('has the primary key, the foreign keys, the unique idempotency key and place, and the CHECKs', async () => {
       expect(await constraintsOf(dataSource, 'credit_transaction')).toEqual({
         chk_credit_transaction_amount: 'CHECK ((amount > 0))',
         chk_credit_transaction_feature:
@@ -201,6 +203,8 @@ describe('migrated schema', () => {
           'CHECK (((char_length(idempotency_key) >= 1) AND (char_length(idempotency_key) <= 128)))',
         chk_credit_transaction_refund_of:
           "CHECK (((operation = 'refund'::credit_operation_type) = (refund_of IS NOT NULL)))",
+        chk_credit_transaction_running_balance: 'CHECK ((balance >= 0))',
+        chk_credit_transaction_seq: 'CHECK ((seq >= 1))',
         fk_credit_transaction_refund_of:
           'FOREIGN KEY (refund_of) REFERENCES credit_transaction(id)',
         fk_credit_transaction_user_id:
@@ -208,15 +212,18 @@ describe('migrated schema', () => {
         pk_credit_transaction: 'PRIMARY KEY (id)',
         uq_credit_transaction_user_id_idempotency_key:
           'UNIQUE (user_id, idempotency_key)',
+        uq_credit_transaction_user_id_seq: 'UNIQUE (user_id, seq)',
       });
     });
 
-    it("has the seed's three indexes and one on refund_of besides the primary key and the unique key", async () => {
+    it("has the seed's three indexes and one on refund_of besides the primary key and the unique keys", async () => {
       expect(await indexesOf(dataSource, 'credit_transaction')).toEqual({
         pk_credit_transaction:
           'CREATE UNIQUE INDEX pk_credit_transaction ON public.credit_transaction USING btree (id)',
         uq_credit_transaction_user_id_idempotency_key:
           'CREATE UNIQUE INDEX uq_credit_transaction_user_id_idempotency_key ON public.credit_transaction USING btree (user_id, idempotency_key)',
+        uq_credit_transaction_user_id_seq:
+          'CREATE UNIQUE INDEX uq_credit_transaction_user_id_seq ON public.credit_transaction USING btree (user_id, seq)',
         idx_credit_transaction_user_id:
           'CREATE INDEX idx_credit_transaction_user_id ON public.credit_transaction USING btree (user_id)',
         idx_credit_transaction_created_at:

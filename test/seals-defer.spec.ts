@@ -37,7 +37,7 @@ describe('background sealing gives way to the writer', () => {
   async function auditRows(firmId: string, count: number): Promise<void> {
     await suite.reader.query(
       `INSERT INTO audit_log (firm_id, action, entity_type, created_at)
-       SELECT $1, 'upload_file', 'uploaded_file', now() - interval '1 minute' + i * interval '1 ms'
+       SELECT $1, 'upload_file', 'uploaded_file', clock_timestamp()
          FROM generate_series(1, $2) AS i`,
       [firmId, count],
     );

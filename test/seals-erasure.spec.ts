@@ -5,6 +5,7 @@ import type { SealableLog } from '../src/logging/seals/seal-encoding.js';
 import { dataSourceFor } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
 import { childEnv, run } from './support/processes.js';
+import { createAppRole } from './support/roles.js';
 import { databaseSuite } from './support/suite.js';
 
 /**
@@ -48,19 +49,24 @@ describe('seals: erasure is not tampering', () => {
     return { firmId: id, a: await user(), b: await user(), p };
   }
 
-  /** One audit row of `firmId` by `user`, `daysAgo` days and `i` seconds ago; returns its id. */
+  /**
+   * One audit row of `firmId` by `user`, dated `daysAgo` days and `i` seconds ago, or, without
+   * `daysAgo`, at the database clock when inserted (after the last run's cutoff); returns its id.
+   */
   async function auditRow(
     firmId: string,
     user: string | null,
     i: number,
-    daysAgo = 2,
+    daysAgo?: number,
   ) {
     const [{ id }] = await q<{ id: string }>(
       `INSERT INTO audit_log (firm_id, user_id, action, entity_type, metadata, ip_address, created_at)
        VALUES ($1, $2, 'upload_file', 'uploaded_file', jsonb_build_object('pages', $3::int),
-               '10.0.0.' || $3::int, now() - $4::int * interval '1 day' + $3::int * interval '1 second')
+               '10.0.0.' || $3::int,
+               coalesce(now() - $4::int * interval '1 day' + $3::int * interval '1 second',
+                        clock_timestamp()))
        RETURNING id`,
-      [firmId, user, i, daysAgo],
+      [firmId, user, i, daysAgo ?? null],
     );
     return id;
   }
@@ -83,8 +89,9 @@ describe('seals: erasure is not tampering', () => {
     );
 
   /**
-   * A firm with two sealed seals of audit rows: seal 1 by a (3 rows), b (2) and nobody (1), seal 2
-   * by a (1) and b (1). Returns the row ids per seal and user.
+   * A firm with two seals of audit rows, made by two runs: seal 1 by a (3 rows), b (2) and nobody
+   * (1), dated 3 days ago; seal 2 by a (1) and b (1), dated when written. Returns the row ids per
+   * seal and user.
    */
   async function sealedFirm() {
     const seals = await app();
@@ -103,8 +110,8 @@ describe('seals: erasure is not tampering', () => {
     one.a.push(await auditRow(f.firmId, f.a, 6, 3));
     await seals.seal({ firmId: f.firmId, log: 'audit_log' });
     const two = {
-      a: [await auditRow(f.firmId, f.a, 1, 2)],
-      b: [await auditRow(f.firmId, f.b, 2, 2)],
+      a: [await auditRow(f.firmId, f.a, 1)],
+      b: [await auditRow(f.firmId, f.b, 2)],
     };
     await seals.seal({ firmId: f.firmId, log: 'audit_log' });
     expect(await seals.verify({ firmId: f.firmId })).toMatchObject({
@@ -181,8 +188,8 @@ describe('seals: erasure is not tampering', () => {
     const [all] = (await seals.verifyAll()).filter((v) => v.firmId === firmId);
     expect(all).toEqual(verdict);
 
-    // the chain goes on: rows after the erasure seal and verify
-    await auditRow(firmId, null, 1, 1);
+    // the chain goes on: rows written after the erasure seal and verify
+    await auditRow(firmId, null, 1);
     const [third] = await seals.seal({ firmId, log: 'audit_log' });
     expect(third).toMatchObject({ seq: 3, rowCount: 1 });
     expect(await seals.verify({ firmId })).toMatchObject({
@@ -280,6 +287,50 @@ describe('seals: erasure is not tampering', () => {
       ok: false,
       problem: { seq: 1, kind: 'row-edited' },
     });
+  });
+
+  it('through an application role with the usual CRUD grants: it cannot null a reference itself; its deletion of a user is an erasure, verified as that role', async () => {
+    const { firmId, a, one } = await sealedFirm();
+    const role = await createAppRole(suite.url, 'crud');
+    try {
+      const app = await role.connect();
+      for (const [sql, parameters] of [
+        [`UPDATE audit_log SET user_id = NULL WHERE id = $1`, [one.b[0]]],
+        [`UPDATE audit_log SET user_id = $2 WHERE id = $1`, [one.none[0], a]],
+      ] as const) {
+        await expect(app.query(sql, [...parameters])).rejects.toMatchObject({
+          code: '42501',
+        });
+      }
+      // the foreign key's ON DELETE SET NULL runs for the app role's delete
+      await app.query('DELETE FROM users WHERE id = $1', [a]);
+      const [{ n }] = await q<{ n: number }>(
+        `SELECT count(*)::int AS n FROM audit_log WHERE firm_id = $1 AND user_id IS NULL`,
+        [firmId],
+      );
+      expect(n).toBe(5);
+      const seals = suite
+        .own(await loggingApp(role.url, { seals: { settleMs: 0 } }))
+        .moduleRef.get(AuditSealService);
+      expect(await seals.verify({ firmId })).toMatchObject({
+        ok: true,
+        erasures: [
+          { seq: 1, rows: 3, references: 1 },
+          { seq: 2, rows: 1, references: 1 },
+        ],
+      });
+      const plain = await run(
+        process.execPath,
+        ['docs/verify-audit-seals.mjs', '--firm', firmId],
+        childEnv({ DATABASE_URL: role.url }),
+      );
+      expect(plain.output).toContain(
+        'VERIFIED: 2 seal(s) match their rows (2 with references erased',
+      );
+      expect(plain.code).toBe(0);
+    } finally {
+      await role.drop();
+    }
   });
 
   describe('any other change of the reference, by the owner with the triggers off, is row-edited', () => {

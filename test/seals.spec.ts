@@ -21,6 +21,12 @@ import { databaseSuite } from './support/suite.js';
 describe('seals over the logs', () => {
   const suite = databaseSuite();
 
+  // A run covers every firm's time up to its cutoff, and these fixtures date rows days back: each
+  // test starts from logs no run has covered yet (the owner may delete runs).
+  beforeEach(async () => {
+    await suite.reader.query('DELETE FROM log_seal_run');
+  });
+
   async function app(seals: SealOptions = {}) {
     const published: Seal[] = [];
     const started = suite.own(
@@ -58,6 +64,15 @@ describe('seals over the logs', () => {
               '10.0.0.' || (i % 250), now() - $3 * interval '1 day' + i * interval '1 second' + interval '0.000123 second'
          FROM generate_series(1, $2) AS i`,
       [firmId, count, daysAgo],
+    );
+  }
+
+  /** `count` audit rows of `firmId` dated now by the database clock, after every run so far. */
+  async function freshRows(firmId: string, count: number) {
+    await suite.reader.query(
+      `INSERT INTO audit_log (firm_id, action, entity_type, created_at)
+       SELECT $1, 'upload_file', 'uploaded_file', clock_timestamp() FROM generate_series(1, $2)`,
+      [firmId, count],
     );
   }
 
@@ -105,7 +120,7 @@ describe('seals over the logs', () => {
       },
     ]);
     expect(await seals.seal({ firmId: a })).toEqual([]);
-    await auditRows(a, 5, 1);
+    await freshRows(a, 5);
     const [second] = await seals.seal({ firmId: a, log: 'audit_log' });
     expect(second).toMatchObject({
       seq: 2,
@@ -121,14 +136,14 @@ describe('seals over the logs', () => {
   });
 
   describe('tampering by the database owner, triggers off and on again', () => {
-    /** A firm with three seals of 10 rows each, days 3, 2 and 1 ago. */
+    /** A firm with three seals of 10 rows each, days 3, 2 and 1 ago, made by one run. */
     async function sealedFirm() {
-      const started = await app();
+      const started = await app({ maxRowsPerSeal: 10 });
       const firmId = await firm();
       for (const daysAgo of [3, 2, 1]) {
         await auditRows(firmId, 10, daysAgo);
-        await started.seals.seal({ firmId, log: 'audit_log' });
       }
+      await started.seals.seal({ firmId, log: 'audit_log' });
       expect(await started.seals.verify({ firmId })).toMatchObject({
         ok: true,
         sealsChecked: 3,
@@ -222,11 +237,16 @@ describe('seals over the logs', () => {
         ok: false,
         problem: { seq: 3, kind: 'seal-removed' },
       });
-      // the same rows sealed again give the same digest: the published one verifies again
-      const [again] = await seals.seal({ firmId });
-      expect(again).toMatchObject({ seq: 3, digest: latest.digest });
+      // its rows lie in time the run covered: no later seal takes them in, and without the
+      // anchor they are found after seal 2
+      expect(await seals.seal({ firmId })).toEqual([]);
       expect(await seals.verify({ firmId, anchors })).toMatchObject({
-        ok: true,
+        ok: false,
+        problem: { seq: 3, kind: 'seal-removed' },
+      });
+      expect(await seals.verify({ firmId })).toMatchObject({
+        ok: false,
+        problem: { seq: 3, kind: 'row-inserted', rows: 10 },
       });
     });
 
@@ -264,7 +284,7 @@ describe('seals over the logs', () => {
   });
 
   it('the plain-Node verifier in docs/ recomputes the same digests without the library', async () => {
-    const { seals } = await app();
+    const { seals } = await app({ maxRowsPerSeal: 41 });
     const firmId = await firm();
     await auditRows(firmId, 40, 3);
     await suite.reader.query(
@@ -274,9 +294,8 @@ describe('seals over the logs', () => {
                now() - interval '3 days' + interval '0.5 second')`,
       [firmId],
     );
-    await seals.seal({ firmId, log: 'audit_log' });
     await auditRows(firmId, 7, 2);
-    const made = await seals.seal({ firmId, log: 'audit_log' });
+    const made = (await seals.seal({ firmId, log: 'audit_log' })).slice(1);
     const ran = await run(
       process.execPath,
       ['docs/verify-audit-seals.mjs', '--firm', firmId],
@@ -433,12 +452,16 @@ describe('seals over the logs', () => {
   });
 
   it('retention purges whole seals with their rows and leaves a tombstone the chain verifies through', async () => {
-    const { seals, published } = await app();
+    // the schema owner lowers the retention floor (365 days by default) for this test's months
+    await suite.reader.query(
+      `UPDATE logging_retention_floor SET min_age = interval '10 days' WHERE log = 'audit_log'`,
+    );
+    const { seals, published } = await app({ maxRowsPerSeal: 10 });
     const firmId = await firm();
     for (const daysAgo of [40, 30, 20, 1]) {
       await auditRows(firmId, 10, daysAgo);
-      await seals.seal({ firmId, log: 'audit_log' });
     }
+    await seals.seal({ firmId, log: 'audit_log' });
     const count = async () =>
       (
         await suite.reader.query<{ n: number }>(

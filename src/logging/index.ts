@@ -104,6 +104,7 @@ export {
   CreditIdempotencyConflictError,
   CreditLedgerError,
   CreditRefundError,
+  CreditSnapshotConflictError,
   CreditUserNotFoundError,
   InsufficientCreditsError,
 } from './ledger/credit-ledger.errors.js';

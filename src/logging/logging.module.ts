@@ -28,6 +28,7 @@ import {
   checkFeatureOptions,
   FEATURE_OPTION_PROVIDERS,
 } from './logging.providers.js';
+import { ConnectionRoleCheck } from './retention/connection-role.check.js';
 import { LogRetentionService } from './retention/log-retention.service.js';
 import { LogWriterService } from './writer/log-writer.service.js';
 
@@ -69,6 +70,7 @@ const SERVICES = [
     ...FEATURE_OPTION_PROVIDERS,
     ...SERVICES,
     AuditRecorder,
+    ConnectionRoleCheck,
     {
       // `audit.global: true`: AuditInterceptor on every route; otherwise nothing (Nest skips a
       // global enhancer whose factory returns null), and @Audit binds it where it is used.

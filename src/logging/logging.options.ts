@@ -5,6 +5,7 @@ import type { PricingOptions } from './llm-usage/model-pricing.service.js';
 import type { LoggingTelemetryOptions } from './core/telemetry.options.js';
 import type { UsageRollupOptions } from './rollups/usage-rollup.types.js';
 import type { SealOptions } from './seals/seal.options.js';
+import type { DatabaseRoleOptions } from './retention/connection-role.check.js';
 import type { LogWriterOptions } from './writer/writer.options.js';
 
 /**
@@ -29,6 +30,8 @@ export interface LoggingModuleOptions {
   rollups?: UsageRollupOptions;
   /** Hash-chained seals over the logs: background interval, settle and late windows, `onSeal`. */
   seals?: SealOptions;
+  /** How the module treats the database role it connects as. */
+  database?: DatabaseRoleOptions;
 }
 
 /** Options of the credit ledger, `LoggingModule.forRoot({ ledger: {...} })`. */

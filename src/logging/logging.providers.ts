@@ -3,6 +3,7 @@ import { resolveAuditOptions } from './audit/audit.options.js';
 import { resolveMetadataPolicy } from './core/metadata-policy.js';
 import {
   AUDIT_OPTIONS,
+  DATABASE_OPTIONS,
   LEDGER_OPTIONS,
   PRICING_OPTIONS,
   TELEMETRY_OPTIONS,
@@ -17,6 +18,7 @@ import {
 import type { ResolvedLedgerOptions } from './ledger/credit-ledger.types.js';
 import { LOGGING_MODULE_OPTIONS } from './logging.module-definition.js';
 import type { LoggingModuleOptions } from './logging.options.js';
+import { resolveDatabaseRoleOptions } from './retention/connection-role.check.js';
 import { resolveSealOptions } from './seals/seal.options.js';
 import { resolveWriterOptions } from './writer/writer.options.js';
 
@@ -41,6 +43,7 @@ const FEATURE_OPTION_SLICES: readonly Slice[] = [
   [ROLLUP_OPTIONS, (options) => options.rollups ?? {}],
   [LEDGER_OPTIONS, resolveLedgerOptions],
   [SEAL_OPTIONS, (options) => resolveSealOptions(options.seals)],
+  [DATABASE_OPTIONS, (options) => resolveDatabaseRoleOptions(options.database)],
 ];
 
 /**

@@ -20,6 +20,7 @@ import {
   LoggingModule,
 } from '../../src/logging/index.js';
 import type { Platform } from './http-app.js';
+import { SINGLE_ROLE } from './roles.js';
 
 /**
  * A host of the LoggingModule and the dashboard at `options.path`, listening on a free port of
@@ -33,7 +34,7 @@ export async function dashboardApp(
   const moduleRef = await Test.createTestingModule({
     imports: [
       TypeOrmModule.forRoot(demoDataSourceOptions(url)),
-      LoggingModule.forRoot({}),
+      LoggingModule.forRoot(SINGLE_ROLE),
       LoggingDashboardModule.forRoot(options),
     ],
   }).compile();

@@ -23,6 +23,7 @@ import {
   FIXTURE_CONTROLLERS,
   HeaderAuthGuard,
 } from '../fixtures/audit-fixture.js';
+import { SINGLE_ROLE } from './roles.js';
 
 export type Platform = 'express' | 'fastify';
 export const PLATFORMS: Platform[] = ['express', 'fastify'];
@@ -53,7 +54,9 @@ export async function httpApp(
   const moduleRef = await Test.createTestingModule({
     imports: [
       TypeOrmModule.forRoot(demoDataSourceOptions(url)),
-      ...(logging ? [LoggingModule.forRoot(options)] : []),
+      ...(logging
+        ? [LoggingModule.forRoot({ ...SINGLE_ROLE, ...options })]
+        : []),
     ],
     controllers,
     providers: [{ provide: APP_GUARD, useClass: HeaderAuthGuard }],

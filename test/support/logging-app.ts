@@ -10,6 +10,7 @@ import {
   LoggingModule,
   type LoggingModuleOptions,
 } from '../../src/logging/index.js';
+import { SINGLE_ROLE } from './roles.js';
 
 /** The host connection and the LoggingModule on a test database, with `metadata` beside them. */
 export function loggingModuleRef(
@@ -20,7 +21,7 @@ export function loggingModuleRef(
   return Test.createTestingModule({
     imports: [
       TypeOrmModule.forRoot(demoDataSourceOptions(url)),
-      LoggingModule.forRoot(options),
+      LoggingModule.forRoot({ ...SINGLE_ROLE, ...options }),
     ],
     ...metadata,
   }).compile();

@@ -26,6 +26,10 @@ export const CREDIT_TRANSACTION_CHECKS = {
   chk_credit_transaction_refund_of: `(operation = 'refund') = (refund_of IS NOT NULL)`,
   chk_credit_transaction_idempotency_key:
     'char_length(idempotency_key) BETWEEN 1 AND 128',
+  // PostgreSQL tests CHECKs in name order: a row of the wrong shape is reported for its shape
+  // before the balance it would leave.
+  chk_credit_transaction_running_balance: 'balance >= 0',
+  chk_credit_transaction_seq: 'seq >= 1',
 } as const;
 
 const checks = CREDIT_TRANSACTION_CHECKS;
@@ -35,8 +39,11 @@ const checks = CREDIT_TRANSACTION_CHECKS;
  * `amount` is a positive magnitude; `operation` gives the direction (grants and refunds add,
  * deducts subtract). Append-only: rows leave only with their user (ON DELETE CASCADE).
  *
- * Beside the seed's columns: `idempotency_key`, the caller's key, unique per user, and
- * `refund_of`, the deduct a refund gives back (a refund only).
+ * Beside the seed's columns: `idempotency_key`, the caller's key, unique per user,
+ * `refund_of`, the deduct a refund gives back (a refund only), and the running balance the database
+ * holds: `seq`, the row's place in its user's ledger (unique per user, each row continuing the one
+ * before), and `balance`, the user's balance after the row, never below zero (a trigger checks it
+ * against the previous row's; `LedgerRunningBalance1795305860000`).
  */
 @Entity({ name: CREDIT_TRANSACTION_TABLE })
 @Check('chk_credit_transaction_amount', checks.chk_credit_transaction_amount)
@@ -49,6 +56,12 @@ const checks = CREDIT_TRANSACTION_CHECKS;
   'chk_credit_transaction_idempotency_key',
   checks.chk_credit_transaction_idempotency_key,
 )
+@Check(
+  'chk_credit_transaction_running_balance',
+  checks.chk_credit_transaction_running_balance,
+)
+@Check('chk_credit_transaction_seq', checks.chk_credit_transaction_seq)
+@Unique('uq_credit_transaction_user_id_seq', ['userId', 'seq'])
 @Unique('uq_credit_transaction_user_id_idempotency_key', [
   'userId',
   'idempotencyKey',
@@ -107,4 +120,12 @@ export class CreditTransaction {
   @Index('idx_credit_transaction_created_at')
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
+
+  /** The row's place in its user's ledger: 1 for the first, then each row continues the one before. */
+  @Column({ type: 'integer' })
+  seq: number;
+
+  /** The user's balance after this row, never below zero. An exact decimal string (bigint). */
+  @Column({ type: 'bigint' })
+  balance: string;
 }

@@ -14,6 +14,7 @@ import {
 import { CreditTransaction } from './credit-transaction.entity.js';
 import { LlmUsageLog } from './llm-usage-log.entity.js';
 import { LogSeal } from './log-seal.entity.js';
+import { LogSealRun } from './log-seal-run.entity.js';
 
 export {
   AuditLog,
@@ -23,6 +24,7 @@ export {
   LlmUsageDailyProject,
   LlmUsageLog,
   LogSeal,
+  LogSealRun,
   RetentionHorizon,
 };
 export {
@@ -47,4 +49,5 @@ export const LOGGING_ENTITIES = [
   AuditLogDaily,
   RetentionHorizon,
   LogSeal,
+  LogSealRun,
 ];

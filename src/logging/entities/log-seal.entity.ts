@@ -95,6 +95,10 @@ export class LogSeal {
   @Column({ name: 'sealed_at', type: 'timestamptz', default: () => 'now()' })
   sealedAt: Date;
 
+  /** The run that made the seal (`log_seal_run.seq`); null for seals made before runs, and tombstones. */
+  @Column({ name: 'run_seq', type: 'integer', nullable: true })
+  runSeq: number | null;
+
   /**
    * The version of the canonical encoding of the digest: 1 for the seals made before reference
    * groups, 2 since (the row encoding leaves the erasable reference out).

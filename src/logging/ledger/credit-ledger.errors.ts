@@ -1,3 +1,5 @@
+import type { CreditOperation } from '../core/logging.constants.js';
+
 /** A credit ledger call was refused; nothing was written. */
 export class CreditLedgerError extends Error {
   override readonly name: string = 'CreditLedgerError';
@@ -74,5 +76,40 @@ export class CreditUserNotFoundError extends CreditLedgerError {
 
   constructor(readonly userId: string) {
     super(`credit_transaction: user ${userId} does not exist`);
+  }
+}
+
+/**
+ * The user's ledger changed after the transaction this write ran in read it, so the balance,
+ * refund and idempotency checks were made on a stale view; the database refused the row and
+ * nothing was written. The transaction is aborted.
+ *
+ * In a REPEATABLE READ or SERIALIZABLE transaction passed as `{ manager }`, the snapshot is taken
+ * at the transaction's first statement, before the ledger takes the user's lock: another write of
+ * the user committed since is not seen. The fix: roll back and retry the transaction, or pass a
+ * READ COMMITTED transaction (or no manager), which reads the ledger after taking the lock.
+ * In READ COMMITTED it means a writer recorded a row of the user without the ledger's lock.
+ */
+export class CreditSnapshotConflictError extends CreditLedgerError {
+  override readonly name = 'CreditSnapshotConflictError';
+
+  constructor(
+    readonly userId: string,
+    readonly operation: CreditOperation,
+    /** The transaction's isolation level, as `transaction_isolation` names it (`repeatable read`). */
+    readonly isolation: string,
+    /** The database's refusal: a unique violation or a serialization failure. */
+    cause?: unknown,
+  ) {
+    super(
+      `credit_transaction: ${operation} for user ${userId} refused, nothing was written: ` +
+        (isolation === 'repeatable read' || isolation === 'serializable'
+          ? `the user's ledger changed after this ${isolation.toUpperCase()} transaction took its snapshot, ` +
+            `so the balance it read is stale. Roll the transaction back and retry it, or pass a ` +
+            `READ COMMITTED transaction (or no manager), which reads the ledger after the user's lock`
+          : `another writer recorded a row of the user without the ledger's lock after this call read ` +
+            `the ledger. Roll the transaction back and retry it`),
+      { cause },
+    );
   }
 }

@@ -20,7 +20,10 @@ import {
   LogEntryValidationError,
   validateEntry,
 } from '../core/entry-validation.js';
-import { CreditLedgerError } from './credit-ledger.errors.js';
+import {
+  CreditLedgerError,
+  CreditSnapshotConflictError,
+} from './credit-ledger.errors.js';
 import {
   type ResolvedLedgerOptions,
   CREDIT_HISTORY_DEFAULT_LIMIT,
@@ -38,14 +41,13 @@ import {
 } from './credit-ledger.types.js';
 import {
   COLUMNS,
+  HEAD_SQL,
   type Query,
   type Row,
-  SIGNED_SUM,
   T,
   toBalance,
   toRecord,
   type Write,
-  knownError,
   writeLocked,
 } from './credit-ledger.write.js';
 import { SENT_DIGEST, sentDigest } from './sent-digest.js';
@@ -59,11 +61,12 @@ import {
  * The credit ledger: grants, deducts and refunds of a user's credits, each one append-only row of
  * `credit_transaction`, and the balance they add up to.
  *
- * Every write runs in a transaction of its own holding a transaction-scoped advisory lock keyed by
- * the user, so one user's writes are serialised (other users' are not): the balance check of a
- * deduct, the refundable check of a refund and the idempotency lookup all see every earlier write,
- * and concurrent deducts can never take a balance below zero. Each write holds one pooled
- * connection, so callers waiting for the lock never starve the holder.
+ * Every write runs in a READ COMMITTED transaction of its own holding a transaction-scoped
+ * advisory lock keyed by the user, so one user's writes are serialised (other users' are not): the
+ * balance check of a deduct, the refundable check of a refund and the idempotency lookup all see
+ * every earlier write. Each write holds one pooled connection, so callers waiting for the lock
+ * never starve the holder. The database holds the balance whatever the transaction: each row
+ * continues its user's previous one with a running balance that may not go below zero.
  */
 @Injectable()
 export class CreditLedgerService {
@@ -98,6 +101,8 @@ export class CreditLedgerService {
    * @throws AuditMetadataError when the strict metadata policy refuses a value; nothing is written
    * @throws CreditIdempotencyConflictError when the key recorded a different call
    * @throws CreditUserNotFoundError when the user does not exist
+   * @throws CreditSnapshotConflictError when the user's ledger changed after the caller's
+   *   transaction (`{ manager }`) took its snapshot; nothing is written, retry the transaction
    * @example
    * await ledger.grant({ userId, amount: 100, idempotencyKey: `signup:${userId}` });
    */
@@ -118,7 +123,7 @@ export class CreditLedgerService {
    *
    * @throws InsufficientCreditsError when the balance is less than `amount`; nothing is written
    * @throws LogEntryValidationError, AuditMetadataError, CreditIdempotencyConflictError,
-   *   CreditUserNotFoundError as `grant`
+   *   CreditUserNotFoundError, CreditSnapshotConflictError as `grant`
    * @example
    * await ledger.deduct({ userId, amount: 5, feature: 'document_generation', idempotencyKey: `doc:${documentId}` });
    */
@@ -141,7 +146,7 @@ export class CreditLedgerService {
    * @throws CreditRefundError when `deductId` is not a deduct of this user, or the amount is more
    *   than it has left to refund; nothing is written
    * @throws LogEntryValidationError, AuditMetadataError, CreditIdempotencyConflictError,
-   *   CreditUserNotFoundError as `grant`
+   *   CreditUserNotFoundError, CreditSnapshotConflictError as `grant`
    * @example
    * await ledger.refund({ userId, amount: 5, deductId: deduct.id, idempotencyKey: `doc-failed:${documentId}` });
    */
@@ -158,18 +163,18 @@ export class CreditLedgerService {
   }
 
   /**
-   * The user's balance: grants plus refunds less deducts, summed in SQL. A JavaScript number (a
-   * safe integer); 0 for a user without transactions.
+   * The user's balance: grants plus refunds less deducts, as the user's last row holds it (one
+   * index lookup). A JavaScript number (a safe integer); 0 for a user without transactions.
    *
    * @throws LogEntryValidationError when `userId` is not a UUID
    */
   async balance(userId: string): Promise<number> {
     validateEntry(CreditQueryDto, 'credit query', { userId });
-    const [row] = await this.dataSource.query<{ balance: string }[]>(
-      `SELECT ${SIGNED_SUM} AS balance FROM ${T} WHERE user_id = $1`,
+    const [head] = await this.dataSource.query<{ balance: string }[]>(
+      HEAD_SQL,
       [userId],
     );
-    return toBalance(row.balance);
+    return head ? toBalance(head.balance) : 0;
   }
 
   /**
@@ -278,42 +283,33 @@ export class CreditLedgerService {
             `(dataSource.transaction(manager => ...)); the user's lock lasts until that transaction ends`,
         );
       }
-      try {
-        return await writeLocked(
-          (sql, parameters) => manager.query(sql, parameters),
-          write,
-        );
-      } catch (error) {
-        throw knownError(error, write);
-      }
+      return writeLocked(
+        (sql, parameters) => manager.query(sql, parameters),
+        write,
+      );
     }
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.transaction((query) => writeLocked(query, write));
       } catch (error) {
-        const { code, constraint } = error as {
-          code?: string;
-          constraint?: string;
-        };
-        // A writer that bypassed the lock recorded the key first: read its row on the next try.
-        if (
-          code === '23505' &&
-          constraint === 'uq_credit_transaction_user_id_idempotency_key' &&
-          attempt < 2
-        ) {
+        // A writer that bypassed the lock wrote first: the next try reads its row.
+        if (error instanceof CreditSnapshotConflictError && attempt < 3) {
           continue;
         }
-        throw knownError(error, write);
+        throw error;
       }
     }
   }
 
-  /** Runs `work` in a transaction on one pooled connection. */
+  /**
+   * Runs `work` in a READ COMMITTED transaction on one pooled connection, whatever the server's
+   * default isolation: each statement after the lock then sees every write committed before it.
+   */
   private async transaction<R>(work: (query: Query) => Promise<R>): Promise<R> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     try {
-      await runner.startTransaction();
+      await runner.startTransaction('READ COMMITTED');
       try {
         const result = await work((sql, parameters) =>
           runner.query(sql, parameters),

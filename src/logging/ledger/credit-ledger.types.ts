@@ -57,7 +57,10 @@ export interface CreditWriteOptions {
   /**
    * Write inside the caller's transaction (`dataSource.transaction(manager => ...)`): the row
    * commits or rolls back with the caller's work, and the user's ledger stays locked until then.
-   * Default: a transaction of its own.
+   * READ COMMITTED reads the ledger after the lock. A REPEATABLE READ or SERIALIZABLE transaction
+   * reads it in its snapshot: if the user's ledger changed since, the write is refused with
+   * `CreditSnapshotConflictError` (retry the transaction). Default: a READ COMMITTED transaction of
+   * its own.
    */
   manager?: EntityManager;
 }

@@ -1,5 +1,6 @@
 // The locked write path of the credit ledger: one user's write under a transaction-scoped
-// advisory lock, its idempotent replay, and the row mapping the service shares.
+// advisory lock, continuing the user's running balance, its idempotent replay, the database's
+// refusals as the ledger's errors, and the row mapping the service shares.
 
 import {
   CREDIT_TRANSACTION_TABLE,
@@ -10,6 +11,7 @@ import { nextMicros, uuidV7 } from '../writer/record-clock.js';
 import {
   CreditIdempotencyConflictError,
   CreditRefundError,
+  CreditSnapshotConflictError,
   CreditUserNotFoundError,
   InsufficientCreditsError,
 } from './credit-ledger.errors.js';
@@ -36,6 +38,11 @@ export interface Row {
   created_at: Date;
 }
 
+/** A row with the user's balance after it (bigint, as text). */
+interface BalanceRow extends Row {
+  balance: string;
+}
+
 /** A write, checked and with its metadata through the policy. */
 export interface Write {
   userId: string;
@@ -52,37 +59,62 @@ export interface Write {
 
 export const T = `"${CREDIT_TRANSACTION_TABLE}"`;
 export const COLUMNS = `id, user_id, operation, feature, amount, refund_of, idempotency_key, metadata, created_at`;
-/** Grants and refunds add, deducts subtract; as text, as bigint sums may exceed 2^53 in theory. */
-export const SIGNED_SUM = `coalesce(sum(CASE WHEN operation = 'deduct' THEN -amount::bigint ELSE amount::bigint END), 0)::text`;
+/** The user's balance after the row, as text: bigint sums may exceed 2^53 in theory. */
+const WITH_BALANCE = `${COLUMNS}, balance::text AS balance`;
+/** The user's last row: its place and the balance it left (none for a user without rows). */
+export const HEAD_SQL = `SELECT seq, balance::text AS balance FROM ${T} WHERE user_id = $1 ORDER BY seq DESC LIMIT 1`;
 /**
  * First key of the two-key advisory lock that serialises one user's ledger writes (the second is
  * the hash of the user id). Two-key locks do not collide with one-key locks.
  */
 const LOCK_NAMESPACE = 0x6c656467; // 'ledg'
 
+/**
+ * Records `write` in the transaction `query` runs in, under the user's lock. The database refusing
+ * the row because the user's ledger changed after this transaction read it (its snapshot predates
+ * the lock, or a writer bypassed the lock) is a `CreditSnapshotConflictError`; nothing is written.
+ */
 export async function writeLocked(
   query: Query,
   write: Write,
 ): Promise<CreditTransactionResult> {
+  const [{ isolation }] = await query<{ isolation: string }>(
+    `SELECT current_setting('transaction_isolation') AS isolation
+       FROM pg_advisory_xact_lock($1, hashtext($2))`,
+    [LOCK_NAMESPACE, write.userId],
+  );
+  try {
+    return await checkAndInsert(query, write);
+  } catch (error) {
+    throw knownError(error, write, isolation);
+  }
+}
+
+async function checkAndInsert(
+  query: Query,
+  write: Write,
+): Promise<CreditTransactionResult> {
   const { userId } = write;
-  await query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
-    LOCK_NAMESPACE,
-    userId,
-  ]);
-  // After the lock, in a new statement: READ COMMITTED sees every write committed before it.
-  const [existing] = await query<Row>(
-    `SELECT ${COLUMNS} FROM ${T} WHERE user_id = $1 AND idempotency_key = $2`,
+  // After the lock, in a new statement: READ COMMITTED sees every write committed before it. A
+  // REPEATABLE READ or SERIALIZABLE snapshot may be older: then the row continues a stale head and
+  // the unique (user_id, seq) refuses it.
+  const [existing] = await query<BalanceRow>(
+    `SELECT ${WITH_BALANCE} FROM ${T} WHERE user_id = $1 AND idempotency_key = $2`,
     [userId, write.idempotencyKey],
   );
-  if (existing) return replay(query, write, existing);
+  if (existing) return replay(write, existing);
 
-  const [state] = await query<{ known: boolean; balance: string }>(
-    `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1) AS known,
-            (SELECT ${SIGNED_SUM} FROM ${T} WHERE user_id = $1) AS balance`,
+  const [state] = await query<{
+    known: boolean;
+    seq: number | null;
+    balance: string | null;
+  }>(
+    `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1) AS known, head.seq, head.balance
+       FROM (SELECT 1) one LEFT JOIN (${HEAD_SQL}) head ON true`,
     [userId],
   );
   if (!state.known) throw new CreditUserNotFoundError(userId);
-  const balance = toBalance(state.balance);
+  const balance = state.balance === null ? 0 : toBalance(state.balance);
   let feature = write.feature;
 
   if (write.operation === 'deduct' && balance < write.amount) {
@@ -124,11 +156,13 @@ export async function writeLocked(
   }
 
   // clock_timestamp(), not now(): taken under the lock, so one user's rows are in write order;
-  // the UUIDv7 id, also taken under the lock, sorts the same way.
-  const [row] = await query<Row>(
-    `INSERT INTO ${T} (id, user_id, operation, feature, amount, refund_of, idempotency_key, metadata, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, clock_timestamp())
-     RETURNING ${COLUMNS}`,
+  // the UUIDv7 id, also taken under the lock, sorts the same way. The database checks seq and
+  // balance against the user's previous row (trigger) and refuses a balance below zero (CHECK).
+  const signed = write.operation === 'deduct' ? -write.amount : write.amount;
+  const [row] = await query<BalanceRow>(
+    `INSERT INTO ${T} (id, user_id, operation, feature, amount, refund_of, idempotency_key, metadata, created_at, seq, balance)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, clock_timestamp(), $9, $10)
+     RETURNING ${WITH_BALANCE}`,
     [
       uuidV7(nextMicros()),
       userId,
@@ -138,18 +172,15 @@ export async function writeLocked(
       write.refundOf,
       write.idempotencyKey,
       write.metadata,
+      (state.seq ?? 0) + 1,
+      String(balance + signed),
     ],
   );
-  const signed = write.operation === 'deduct' ? -write.amount : write.amount;
-  return { ...toRecord(row), balance: balance + signed };
+  return { ...toRecord(row), balance: toBalance(row.balance) };
 }
 
 /** The key was used before: the same call gets the first result, another call a conflict. */
-async function replay(
-  query: Query,
-  write: Write,
-  existing: Row,
-): Promise<CreditTransactionResult> {
+function replay(write: Write, existing: BalanceRow): CreditTransactionResult {
   const differs: string[] = [];
   if (existing.operation !== write.operation) differs.push('operation');
   if (write.operation === 'deduct' && existing.feature !== write.feature) {
@@ -168,25 +199,41 @@ async function replay(
       differs,
     );
   }
-  // The balance right after the first call: one user's rows are in write order.
-  const [{ balance }] = await query<{ balance: string }>(
-    `SELECT ${SIGNED_SUM} AS balance FROM ${T}
-      WHERE user_id = $1
-        AND (created_at, id) <= (SELECT created_at, id FROM ${T} WHERE id = $2)`,
-    [write.userId, existing.id],
-  );
-  return { ...toRecord(existing), balance: toBalance(balance) };
+  // The balance right after the first call, as the database holds it.
+  return { ...toRecord(existing), balance: toBalance(existing.balance) };
 }
 
-/** A missing user's foreign-key error as `CreditUserNotFoundError`; anything else as it is. */
-export function knownError(error: unknown, write: Write): unknown {
+/** Unique keys a stale write runs into: the user's next place, or an idempotency key. */
+const RACED = [
+  'uq_credit_transaction_user_id_seq',
+  'uq_credit_transaction_user_id_idempotency_key',
+];
+
+/**
+ * The database's refusals as the ledger's errors: a missing user's foreign-key error as
+ * `CreditUserNotFoundError`; a unique violation of a key under the lock, or a serialization
+ * failure, as `CreditSnapshotConflictError`; anything else as it is.
+ */
+function knownError(error: unknown, write: Write, isolation: string): unknown {
   const { code, constraint } = error as {
     code?: string;
     constraint?: string;
   };
-  return code === '23503' && constraint === 'fk_credit_transaction_user_id'
-    ? new CreditUserNotFoundError(write.userId)
-    : error;
+  if (code === '23503' && constraint === 'fk_credit_transaction_user_id') {
+    return new CreditUserNotFoundError(write.userId);
+  }
+  if (
+    code === '40001' ||
+    (code === '23505' && RACED.includes(constraint ?? ''))
+  ) {
+    return new CreditSnapshotConflictError(
+      write.userId,
+      write.operation,
+      isolation,
+      error,
+    );
+  }
+  return error;
 }
 
 export function toRecord(row: Row): CreditTransactionRecord {

@@ -1,17 +1,17 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-const LOG_HINT =
+export const LOG_HINT =
   'rows leave only with their firm, or through logging_purge_batch()';
 
 /** A log table, the firm its rows go with, and its one reference ON DELETE SET NULL. */
-interface Guard {
+export interface Guard {
   table: string;
   nulled: { column: string; parent: string };
   /** Every other column: none of them may change. */
   kept: string[];
 }
 
-const GUARDS: Guard[] = [
+export const GUARDS: Guard[] = [
   {
     table: 'llm_usage_log',
     nulled: { column: 'cma_project_id', parent: 'cma_projects' },
@@ -49,7 +49,7 @@ const GUARDS: Guard[] = [
  * The row trigger function of a log: DELETE only of rows older than the retention cutoff or whose
  * firm is gone; UPDATE only of the nulled reference to null once its row is gone, all else equal.
  */
-function appendOnlyFunction({ table, nulled, kept }: Guard): string {
+export function appendOnlyFunction({ table, nulled, kept }: Guard): string {
   const row = (alias: string) => kept.map((c) => `${alias}.${c}`).join(', ');
   return `
       CREATE FUNCTION "${table}_append_only"() RETURNS trigger
@@ -73,6 +73,35 @@ function appendOnlyFunction({ table, nulled, kept }: Guard): string {
       $$
     `;
 }
+
+/** `logging_purge_batch()` as this migration creates it. */
+export const PURGE_BATCH_SQL = `
+      CREATE FUNCTION "logging_purge_batch"(
+        target regclass, cutoff timestamptz, batch_size integer DEFAULT 10000
+      ) RETURNS integer
+        LANGUAGE plpgsql AS $$
+      DECLARE
+        deleted integer;
+      BEGIN
+        IF target NOT IN ('llm_usage_log'::regclass, 'audit_log'::regclass) THEN
+          RAISE EXCEPTION 'logging_purge_batch: % is not a log table', target
+            USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF cutoff IS NULL OR batch_size IS NULL OR batch_size < 1 THEN
+          RAISE EXCEPTION 'logging_purge_batch: cutoff and a batch_size of at least 1 are required'
+            USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        PERFORM set_config('logging.purge_cutoff', cutoff::text, true);
+        EXECUTE format(
+          'DELETE FROM %s WHERE id IN (SELECT id FROM %s WHERE created_at < $1 ORDER BY created_at LIMIT $2)',
+          target, target
+        ) USING cutoff, batch_size;
+        GET DIAGNOSTICS deleted = ROW_COUNT;
+        PERFORM set_config('logging.purge_cutoff', '', true);
+        RETURN deleted;
+      END
+      $$
+    `;
 
 /**
  * Makes `llm_usage_log` and `audit_log` append-only in the database. Triggers refuse every UPDATE,
@@ -125,33 +154,7 @@ export class AppendOnlyLogs1795305720000 implements MigrationInterface {
           FOR EACH STATEMENT EXECUTE FUNCTION "logging_refuse_truncate"()
       `);
     }
-    await queryRunner.query(`
-      CREATE FUNCTION "logging_purge_batch"(
-        target regclass, cutoff timestamptz, batch_size integer DEFAULT 10000
-      ) RETURNS integer
-        LANGUAGE plpgsql AS $$
-      DECLARE
-        deleted integer;
-      BEGIN
-        IF target NOT IN ('llm_usage_log'::regclass, 'audit_log'::regclass) THEN
-          RAISE EXCEPTION 'logging_purge_batch: % is not a log table', target
-            USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF cutoff IS NULL OR batch_size IS NULL OR batch_size < 1 THEN
-          RAISE EXCEPTION 'logging_purge_batch: cutoff and a batch_size of at least 1 are required'
-            USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        PERFORM set_config('logging.purge_cutoff', cutoff::text, true);
-        EXECUTE format(
-          'DELETE FROM %s WHERE id IN (SELECT id FROM %s WHERE created_at < $1 ORDER BY created_at LIMIT $2)',
-          target, target
-        ) USING cutoff, batch_size;
-        GET DIAGNOSTICS deleted = ROW_COUNT;
-        PERFORM set_config('logging.purge_cutoff', '', true);
-        RETURN deleted;
-      END
-      $$
-    `);
+    await queryRunner.query(PURGE_BATCH_SQL);
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {

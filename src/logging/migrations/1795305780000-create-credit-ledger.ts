@@ -1,7 +1,21 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-const HINT =
+export const LEDGER_HINT =
   'rows leave only with their user; correct a balance with a grant or a refund';
+
+/** `credit_transaction_append_only()` as this migration creates it. */
+export const LEDGER_APPEND_ONLY_SQL = `
+      CREATE FUNCTION "credit_transaction_append_only"() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'DELETE' AND NOT EXISTS (SELECT 1 FROM users WHERE id = OLD.user_id) THEN
+          RETURN OLD;
+        END IF;
+        RAISE EXCEPTION 'credit_transaction is append-only: % refused', TG_OP
+          USING ERRCODE = 'insufficient_privilege', HINT = '${LEDGER_HINT}';
+      END
+      $$
+    `;
 
 /**
  * Creates the credit ledger, `credit_transaction`, with its enum types `credit_operation_type` and
@@ -64,18 +78,7 @@ export class CreateCreditLedger1795305780000 implements MigrationInterface {
       `CREATE INDEX "idx_credit_transaction_refund_of" ON "credit_transaction" ("refund_of")`,
     );
 
-    await queryRunner.query(`
-      CREATE FUNCTION "credit_transaction_append_only"() RETURNS trigger
-        LANGUAGE plpgsql AS $$
-      BEGIN
-        IF TG_OP = 'DELETE' AND NOT EXISTS (SELECT 1 FROM users WHERE id = OLD.user_id) THEN
-          RETURN OLD;
-        END IF;
-        RAISE EXCEPTION 'credit_transaction is append-only: % refused', TG_OP
-          USING ERRCODE = 'insufficient_privilege', HINT = '${HINT}';
-      END
-      $$
-    `);
+    await queryRunner.query(LEDGER_APPEND_ONLY_SQL);
     await queryRunner.query(`
       CREATE TRIGGER "trg_credit_transaction_append_only"
         BEFORE UPDATE OR DELETE ON "credit_transaction"
@@ -84,7 +87,7 @@ export class CreateCreditLedger1795305780000 implements MigrationInterface {
     await queryRunner.query(`
       CREATE TRIGGER "trg_credit_transaction_no_truncate"
         BEFORE TRUNCATE ON "credit_transaction"
-        FOR EACH STATEMENT EXECUTE FUNCTION "logging_refuse_truncate"('${HINT}')
+        FOR EACH STATEMENT EXECUTE FUNCTION "logging_refuse_truncate"('${LEDGER_HINT}')
     `);
   }
 

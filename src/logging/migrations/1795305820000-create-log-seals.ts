@@ -1,51 +1,10 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-const SEAL_HINT =
+export const SEAL_HINT =
   'seals leave only with their firm, or through logging_purge_sealed()';
 
-/**
- * Creates `log_seal`, the hash chains that make edits of `audit_log` and `llm_usage_log` evident,
- * even the database owner's (docs/tamper-evidence.md):
- *
- * - the table, append-only like the logs: UPDATE and TRUNCATE are refused; DELETE only with the
- *   firm (ON DELETE CASCADE) or through `logging_purge_sealed()`;
- * - `logging_purge_sealed(log, firm, through_seq)`, the retention path of a sealed log: it deletes
- *   the rows the seals up to `through_seq` cover together with those seals, and leaves one tombstone
- *   seal that carries the chain on.
- */
-export class CreateLogSeals1795305820000 implements MigrationInterface {
-  name = 'CreateLogSeals1795305820000';
-
-  public async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`
-      CREATE TABLE "log_seal" (
-        "id" uuid NOT NULL DEFAULT gen_random_uuid(),
-        "log" text NOT NULL,
-        "firm_id" uuid NOT NULL,
-        "seq" integer NOT NULL,
-        "kind" text NOT NULL DEFAULT 'seal',
-        "from_created_at" timestamptz,
-        "from_id" uuid,
-        "to_created_at" timestamptz NOT NULL,
-        "to_id" uuid NOT NULL,
-        "range_count" integer NOT NULL,
-        "late_ids" uuid array NOT NULL DEFAULT '{}',
-        "row_count" bigint NOT NULL,
-        "prev_digest" bytea NOT NULL,
-        "digest" bytea NOT NULL,
-        "snapshot" text,
-        "sealed_at" timestamptz NOT NULL DEFAULT now(),
-        CONSTRAINT "pk_log_seal" PRIMARY KEY ("id"),
-        CONSTRAINT "uq_log_seal_log_firm_id_seq" UNIQUE ("log", "firm_id", "seq"),
-        CONSTRAINT "chk_log_seal_log" CHECK (log IN ('audit_log', 'llm_usage_log')),
-        CONSTRAINT "chk_log_seal_kind" CHECK (kind IN ('seal', 'tombstone')),
-        CONSTRAINT "chk_log_seal_seq" CHECK (seq >= 1),
-        CONSTRAINT "chk_log_seal_counts" CHECK (range_count >= 0 AND row_count >= 0),
-        CONSTRAINT "chk_log_seal_digests" CHECK (octet_length(digest) = 32 AND octet_length(prev_digest) = 32),
-        CONSTRAINT "fk_log_seal_firm_id" FOREIGN KEY ("firm_id") REFERENCES "firms"("id") ON DELETE CASCADE
-      )
-    `);
-    await queryRunner.query(`
+/** `log_seal_append_only()` as this migration creates it. */
+export const LOG_SEAL_APPEND_ONLY_SQL = `
       CREATE FUNCTION "log_seal_append_only"() RETURNS trigger
         LANGUAGE plpgsql AS $$
       BEGIN
@@ -58,18 +17,10 @@ export class CreateLogSeals1795305820000 implements MigrationInterface {
           USING ERRCODE = 'insufficient_privilege', HINT = '${SEAL_HINT}';
       END
       $$
-    `);
-    await queryRunner.query(`
-      CREATE TRIGGER "trg_log_seal_append_only"
-        BEFORE UPDATE OR DELETE ON "log_seal"
-        FOR EACH ROW EXECUTE FUNCTION "log_seal_append_only"()
-    `);
-    await queryRunner.query(`
-      CREATE TRIGGER "trg_log_seal_no_truncate"
-        BEFORE TRUNCATE ON "log_seal"
-        FOR EACH STATEMENT EXECUTE FUNCTION "logging_refuse_truncate"('${SEAL_HINT}')
-    `);
-    await queryRunner.query(`
+    `;
+
+/** `logging_purge_sealed()` as this migration creates it. */
+export const PURGE_SEALED_SQL = `
       CREATE FUNCTION "logging_purge_sealed"(
         target regclass, firm uuid, through_seq integer
       ) RETURNS bigint
@@ -118,7 +69,62 @@ export class CreateLogSeals1795305820000 implements MigrationInterface {
         RETURN deleted;
       END
       $$
+    `;
+
+/**
+ * Creates `log_seal`, the hash chains that make edits of `audit_log` and `llm_usage_log` evident,
+ * even the database owner's (docs/tamper-evidence.md):
+ *
+ * - the table, append-only like the logs: UPDATE and TRUNCATE are refused; DELETE only with the
+ *   firm (ON DELETE CASCADE) or through `logging_purge_sealed()`;
+ * - `logging_purge_sealed(log, firm, through_seq)`, the retention path of a sealed log: it deletes
+ *   the rows the seals up to `through_seq` cover together with those seals, and leaves one tombstone
+ *   seal that carries the chain on.
+ */
+export class CreateLogSeals1795305820000 implements MigrationInterface {
+  name = 'CreateLogSeals1795305820000';
+
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`
+      CREATE TABLE "log_seal" (
+        "id" uuid NOT NULL DEFAULT gen_random_uuid(),
+        "log" text NOT NULL,
+        "firm_id" uuid NOT NULL,
+        "seq" integer NOT NULL,
+        "kind" text NOT NULL DEFAULT 'seal',
+        "from_created_at" timestamptz,
+        "from_id" uuid,
+        "to_created_at" timestamptz NOT NULL,
+        "to_id" uuid NOT NULL,
+        "range_count" integer NOT NULL,
+        "late_ids" uuid array NOT NULL DEFAULT '{}',
+        "row_count" bigint NOT NULL,
+        "prev_digest" bytea NOT NULL,
+        "digest" bytea NOT NULL,
+        "snapshot" text,
+        "sealed_at" timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT "pk_log_seal" PRIMARY KEY ("id"),
+        CONSTRAINT "uq_log_seal_log_firm_id_seq" UNIQUE ("log", "firm_id", "seq"),
+        CONSTRAINT "chk_log_seal_log" CHECK (log IN ('audit_log', 'llm_usage_log')),
+        CONSTRAINT "chk_log_seal_kind" CHECK (kind IN ('seal', 'tombstone')),
+        CONSTRAINT "chk_log_seal_seq" CHECK (seq >= 1),
+        CONSTRAINT "chk_log_seal_counts" CHECK (range_count >= 0 AND row_count >= 0),
+        CONSTRAINT "chk_log_seal_digests" CHECK (octet_length(digest) = 32 AND octet_length(prev_digest) = 32),
+        CONSTRAINT "fk_log_seal_firm_id" FOREIGN KEY ("firm_id") REFERENCES "firms"("id") ON DELETE CASCADE
+      )
     `);
+    await queryRunner.query(LOG_SEAL_APPEND_ONLY_SQL);
+    await queryRunner.query(`
+      CREATE TRIGGER "trg_log_seal_append_only"
+        BEFORE UPDATE OR DELETE ON "log_seal"
+        FOR EACH ROW EXECUTE FUNCTION "log_seal_append_only"()
+    `);
+    await queryRunner.query(`
+      CREATE TRIGGER "trg_log_seal_no_truncate"
+        BEFORE TRUNCATE ON "log_seal"
+        FOR EACH STATEMENT EXECUTE FUNCTION "logging_refuse_truncate"('${SEAL_HINT}')
+    `);
+    await queryRunner.query(PURGE_SEALED_SQL);
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {

@@ -5,6 +5,8 @@ import { CreateCreditLedger1795305780000 } from './1795305780000-create-credit-l
 import { CreateDailyRollups1795305800000 } from './1795305800000-create-daily-rollups.js';
 import { CreateLogSeals1795305820000 } from './1795305820000-create-log-seals.js';
 import { DatabaseGuarantees1795305840000 } from './1795305840000-database-guarantees.js';
+import { LedgerRunningBalance1795305860000 } from './1795305860000-ledger-running-balance.js';
+import { SealRuns1795305880000 } from './1795305880000-seal-runs.js';
 import { SealReferenceGroups1795305900000 } from './1795305900000-seal-reference-groups.js';
 
 export {
@@ -15,6 +17,8 @@ export {
   CreateLoggingTables1795305660000,
   CreateLogSeals1795305820000,
   DatabaseGuarantees1795305840000,
+  LedgerRunningBalance1795305860000,
+  SealRuns1795305880000,
   SealReferenceGroups1795305900000,
 };
 
@@ -30,5 +34,7 @@ export const LOGGING_MIGRATIONS = [
   CreateDailyRollups1795305800000,
   CreateLogSeals1795305820000,
   DatabaseGuarantees1795305840000,
+  LedgerRunningBalance1795305860000,
+  SealRuns1795305880000,
   SealReferenceGroups1795305900000,
 ];

@@ -25,7 +25,9 @@ export class LogRetentionError extends Error {
 
 /**
  * The one way log rows leave other than with their firm: the database refuses every other UPDATE,
- * DELETE and TRUNCATE of `llm_usage_log` and `audit_log` (migration `AppendOnlyLogs1795305720000`).
+ * DELETE and TRUNCATE of `llm_usage_log` and `audit_log` (migrations `AppendOnlyLogs1795305720000`
+ * and `DatabaseGuarantees1795305840000`). The purge runs with the schema owner's rights
+ * (`logging_purge_batch()` is SECURITY DEFINER): the application's role needs no DELETE.
  */
 @Injectable()
 export class LogRetentionService {
@@ -42,8 +44,9 @@ export class LogRetentionService {
    * cutoff. Safe to run again after an interruption: what is deleted stays deleted.
    *
    * @throws LogRetentionError for a table that is not a log, a cutoff that is not a valid Date, a
-   *   bad batch size, or a log with sealed rows before the cutoff (those go with
-   *   `AuditSealService.purge`, by whole seals)
+   *   bad batch size, a cutoff inside the table's retention floor ({@link floors}), or a log with
+   *   sealed rows before the cutoff (those go with `AuditSealService.purge`, by whole seals); the
+   *   database refuses the last two itself, whatever calls `logging_purge_batch()`
    * @example
    * // keep 400 days of audit trail
    * await retention.purge('audit_log', new Date(Date.now() - 400 * 86_400_000));
@@ -71,13 +74,23 @@ export class LogRetentionService {
         `purge: batchSize must be an integer from 1 to 1000000, got ${String(batchSize)}`,
       );
     }
+    await this.refuseInsideFloor(table, olderThan);
     await this.refuseSealedRows(table, olderThan);
     let total = 0;
     for (;;) {
-      const [{ deleted }] = await this.dataSource.query<{ deleted: number }[]>(
-        'SELECT logging_purge_batch($1::regclass, $2, $3) AS deleted',
-        [table, olderThan, batchSize],
-      );
+      const [{ deleted }] = await this.dataSource
+        .query<{ deleted: number }[]>(
+          'SELECT logging_purge_batch($1::regclass, $2, $3) AS deleted',
+          [table, olderThan, batchSize],
+        )
+        .catch((error: unknown) => {
+          // A seal made since the checks above, or a floor moved: the database refused the batch.
+          const { code, message, hint } = error as Record<string, string>;
+          if (code !== '42501') throw error;
+          throw new LogRetentionError(
+            `purge: ${message}${hint ? ` (${hint})` : ''}; ${total} rows purged before the refusal`,
+          );
+        });
       total += deleted;
       if (deleted < batchSize) break;
     }
@@ -85,6 +98,44 @@ export class LogRetentionService {
       `${table}: ${total} rows created before ${olderThan.toISOString()} purged`,
     );
     return total;
+  }
+
+  /**
+   * The retention floor of each log: purges may not reach rows younger than this. Only the schema
+   * owner moves it (`UPDATE logging_retention_floor SET min_age = ... WHERE log = ...`).
+   *
+   * @example
+   * const { audit_log } = await retention.floors(); // '365 days'
+   */
+  async floors(): Promise<Record<LogTableName, string>> {
+    const rows = await this.dataSource.query<
+      { log: LogTableName; age: string }[]
+    >(`SELECT log, min_age::text AS age FROM logging_retention_floor`);
+    return Object.fromEntries(rows.map((r) => [r.log, r.age])) as Record<
+      LogTableName,
+      string
+    >;
+  }
+
+  /** The database refuses a cutoff inside the floor; this says so first, in the caller's terms. */
+  private async refuseInsideFloor(
+    table: LogTableName,
+    olderThan: Date,
+  ): Promise<void> {
+    const [floor] = await this.dataSource.query<
+      { age: string; newest: Date; inside: boolean }[]
+    >(
+      `SELECT min_age::text AS age, now() - min_age AS newest, $2::timestamptz > now() - min_age AS inside
+         FROM logging_retention_floor WHERE log = $1`,
+      [table, olderThan],
+    );
+    if (floor?.inside) {
+      throw new LogRetentionError(
+        `purge: ${olderThan.toISOString()} is inside the retention floor of ${table} (${floor.age}): ` +
+          `only rows created before ${floor.newest.toISOString()} may be purged. The schema owner moves the floor ` +
+          `(UPDATE logging_retention_floor SET min_age = ... WHERE log = '${table}')`,
+      );
+    }
   }
 
   /**

@@ -12,76 +12,31 @@ import {
   LOGGING_DATA_SOURCE,
   SEAL_OPTIONS,
 } from '../core/logging.constants.js';
-import { SEALABLE_LOGS, type SealableLog } from './seal-encoding.js';
+import type { SealableLog } from './seal-encoding.js';
 import { AuditSealQueryError, SealPublishError } from './seal.errors.js';
+import {
+  Deferral,
+  NO_DEFERRAL,
+  checkAnchors,
+  checkFirm,
+  checkInstant,
+  checkLog,
+  checkVerifyQuery,
+} from './seal-args.js';
 import { type ResolvedSealOptions } from './seal.options.js';
 import type {
   Seal,
+  SealAnchor,
   SealQuery,
+  SealRun,
   SealVerification,
   VerifyQuery,
 } from './seal.types.js';
 import { SEAL_LOCK_SQL, SEAL_SELECT_SQL, sealLog, select } from './sealer.js';
 import { verifyChains } from './seal-verifier.js';
+import { RUN_SELECT_SQL } from './seal-run-record.js';
+import { LOG_SEAL_RUN_TABLE } from '../entities/log-seal-run.entity.js';
 import { LogWriterService } from '../writer/log-writer.service.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const HEX_DIGEST = /^[0-9a-f]{64}$/i;
-/** How long background sealing sleeps between two looks at a busy writer. */
-const DEFER_POLL_MS = 50;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * The waits of one background sealing run: while `busy()`, sleep, until `budgetMs` of waiting in
- * all is spent; from then on, none.
- */
-class Deferral {
-  private spent = 0;
-
-  constructor(
-    private readonly busy: () => boolean,
-    private readonly budgetMs: number,
-  ) {}
-
-  /** Resolves once the writer is idle, or at once when the budget is spent. */
-  async giveWay(): Promise<void> {
-    while (this.spent < this.budgetMs && this.busy()) {
-      const started = Date.now();
-      await sleep(Math.min(DEFER_POLL_MS, this.budgetMs - this.spent));
-      this.spent += Date.now() - started;
-    }
-  }
-}
-
-/** Explicit runs do not wait. */
-const NO_DEFERRAL = { giveWay: () => Promise.resolve() };
-
-function checkFirm(method: string, firmId: unknown, required: boolean): void {
-  if (firmId === undefined && !required) return;
-  if (typeof firmId !== 'string' || !UUID.test(firmId)) {
-    throw new AuditSealQueryError(
-      `${method}: firmId must be a UUID, got ${JSON.stringify(firmId)}`,
-    );
-  }
-}
-
-function checkLog(method: string, log: unknown): void {
-  if (log !== undefined && !SEALABLE_LOGS.includes(log as SealableLog)) {
-    throw new AuditSealQueryError(
-      `${method}: log must be 'audit_log' or 'llm_usage_log', got ${JSON.stringify(log)}`,
-    );
-  }
-}
-
-function checkInstant(method: string, field: string, value: unknown): void {
-  if (
-    value !== undefined &&
-    (!(value instanceof Date) || Number.isNaN(value.getTime()))
-  ) {
-    throw new AuditSealQueryError(`${method}: ${field} must be a valid Date`);
-  }
-}
 
 /**
  * Hash-chained seals over each firm's `audit_log` and `llm_usage_log` rows, and their verification
@@ -172,43 +127,58 @@ export class AuditSealService
     await deferral.giveWay();
     const made = await this.locked(wait, async (runner) => {
       const seals: Seal[] = [];
+      const runs: SealRun[] = [];
       for (const log of query.log ? [query.log] : this.options.logs) {
         await deferral.giveWay();
         await runner.startTransaction('REPEATABLE READ');
         try {
-          seals.push(
-            ...(await sealLog(runner, log, query.firmId, this.options, () =>
-              deferral.giveWay(),
-            )),
+          const ran = await sealLog(
+            runner,
+            log,
+            query.firmId,
+            this.options,
+            () => deferral.giveWay(),
           );
           await runner.commitTransaction();
+          seals.push(...ran.seals);
+          runs.push(ran.run);
         } catch (error) {
           await runner.rollbackTransaction();
           throw error;
         }
       }
-      return seals;
+      return { seals, runs };
     });
-    if (made) await this.publish(made);
-    return made;
+    if (made) await this.publish(made.seals, made.runs);
+    return made?.seals;
   }
 
-  private async publish(seals: Seal[]): Promise<void> {
-    const { onSeal } = this.options;
-    if (!onSeal) return;
-    for (const seal of seals) {
-      try {
-        await onSeal(seal);
-      } catch (error) {
-        this.logger.error(
-          `onSeal failed for ${seal.log} seal ${seal.seq} of firm ${seal.firmId}: ${String(error)}`,
-        );
-        throw new SealPublishError(
-          `onSeal failed for ${seal.log} seal ${seal.seq} of firm ${seal.firmId}; the seal is committed: publish it from list()`,
-          seals,
-          { cause: error },
-        );
+  /** Hands each run's seals to `onSeal`, in chain order, then the run to `onRun`. */
+  private async publish(seals: Seal[], runs: SealRun[]): Promise<void> {
+    const { onSeal, onRun } = this.options;
+    const fail = (what: string, again: string, error: unknown) => {
+      this.logger.error(`${what} failed: ${String(error)}`);
+      return new SealPublishError(
+        `${what} failed; it is committed: publish it from ${again}`,
+        seals,
+        { cause: error },
+      );
+    };
+    for (const run of runs) {
+      for (const seal of onSeal ? seals : []) {
+        if (seal.log !== run.log) continue;
+        await Promise.resolve(onSeal!(seal)).catch((error: unknown) => {
+          throw fail(
+            `onSeal for ${seal.log} seal ${seal.seq} of firm ${seal.firmId}`,
+            'list()',
+            error,
+          );
+        });
       }
+      if (!onRun) continue;
+      await Promise.resolve(onRun(run)).catch((error: unknown) => {
+        throw fail(`onRun for ${run.log} run ${run.seq}`, 'listRuns()', error);
+      });
     }
   }
 
@@ -249,39 +219,12 @@ export class AuditSealService
    * if (!verdict.ok) console.error(verdict.problem?.message);
    */
   async verify(query: VerifyQuery): Promise<SealVerification> {
-    if (typeof query !== 'object' || query === null) {
-      throw new AuditSealQueryError(
-        'verify: the query must be an object with a firmId',
-      );
-    }
-    checkFirm('verify', query.firmId, true);
-    checkLog('verify', query.log);
-    checkInstant('verify', 'from', query.from);
-    checkInstant('verify', 'to', query.to);
-    const anchors = query.anchors ?? [];
-    if (
-      !Array.isArray(anchors) ||
-      anchors.some(
-        (a) =>
-          typeof a !== 'object' ||
-          a === null ||
-          !Number.isInteger(a.seq) ||
-          a.seq < 1 ||
-          typeof a.digest !== 'string' ||
-          !HEX_DIGEST.test(a.digest),
-      )
-    ) {
-      throw new AuditSealQueryError(
-        'verify: anchors must be a list of { seq: a positive integer, digest: 64 hex digits }',
-      );
-    }
+    const checked = checkVerifyQuery(query);
     const [verdict] = await this.dataSource.transaction(
       'REPEATABLE READ',
       (manager) =>
         verifyChains(manager, query.log ?? 'audit_log', query.firmId, {
-          from: query.from,
-          to: query.to,
-          anchors,
+          ...checked,
           lateWindowMs: this.options.lateWindowMs,
         }),
     );
@@ -298,13 +241,41 @@ export class AuditSealService
    * const failed = (await auditSeals.verifyAll()).filter((verdict) => !verdict.ok);
    */
   async verifyAll(
-    query: { log?: SealableLog } = {},
+    query: { log?: SealableLog; runAnchors?: SealAnchor[] } = {},
   ): Promise<SealVerification[]> {
     checkLog('verifyAll', query?.log);
+    const runAnchors = checkAnchors(
+      'verifyAll',
+      'runAnchors',
+      query?.runAnchors,
+    );
     return this.dataSource.transaction('REPEATABLE READ', (manager) =>
       verifyChains(manager, query?.log ?? 'audit_log', undefined, {
+        runAnchors,
         lateWindowMs: this.options.lateWindowMs,
       }),
+    );
+  }
+
+  /**
+   * The runs over one log, in order, from `fromSeq` on: to publish again, or to hand an auditor.
+   *
+   * @throws AuditSealQueryError for an unknown log or a fromSeq that is not a positive integer
+   */
+  async listRuns(
+    query: { log?: SealableLog; fromSeq?: number } = {},
+  ): Promise<SealRun[]> {
+    checkLog('listRuns', query?.log);
+    const fromSeq = query?.fromSeq ?? 1;
+    if (!Number.isInteger(fromSeq) || fromSeq < 1) {
+      throw new AuditSealQueryError(
+        'listRuns: fromSeq must be a positive integer',
+      );
+    }
+    return this.dataSource.query<SealRun[]>(
+      `SELECT ${RUN_SELECT_SQL} FROM ${LOG_SEAL_RUN_TABLE}
+        WHERE log = $1 AND seq >= $2 ORDER BY seq`,
+      [query?.log ?? 'audit_log', fromSeq],
     );
   }
 

@@ -16,6 +16,7 @@ export type {
   SealProblem,
   SealProblemKind,
   SealQuery,
+  SealRun,
   SealVerification,
   VerifyQuery,
 } from './seal.types.js';

@@ -172,18 +172,22 @@ export function judgeReferences(
 }
 
 /**
- * Of `refs`, the ids whose referenced row (a user of `audit_log`, a project of `llm_usage_log`)
- * still exists, read in the caller's transaction.
+ * Of the references of the stored groups that the seals' rows no longer have
+ * ({@link vanishedReferences}), those whose referenced row (a user of `audit_log`, a project of
+ * `llm_usage_log`) still exists, read in the caller's transaction.
  */
 export async function existingReferences(
   manager: Pick<EntityManager, 'query'>,
   log: SealableLog,
-  refs: string[],
+  seals: Iterable<{ references: readonly GroupDelta[] }>,
 ): Promise<Set<string>> {
-  if (!refs.length) return new Set();
+  const refs = new Set(
+    [...seals].flatMap((s) => vanishedReferences(s.references)),
+  );
+  if (!refs.size) return new Set();
   const rows = await manager.query<{ id: string }[]>(
     `SELECT id::text AS id FROM ${SEAL_REFERENCES[log].table} WHERE id = ANY ($1::uuid[])`,
-    [[...new Set(refs)]],
+    [[...refs]],
   );
   return new Set(rows.map((row) => row.id));
 }

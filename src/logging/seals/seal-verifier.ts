@@ -11,9 +11,16 @@ import {
   existingReferences,
   referenceFinding,
   rowEditedMessage,
-  vanishedReferences,
 } from './seal-references.js';
-import { HEADS_SQL, lateRowSql } from './sealer.js';
+import {
+  HEADS_SQL,
+  coverJoinSql,
+  coverParams,
+  lateRows,
+  readCovers,
+  readRuns,
+} from './seal-runs.js';
+import { checkRuns, type RunProblem } from './seal-run-check.js';
 import type {
   SealAnchor,
   SealProblem,
@@ -41,7 +48,15 @@ interface VerifyOptions {
   from?: Date;
   to?: Date;
   anchors?: SealAnchor[];
+  runAnchors?: SealAnchor[];
+  /** The late window of seals made before runs, for firms no run has covered yet. */
   lateWindowMs: number;
+}
+
+/** Rows of a firm after its last seal in time a run covered: how many, and the run. */
+interface Gap {
+  n: number;
+  run: number;
 }
 
 /**
@@ -54,7 +69,7 @@ export async function verifyChains(
   manager: EntityManager,
   log: SealableLog,
   firmId: string | undefined,
-  { from, to, anchors = [], lateWindowMs }: VerifyOptions,
+  { from, to, anchors = [], runAnchors = [], lateWindowMs }: VerifyOptions,
 ): Promise<SealVerification[]> {
   const us = (column: string) =>
     `(extract(epoch FROM ${column}) * 1000000)::bigint::text`;
@@ -76,10 +91,49 @@ export async function verifyChains(
     chain.push(header);
     chains.set(header.firmId, chain);
   }
-  // late arrivals not sealed yet: outside every chain until the next seal takes them
-  const pending = await manager.query<{ firmId: string; id: string }[]>(
-    `SELECT a.firm_id AS "firmId", a.id FROM (${HEADS_SQL}) h JOIN ${log} a ON ${lateRowSql(log, '$3')}`,
-    [log, firmId ?? null, lateWindowMs],
+  // late arrivals not sealed yet, by the windows each run recorded: outside every chain until the
+  // next seal takes them
+  const covers = await readCovers(manager, log, firmId);
+  const pending = await lateRows<{ firmId: string; id: string }>(
+    manager,
+    log,
+    firmId,
+    covers,
+    lateWindowMs,
+    `a.firm_id AS "firmId", a.id`,
+  );
+  const skip = pending.map((row) => row.id);
+  // rows after each firm's last seal dated in time its cover run sealed: inserted since
+  const gaps = new Map<string, Gap>();
+  if (covers.all || covers.firms.size) {
+    for (const gap of await manager.query<(Gap & { firmId: string })[]>(
+      `SELECT a.firm_id AS "firmId", p.seq AS run, count(*)::int AS n
+         FROM ${log} a LEFT JOIN (${HEADS_SQL}) h ON h.firm_id = a.firm_id
+         ${coverJoinSql(log, 3)}
+        WHERE ($2::uuid IS NULL OR a.firm_id = $2::uuid) AND a.created_at <= p.upto
+          AND (h.id IS NULL OR (a.created_at, a.id) > (h.to_created_at, h.to_id))
+          AND a.id <> ALL ($6::uuid[])
+          AND ($7::timestamptz IS NULL OR a.created_at >= $7::timestamptz)
+          AND ($8::timestamptz IS NULL OR a.created_at < $8::timestamptz)
+        GROUP BY a.firm_id, p.seq`,
+      [
+        log,
+        firmId ?? null,
+        ...coverParams(covers),
+        skip,
+        from ?? null,
+        to ?? null,
+      ],
+    )) {
+      gaps.set(gap.firmId, { n: gap.n, run: gap.run });
+      if (!chains.has(gap.firmId)) chains.set(gap.firmId, []);
+    }
+  }
+  const runProblems = await checkRuns(
+    manager,
+    log,
+    await readRuns(manager, log),
+    runAnchors,
   );
   const checked = new Map(
     [...chains].map(([firm, chain]) => [
@@ -97,22 +151,29 @@ export async function verifyChains(
             .filter(([, seals]) => seals.length)
             .map(([firm, seals]) => [firm, seals.map((seal) => seal.seq)]),
         ),
-        pending.map((row) => row.id),
+        skip,
       )
     ).map((rows) => [`${rows.firmId}:${rows.seq}`, rows]),
   );
   // the referenced rows of groups no longer found: deleted (an erasure) or not (tampering)
-  const existing = await existingReferences(
-    manager,
-    log,
-    [...found.values()].flatMap((rows) => vanishedReferences(rows.references)),
-  );
+  const existing = await existingReferences(manager, log, found.values());
   return [...chains].map(([firm, chain]) =>
     diagnose(log, firm, chain, anchors, found, {
       pendingLate: pending.filter((row) => row.firmId === firm).length,
+      gap: gaps.get(firm),
+      runProblems,
       existing,
     }),
   );
+}
+
+/** What the verdict on a firm's chain needs beside its seals and their rows. */
+interface Context {
+  pendingLate: number;
+  gap?: Gap;
+  runProblems: RunProblem[];
+  /** Of the references of groups no longer found, those whose referenced row exists. */
+  existing: ReadonlySet<string>;
 }
 
 /** The verdict on one firm's chain, from its seals and the rows found for each. */
@@ -122,10 +183,7 @@ function diagnose(
   headers: Header[],
   anchors: SealAnchor[],
   found: Map<string, SealRows>,
-  {
-    pendingLate,
-    existing,
-  }: { pendingLate: number; existing: ReadonlySet<string> },
+  { pendingLate, gap, runProblems, existing }: Context,
 ): SealVerification {
   const head = headers.at(-1);
   const result: SealVerification = {
@@ -268,6 +326,18 @@ function diagnose(
       );
     }
   }
+  problems.push(...runProblems.map((p) => ({ seq: 0, ...p })));
+  if (gap) {
+    const seq = (head?.seq ?? 0) + 1;
+    problems.push({
+      seq,
+      run: gap.run,
+      kind: 'row-inserted',
+      rows: gap.n,
+      message: `${gap.n} row(s) were inserted ${head ? `after seal ${head.seq}` : 'before any seal'}, dated in time run ${gap.run} had sealed`,
+    });
+  }
+  // stable: at one seq, a seal's own problem, then an anchor's, then rows after the last seal
   problems.sort((a, b) => a.seq - b.seq);
   if (problems.length) {
     result.ok = false;

@@ -1,5 +1,5 @@
 import type { SealableLog } from './seal-encoding.js';
-import type { Seal } from './seal.types.js';
+import type { Seal, SealRun } from './seal.types.js';
 
 /**
  * Options of the seals over the logs (`seals` in `LoggingModule.forRoot`). See
@@ -38,6 +38,12 @@ export interface SealOptions {
    * database (logs, object storage with a retention lock, mail to the auditor). Default: none.
    */
   onSeal?: (seal: Seal) => void | Promise<void>;
+  /**
+   * Called with each run after it is committed, after `onSeal` of its seals: publish its digest
+   * too. A run covers every firm up to its cutoff, the idle ones included; its digest commits to
+   * every firm's last seal, so publishing runs keeps the time of idle firms evident. Default: none.
+   */
+  onRun?: (run: SealRun) => void | Promise<void>;
 }
 
 /** Defaults of {@link SealOptions}. */
@@ -54,7 +60,7 @@ export const SEAL_DEFAULTS = {
 export const MAX_ROWS_PER_SEAL = 1_000_000;
 
 export type ResolvedSealOptions = typeof SEAL_DEFAULTS &
-  Pick<SealOptions, 'onSeal'>;
+  Pick<SealOptions, 'onSeal' | 'onRun'>;
 
 /** Merges `options` over the defaults, refusing values that cannot work with a message naming them. */
 export function resolveSealOptions(
@@ -105,8 +111,10 @@ export function resolveSealOptions(
       resolved.logs,
     );
   }
-  if (resolved.onSeal !== undefined && typeof resolved.onSeal !== 'function') {
-    throw bad('onSeal', 'a function', typeof resolved.onSeal);
+  for (const hook of ['onSeal', 'onRun'] as const) {
+    if (resolved[hook] !== undefined && typeof resolved[hook] !== 'function') {
+      throw bad(hook, 'a function', typeof resolved[hook]);
+    }
   }
   return resolved;
 }

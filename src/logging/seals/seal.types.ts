@@ -31,6 +31,31 @@ export interface Seal {
   sealedAt: Date;
 }
 
+/**
+ * One sealing run over one log, as `onRun` receives it: it covers every firm (or the one firm
+ * `firmId`) up to `upto`, firms without new rows included, and its digest commits to the runs
+ * before it, its own fields and every covered firm's last seal after it.
+ */
+export interface SealRun {
+  log: SealableLog;
+  /** Position in the log's chain of runs, from 1, without gaps. */
+  seq: number;
+  /** The one firm sealed (`seal({ firmId })`); null when the run covered every firm. */
+  firmId: string | null;
+  /** The cutoff, ISO 8601 UTC with microseconds: every covered firm is sealed up to here. */
+  upto: string;
+  sealedAt: Date;
+  /** `seals.lateWindowMs` and `seals.settleMs` as the run used them; `verify` uses these. */
+  lateWindowMs: number;
+  settleMs: number;
+  /** How many firms' last seals the digest commits to. */
+  headsCount: number;
+  /** The previous run's digest, hex; 64 zeros for the first run. */
+  prevDigest: string;
+  /** SHA-256 over `prevDigest`, the run's fields and the covered firms' last seals, hex. */
+  digest: string;
+}
+
 /** A digest published outside the database (from `onSeal`), to verify the chain against. */
 export interface SealAnchor {
   seq: number;
@@ -57,14 +82,20 @@ export interface VerifyQuery {
   to?: Date;
   /** Digests published outside the database: each must still be in the chain, unchanged. */
   anchors?: SealAnchor[];
+  /**
+   * Run digests published outside the database (from `onRun`): each run must still be in the
+   * log's chain of runs, unchanged, and the seals must still hold the heads it committed to.
+   */
+  runAnchors?: SealAnchor[];
 }
 
 /**
  * What was found wrong, where it can be known:
  * - `row-edited`: a row of the seal's range differs from when it was sealed;
  * - `row-missing`: rows of the seal are gone (`rows` says how many);
- * - `row-inserted`: rows are in the seal's range that were not there when it was sealed and are
- *   not late arrivals (`rows` says how many);
+ * - `row-inserted`: rows are in the seal's range, or dated in time a run covered after the firm's
+ *   last seal, that were not there when it was sealed and are not late arrivals (`rows` says how
+ *   many);
  * - `seal-edited`: the seal's own fields no longer agree with its rows or its neighbours;
  * - `seal-removed`: a seal of the chain, or one published as an anchor, is gone.
  */
@@ -75,9 +106,15 @@ export type SealProblemKind =
   | 'seal-edited'
   | 'seal-removed';
 
-/** The first bad seal of a chain. */
+/**
+ * The first bad seal of a chain. Rows found after a firm's last seal, in time a run covered, are
+ * reported at `seq` = the last seal's seq + 1 (1 with no seal: the position the next seal takes),
+ * with `run` the run that covered them. A problem of a run record itself has `seq` 0 and `run`.
+ */
 export interface SealProblem {
   seq: number;
+  /** The run concerned, when the problem is in time a run covered or in a run itself. */
+  run?: number;
   kind: SealProblemKind;
   /** For `row-missing` and `row-inserted`: how many rows. */
   rows?: number;

@@ -10,7 +10,16 @@ import {
 import { SealHash } from './seal-hash.js';
 import { referenceGroupColumns } from './seal-references.js';
 import type { ResolvedSealOptions } from './seal.options.js';
-import type { Seal } from './seal.types.js';
+import type { Seal, SealRun } from './seal.types.js';
+import {
+  HEADS_SQL,
+  MAX_UUID,
+  coverJoinSql,
+  coverParams,
+  lateRows,
+  readCovers,
+} from './seal-runs.js';
+import { recordRun } from './seal-run-record.js';
 
 /** Rows of a query on `runner`. */
 export function select<T>(
@@ -39,48 +48,6 @@ export const SEAL_SELECT_SQL = `
   encode(prev_digest, 'hex') AS "prevDigest", encode(digest, 'hex') AS digest,
   sealed_at AS "sealedAt"`;
 
-/**
- * The 64-bit transaction id of a row's 32-bit `xmin` (alias `a`), in the epoch of the current
- * snapshot: every committed xid is below its xmax.
- */
-const XID8_SQL = (() => {
-  const ref = `pg_snapshot_xmax(pg_current_snapshot())::text::bigint`;
-  const low = `a.xmin::text::bigint`;
-  return `((((${ref} >> 32) << 32) | ${low}) - CASE WHEN ${low} > (${ref} & 4294967295) THEN 4294967296 ELSE 0 END)::text::xid8`;
-})();
-
-/**
- * Condition on a log row `a` and its firm's last seal `h`: the row is a late arrival. It lies inside
- * the sealed ranges, was not visible in the snapshot the last seal was made in, is not already a
- * listed late arrival, and was created less than the late window (parameter `window`, ms) before
- * that seal was made. A snapshot from another cluster (after a restore) finds none: its xids are
- * not comparable, and rows restored are not late.
- *
- * The `age()` test is cheap and implied by the exact one: a row whose transaction is older than
- * the snapshot's xmin was visible in it. So only the rows written since reach the 64-bit xid
- * arithmetic, which over the whole late window would double the check's cost. It is left out when
- * the snapshot is older than 2^31 transactions, where `age()` wraps.
- */
-export function lateRowSql(log: SealableLog, window: string): string {
-  const snapshotXmin = `age(xid(pg_snapshot_xmin(h.snapshot::pg_snapshot)))`;
-  return `a.firm_id = h.firm_id
-       AND (a.created_at, a.id) <= (h.to_created_at, h.to_id)
-       AND a.created_at > h.sealed_at - ${window} * interval '1 millisecond'
-       AND h.snapshot IS NOT NULL
-       AND (age(a.xmin) <= ${snapshotXmin} OR ${snapshotXmin} < 0)
-       AND pg_snapshot_xmax(pg_current_snapshot()) >= pg_snapshot_xmax(h.snapshot::pg_snapshot)
-       AND NOT pg_visible_in_snapshot(${XID8_SQL}, h.snapshot::pg_snapshot)
-       AND NOT EXISTS (
-         SELECT 1 FROM ${LOG_SEAL_TABLE} l
-          WHERE l.log = '${log}' AND l.firm_id = h.firm_id AND a.id = ANY (l.late_ids))`;
-}
-
-/** The last seal of each firm of `log` (`$1`), or of firm `$2` when not null. */
-export const HEADS_SQL = `
-  SELECT DISTINCT ON (firm_id) * FROM ${LOG_SEAL_TABLE}
-   WHERE log = $1 AND ($2::uuid IS NULL OR firm_id = $2::uuid)
-   ORDER BY firm_id, seq DESC`;
-
 interface Head {
   seq: number;
   digest: string;
@@ -96,13 +63,18 @@ interface Row {
   ts: string;
   enc: string;
   ref: string | null;
+  /** Where a seal of this row ends at the latest: its UTC month's last microsecond, or the cutoff. */
+  end?: string;
 }
 
 /**
- * Seals the new rows of `log`, of one firm or of every firm, inside the caller's REPEATABLE READ
- * transaction on `runner`, whose snapshot each seal records. Reads every new row once, in
- * `(firm_id, created_at, id)` order through a cursor, encoded in SQL, and hashes in Node. Returns the seals made,
- * in chain order per firm.
+ * One run over `log`, of one firm or of every firm, inside the caller's REPEATABLE READ
+ * transaction on `runner`, whose snapshot the run records: seals each firm's rows dated after its
+ * cover's cutoff up to the run's (`now() - settleMs` by the database clock, never before the last
+ * run's), with its late arrivals, then records the run, which covers every firm up to that cutoff,
+ * the firms without new rows included. Reads every new row once, in `(firm_id, created_at, id)`
+ * order through a cursor, encoded in SQL, and hashes in Node. Returns the seals made, in chain
+ * order per firm, and the run.
  */
 export async function sealLog(
   runner: QueryRunner,
@@ -111,13 +83,21 @@ export async function sealLog(
   options: ResolvedSealOptions,
   /** Awaited before each chunk of rows is read: where background sealing gives way. */
   beforeChunk: () => Promise<void> = () => Promise.resolve(),
-): Promise<Seal[]> {
-  // The first statement fixes the transaction's snapshot; the bound is by the database clock.
-  const [{ snapshot, upto }] = await select<{ snapshot: string; upto: string }>(
+): Promise<{ seals: Seal[]; run: SealRun }> {
+  // The first statement fixes the transaction's snapshot; the cutoff is by the database clock,
+  // and never goes back: a run covers at least what the runs before it covered.
+  const [{ snapshot, xid, upto, runSeq }] = await select<{
+    snapshot: string;
+    xid: string;
+    upto: string;
+    runSeq: number;
+  }>(
     runner,
-    `SELECT pg_current_snapshot()::text AS snapshot,
-            (now() - $1 * interval '1 millisecond')::text AS upto`,
-    [options.settleMs],
+    `SELECT pg_current_snapshot()::text AS snapshot, pg_current_xact_id()::text AS xid,
+            greatest(now() - $1 * interval '1 millisecond', max(upto))::text AS upto,
+            coalesce(max(seq), 0) + 1 AS "runSeq"
+       FROM log_seal_run WHERE log = $2`,
+    [options.settleMs, log],
   );
   const heads = new Map<string, Head>();
   for (const head of await select<Head & { firmId: string }>(
@@ -129,30 +109,21 @@ export async function sealLog(
   )) {
     heads.set(head.firmId, head);
   }
+  const covers = await readCovers(runner, log, firmId);
   const columns = `a.id::text AS c0, a.created_at::text AS ts,
     ${encodingSql(log, await isUtf8(runner), SEAL_ENCODING)} AS enc,
     a.${SEAL_REFERENCES[log].column}::text AS ref`;
   const late = new Map<string, Row[]>();
-  // Every seal looks for late arrivals over the whole late window. One pass over it, the heads
-  // hashed: a nested loop would read the window once per firm, and firms' rows share pages.
-  const [{ nestloop }] = await select<{ nestloop: string }>(
+  for (const row of await lateRows<Row>(
     runner,
-    `SELECT current_setting('enable_nestloop') AS nestloop`,
-  );
-  await runner.query(`SET LOCAL enable_nestloop = off`);
-  for (const row of await select<Row>(
-    runner,
-    `SELECT a.firm_id::text AS firm, ${columns}
-       FROM (${HEADS_SQL}) h JOIN ${log} a ON ${lateRowSql(log, '$3')}
-      WHERE a.created_at > (SELECT min(sealed_at) FROM (${HEADS_SQL}) m) - $3 * interval '1 millisecond'
-      ORDER BY a.firm_id, a.created_at, a.id`,
-    [log, firmId ?? null, options.lateWindowMs],
+    log,
+    firmId,
+    covers,
+    options.lateWindowMs,
+    `a.firm_id::text AS firm, ${columns}`,
   )) {
     late.set(row.firm, [...(late.get(row.firm) ?? []), row]);
   }
-  await runner.query(`SELECT set_config('enable_nestloop', $1, true)`, [
-    nestloop,
-  ]);
 
   const made: Seal[] = [];
   let open:
@@ -179,17 +150,23 @@ export async function sealLog(
       rangeCount: 0,
     };
   };
-  const finish = async () => {
+  /**
+   * Ends the open seal at its last row, or at instant `at` (taking in every row dated up to it):
+   * the end of its rows' month, or the run's cutoff.
+   */
+  const finish = async (at?: string) => {
     if (!open || open.hash.rows === 0) return;
-    const { firm, head, hash, lateIds, rangeCount, last } = open;
+    const { firm, head, hash, lateIds, rangeCount } = open;
+    const last = at === undefined ? open.last! : { ts: at, c0: MAX_UUID };
     const [seal] = await select<Seal>(
       runner,
       `INSERT INTO ${LOG_SEAL_TABLE} (log, firm_id, seq, from_created_at, from_id, to_created_at,
                                       to_id, range_count, late_ids, row_count, prev_digest,
-                                      digest, snapshot, encoding, ref_ids, ref_rows, ref_digests)
+                                      digest, snapshot, run_seq, encoding, ref_ids, ref_rows,
+                                      ref_digests)
        VALUES ($1, $2, $3, $4::timestamptz, $5, $6::timestamptz, $7, $8, $9::uuid[], $10,
-               decode($11, 'hex'), decode($12, 'hex'), $13, $14, $15::uuid[], $16::int[],
-               $17::bytea[])
+               decode($11, 'hex'), decode($12, 'hex'), $13, $14, $15, $16::uuid[], $17::int[],
+               $18::bytea[])
        RETURNING ${SEAL_SELECT_SQL}`,
       [
         log,
@@ -197,14 +174,15 @@ export async function sealLog(
         (head?.seq ?? 0) + 1,
         head?.toAt ?? null,
         head?.toId ?? null,
-        last ? last.ts : head!.toAt,
-        last ? last.c0 : head!.toId,
+        last.ts,
+        last.c0,
         rangeCount,
         lateIds,
         hash.rows,
         head?.digest ?? GENESIS_DIGEST,
         hash.digest(),
         snapshot,
+        runSeq,
         SEAL_ENCODING,
         ...referenceGroupColumns(hash.groups?.list() ?? []),
       ],
@@ -213,7 +191,7 @@ export async function sealLog(
     heads.set(firm, {
       seq: seal.seq,
       digest: seal.digest,
-      toAt: last ? last.ts : head!.toAt,
+      toAt: last.ts,
       toId: seal.toId,
     });
     open = undefined;
@@ -221,14 +199,27 @@ export async function sealLog(
 
   // the new rows are sorted once; in memory up to this much, on disk beyond
   await runner.query(`SET LOCAL work_mem = '128MB'`);
+  // the rows dated after the firm's cover, up to the cutoff (a firm without a cover: after its
+  // last seal); every firm's cover is at least the last run over every firm
   await runner.query(
     `DECLARE logging_seal_rows NO SCROLL CURSOR FOR
-       SELECT a.firm_id::text AS firm, ${columns}
+       SELECT a.firm_id::text AS firm, ${columns},
+              least((date_trunc('month', a.created_at AT TIME ZONE 'UTC') + interval '1 month'
+                     - interval '1 microsecond') AT TIME ZONE 'UTC', $3::timestamptz)::text AS end
          FROM ${log} a LEFT JOIN (${HEADS_SQL}) h ON h.firm_id = a.firm_id
-        WHERE ($2::uuid IS NULL OR a.firm_id = $2::uuid) AND a.created_at < $3::timestamptz
+         ${coverJoinSql(log, 5, true)}
+        WHERE ($2::uuid IS NULL OR a.firm_id = $2::uuid) AND a.created_at <= $3::timestamptz
+          AND a.created_at > $4::timestamptz
           AND (h.id IS NULL OR (a.created_at, a.id) > (h.to_created_at, h.to_id))
+          AND (p.id IS NULL OR a.created_at > p.upto)
         ORDER BY a.firm_id, a.created_at, a.id`,
-    [log, firmId ?? null, upto],
+    [
+      log,
+      firmId ?? null,
+      upto,
+      covers.all?.upto ?? '-infinity',
+      ...coverParams(covers),
+    ],
   );
   for (;;) {
     await beforeChunk();
@@ -237,10 +228,11 @@ export async function sealLog(
       `FETCH ${FETCH} FROM logging_seal_rows`,
     );
     for (const row of rows) {
-      if (open?.firm !== row.firm) {
-        await finish();
-        start(row.firm);
+      // A seal never spans two months: retention purges whole seals, and purges by month.
+      if (open && (open.firm !== row.firm || open.last?.end !== row.end)) {
+        await finish(open.last?.end ?? upto);
       }
+      if (!open) start(row.firm);
       open!.hash.add(row.enc, { id: row.c0, ref: row.ref });
       open!.rangeCount++;
       open!.last = row;
@@ -248,12 +240,19 @@ export async function sealLog(
     }
     if (rows.length < FETCH) break;
   }
-  await finish();
+  await finish(open?.last?.end ?? upto);
   await runner.query('CLOSE logging_seal_rows');
   // firms with late arrivals only
   for (const firm of [...late.keys()]) {
     start(firm);
-    await finish();
+    await finish(upto);
   }
-  return made;
+  const run = await recordRun(runner, log, firmId, {
+    seq: runSeq,
+    upto,
+    snapshot,
+    xid,
+    options,
+  });
+  return { seals: made, run };
 }

@@ -1,6 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import { columnArrays, insertStatement, type LogTable } from './log-table.js';
-import { nextRecordStamp } from './record-clock.js';
+import {
+  columnArrays,
+  insertStatement,
+  type LogTable,
+  type QueryExecutor,
+  RESTAMP_AFTER_MS,
+  stampCreatedAt,
+  type WriterLogger,
+} from './log-table.js';
+import { nextMicros, nextRecordStamp, uuidV7 } from './record-clock.js';
+
 import {
   LogBufferFullError,
   LogWriteError,
@@ -18,20 +27,10 @@ import {
   isTransientError,
 } from './database-errors.js';
 
-/** Runs one statement; the writer's only contact with the database. */
-export type QueryExecutor = (
-  sql: string,
-  parameters: unknown[],
-) => Promise<unknown>;
-
-/** Where the writer reports failures; Nest's `Logger` fits. */
-export interface WriterLogger {
-  warn(message: string): void;
-  error(message: string): void;
-}
-
 interface Pending {
   row: unknown[];
+  /** When its created_at was stamped, in ms since the epoch; 0 before its batch is formed. */
+  stamped: number;
   durability: Durability;
   /** When it was queued, in ms since the epoch. */
   at: number;
@@ -40,6 +39,7 @@ interface Pending {
 }
 
 const noop = () => undefined;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -57,6 +57,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class BatchWriter<Entry> {
   private readonly sql: string;
   private readonly width: number;
+  /** Where created_at sits in a row: the writer stamps it when the row's batch is formed. */
+  private readonly createdAtColumn: number;
   private readonly queue: Pending[] = [];
   private inFlightRows = 0;
   private inFlightBatches = 0;
@@ -81,6 +83,12 @@ export class BatchWriter<Entry> {
   ) {
     this.sql = insertStatement(table);
     this.width = table.columns.length;
+    this.createdAtColumn = table.columns.findIndex(
+      ([name]) => name === 'created_at',
+    );
+    if (this.createdAtColumn < 0) {
+      throw new Error(`${table.name}: a log table needs a created_at column`);
+    }
   }
 
   /** The name of the table this writer writes. */
@@ -108,13 +116,15 @@ export class BatchWriter<Entry> {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
       if (this.closed) throw new LogWriterClosedError(this.table.name);
     }
-    const { id, createdAt } = nextRecordStamp();
-    const row = this.table.values(entry, id, createdAt);
+    // The id keeps the order rows were recorded in; created_at is stamped when the batch is formed.
+    const id = uuidV7(nextMicros());
+    const row = this.table.values(entry, id, '');
     const at = Date.now();
     this.metrics?.queued(1);
     if (durability === 'buffered') {
       this.enqueue({
         row,
+        stamped: 0,
         durability,
         at,
         resolve: noop,
@@ -123,7 +133,7 @@ export class BatchWriter<Entry> {
       return id;
     }
     await new Promise<void>((resolve, reject) =>
-      this.enqueue({ row, durability, at, resolve, reject }),
+      this.enqueue({ row, stamped: 0, durability, at, resolve, reject }),
     );
     return id;
   }
@@ -262,6 +272,9 @@ export class BatchWriter<Entry> {
   private async send(batch: Pending[]): Promise<void> {
     const { attempts, baseDelayMs, maxDelayMs } = this.options.retry;
     for (let attempt = 1; ; attempt++) {
+      if (Date.now() - batch[0].stamped > RESTAMP_AFTER_MS) {
+        stampCreatedAt(batch, this.createdAtColumn);
+      }
       try {
         await this.timed(() =>
           this.execute(

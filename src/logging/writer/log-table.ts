@@ -1,3 +1,5 @@
+import { microsToIso, nextMicros } from './record-clock.js';
+
 /**
  * How rows of one log table are written, described by the feature that owns the table and registered
  * with `LogWriterService.register()`: its columns with the PostgreSQL type of each, and the
@@ -7,8 +9,11 @@
  *   ON CONFLICT (id) DO NOTHING
  *
  * Its text and parameter count do not depend on the batch size. Ids are made by the writer, so a
- * batch retried after a lost commit acknowledgement cannot insert a row twice; they are UUIDv7 taken
- * with `created_at` from one clock reading (record-clock.ts), so ids sort in record order.
+ * batch retried after a lost commit acknowledgement cannot insert a row twice; they are UUIDv7 from
+ * the record clock (record-clock.ts) when the row is recorded, so ids sort in record order.
+ * `created_at` is stamped from the same clock when the row's batch is formed, in queue order, and
+ * again when a batch is retried more than `RESTAMP_AFTER_MS` later: the database refuses rows dated
+ * more than 5 s from its clock (`logging_clock_bound()`), and a row is dated when it reaches it.
  */
 export interface LogTable<Entry> {
   /** The table's name, as its migration creates it. */
@@ -21,7 +26,8 @@ export interface LogTable<Entry> {
   readonly columns: readonly (readonly [name: string, type: string])[];
   /**
    * Column values in `columns` order; `id` (a UUIDv7) and `created_at` (an ISO 8601 string to the
-   * microsecond) come from the writer's record clock.
+   * microsecond) come from the writer's record clock. The batched writer passes an empty
+   * `createdAt` and stamps the `created_at` column itself when the batch is formed.
    */
   values(entry: Entry, id: string, createdAt: string): unknown[];
 }
@@ -37,6 +43,21 @@ export function insertStatement(table: LogTable<unknown>): string {
   );
 }
 
+/**
+ * Dates `batch`'s rows now, in queue order, from the record clock, in column `column`: batches are
+ * formed in queue order, so created_at keeps the order the rows were recorded in, as their ids do.
+ */
+export function stampCreatedAt(
+  batch: readonly { row: unknown[]; stamped: number }[],
+  column: number,
+): void {
+  const now = Date.now();
+  for (const pending of batch) {
+    pending.row[column] = microsToIso(nextMicros());
+    pending.stamped = now;
+  }
+}
+
 /** Column-major parameters for {@link insertStatement}: one array per column. */
 export function columnArrays(rows: readonly unknown[][], width: number) {
   const arrays: unknown[][] = Array.from(
@@ -48,3 +69,22 @@ export function columnArrays(rows: readonly unknown[][], width: number) {
   });
   return arrays;
 }
+
+/** Runs one statement; the writer's only contact with the database. */
+export type QueryExecutor = (
+  sql: string,
+  parameters: unknown[],
+) => Promise<unknown>;
+
+/** Where the writer reports failures; Nest's `Logger` fits. */
+export interface WriterLogger {
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/**
+ * The database refuses a row dated more than `logging_clock_bound()` (5 s) from its clock, for any
+ * role but the table's owner. A batch whose stamps are older than half that when it is (re)sent is
+ * stamped again: a row is dated when it reaches the database, within the bound, whatever it waited.
+ */
+export const RESTAMP_AFTER_MS = 2500;

@@ -19,8 +19,8 @@ import {
   LogEntryValidationError,
   validateEntry,
 } from '../core/entry-validation.js';
-import { BatchWriter, type QueryExecutor } from './batch-writer.js';
-import type { LogTable } from './log-table.js';
+import { BatchWriter } from './batch-writer.js';
+import type { LogTable, QueryExecutor } from './log-table.js';
 import { LogStatementTimeoutError } from './writer.errors.js';
 import type {
   Durability,
@@ -28,6 +28,18 @@ import type {
   ResolvedWriterOptions,
 } from './writer.options.js';
 import { type TableMetrics, WriterMetrics } from './writer.telemetry.js';
+import {
+  clockOffsetMicros,
+  followClock,
+  processMicros,
+} from './record-clock.js';
+
+/** How often the record clock is set again to the database's. */
+const CLOCK_CHECK_MS = 300_000;
+/** A reading whose round trip took longer says too little about the offset. */
+const CLOCK_MAX_ROUND_TRIP_MS = 250;
+/** The longest startup waits for the clock reading. */
+const CLOCK_MAX_WAIT_MS = 2000;
 
 /** How one `record()` call is written. */
 export interface RecordOptions {
@@ -75,9 +87,10 @@ export class LogWriterService
   private readonly batchWriters: BatchWriter<never>[] = [];
   private readonly tableMetrics = new Map<string, TableMetrics>();
   private metrics: WriterMetrics | undefined;
+  private clockTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    @Inject(LOGGING_DATA_SOURCE) dataSource: DataSource,
+    @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
     /** The writer options in force, defaults merged. */
     @Inject(WRITER_OPTIONS) readonly options: ResolvedWriterOptions,
     @Optional()
@@ -90,8 +103,17 @@ export class LogWriterService
     );
   }
 
-  /** Starts the writer's metrics when the host's OpenTelemetry is on. */
+  /**
+   * Sets the record clock to the database's (then every 5 minutes), and starts the writer's
+   * metrics when the host's OpenTelemetry is on.
+   */
   async onModuleInit(): Promise<void> {
+    await this.followDatabaseClock(true);
+    this.clockTimer = setInterval(
+      () => void this.followDatabaseClock(false),
+      CLOCK_CHECK_MS,
+    );
+    this.clockTimer.unref();
     const otel = await otelFor(this.telemetry);
     if (!otel) return;
     this.metrics = new WriterMetrics(otel, () =>
@@ -152,8 +174,41 @@ export class LogWriterService
     await this.flush();
   }
 
+  /**
+   * Measures how far the database's clock is from this process's (one `clock_timestamp()`, taken
+   * as read at the middle of its round trip) and makes the record clock follow it: the database
+   * refuses rows dated more than 5 s from its own clock. Warns once, at startup, when the clocks are
+   * more than a second apart. A database out of reach leaves the clock as it was.
+   */
+  private async followDatabaseClock(startup: boolean): Promise<void> {
+    try {
+      const sent = processMicros();
+      // A half-open connection never answers: startup does not wait for it.
+      const [{ micros }] = await withTimeout(
+        (sql) => this.dataSource.query(sql),
+        CLOCK_MAX_WAIT_MS,
+      )(
+        `SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text AS micros`,
+        [],
+      ).then((rows) => rows as { micros: string }[]);
+      const received = processMicros();
+      if (received - sent > CLOCK_MAX_ROUND_TRIP_MS * 1000) return;
+      followClock(Number(micros) - (sent + received) / 2);
+      const offsetMs = Math.round(clockOffsetMicros() / 1000);
+      if (startup && Math.abs(offsetMs) > 1000) {
+        this.logger.warn(
+          `the database clock is ${Math.abs(offsetMs)} ms ${offsetMs > 0 ? 'ahead of' : 'behind'} this process's: ` +
+            'rows are dated by the database clock (keep both in sync with NTP)',
+        );
+      }
+    } catch {
+      // out of reach: the writer retries its statements; the clock is set again in 5 minutes
+    }
+  }
+
   /** Refuses new rows and flushes the rest, before TypeORM closes the DataSource. */
   async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.clockTimer);
     await Promise.all(this.batchWriters.map((writer) => writer.close()));
   }
 

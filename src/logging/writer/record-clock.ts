@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
  * after the other sort in that order by `created_at`, by `id`, and by `(created_at, id)`.
  *
  * The clock counts microseconds: the time origin plus `performance.now()`, which is monotonic and
- * finer than `Date.now()`. A reading that would not be later than the previous one is moved one
+ * finer than `Date.now()`, plus the offset to the database's clock the writer measures. A reading that would not be later than the previous one is moved one
  * microsecond past it, so a burst of more than one record per microsecond runs ahead of real time
  * by at most the burst's length, then falls back in step.
  */
@@ -22,10 +22,32 @@ export interface RecordStamp {
 
 const ORIGIN_MICROS = Math.round(performance.timeOrigin * 1000);
 let lastMicros = 0;
+/** How far the database's clock is ahead of this process's, in microseconds (see followClock). */
+let offsetMicros = 0;
 
-/** Microseconds since the epoch, strictly increasing within the process. */
+/** This process's clock in microseconds since the epoch, without the database's offset. */
+export function processMicros(): number {
+  return ORIGIN_MICROS + Math.floor(performance.now() * 1000);
+}
+
+/**
+ * Makes the record clock follow a database clock that is `offset` microseconds ahead of this
+ * process's (negative: behind): the database refuses rows dated more than a few seconds from its
+ * own clock. A correction that would move the clock back is absorbed by the monotonic step: the
+ * clock holds still, one microsecond a reading, until it is due again.
+ */
+export function followClock(offset: number): void {
+  offsetMicros = Math.round(offset);
+}
+
+/** The offset {@link followClock} set last. */
+export function clockOffsetMicros(): number {
+  return offsetMicros;
+}
+
+/** Microseconds since the epoch by the database's clock, strictly increasing within the process. */
 export function nextMicros(): number {
-  let micros = ORIGIN_MICROS + Math.floor(performance.now() * 1000);
+  let micros = processMicros() + offsetMicros;
   if (micros <= lastMicros) micros = lastMicros + 1;
   lastMicros = micros;
   return micros;
