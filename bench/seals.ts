@@ -1,8 +1,10 @@
 /**
  * bench/seals: hash-chained seals over a large audit_log, and the writer with sealing running.
  *
- *   node dist/bench/seals.js load      # fills logging_bench_seals: BENCH_ROWS audit rows (1,000,000)
- *                                      #   of 20 firms over 30 days; not timed
+ *   node dist/bench/seals.js load      # fills logging_bench_seals: BENCH_FIRMS firms (10,000), of
+ *                                      #   which BENCH_ACTIVE_FIRMS (100) hold BENCH_ROWS audit rows
+ *                                      #   (1,000,000) less 10 rows of each idle firm, over 30 days;
+ *                                      #   not timed
  *   node dist/bench/seals.js measure   # times, BENCH_ROUNDS times (3), interleaved, median counts:
  *     - baseline: every row read once in (firm_id, created_at, id) order and thrown away
  *       (COPY ... TO STDOUT into Node): the floor of any sealer that looks at every row;
@@ -10,9 +12,12 @@
  *       cursor in (firm_id, created_at, id) order, encoded and hashed in Node);
  *     - verify: AuditSealService.verifyAll(): every firm's chain, digests recomputed in SQL in one
  *       pass over the log;
- *     - verifyPerFirm: AuditSealService.verify() of each firm in turn (20 calls);
- *     - SQL digest: the same digests computed in the database instead (sha256 over string_agg of
- *       the encodings, one pass grouped by firm, work_mem 256MB), checked equal to the seals'.
+ *     - verifyPerFirm: AuditSealService.verify() of 20 active firms in turn;
+ *     - SQL digest: the digests of the firms' first seals computed in the database instead (sha256
+ *       over string_agg of the encodings, one pass grouped by firm, work_mem 256MB), checked equal
+ *       to the seals';
+ *     - steadyRun: after BENCH_STEADY_ROWS (100) new rows of each active firm, one more run over
+ *       every firm: the active firms' seals and one run row, however many firms are idle.
  *   node dist/bench/seals.js writer    # LlmUsageService.record ('buffered', 512 callers) for
  *                                      #   BENCH_WRITER_SECONDS (40) per variant, without and with
  *                                      #   background sealing of llm_usage_log every
@@ -68,7 +73,14 @@ const SEAL_MAX_DEFER_MS =
 const CATCH_UP_LIMIT_MS = 180_000;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CALLERS = 512;
-const FIRMS = 20;
+const FIRMS = Number(process.env.BENCH_FIRMS ?? 10_000);
+const ACTIVE_FIRMS = Math.min(
+  FIRMS,
+  Number(process.env.BENCH_ACTIVE_FIRMS ?? 100),
+);
+/** Rows of each idle firm, sealed by the first run; the rest of BENCH_ROWS go to the active ones. */
+const IDLE_ROWS = 10;
+const STEADY_ROWS = Number(process.env.BENCH_STEADY_ROWS ?? 100);
 const DB = 'logging_bench_seals';
 
 /** The canonical encoding of an audit row computed in SQL, for the grouped in-database digest. */
@@ -99,7 +111,11 @@ function app(url: string, options: LoggingModuleOptions) {
   @Module({
     imports: [
       TypeOrmModule.forRoot(demoDataSourceOptions(url)),
-      LoggingModule.forRoot(options),
+      // the bench's one role owns the schema, knowingly
+      LoggingModule.forRoot({
+        database: { ownerConnection: 'allow' },
+        ...options,
+      }),
     ],
   })
   class BenchModule {}
@@ -125,24 +141,30 @@ async function load(): Promise<void> {
   const client = new Client({ connectionString: url });
   await client.connect();
   await client.query(
-    `INSERT INTO firms (name) SELECT 'bench-' || i FROM generate_series(1, $1) AS i`,
+    `INSERT INTO firms (name) SELECT 'bench-' || lpad(i::text, 6, '0') FROM generate_series(1, $1) AS i`,
     [FIRMS],
   );
   const start = Date.now();
-  await client.query(
-    `INSERT INTO audit_log (firm_id, user_id, action, entity_type, entity_id, metadata, ip_address, created_at)
-     SELECT f.ids[1 + i % $2], NULL,
-            (ARRAY['create_project','upload_file','run_extraction','resolve_review','download_cma'])[1 + i % 5],
-            'cma_project', gen_random_uuid(),
-            jsonb_build_object('pages', i % 500, 'files', i % 7, 'retry', i % 11 = 0),
-            '10.' || (i % 250) || '.' || (i % 199) || '.0',
-            now() - interval '30 days' + i * (interval '30 days' / $1) + (i % 997) * interval '1 microsecond'
-       FROM generate_series(1, $1) AS i, (SELECT array_agg(id ORDER BY name) AS ids FROM firms) f`,
-    [ROWS, FIRMS],
-  );
+  const idle = (FIRMS - ACTIVE_FIRMS) * IDLE_ROWS;
+  const rows = async (count: number, firms: string, offset: number) =>
+    client.query(
+      `INSERT INTO audit_log (firm_id, user_id, action, entity_type, entity_id, metadata, ip_address, created_at)
+       SELECT f.ids[1 + i % cardinality(f.ids)], NULL,
+              (ARRAY['create_project','upload_file','run_extraction','resolve_review','download_cma'])[1 + i % 5],
+              'cma_project', gen_random_uuid(),
+              jsonb_build_object('pages', i % 500, 'files', i % 7, 'retry', i % 11 = 0),
+              '10.' || (i % 250) || '.' || (i % 199) || '.0',
+              now() - interval '30 days' + i * (interval '30 days' / $1) + (i % 997) * interval '1 microsecond'
+         FROM generate_series(1, $1) AS i,
+              (SELECT array_agg(id ORDER BY name) AS ids FROM (
+                 SELECT id, name FROM firms ORDER BY name OFFSET $2 LIMIT $3) x) f`,
+      [count, offset, firms === 'active' ? ACTIVE_FIRMS : FIRMS - ACTIVE_FIRMS],
+    );
+  await rows(ROWS - idle, 'active', 0);
+  if (idle > 0) await rows(idle, 'idle', ACTIVE_FIRMS);
   await client.query('VACUUM ANALYZE audit_log');
   console.log(
-    `bench/seals load: ${ROWS} audit rows of ${FIRMS} firms in ${((Date.now() - start) / 1000).toFixed(1)} s, ${server.description}`,
+    `bench/seals load: ${ROWS} audit rows of ${FIRMS} firms (${ACTIVE_FIRMS} active) in ${((Date.now() - start) / 1000).toFixed(1)} s, ${server.description}`,
   );
   await client.end();
   await server.stop();
@@ -153,24 +175,39 @@ async function measure(): Promise<void> {
   const { server, url } = await databaseUrl(false);
   const client = new Client({ connectionString: url });
   await client.connect();
+  /** Back to the loaded rows, none sealed: seals, runs and the rows of steady runs gone. */
+  const reset = async () => {
+    await empty(client, ['log_seal', 'log_seal_run']);
+    await client.query(
+      `SELECT set_config('logging.purge_cutoff', 'infinity', false);
+       DELETE FROM audit_log WHERE action = 'bench_steady';
+       RESET logging.purge_cutoff`,
+    );
+  };
+  await reset();
   const [{ n }] = (
     await client.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM audit_log',
     )
   ).rows;
   console.log(
-    `bench/seals: ${n} audit rows, ${FIRMS} firms, ${machineLine()}, ${server.description}`,
+    `bench/seals: ${n} audit rows, ${FIRMS} firms (${ACTIVE_FIRMS} active), ${machineLine()}, ${server.description}`,
   );
   const context = await app(url, {
     seals: { settleMs: 0, logs: ['audit_log'] },
   });
   const seals = context.get(AuditSealService);
-  const firms = (
-    await client.query<{ id: string }>('SELECT id FROM firms ORDER BY id')
+  // the active firms, which hold most rows, are the first by name
+  const active = (
+    await client.query<{ id: string }>(
+      'SELECT id FROM firms ORDER BY name LIMIT $1',
+      [ACTIVE_FIRMS],
+    )
   ).rows.map((r) => r.id);
+  const firms = active.slice(0, 20);
   const rounds: Record<string, number>[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
-    await empty(client, ['log_seal']);
+    await reset();
     const times: Record<string, number> = {};
     times.baseline = await seconds(async () => {
       const copy = client.query(
@@ -184,8 +221,12 @@ async function measure(): Promise<void> {
     times.seal = await seconds(async () => {
       const made = await seals.seal({ log: 'audit_log' });
       if (made.reduce((sum, s) => sum + s.rowCount, 0) !== n)
-        throw new Error('not every row sealed');
-      digests = new Map(made.map((s) => [s.firmId, s.digest]));
+        throw new Error(
+          `not every row sealed: ${made.reduce((sum, s) => sum + s.rowCount, 0)} of ${n} in ${made.length} seals`,
+        );
+      digests = new Map(
+        made.filter((s) => s.seq === 1).map((s) => [s.firmId, s.digest]),
+      );
     });
     times.verify = await seconds(async () => {
       const verdicts = await seals.verifyAll({ log: 'audit_log' });
@@ -208,13 +249,36 @@ async function measure(): Promise<void> {
                 encode(sha256(decode('${'00'.repeat(32)}', 'hex') || convert_to(
                   string_agg(${SQL_ENCODING}, '' ORDER BY a.created_at, a.id)
                   || '${GROUPS_SEPARATOR}' || ${SQL_GROUPS}, 'UTF8')), 'hex') AS digest
-           FROM audit_log a GROUP BY a.firm_id`,
+           FROM audit_log a JOIN log_seal s
+             ON s.log = 'audit_log' AND s.firm_id = a.firm_id AND s.seq = 1
+            AND (a.created_at, a.id) <= (s.to_created_at, s.to_id)
+          GROUP BY a.firm_id`,
       );
       await client.query('RESET work_mem');
       for (const { firm, digest } of rows) {
         if (digest !== digests.get(firm)) throw new Error('SQL digest differs');
       }
     });
+    // the next run: new rows of the active firms only, every firm covered
+    await client.query(
+      `INSERT INTO audit_log (firm_id, action, entity_type, created_at)
+       SELECT f.id, 'bench_steady', 'uploaded_file', clock_timestamp()
+         FROM (SELECT id FROM firms ORDER BY name LIMIT $1) f, generate_series(1, $2)`,
+      [ACTIVE_FIRMS, STEADY_ROWS],
+    );
+    times.steadyRun = await seconds(async () => {
+      const made = await seals.seal({ log: 'audit_log' });
+      if (made.length !== ACTIVE_FIRMS)
+        throw new Error(`${made.length} seals, not one per active firm`);
+    });
+    const [{ runs, covered }] = (
+      await client.query<{ runs: number; covered: number }>(
+        `SELECT count(*)::int AS runs, max(heads_count)::int AS covered FROM log_seal_run`,
+      )
+    ).rows;
+    if (runs !== 2 || covered !== FIRMS) {
+      throw new Error(`${runs} runs covering ${covered} firms' heads`);
+    }
     console.log(
       `round ${round}: ` +
         Object.entries(times)
@@ -236,6 +300,8 @@ async function measure(): Promise<void> {
   await writeResults('seals', {
     rows: n,
     firms: FIRMS,
+    activeFirms: ACTIVE_FIRMS,
+    steadyRows: STEADY_ROWS * ACTIVE_FIRMS,
     median: result,
     rounds,
   });

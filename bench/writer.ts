@@ -7,6 +7,11 @@
  *   (d) TypeORM repository.insert in batches of 1,000.
  * Prints rows/s and each as a ratio to COPY; writes bench/results/writer.json.
  *
+ * Database time: the writer also runs through an application role (INSERT, SELECT, EXECUTE:
+ * docs/retention-and-append-only.md), the way the database's guarantees are meant to be used, with
+ * the statement trigger that checks created_at against the database clock (for every role but the
+ * owner) enabled and, as the baseline, disabled, in the same rounds.
+ *
  *   npm run bench:writer                    # N = 200,000
  *   BENCH_ROWS=50000 npm run bench:writer   # another N
  *
@@ -296,13 +301,21 @@ async function main(): Promise<void> {
     firms.push({ firmId: firm.id, projectId: project.id });
   }
   const data = entries(firms, N);
-  // The log is append-only (TRUNCATE is refused): empty it through the retention path.
+  // The log is append-only: the owner (the bench's admin) empties it, as only the owner may.
   const truncate = async () => {
     await setup.query(
-      `SELECT logging_purge_batch('llm_usage_log', 'infinity', 100000000)`,
+      `SELECT set_config('logging.purge_cutoff', 'infinity', false);
+       DELETE FROM llm_usage_log;
+       RESET logging.purge_cutoff`,
     );
     await setup.query('VACUUM ANALYZE llm_usage_log');
   };
+  // An application role with the grants the docs give; the owner keeps the schema.
+  const appUrl = await appRole(setup, url);
+  const clockCheck = (on: boolean) => () =>
+    setup.query(
+      `ALTER TABLE llm_usage_log ${on ? 'ENABLE' : 'DISABLE'} TRIGGER trg_llm_usage_log_created_at`,
+    );
   const countRows = async () =>
     Number(
       (
@@ -360,12 +373,14 @@ async function main(): Promise<void> {
       durability: Durability,
       call: 'record' | 'track' | 'track-slow' = 'record',
       setup: Setup = 'none',
+      connectAs = url,
     ) =>
     async (): Promise<Timing> => {
       @Module({
         imports: [
-          TypeOrmModule.forRoot(demoDataSourceOptions(url)),
+          TypeOrmModule.forRoot(demoDataSourceOptions(connectAs)),
           LoggingModule.forRoot({
+            database: { ownerConnection: 'allow' },
             writer: { durability },
             rollups: { compactIntervalMs: 0 },
             telemetry: { enabled: setup === 'sdk-on' },
@@ -425,9 +440,19 @@ async function main(): Promise<void> {
     rows: number;
     /** Registers the no-op SDK for the method's run, and takes it out after. */
     sdk?: boolean;
+    /** Run before the method, and after it the same with `true` (the database's setup). */
+    setup?: (on: boolean) => Promise<unknown>;
     run: () => Promise<Timing | void>;
   }[] = [
     { name: 'COPY FROM STDIN (1 connection)', rows: N, run: copy },
+    ...(['await', 'buffered'] as const).flatMap((durability) =>
+      [true, false].map((on) => ({
+        name: `writer, '${durability}', app role, created_at check ${on ? 'on' : 'off'} (${CALLERS} callers)`,
+        rows: N,
+        setup: (after: boolean) => clockCheck(after || on)(),
+        run: writer(durability, 'record', 'none', appUrl),
+      })),
+    ),
     {
       name: `writer, 'await' (${CALLERS} callers)`,
       rows: N,
@@ -501,11 +526,13 @@ async function main(): Promise<void> {
         await useRollupVariant(setup, variant);
         // A host's SDK with exporters that drop everything, for this method's run only
         const stopSdk = method.sdk ? registerNoopSdk() : undefined;
+        await method.setup?.(false);
         const result = await timed(
           `${method.name} [${variant}]`,
           method.rows,
           method.run,
         );
+        await method.setup?.(true);
         await stopSdk?.();
         results[v * METHODS.length + m] = {
           ...result,
@@ -565,6 +592,38 @@ async function main(): Promise<void> {
   });
   await setup.destroy();
   await server.stop();
+}
+
+/**
+ * Creates (anew) the login role `logging_bench_app` with the grants the docs give an application
+ * (SELECT and INSERT on the tables, the sequences, EXECUTE on the functions), and returns `url`
+ * logging in as it.
+ */
+async function appRole(owner: DataSource, url: string): Promise<string> {
+  const role = 'logging_bench_app';
+  const password = 'logging_bench_app';
+  await owner.query(
+    `DO $$ BEGIN
+       IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN
+         EXECUTE 'REASSIGN OWNED BY ${role} TO ' || quote_ident(current_user);
+         EXECUTE 'DROP OWNED BY ${role}';
+         DROP ROLE ${role};
+       END IF;
+     END $$`,
+  );
+  await owner.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+  for (const grant of [
+    `GRANT USAGE ON SCHEMA public TO ${role}`,
+    `GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO ${role}`,
+    `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role}`,
+    `GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO ${role}`,
+  ]) {
+    await owner.query(grant);
+  }
+  const app = new URL(url);
+  app.username = role;
+  app.password = password;
+  return app.toString();
 }
 
 function median(values: number[]): number {

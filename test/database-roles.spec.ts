@@ -475,6 +475,26 @@ describe('the module on a role with only INSERT, SELECT and EXECUTE', () => {
     expect(started.writer.stats()).toMatchObject({ rowsFailed: 0 });
   });
 
+  it("keeps the host's transactions: a row written in a { manager } transaction that commits late is accepted", async () => {
+    const firmId = await firmWithOldRows(0, 0);
+    const started = suite.own(await loggingApp(role.url));
+    const id = await started.dataSource.transaction(async (manager) => {
+      const written = await started.audit.record(
+        { firmId, action: 'upload_file', entityType: 'uploaded_file' },
+        { manager },
+      );
+      // the transaction stays open past the database's 5 s bound before it commits
+      await new Promise((resolve) => setTimeout(resolve, 5_500));
+      return written;
+    });
+    const { rows } = await suite.reader.query<{ age: number }>(
+      `SELECT (extract(epoch FROM now() - created_at) * 1000)::float8 AS age FROM audit_log WHERE id = $1`,
+      [id],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0].age).toBeGreaterThan(5_000); // dated when it was written, not when committed
+  });
+
   it('warns once at startup when the app connects as the owner, and refuses to start when asked to', async () => {
     const boot = async (ownerConnection: 'warn' | 'refuse') => {
       const moduleRef = suite.own(
