@@ -1,4 +1,6 @@
 import type { DataSource } from 'typeorm';
+import { LOGGING_MIGRATIONS } from '../src/logging/index.js';
+import { DEMO_MIGRATIONS } from '../src/demo/migrations/index.js';
 import { EMPTY_SCHEMA, schemaSnapshot } from './support/catalog.js';
 import {
   createTestDatabase,
@@ -48,6 +50,8 @@ describe('migration scripts with DATABASE_URL', () => {
       'llm_usage_daily_project',
       'llm_usage_log',
       'log_seal',
+      'log_seal_run',
+      'logging_retention_floor',
       'logging_retention_horizon',
       'users',
     ]);
@@ -75,15 +79,10 @@ describe('migration scripts with DATABASE_URL', () => {
   });
 
   it('migration:revert, repeated, removes it all', async () => {
-    for (const name of [
-      'CreateLogSeals1795305820000',
-      'CreateDailyRollups1795305800000',
-      'CreateCreditLedger1795305780000',
-      'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
-      'AppendOnlyLogs1795305720000',
-      'CreateLoggingTables1795305660000',
-      'CreateHostTables1795305600000',
-    ]) {
+    for (const { name } of [
+      ...DEMO_MIGRATIONS,
+      ...LOGGING_MIGRATIONS,
+    ].reverse()) {
       const reverted = await npm('migration:revert');
       expect(reverted.code).toBe(0);
       expect(reverted.output).toContain(

@@ -15,6 +15,8 @@ import {
   freePort,
   waitForOutput,
 } from './support/processes.js';
+import { LOGGING_MIGRATIONS } from '../src/logging/index.js';
+import { DEMO_MIGRATIONS } from '../src/demo/migrations/index.js';
 
 describe('demo host', () => {
   describe('AppModule on an empty database', () => {
@@ -40,15 +42,9 @@ describe('demo host', () => {
         const { rows } = await client.query<{ name: string }>(
           'SELECT name FROM migrations ORDER BY timestamp',
         );
-        expect(rows.map((r) => r.name)).toEqual([
-          'CreateHostTables1795305600000',
-          'CreateLoggingTables1795305660000',
-          'AppendOnlyLogs1795305720000',
-          'AddLlmUsageLogFirmCreatedAtIndex1795305750000',
-          'CreateCreditLedger1795305780000',
-          'CreateDailyRollups1795305800000',
-          'CreateLogSeals1795305820000',
-        ]);
+        expect(rows.map((r) => r.name)).toEqual(
+          [...DEMO_MIGRATIONS, ...LOGGING_MIGRATIONS].map((m) => m.name),
+        );
       } finally {
         await client.end();
       }
