@@ -48,6 +48,60 @@ export const SEAL_SELECT_SQL = `
   encode(prev_digest, 'hex') AS "prevDigest", encode(digest, 'hex') AS digest,
   sealed_at AS "sealedAt"`;
 
+/** Seals written by one INSERT: with 10,000 firms, a run makes thousands of them. */
+const INSERT_BATCH = 1000;
+
+/** A seal made in Node, as `log_seal`'s columns, waiting for its INSERT. */
+interface PendingSeal {
+  log: SealableLog;
+  firm_id: string;
+  seq: number;
+  from_created_at: string | null;
+  from_id: string | null;
+  to_created_at: string;
+  to_id: string;
+  range_count: number;
+  late_ids: string[];
+  row_count: number;
+  /** Hex. */
+  prev_digest: string;
+  digest: string;
+  snapshot: string;
+  run_seq: number;
+  encoding: number;
+  ref_ids: (string | null)[];
+  ref_rows: number[];
+  /** Hex. */
+  ref_digests: string[];
+}
+
+/** Inserts `seals` with one statement and returns them as {@link Seal}s, in the same order. */
+async function insertSeals(
+  runner: QueryRunner,
+  seals: PendingSeal[],
+): Promise<Seal[]> {
+  if (!seals.length) return [];
+  const inserted = await select<Seal>(
+    runner,
+    `INSERT INTO ${LOG_SEAL_TABLE} (log, firm_id, seq, from_created_at, from_id, to_created_at,
+                                    to_id, range_count, late_ids, row_count, prev_digest, digest,
+                                    snapshot, run_seq, encoding, ref_ids, ref_rows, ref_digests)
+     SELECT x.log, x.firm_id, x.seq, x.from_created_at, x.from_id, x.to_created_at, x.to_id,
+            x.range_count, x.late_ids, x.row_count, decode(x.prev_digest, 'hex'),
+            decode(x.digest, 'hex'), x.snapshot, x.run_seq, x.encoding, x.ref_ids, x.ref_rows,
+            ARRAY(SELECT decode(d, 'hex') FROM unnest(x.ref_digests) WITH ORDINALITY AS u(d, o) ORDER BY o)
+       FROM jsonb_to_recordset($1::jsonb) AS x(
+              log text, firm_id uuid, seq int, from_created_at timestamptz, from_id uuid,
+              to_created_at timestamptz, to_id uuid, range_count int, late_ids uuid[],
+              row_count bigint, prev_digest text, digest text, snapshot text, run_seq int,
+              encoding smallint, ref_ids uuid[], ref_rows int[], ref_digests text[])
+     RETURNING ${SEAL_SELECT_SQL}`,
+    [JSON.stringify(seals)],
+  );
+  const bySeal = new Map(inserted.map((s) => [`${s.firmId}:${s.seq}`, s]));
+  return seals.map((s) => bySeal.get(`${s.firm_id}:${s.seq}`)!);
+}
+
 interface Head {
   seq: number;
   digest: string;
@@ -158,44 +212,41 @@ export async function sealLog(
     if (!open || open.hash.rows === 0) return;
     const { firm, head, hash, lateIds, rangeCount } = open;
     const last = at === undefined ? open.last! : { ts: at, c0: MAX_UUID };
-    const [seal] = await select<Seal>(
-      runner,
-      `INSERT INTO ${LOG_SEAL_TABLE} (log, firm_id, seq, from_created_at, from_id, to_created_at,
-                                      to_id, range_count, late_ids, row_count, prev_digest,
-                                      digest, snapshot, run_seq, encoding, ref_ids, ref_rows,
-                                      ref_digests)
-       VALUES ($1, $2, $3, $4::timestamptz, $5, $6::timestamptz, $7, $8, $9::uuid[], $10,
-               decode($11, 'hex'), decode($12, 'hex'), $13, $14, $15, $16::uuid[], $17::int[],
-               $18::bytea[])
-       RETURNING ${SEAL_SELECT_SQL}`,
-      [
-        log,
-        firm,
-        (head?.seq ?? 0) + 1,
-        head?.toAt ?? null,
-        head?.toId ?? null,
-        last.ts,
-        last.c0,
-        rangeCount,
-        lateIds,
-        hash.rows,
-        head?.digest ?? GENESIS_DIGEST,
-        hash.digest(),
-        snapshot,
-        runSeq,
-        SEAL_ENCODING,
-        ...referenceGroupColumns(hash.groups?.list() ?? []),
-      ],
+    const [refIds, refRows, refDigests] = referenceGroupColumns(
+      hash.groups?.list() ?? [],
     );
-    made.push(seal);
+    const seal: PendingSeal = {
+      log,
+      firm_id: firm,
+      seq: (head?.seq ?? 0) + 1,
+      from_created_at: head?.toAt ?? null,
+      from_id: head?.toId ?? null,
+      to_created_at: last.ts,
+      to_id: last.c0,
+      range_count: rangeCount,
+      late_ids: lateIds,
+      row_count: hash.rows,
+      prev_digest: head?.digest ?? GENESIS_DIGEST,
+      digest: hash.digest(),
+      snapshot,
+      run_seq: runSeq,
+      encoding: SEAL_ENCODING,
+      ref_ids: refIds,
+      ref_rows: refRows,
+      ref_digests: refDigests.map((d) => d.toString('hex')),
+    };
+    pending.push(seal);
+    if (pending.length === INSERT_BATCH)
+      made.push(...(await insertSeals(runner, pending.splice(0))));
     heads.set(firm, {
       seq: seal.seq,
       digest: seal.digest,
       toAt: last.ts,
-      toId: seal.toId,
+      toId: seal.to_id,
     });
     open = undefined;
   };
+  const pending: PendingSeal[] = [];
 
   // the new rows are sorted once; in memory up to this much, on disk beyond
   await runner.query(`SET LOCAL work_mem = '128MB'`);
@@ -247,6 +298,7 @@ export async function sealLog(
     start(firm);
     await finish(upto);
   }
+  made.push(...(await insertSeals(runner, pending)));
   const run = await recordRun(runner, log, firmId, {
     seq: runSeq,
     upto,
