@@ -248,8 +248,12 @@ export async function sealLog(
   };
   const pending: PendingSeal[] = [];
 
-  // the new rows are sorted once; in memory up to this much, on disk beyond
+  // the new rows are sorted once; in memory up to this much, on disk beyond. Read in heap order
+  // (a sequential scan for a backlog, a bitmap scan of the created_at index for a run's new rows),
+  // never through idx_audit_log_firm_id, which would fetch the heap page of every row apart: with
+  // thousands of firms the planner takes it to save the sort, and it reads 2.5 times slower.
   await runner.query(`SET LOCAL work_mem = '128MB'`);
+  await runner.query(`SET LOCAL enable_indexscan = off`);
   // the rows dated after the firm's cover, up to the cutoff (a firm without a cover: after its
   // last seal); every firm's cover is at least the last run over every firm
   await runner.query(
@@ -293,6 +297,7 @@ export async function sealLog(
   }
   await finish(open?.last?.end ?? upto);
   await runner.query('CLOSE logging_seal_rows');
+  await runner.query(`SET LOCAL enable_indexscan = on`);
   // firms with late arrivals only
   for (const firm of [...late.keys()]) {
     start(firm);
