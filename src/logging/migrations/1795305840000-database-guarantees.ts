@@ -1,12 +1,14 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import {
   GUARDS,
-  type Guard,
   LOG_HINT,
   PURGE_BATCH_SQL,
   appendOnlyFunction,
 } from './1795305720000-append-only-logs.js';
-import { LEDGER_APPEND_ONLY_SQL } from './1795305780000-create-credit-ledger.js';
+import {
+  LEDGER_APPEND_ONLY_SQL,
+  LEDGER_HINT,
+} from './1795305780000-create-credit-ledger.js';
 import {
   LOG_SEAL_APPEND_ONLY_SQL,
   PURGE_SEALED_SQL,
@@ -42,42 +44,33 @@ const PINNED_FUNCTIONS = [
   'logging_check_retention_floor(text, regclass, timestamptz)',
 ] as const;
 
-/**
- * The append-only function of a log: the foreign-key actions (which PostgreSQL runs as the table's
- * owner) and the purge functions (SECURITY DEFINER, owned by the owner) pass; nothing a session
- * can set lets another role through.
- */
-function ownerOnlyAppendOnly({ table, nulled, kept }: Guard): string {
-  const row = (alias: string) => kept.map((c) => `${alias}.${c}`).join(', ');
-  return `CREATE OR REPLACE FUNCTION "${table}_append_only"() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-  BEGIN
-    IF logging_owner_acts(TG_RELID) THEN
-      IF TG_OP = 'DELETE' THEN
-        IF OLD.created_at < logging_purge_cutoff()
-           OR NOT EXISTS (SELECT 1 FROM firms WHERE id = OLD.firm_id) THEN
-          RETURN OLD;
-        END IF;
-      ELSIF TG_OP = 'UPDATE' THEN
-        IF NEW.${nulled.column} IS NULL AND OLD.${nulled.column} IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM ${nulled.parent} WHERE id = OLD.${nulled.column})
-           AND (${row('NEW')}) IS NOT DISTINCT FROM (${row('OLD')}) THEN
-          RETURN NEW;
-        END IF;
-      END IF;
-    END IF;
-    RAISE EXCEPTION '${table} is append-only: % refused', TG_OP
-      USING ERRCODE = 'insufficient_privilege', HINT = '${LOG_HINT}';
-  END
-  $$`;
-}
-
 /** `sql` with each `[from, to]` replaced once; throws when `from` is not there. */
 function replaced(sql: string, edits: [from: string, to: string][]): string {
   return edits.reduce((text, [from, to]) => {
     if (!text.includes(from)) throw new Error(`not in the SQL: ${from}`);
     return text.replace(from, to);
   }, sql);
+}
+
+/**
+ * An append-only trigger function of an earlier migration, replaced so that it refuses at once,
+ * with its own message, unless the table's owner acts: the foreign-key actions (which PostgreSQL
+ * runs as the owner of the referencing table) and the SECURITY DEFINER purges pass on to its old
+ * rules; nothing a session can set lets another role through.
+ */
+function ownerFirst(sql: string, table: string, hint: string): string {
+  return replaced(sql, [
+    ['CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'],
+    [
+      '      BEGIN\n',
+      `      BEGIN
+        IF NOT logging_owner_acts(TG_RELID) THEN
+          RAISE EXCEPTION '${table} is append-only: % refused', TG_OP
+            USING ERRCODE = 'insufficient_privilege', HINT = '${hint}';
+        END IF;
+`,
+    ],
+  ]);
 }
 
 /**
@@ -142,31 +135,11 @@ export const DATABASE_GUARANTEES_UP: readonly string[] = [
     $$`,
 
   // Append-only by who acts, not by what a session has set.
-  ...GUARDS.map(ownerOnlyAppendOnly),
-  `CREATE OR REPLACE FUNCTION "credit_transaction_append_only"() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-  BEGIN
-    IF TG_OP = 'DELETE' AND logging_owner_acts(TG_RELID)
-       AND NOT EXISTS (SELECT 1 FROM users WHERE id = OLD.user_id) THEN
-      RETURN OLD;
-    END IF;
-    RAISE EXCEPTION 'credit_transaction is append-only: % refused', TG_OP
-      USING ERRCODE = 'insufficient_privilege',
-            HINT = 'rows leave only with their user; correct a balance with a grant or a refund';
-  END
-  $$`,
-  `CREATE OR REPLACE FUNCTION "log_seal_append_only"() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-  BEGIN
-    IF TG_OP = 'DELETE' AND logging_owner_acts(TG_RELID) AND (
-         current_setting('logging.seal_purge', true) = 'on'
-         OR NOT EXISTS (SELECT 1 FROM firms WHERE id = OLD.firm_id)) THEN
-      RETURN OLD;
-    END IF;
-    RAISE EXCEPTION 'log_seal is append-only: % refused', TG_OP
-      USING ERRCODE = 'insufficient_privilege', HINT = '${SEAL_HINT}';
-  END
-  $$`,
+  ...GUARDS.map((guard) =>
+    ownerFirst(appendOnlyFunction(guard), guard.table, LOG_HINT),
+  ),
+  ownerFirst(LEDGER_APPEND_ONLY_SQL, 'credit_transaction', LEDGER_HINT),
+  ownerFirst(LOG_SEAL_APPEND_ONLY_SQL, 'log_seal', SEAL_HINT),
   // A seal is made only under the sealers' lock, which the purges take too: they never interleave.
   `CREATE FUNCTION "logging_require_seal_lock"() RETURNS trigger
     LANGUAGE plpgsql AS $$
@@ -235,41 +208,24 @@ export const DATABASE_GUARANTEES_UP: readonly string[] = [
   $$`,
 
   // The purges, with the owner's rights: the application role needs no DELETE.
-  `CREATE OR REPLACE FUNCTION "logging_purge_batch"(
-    target regclass, cutoff timestamptz, batch_size integer DEFAULT 10000
-  ) RETURNS integer
-    LANGUAGE plpgsql SECURITY DEFINER AS $$
-  DECLARE
-    deleted integer;
-  BEGIN
-    IF target NOT IN ('llm_usage_log'::regclass, 'audit_log'::regclass) THEN
-      RAISE EXCEPTION 'logging_purge_batch: % is not a log table', target
-        USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF cutoff IS NULL OR batch_size IS NULL OR batch_size < 1 THEN
-      RAISE EXCEPTION 'logging_purge_batch: cutoff and a batch_size of at least 1 are required'
-        USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM logging_check_retention_floor('logging_purge_batch', target, cutoff);
-    -- a sealer holds this lock for its whole run: a purge never deletes rows a seal is reading
-    PERFORM pg_advisory_xact_lock(${SEAL_LOCK});
-    IF EXISTS (SELECT 1 FROM log_seal
-                WHERE log = target::text AND kind = 'seal'
-                  AND (from_created_at IS NULL OR from_created_at < cutoff)) THEN
-      RAISE EXCEPTION 'logging_purge_batch: % holds sealed rows created before %', target, cutoff
-        USING ERRCODE = 'insufficient_privilege',
-              HINT = 'sealed rows leave by whole seals: AuditSealService.purge, logging_purge_sealed()';
-    END IF;
-    PERFORM set_config('logging.purge_cutoff', cutoff::text, true);
-    EXECUTE format(
-      'DELETE FROM %s WHERE id IN (SELECT id FROM %s WHERE created_at < $1 ORDER BY created_at LIMIT $2)',
-      target, target
-    ) USING cutoff, batch_size;
-    GET DIAGNOSTICS deleted = ROW_COUNT;
-    PERFORM set_config('logging.purge_cutoff', '', true);
-    RETURN deleted;
-  END
-  $$`,
+  replaced(PURGE_BATCH_SQL, [
+    ['CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'],
+    ['LANGUAGE plpgsql AS', 'LANGUAGE plpgsql SECURITY DEFINER AS'],
+    [
+      `        PERFORM set_config('logging.purge_cutoff', cutoff::text, true);`,
+      `        PERFORM logging_check_retention_floor('logging_purge_batch', target, cutoff);
+        -- a sealer holds this lock for its whole run: a purge never deletes rows a seal is reading
+        PERFORM pg_advisory_xact_lock(${SEAL_LOCK});
+        IF EXISTS (SELECT 1 FROM log_seal
+                    WHERE log = target::text AND kind = 'seal'
+                      AND (from_created_at IS NULL OR from_created_at < cutoff)) THEN
+          RAISE EXCEPTION 'logging_purge_batch: % holds sealed rows created before %', target, cutoff
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'sealed rows leave by whole seals: AuditSealService.purge, logging_purge_sealed()';
+        END IF;
+        PERFORM set_config('logging.purge_cutoff', cutoff::text, true);`,
+    ],
+  ]),
   PURGE_SEALED_GUARDED_SQL,
   ...DEFINER_FUNCTIONS.flatMap((fn) => [
     `ALTER FUNCTION ${fn} SECURITY DEFINER`,
