@@ -61,16 +61,23 @@ export class ConnectionRoleCheck implements OnApplicationBootstrap {
     if (ownerConnection === 'allow' || (ownerConnection === 'warn' && warned)) {
       return;
     }
-    const [role] = await this.dataSource.query<
-      { name: string; superuser: boolean; owner: string | null }[]
-    >(
-      `SELECT current_user AS name, r.rolsuper AS superuser,
+    const [role] = await this.dataSource
+      .query<{ name: string; superuser: boolean; owner: string | null }[]>(
+        `SELECT current_user AS name, r.rolsuper AS superuser,
               (SELECT pg_get_userbyid(c.relowner) FROM pg_class c
                 WHERE c.oid = to_regclass($1)
                   AND pg_has_role(current_user, c.relowner, 'MEMBER')) AS owner
          FROM pg_roles r WHERE r.rolname = current_user`,
-      [AUDIT_LOG_TABLE],
-    );
+        [AUDIT_LOG_TABLE],
+      )
+      .catch((error: unknown) => {
+        // 'refuse' fails closed; 'warn' says it could not look, and starts
+        if (ownerConnection === 'refuse') throw error;
+        this.logger.warn(
+          `could not read the role the application connects as: ${String(error)}`,
+        );
+        return [];
+      });
     if (!role || (!role.superuser && role.owner === null)) return;
     const what = role.superuser
       ? 'a superuser'
