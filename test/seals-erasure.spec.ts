@@ -4,7 +4,7 @@ import { SealReferenceGroups1795305900000 } from '../src/logging/migrations/inde
 import type { SealableLog } from '../src/logging/seals/seal-encoding.js';
 import { dataSourceFor } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
-import { childEnv, run } from './support/processes.js';
+import { auditVerify, childEnv, run } from './support/processes.js';
 import { createAppRole } from './support/roles.js';
 import { databaseSuite } from './support/suite.js';
 
@@ -210,20 +210,12 @@ describe('seals: erasure is not tampering', () => {
       'VERIFIED: 3 seal(s) match their rows (2 with references erased',
     );
 
-    const cli = await run(
-      'npm',
-      [
-        'run',
-        '-s',
-        'audit:verify',
-        '--',
-        '--firm',
-        firmId,
-        '--log',
-        'audit_log',
-      ],
-      childEnv({ DATABASE_URL: suite.url }),
-      120_000,
+    const cli = await auditVerify(
+      suite.url,
+      '--firm',
+      firmId,
+      '--log',
+      'audit_log',
     );
     expect(cli.output).toContain(
       `VERIFIED  audit_log of firm ${firmId}: 3 seal(s), 9 row(s)`,

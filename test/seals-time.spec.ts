@@ -6,7 +6,7 @@ import {
 } from '../src/logging/index.js';
 import type { SealRun } from '../src/logging/seals/seal.types.js';
 import { loggingApp } from './support/logging-app.js';
-import { childEnv, run } from './support/processes.js';
+import { auditVerify } from './support/processes.js';
 import { refusal } from './support/sql.js';
 import { databaseSuite } from './support/suite.js';
 
@@ -287,20 +287,12 @@ describe('seals that cover time', () => {
         ok: true,
         pendingLate: 1,
       });
-      const cli = await run(
-        'npm',
-        [
-          'run',
-          '-s',
-          'audit:verify',
-          '--',
-          '--firm',
-          firmId,
-          '--log',
-          'audit_log',
-        ],
-        childEnv({ DATABASE_URL: suite.url }),
-        120_000,
+      const cli = await auditVerify(
+        suite.url,
+        '--firm',
+        firmId,
+        '--log',
+        'audit_log',
       );
       expect(cli.output).toContain('1 late arrival(s) wait for the next seal');
       expect(cli.code).toBe(0);

@@ -8,7 +8,7 @@ import type { Seal } from '../src/logging/seals/seal.types.js';
 
 type SealOptions = NonNullable<LoggingModuleOptions['seals']>;
 import { loggingApp } from './support/logging-app.js';
-import { childEnv, run } from './support/processes.js';
+import { auditVerify, childEnv, run } from './support/processes.js';
 import { refusal } from './support/sql.js';
 import { databaseSuite } from './support/suite.js';
 
@@ -331,17 +331,11 @@ describe('seals over the logs', () => {
     const firmId = await firm();
     await auditRows(firmId, 5, 2);
     await seals.seal({ firmId });
-    const env = childEnv({ DATABASE_URL: suite.url });
     const [anchor] = published.filter(
       (s) => s.firmId === firmId && s.log === 'audit_log',
     );
     const verify = (...args: string[]) =>
-      run(
-        'npm',
-        ['run', '-s', 'audit:verify', '--', '--firm', firmId, ...args],
-        env,
-        120_000,
-      );
+      auditVerify(suite.url, '--firm', firmId, ...args);
     const clean = await verify('--anchor', `${anchor.seq}:${anchor.digest}`);
     expect(clean.output).toContain(
       `VERIFIED  audit_log of firm ${firmId}: 1 seal(s), 5 row(s)`,
@@ -357,8 +351,7 @@ describe('seals over the logs', () => {
       `TAMPERED  audit_log of firm ${firmId}: seal 1, row-missing`,
     );
     expect(bad.code).toBe(1);
-    const cli = (...args: string[]) =>
-      run('npm', ['run', '-s', 'audit:verify', '--', ...args], env, 120_000);
+    const cli = (...args: string[]) => auditVerify(suite.url, ...args);
     const usage = await cli();
     expect(usage.code).toBe(2);
     expect(usage.output).toContain('--firm is required (or --all-firms)');
@@ -374,22 +367,8 @@ describe('seals over the logs', () => {
       await auditRows(firmId, 4, 3);
       await seals.seal({ firmId });
     }
-    const env = childEnv({ DATABASE_URL: suite.url });
     const allFirms = () =>
-      run(
-        'npm',
-        [
-          'run',
-          '-s',
-          'audit:verify',
-          '--',
-          '--all-firms',
-          '--log',
-          'audit_log',
-        ],
-        env,
-        120_000,
-      );
+      auditVerify(suite.url, '--all-firms', '--log', 'audit_log');
     const before = await allFirms();
     for (const firmId of firmIds) {
       expect(before.output).toContain(

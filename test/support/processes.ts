@@ -35,6 +35,16 @@ export interface Finished {
   output: string;
 }
 
+/** `npm run audit:verify -- ...args` against the database at `url`: the auditors' CLI. */
+export function auditVerify(url: string, ...args: string[]): Promise<Finished> {
+  return run(
+    'npm',
+    ['run', '-s', 'audit:verify', '--', ...args],
+    childEnv({ DATABASE_URL: url }),
+    120_000,
+  );
+}
+
 /** Runs a command to its end (or kills it after `timeoutMs`) and returns its combined output. */
 export function run(
   command: string,
