@@ -253,7 +253,11 @@ export async function sealLog(
   // never through idx_audit_log_firm_id, which would fetch the heap page of every row apart: with
   // thousands of firms the planner takes it to save the sort, and it reads 2.5 times slower.
   await runner.query(`SET LOCAL work_mem = '128MB'`);
-  await runner.query(`SET LOCAL enable_indexscan = off`);
+  const [{ indexscan }] = await select<{ indexscan: string }>(
+    runner,
+    `SELECT current_setting('enable_indexscan') AS indexscan,
+            set_config('enable_indexscan', 'off', true)`,
+  );
   // the rows dated after the firm's cover, up to the cutoff (a firm without a cover: after its
   // last seal); every firm's cover is at least the last run over every firm
   await runner.query(
@@ -297,7 +301,9 @@ export async function sealLog(
   }
   await finish(open?.last?.end ?? upto);
   await runner.query('CLOSE logging_seal_rows');
-  await runner.query(`SET LOCAL enable_indexscan = on`);
+  await runner.query(`SELECT set_config('enable_indexscan', $1, true)`, [
+    indexscan,
+  ]);
   // firms with late arrivals only
   for (const firm of [...late.keys()]) {
     start(firm);
