@@ -8,10 +8,10 @@
  *   node dist/bench/seals.js measure   # times, BENCH_ROUNDS times (3), interleaved, median counts:
  *     - baseline: every row read once in (firm_id, created_at, id) order and thrown away
  *       (COPY ... TO STDOUT into Node): the floor of any sealer that looks at every row;
- *     - seal: AuditSealService.seal() of every row from no seal at all (rows read once through a
- *       cursor in (firm_id, created_at, id) order, encoded and hashed in Node);
- *     - verify: AuditSealService.verifyAll(): every firm's chain, digests recomputed in SQL in one
- *       pass over the log;
+ *     - seal: AuditSealService.seal() of every row from no seal at all (month by month, rows read
+ *       once by a binary COPY in (firm_id, created_at, id) order, encoded and hashed in Node);
+ *     - verify: AuditSealService.verifyAll(): every firm's chain, digests recomputed in Node from
+ *       one COPY over the log;
  *     - verifyPerFirm: AuditSealService.verify() of 20 active firms in turn;
  *     - SQL digest: the digests of the firms' first seals computed in the database instead (sha256
  *       over string_agg of the encodings, one pass grouped by firm, work_mem 256MB), checked equal

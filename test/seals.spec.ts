@@ -5,6 +5,8 @@ import {
   type LoggingModuleOptions,
 } from '../src/logging/index.js';
 import type { Seal } from '../src/logging/seals/seal.types.js';
+import { encodingSql } from '../src/logging/seals/seal-digest-sql.js';
+import { STORED_GROUPS_SQL } from '../src/logging/seals/seal-references.js';
 
 type SealOptions = NonNullable<LoggingModuleOptions['seals']>;
 import { loggingApp } from './support/logging-app.js';
@@ -281,6 +283,79 @@ describe('seals over the logs', () => {
       [firmId],
     );
     expect(rows[0].n).toBe(1);
+  });
+
+  it('rows with awkward text seal and verify to the digests the SQL encoding gives', async () => {
+    const { seals } = await app();
+    const firmId = await firm();
+    const user = (
+      await suite.reader.query<{ id: string }>(
+        `INSERT INTO users (firm_id, email) VALUES ($1, $2) RETURNING id`,
+        [firmId, `${randomUUID()}@example.com`],
+      )
+    ).rows[0].id;
+    // tabs, newlines, backslashes and quotes (escaped by COPY's text format, not by binary),
+    // 2-, 3- and 4-byte UTF-8, NULLs, and fields longer than the hash's 16 KiB buffer and its
+    // quarter, where the encoder hashes a field apart
+    const awkward = [
+      'tab\there',
+      'line\nbreak\r',
+      'back\\slash \\N',
+      `quote ' and "double"`,
+      'é ü ₹ 漢字 😀',
+      'x'.repeat(5_000),
+      'y'.repeat(20_000) + 'ü',
+    ];
+    await suite.reader.query(
+      `INSERT INTO audit_log (firm_id, user_id, action, entity_type, entity_id, metadata, ip_address, created_at)
+       SELECT $1, CASE WHEN i % 2 = 0 THEN $3::uuid END, t, t, NULL,
+              jsonb_build_object(t, t, 'n', i * 1.5), CASE WHEN i % 3 = 0 THEN t END,
+              now() - interval '2 days' + i * interval '1 second'
+         FROM unnest($2::text[]) WITH ORDINALITY AS x(t, i)`,
+      [firmId, awkward, user],
+    );
+    await suite.reader.query(
+      `INSERT INTO llm_usage_log (firm_id, model, task_type, input_tokens, output_tokens, cost_usd,
+                                  latency_ms, success, error_message, created_at)
+       SELECT $1, t, 'extraction', i, i * 7, i * 0.000123, i * 11, i % 2 = 0,
+              CASE WHEN i % 2 = 1 THEN t END, now() - interval '2 days' + i * interval '1 second'
+         FROM unnest($2::text[]) WITH ORDINALITY AS x(t, i)`,
+      [firmId, awkward],
+    );
+    const made = await seals.seal({ firmId });
+    expect(made.map((s) => [s.log, s.rowCount]).sort()).toEqual([
+      ['audit_log', awkward.length],
+      ['llm_usage_log', awkward.length],
+    ]);
+    for (const log of ['audit_log', 'llm_usage_log'] as const) {
+      const { rows } = await suite.reader.query<{ digest: string }>(
+        `SELECT encode(sha256(s.prev_digest || convert_to(
+                  (SELECT string_agg(${encodingSql(log, true, 2)}, '' ORDER BY a.created_at, a.id)
+                     FROM ${log} a WHERE a.firm_id = s.firm_id)
+                  || '|' || (SELECT ${STORED_GROUPS_SQL}
+                               FROM unnest(s.ref_ids, s.ref_rows, s.ref_digests) AS x(ref, n, d)),
+                  'UTF8')), 'hex') AS digest
+           FROM log_seal s WHERE s.log = $1 AND s.firm_id = $2 AND s.seq = 1`,
+        [log, firmId],
+      );
+      expect(rows[0].digest).toBe(made.find((s) => s.log === log)!.digest);
+      expect(await seals.verify({ firmId, log })).toMatchObject({
+        ok: true,
+        rowsChecked: awkward.length,
+      });
+    }
+
+    // one byte of the long field changed is found, in the seal that holds it
+    await asOwner(
+      'audit_log',
+      `UPDATE audit_log SET metadata = jsonb_set(metadata, '{n}', '0') WHERE firm_id = $1
+          AND length(action) > 20000`,
+      [firmId],
+    );
+    expect(await seals.verify({ firmId })).toMatchObject({
+      ok: false,
+      problem: { seq: 1, kind: 'row-edited' },
+    });
   });
 
   it('the plain-Node verifier in docs/ recomputes the same digests without the library', async () => {

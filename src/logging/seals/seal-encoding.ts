@@ -98,5 +98,53 @@ export function canonicalText(column: string, kind: Kind): string {
   }
 }
 
+/**
+ * One field of the canonical encoding in Node, from its canonical text ({@link canonicalText}, as
+ * the client receives it, in UTF-8): `<UTF-8 byte length>:<text>`, `-` for NULL. What
+ * `encodingSql` computes in SQL for each column.
+ */
+export const encodeField = (text: string | null): string =>
+  text === null ? '-' : `${Buffer.byteLength(text, 'utf8')}:${text}`;
+
+/**
+ * SQL selecting, for row alias `a`, the canonical text of every column of `log`
+ * ({@link SEAL_COLUMNS}, the reference included), aliased `f0`, `f1`, … in that order: the
+ * database casts, Node encodes ({@link encodeField}, `SealHash.addRow`).
+ */
+export function canonicalFieldsSql(log: SealableLog): string {
+  return SEAL_COLUMNS[log]
+    .map(([column, kind], i) => `${canonicalText(column, kind)} AS f${i}`)
+    .join(', ');
+}
+
+/** The position of `column` in {@link SEAL_COLUMNS} of `log`. */
+export function columnIndex(log: SealableLog, column: string): number {
+  return SEAL_COLUMNS[log].findIndex(([name]) => name === column);
+}
+
+/** The positions in {@link SEAL_COLUMNS} of the columns of `log`'s row encoding under `encoding`. */
+export function encodingIndexes(
+  log: SealableLog,
+  encoding: SealEncoding,
+): number[] {
+  return sealColumns(log, encoding).map(([column]) => columnIndex(log, column));
+}
+
+/**
+ * The canonical encoding, under `encoding`, of a row of {@link canonicalFieldsSql} read as text
+ * (`f0`, `f1`, …).
+ */
+export function encodeFields(
+  log: SealableLog,
+  encoding: SealEncoding,
+  row: Readonly<Record<string, string | null>>,
+): string {
+  let encoded = '';
+  for (const i of encodingIndexes(log, encoding)) {
+    encoded += encodeField(row[`f${i}`]);
+  }
+  return encoded;
+}
+
 /** The digest the first seal of a chain follows: 32 zero bytes. */
 export const GENESIS_DIGEST = '0'.repeat(64);

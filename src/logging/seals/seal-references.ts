@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import {
+  encodeField as field,
   SEAL_REFERENCES,
   type SealableLog,
   type SealEncoding,
@@ -24,10 +25,6 @@ export interface ReferenceGroup {
 
 /** Between the rows' encodings and the groups' encoding in the digest input of encoding 2. */
 export const GROUPS_SEPARATOR = '|';
-
-/** One field of the canonical encoding: `<UTF-8 byte length>:<text>`, `-` for NULL. */
-const field = (text: string | null) =>
-  text === null ? '-' : `${Buffer.byteLength(text, 'utf8')}:${text}`;
 
 /** The canonical order of groups: the NULL group first, then by reference, byte by byte. */
 export function sortGroups(
@@ -58,32 +55,35 @@ export const STORED_GROUPS_SQL = (() => {
 
 /** Groups the rows of one seal, fed in `(created_at, id)` order, by reference. */
 export class ReferenceGroups {
+  /** Per reference: the rows, the hash of their ids, and the ids not hashed yet, joined. */
   private readonly groups = new Map<
     string | null,
-    { rows: number; hash: Hash }
+    { rows: number; hash: Hash; ids: string }
   >();
   private listed: ReferenceGroup[] | undefined;
 
   add(id: string, ref: string | null): void {
     const group = this.groups.get(ref);
-    if (group) {
-      group.rows++;
-      group.hash.update(id, 'utf8');
-    } else {
-      this.groups.set(ref, {
-        rows: 1,
-        hash: createHash('sha256').update(id, 'utf8'),
-      });
+    if (!group) {
+      this.groups.set(ref, { rows: 1, hash: createHash('sha256'), ids: id });
+      return;
+    }
+    group.rows++;
+    group.ids += id;
+    // one update per about 200 ids, not one per id
+    if (group.ids.length >= 8192) {
+      group.hash.update(group.ids, 'utf8');
+      group.ids = '';
     }
   }
 
   /** The groups in canonical order; from the first call on, the groups take no more rows. */
   list(): ReferenceGroup[] {
     this.listed ??= sortGroups(
-      [...this.groups].map(([ref, { rows, hash }]) => ({
+      [...this.groups].map(([ref, { rows, hash, ids }]) => ({
         ref,
         rows,
-        digest: hash.digest('hex'),
+        digest: hash.update(ids, 'utf8').digest('hex'),
       })),
     );
     return this.listed;

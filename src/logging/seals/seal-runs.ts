@@ -91,7 +91,9 @@ export async function readCovers(
  * Parameters of {@link coverJoinSql}: the firms with a cover of their own, their runs' seqs, and
  * the seq of the run over every firm (null when none).
  */
-export function coverParams(covers: Covers): unknown[] {
+export function coverParams(
+  covers: Covers,
+): [(string | null)[], number[], number | null] {
   const own = [...covers.firms.values()];
   return [
     own.map((run) => run.firmId),

@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
-import { sealRows, type SealRows } from './seal-digest-sql.js';
+import { sealRows, type SealRows } from './seal-rows.js';
 import {
   GENESIS_DIGEST,
   type SealableLog,
@@ -62,8 +62,8 @@ interface Gap {
 /**
  * Recomputes the chains over `log` of firm `firmId`, or of every firm with seals when it is
  * undefined, and reports each firm's first bad seal (see `AuditSealService.verify`). Reads in the
- * caller's transaction on `manager`; the rows' digests are recomputed inside PostgreSQL in one pass
- * over the log for all the firms asked ({@link sealRows}).
+ * caller's transaction on `manager`; the rows' digests are recomputed in one pass over the log for
+ * all the firms asked ({@link sealRows}).
  */
 export async function verifyChains(
   manager: EntityManager,

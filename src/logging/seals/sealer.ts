@@ -1,8 +1,13 @@
 import type { QueryRunner } from 'typeorm';
 import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
-import { encodingSql, isUtf8 } from './seal-digest-sql.js';
+import { copyRows, inlineParameters } from './seal-copy.js';
 import {
+  canonicalFieldsSql,
+  columnIndex,
+  encodeFields,
+  encodingIndexes,
   GENESIS_DIGEST,
+  SEAL_COLUMNS,
   SEAL_ENCODING,
   SEAL_REFERENCES,
   type SealableLog,
@@ -18,6 +23,7 @@ import {
   coverParams,
   lateRows,
   readCovers,
+  usSql,
 } from './seal-runs.js';
 import { recordRun } from './seal-run-record.js';
 
@@ -32,9 +38,6 @@ export function select<T>(
 
 /** The advisory lock key every sealer and every purge of sealed rows takes, across processes. */
 export const SEAL_LOCK_SQL = `hashtext('logging.log_seal')`;
-
-/** Rows fetched from a cursor at a time: one chunk of sealing work. */
-const FETCH = 10_000;
 
 const instant = (column: string) =>
   `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
@@ -56,9 +59,10 @@ interface PendingSeal {
   log: SealableLog;
   firm_id: string;
   seq: number;
-  from_created_at: string | null;
+  /** The range's bounds: created_at in microseconds since 1970-01-01T00:00:00Z, and id. */
+  from_us: string | null;
   from_id: string | null;
-  to_created_at: string;
+  to_us: string;
   to_id: string;
   range_count: number;
   late_ids: string[];
@@ -75,6 +79,10 @@ interface PendingSeal {
   ref_digests: string[];
 }
 
+/** SQL of the instant `us` microseconds (a bigint) after 1970-01-01T00:00:00Z; exact. */
+const instantSql = (us: string) =>
+  `timestamptz 'epoch' + ${us} * interval '1 microsecond'`;
+
 /** Inserts `seals` with one statement and returns them as {@link Seal}s, in the same order. */
 async function insertSeals(
   runner: QueryRunner,
@@ -86,13 +94,13 @@ async function insertSeals(
     `INSERT INTO ${LOG_SEAL_TABLE} (log, firm_id, seq, from_created_at, from_id, to_created_at,
                                     to_id, range_count, late_ids, row_count, prev_digest, digest,
                                     snapshot, run_seq, encoding, ref_ids, ref_rows, ref_digests)
-     SELECT x.log, x.firm_id, x.seq, x.from_created_at, x.from_id, x.to_created_at, x.to_id,
+     SELECT x.log, x.firm_id, x.seq, ${instantSql('x.from_us')}, x.from_id, ${instantSql('x.to_us')}, x.to_id,
             x.range_count, x.late_ids, x.row_count, decode(x.prev_digest, 'hex'),
             decode(x.digest, 'hex'), x.snapshot, x.run_seq, x.encoding, x.ref_ids, x.ref_rows,
             ARRAY(SELECT decode(d, 'hex') FROM unnest(x.ref_digests) WITH ORDINALITY AS u(d, o) ORDER BY o)
        FROM jsonb_to_recordset($1::jsonb) AS x(
-              log text, firm_id uuid, seq int, from_created_at timestamptz, from_id uuid,
-              to_created_at timestamptz, to_id uuid, range_count int, late_ids uuid[],
+              log text, firm_id uuid, seq int, from_us bigint, from_id uuid,
+              to_us bigint, to_id uuid, range_count int, late_ids uuid[],
               row_count bigint, prev_digest text, digest text, snapshot text, run_seq int,
               encoding smallint, ref_ids uuid[], ref_rows int[], ref_digests text[])
      RETURNING ${SEAL_SELECT_SQL}`,
@@ -105,20 +113,18 @@ async function insertSeals(
 interface Head {
   seq: number;
   digest: string;
-  /** created_at of the range's end, as text, and its id. */
-  toAt: string | null;
+  /** created_at of the range's end, in microseconds ({@link microsSql}), and its id. */
+  toUs: string | null;
   toId: string | null;
 }
 
-/** A row as the sealer reads it: its firm, id, created_at text, canonical encoding and reference. */
-interface Row {
-  firm: string;
-  c0: string;
-  ts: string;
-  enc: string;
-  ref: string | null;
-  /** Where a seal of this row ends at the latest: its UTC month's last microsecond, or the cutoff. */
-  end?: string;
+/** A late arrival as the sealer reads it: the canonical texts `f0`, `f1`, … of its columns. */
+type LateRow = Record<string, string | null>;
+
+/** The first microsecond of the UTC month `months` after that of instant `us` (µs since 1970). */
+function monthStart(us: number, months = 0): number {
+  const at = new Date(Math.floor(us / 1000));
+  return Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + months, 1) * 1000;
 }
 
 /**
@@ -126,60 +132,69 @@ interface Row {
  * transaction on `runner`, whose snapshot the run records: seals each firm's rows dated after its
  * cover's cutoff up to the run's (`now() - settleMs` by the database clock, never before the last
  * run's), with its late arrivals, then records the run, which covers every firm up to that cutoff,
- * the firms without new rows included. Reads every new row once, in `(firm_id, created_at, id)`
- * order through a cursor, encoded in SQL, and hashes in Node. Returns the seals made, in chain
- * order per firm, and the run.
+ * the firms without new rows included. Seals never span two UTC months, and the run goes month by
+ * month: each month's new rows are read once, in `(firm_id, created_at, id)` order, by a binary
+ * COPY ({@link copyRows}), encoded and hashed in Node, and the month's seals are inserted before
+ * the next month is read. Returns the seals made, in chain order per firm, and the run.
  */
 export async function sealLog(
   runner: QueryRunner,
   log: SealableLog,
   firmId: string | undefined,
   options: ResolvedSealOptions,
-  /** Awaited before each chunk of rows is read: where background sealing gives way. */
+  /** Awaited between chunks of rows: where background sealing gives way. */
   beforeChunk: () => Promise<void> = () => Promise.resolve(),
 ): Promise<{ seals: Seal[]; run: SealRun }> {
   // The first statement fixes the transaction's snapshot; the cutoff is by the database clock,
   // and never goes back: a run covers at least what the runs before it covered.
-  const [{ snapshot, xid, upto, runSeq }] = await select<{
+  const [{ snapshot, xid, upto, uptoUs, runSeq }] = await select<{
     snapshot: string;
     xid: string;
     upto: string;
+    uptoUs: string;
     runSeq: number;
   }>(
     runner,
-    `SELECT pg_current_snapshot()::text AS snapshot, pg_current_xact_id()::text AS xid,
-            greatest(now() - $1 * interval '1 millisecond', max(upto))::text AS upto,
-            coalesce(max(seq), 0) + 1 AS "runSeq"
-       FROM log_seal_run WHERE log = $2`,
+    `SELECT snapshot, xid, upto::text, ${usSql('upto')} AS "uptoUs", "runSeq"
+       FROM (SELECT pg_current_snapshot()::text AS snapshot, pg_current_xact_id()::text AS xid,
+                    greatest(now() - $1 * interval '1 millisecond', max(upto)) AS upto,
+                    coalesce(max(seq), 0) + 1 AS "runSeq"
+               FROM log_seal_run WHERE log = $2) r`,
     [options.settleMs, log],
   );
   const heads = new Map<string, Head>();
   for (const head of await select<Head & { firmId: string }>(
     runner,
     `SELECT firm_id AS "firmId", seq, encode(digest, 'hex') AS digest,
-            to_created_at::text AS "toAt", to_id AS "toId"
+            ${usSql('to_created_at')} AS "toUs", to_id AS "toId"
        FROM (${HEADS_SQL}) h`,
     [log, firmId ?? null],
   )) {
     heads.set(head.firmId, head);
   }
   const covers = await readCovers(runner, log, firmId);
-  const columns = `a.id::text AS c0, a.created_at::text AS ts,
-    ${encodingSql(log, await isUtf8(runner), SEAL_ENCODING)} AS enc,
-    a.${SEAL_REFERENCES[log].column}::text AS ref`;
-  const late = new Map<string, Row[]>();
-  for (const row of await lateRows<Row>(
+  const [FIRM, ID, AT, REF] = [
+    'firm_id',
+    'id',
+    'created_at',
+    SEAL_REFERENCES[log].column,
+  ].map((column) => columnIndex(log, column));
+  const encoded = encodingIndexes(log, SEAL_ENCODING);
+  const late = new Map<string, LateRow[]>();
+  for (const row of await lateRows<LateRow>(
     runner,
     log,
     firmId,
     covers,
     options.lateWindowMs,
-    `a.firm_id::text AS firm, ${columns}`,
+    canonicalFieldsSql(log),
   )) {
-    late.set(row.firm, [...(late.get(row.firm) ?? []), row]);
+    const firm = row[`f${FIRM}`]!;
+    late.set(firm, [...(late.get(firm) ?? []), row]);
   }
 
-  const made: Seal[] = [];
+  const pending: PendingSeal[] = [];
+  /** The seal being made: its firm's rows of one month, up to `maxRowsPerSeal`. */
   let open:
     | {
         firm: string;
@@ -187,7 +202,9 @@ export async function sealLog(
         hash: SealHash;
         lateIds: string[];
         rangeCount: number;
-        last?: Row;
+        /** The last row's created_at (µs, as text) and id. */
+        lastUs: string;
+        lastId: string;
       }
     | undefined;
   const start = (firm: string) => {
@@ -195,23 +212,32 @@ export async function sealLog(
     const hash = new SealHash(head?.digest ?? GENESIS_DIGEST, SEAL_ENCODING);
     const lateRows = late.get(firm) ?? [];
     late.delete(firm);
-    for (const row of lateRows) hash.add(row.enc, { id: row.c0, ref: row.ref });
+    for (const row of lateRows) {
+      hash.add(encodeFields(log, SEAL_ENCODING, row), {
+        id: row[`f${ID}`]!,
+        ref: row[`f${REF}`],
+      });
+    }
     open = {
       firm,
       head,
       hash,
-      lateIds: lateRows.map((r) => r.c0),
+      lateIds: lateRows.map((row) => row[`f${ID}`]!),
       rangeCount: 0,
+      lastUs: '',
+      lastId: '',
     };
   };
   /**
-   * Ends the open seal at its last row, or at instant `at` (taking in every row dated up to it):
-   * the end of its rows' month, or the run's cutoff.
+   * Ends the open seal at its last row, or at instant `at` (µs; taking in every row dated up to
+   * it): the end of its rows' month, or the run's cutoff. The seal waits in `pending` for its
+   * INSERT.
    */
-  const finish = async (at?: string) => {
+  const finish = (at?: number) => {
     if (!open || open.hash.rows === 0) return;
     const { firm, head, hash, lateIds, rangeCount } = open;
-    const last = at === undefined ? open.last! : { ts: at, c0: MAX_UUID };
+    const [toUs, toId] =
+      at === undefined ? [open.lastUs, open.lastId] : [String(at), MAX_UUID];
     const [refIds, refRows, refDigests] = referenceGroupColumns(
       hash.groups?.list() ?? [],
     );
@@ -219,10 +245,10 @@ export async function sealLog(
       log,
       firm_id: firm,
       seq: (head?.seq ?? 0) + 1,
-      from_created_at: head?.toAt ?? null,
+      from_us: head?.toUs ?? null,
       from_id: head?.toId ?? null,
-      to_created_at: last.ts,
-      to_id: last.c0,
+      to_us: toUs,
+      to_id: toId,
       range_count: rangeCount,
       late_ids: lateIds,
       row_count: hash.rows,
@@ -236,80 +262,86 @@ export async function sealLog(
       ref_digests: refDigests.map((d) => d.toString('hex')),
     };
     pending.push(seal);
-    if (pending.length === INSERT_BATCH)
-      made.push(...(await insertSeals(runner, pending.splice(0))));
-    heads.set(firm, {
-      seq: seal.seq,
-      digest: seal.digest,
-      toAt: last.ts,
-      toId: seal.to_id,
-    });
+    heads.set(firm, { seq: seal.seq, digest: seal.digest, toUs, toId });
     open = undefined;
   };
-  const pending: PendingSeal[] = [];
+  const made: Seal[] = [];
 
-  // the new rows are sorted once; in memory up to this much, on disk beyond. Read in heap order
-  // (a sequential scan for a backlog, a bitmap scan of the created_at index for a run's new rows),
-  // never through idx_audit_log_firm_id, which would fetch the heap page of every row apart: with
-  // thousands of firms the planner takes it to save the sort, and it reads 2.5 times slower.
+  // Read in heap order (a sequential scan for a backlog, a bitmap scan of the created_at index for
+  // a month or a run's new rows), never through idx_audit_log_firm_id, which would fetch the heap
+  // page of every row apart: with thousands of firms the planner takes it to save the sort, and it
+  // reads 2.5 times slower. The rows are sorted whole and cast to text after the sort (OFFSET 0
+  // keeps the casts above it); the sort may run in parallel workers.
   await runner.query(`SET LOCAL work_mem = '128MB'`);
   const [{ indexscan }] = await select<{ indexscan: string }>(
     runner,
     `SELECT current_setting('enable_indexscan') AS indexscan,
             set_config('enable_indexscan', 'off', true)`,
   );
-  // the rows dated after the firm's cover, up to the cutoff (a firm without a cover: after its
-  // last seal); every firm's cover is at least the last run over every firm
-  await runner.query(
-    `DECLARE logging_seal_rows NO SCROLL CURSOR FOR
-       SELECT a.firm_id::text AS firm, ${columns},
-              least((date_trunc('month', a.created_at AT TIME ZONE 'UTC') + interval '1 month'
-                     - interval '1 microsecond') AT TIME ZONE 'UTC', $3::timestamptz)::text AS end
-         FROM ${log} a LEFT JOIN (${HEADS_SQL}) h ON h.firm_id = a.firm_id
-         ${coverJoinSql(log, 5, true)}
-        WHERE ($2::uuid IS NULL OR a.firm_id = $2::uuid) AND a.created_at <= $3::timestamptz
-          AND a.created_at > $4::timestamptz
-          AND (h.id IS NULL OR (a.created_at, a.id) > (h.to_created_at, h.to_id))
-          AND (p.id IS NULL OR a.created_at > p.upto)
-        ORDER BY a.firm_id, a.created_at, a.id`,
-    [
-      log,
-      firmId ?? null,
-      upto,
-      covers.all?.upto ?? '-infinity',
-      ...coverParams(covers),
-    ],
+  // Every firm's cover is at least the last run over every firm: no row dated before it is new.
+  const floor = covers.all?.upto ?? '-infinity';
+  const [{ firstUs }] = await select<{ firstUs: string | null }>(
+    runner,
+    `SELECT ${usSql('min(created_at)')} AS "firstUs" FROM ${log}
+      WHERE created_at > $1::timestamptz AND created_at <= $2::timestamptz
+        AND ($3::uuid IS NULL OR firm_id = $3::uuid)`,
+    [floor, upto, firmId ?? null],
   );
-  for (;;) {
-    await beforeChunk();
-    const rows = await select<Row>(
+  // the months from the first new row's to the cutoff's, each from its first microsecond to its last
+  for (
+    let month = firstUs === null ? Infinity : monthStart(Number(firstUs));
+    month <= Number(uptoUs);
+    month = monthStart(month, 1)
+  ) {
+    const end = Math.min(monthStart(month, 1) - 1, Number(uptoUs));
+    // the month's rows dated after the firm's cover, up to the cutoff (a firm without a cover:
+    // after its last seal)
+    await copyRows(
       runner,
-      `FETCH ${FETCH} FROM logging_seal_rows`,
+      inlineParameters(
+        `SELECT ${canonicalFieldsSql(log)} FROM (
+           SELECT a.* FROM ${log} a LEFT JOIN (${HEADS_SQL}) h ON h.firm_id = a.firm_id
+           ${coverJoinSql(log, 6, true)}
+            WHERE ($2::uuid IS NULL OR a.firm_id = $2::uuid)
+              AND a.created_at > $3::timestamptz AND a.created_at >= ${instantSql('$4::bigint')}
+              AND a.created_at <= ${instantSql('$5::bigint')}
+              AND (h.id IS NULL OR (a.created_at, a.id) > (h.to_created_at, h.to_id))
+              AND (p.id IS NULL OR a.created_at > p.upto)
+            ORDER BY a.firm_id, a.created_at, a.id
+           OFFSET 0) a`,
+        [log, firmId ?? null, floor, month, end, ...coverParams(covers)],
+      ),
+      SEAL_COLUMNS[log].length,
+      (row) => {
+        const firm = row.text(FIRM)!;
+        if (open && open.firm !== firm) finish(end);
+        if (!open) start(firm);
+        const id = row.text(ID)!;
+        open!.hash.addRow(row, encoded, { id, ref: row.text(REF) });
+        open!.rangeCount++;
+        open!.lastUs = row.text(AT)!;
+        open!.lastId = id;
+        if (open!.rangeCount === options.maxRowsPerSeal) finish();
+      },
+      beforeChunk,
     );
-    for (const row of rows) {
-      // A seal never spans two months: retention purges whole seals, and purges by month.
-      if (open && (open.firm !== row.firm || open.last?.end !== row.end)) {
-        await finish(open.last?.end ?? upto);
-      }
-      if (!open) start(row.firm);
-      open!.hash.add(row.enc, { id: row.c0, ref: row.ref });
-      open!.rangeCount++;
-      open!.last = row;
-      if (open!.rangeCount === options.maxRowsPerSeal) await finish();
+    finish(end);
+    // the month's seals, before the next month is read
+    for (const batch of chunks(pending.splice(0), INSERT_BATCH)) {
+      made.push(...(await insertSeals(runner, batch)));
     }
-    if (rows.length < FETCH) break;
   }
-  await finish(open?.last?.end ?? upto);
-  await runner.query('CLOSE logging_seal_rows');
   await runner.query(`SELECT set_config('enable_indexscan', $1, true)`, [
     indexscan,
   ]);
   // firms with late arrivals only
   for (const firm of [...late.keys()]) {
     start(firm);
-    await finish(upto);
+    finish(Number(uptoUs));
   }
-  made.push(...(await insertSeals(runner, pending)));
+  for (const batch of chunks(pending.splice(0), INSERT_BATCH)) {
+    made.push(...(await insertSeals(runner, batch)));
+  }
   const run = await recordRun(runner, log, firmId, {
     seq: runSeq,
     upto,
@@ -318,4 +350,12 @@ export async function sealLog(
     options,
   });
   return { seals: made, run };
+}
+
+/** `list` in slices of `size`. */
+function chunks<T>(list: T[], size: number): T[][] {
+  const slices: T[][] = [];
+  for (let i = 0; i < list.length; i += size)
+    slices.push(list.slice(i, i + size));
+  return slices;
 }
