@@ -101,7 +101,7 @@ export const AMOUNT_PATTERNS: readonly AmountPattern[] = [
   ),
   // A number with its scale: 4.2crore, 12_lakh, 2cr, 1.5mn; lakh shorthand 1.5l, 25l.
   amount(
-    String.raw`\d(?:[.,]\d+)?${S}(?:${UNITS})(?![a-z0-9])|\d[.,]\d+l(?![a-z0-9])|(?<![a-z0-9.])\d{1,3}l(?![a-z0-9])`,
+    String.raw`\d(?:[.,]\d+)?${S}(?:${UNITS})(?![a-z0-9])|\d[.,]\d+l(?![a-z0-9])|(?<![a-z0-9.])\d{1,3}l(?![a-z0-9])|(?<=[g-z])\d{2,3}l(?![a-z0-9])`,
   ),
   // Paise: three digits or more, then two decimals: 150000.00, 2500,50.
   amount(String.raw`(?<![\d.,])\d{3,}[.,]\d{2}(?!\d)(?![.,]\d)`, {
@@ -115,12 +115,12 @@ export const AMOUNT_PATTERNS: readonly AmountPattern[] = [
   // Western grouping, five digits or more: 150,000 / 1_250_000; with dots, as Europe writes them,
   // a first group of three or two groups (150.000, 1.250.000; not 39.137 or 2.100).
   amount(
-    String.raw`(?<![\d.,_':v])(?:[1-9]\d{1,2}([,_' \u00a0\u202f])\d{3}(?:\1\d{3})*|[1-9]([,_' \u00a0\u202f])\d{3}(?:\2\d{3})+|[1-9]\d{2}\.\d{3}(?:\.\d{3})*|[1-9]\d{0,2}\.\d{3}(?:\.\d{3})+)(?!\d)(?![.,_']\d)`,
+    String.raw`(?<![\d.,_':v])(?:[1-9]\d{1,2}([,_' \u00a0\u202f])\d{3}(?:\1\d{3})*|[1-9]([,_' \u00a0\u202f])\d{3}(?:\2\d{3})+|[1-9]\d{2}\.\d{3}(?:\.\d{3})*|[1-9]\d{0,2}\.\d{3}(?:\.\d{3})+)(?:[.,]\d{2}(?![\d.,]))?(?!\d)(?![.,_']\d)`,
     { bare: true },
   ),
   // Scientific notation of 1,000 or more: 1.5e5, 1.5e+05, 15e4.
   amount(
-    String.raw`\d[.,]\d+e\+?0?[3-9](?![a-z0-9])|\d[.,]\d+e\+?[1-9]\d(?![a-z0-9])|(?<![a-z0-9.])\d+e\+?0?[3-9](?![a-z0-9])`,
+    String.raw`\d[.,]\d+e\+?0?[3-9](?![a-z0-9])|\d[.,]\d+e\+?[1-9]\d(?![a-z0-9])|(?<![a-f0-9.])\d+e\+?0?[3-9](?![a-z0-9])`,
   ),
   // A money word glued to an amount (not a year, not a zero-padded sequence number).
   amount(String.raw`(?:${AMOUNT_WORDS})${S}(?!(?:19|20)\d\d(?!\d))[1-9]\d{3,}`),

@@ -5,7 +5,11 @@ import {
   type SensitiveKind,
   every,
 } from './sensitive-kind.js';
-import { gstinChecks, identityInGroups } from './sensitive-numbers.js';
+import {
+  gstinChecks,
+  identityInGroups,
+  identityInWindows,
+} from './sensitive-numbers.js';
 
 /**
  * Codes of letters and digits (PAN, TAN, GSTIN, IFSC), as written, across separators and spaced
@@ -127,16 +131,21 @@ export function scanId(
   const whole = (kind: SensitiveKind) => found(kind, at, at + token.length);
   // in free text an id costs nothing to redact: any PAN or TAN shape, any ten digits in a row
   if (mode === 'text' && LOOSE_ID.test(flat)) return whole('long_number');
-  // in hex, a PAN set off from other letters (a random UUID or SHA-1 has the shape 1 time in 100
-  // anywhere, 1 in 250 set off); in a ULID, anywhere
-  const hex = /^[0-9a-f-]+$/.test(token);
-  if ((hex ? HEX_PAN : PAN_ANYWHERE).test(flat)) return whole('pan');
+  // a UUID or a ULID (the kinds a host declares, which take any value of their shape): a PAN
+  // anywhere, an Aadhaar or card number in any window of a run of digits, dashes taken out; a
+  // random v4 UUID trips this about 1 time in 80. Other hex (a SHA-1 or SHA-256 digest): a PAN set
+  // off from other letters, numbers as its digit groups stand (1 time in 200 for a SHA-1).
+  const declaredKind = token.length === 36 || !/^[0-9a-f]+$/.test(token);
+  if ((declaredKind ? PAN_ANYWHERE : HEX_PAN).test(flat)) return whole('pan');
   if (every(GSTIN, flat, (m) => gstinChecks(m[0]))) return whole('gstin');
   if (every(IFSC, flat, (m) => BANK_CODES.has(m[0]))) return whole('ifsc');
   return every(ID_DIGITS, token, (match) => {
     const groups = match[0].split('-');
-    const kind = identityInGroups(groups, false);
+    const digits = groups.join('');
+    const kind = declaredKind
+      ? identityInWindows(digits)
+      : identityInGroups(groups, false);
     if (kind !== null) return whole(kind);
-    return groups.join('').length >= 20 && whole('long_number');
+    return digits.length >= 20 && whole('long_number');
   });
 }

@@ -29,7 +29,14 @@ export function scanEmails(s: string, mode: ScanMode, found: Found): boolean {
     const space = (i: number) => i >= 0 && i < s.length && /\s/.test(s[i]);
     const before = word(at - 1) || (space(at - 1) && word(at - 2));
     const after = word(at + 1) || (space(at + 1) && word(at + 2));
-    if (!before || !after || (!word(at - 1) && !word(at + 1))) continue;
+    // spaced on both sides, only before a domain: `cfo @ acme.example`, not `a @ b`
+    const spaced =
+      !word(at - 1) &&
+      !word(at + 1) &&
+      !/^@\s[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?![a-z0-9])/.test(
+        s.slice(at),
+      );
+    if (!before || !after || spaced) continue;
     // a model version (claude-3-5-sonnet@20240620, gemini-pro@001) is not an address
     if (/^@\d[\d.:_-]*(?![^\s,;)\]}'"])/.test(s.slice(at))) {
       continue;

@@ -107,6 +107,21 @@ export function identityInGroups(
   return null;
 }
 
+/**
+ * The Aadhaar or card number in any window of `digits` (12 digits for an Aadhaar number, 13 to 19
+ * for a card), wherever it starts: a number hidden among other digits. Mobile numbers are not
+ * looked for: one window of ten digits in four starts with 6 to 9.
+ */
+export function identityInWindows(digits: string): IdentityNumberKind | null {
+  for (let length = 12; length <= Math.min(19, digits.length); length++) {
+    for (let start = 0; start + length <= digits.length; start++) {
+      const kind = identityNumber(digits.slice(start, start + length), false);
+      if (kind !== null) return kind;
+    }
+  }
+  return null;
+}
+
 const GSTIN_CHARS = '0123456789abcdefghijklmnopqrstuvwxyz';
 
 /** Whether a 15-character GSTIN (lowercase) carries its check character (mod 36, weights 1 and 2). */

@@ -49,7 +49,7 @@ import {
 const RUNS: Record<ScanMode, RegExp> = {
   identifier: new RegExp(`\\d+(?:${SEP}{1,3}\\d+)*`, 'g'),
   text: new RegExp(
-    String.raw`\d+(?:(?:[\s()._:/'\u2010-\u2015\u2212+-]{1,4}|,(?=\d{2,3}(?!\d)))\d+)*`,
+    String.raw`\d+(?:(?:[\s()[\]._:/'\u2010-\u2015\u2212+-]{1,4}|,(?=\d{2,3}(?!\d)))\d+)*`,
     'g',
   ),
 };

@@ -237,7 +237,11 @@ export function decodedTokens(
   for (const match of text.matchAll(TOKEN)) {
     const token = match[0];
     const decoded: string[] = [];
-    if (HEX.test(token)) printableRuns(hexText(token), decoded);
+    for (const piece of token.split(/[_-]/)) {
+      if (piece.length >= 12 && HEX.test(piece)) {
+        printableRuns(hexText(piece), decoded);
+      }
+    }
     if (/[a-z]/.test(token) && /[A-Z]/.test(token)) {
       for (
         let offset = 0;
