@@ -51,8 +51,8 @@ const COUNT_WORDS =
 const SCALE_WORDS =
   'thousands?|lakhs?|lacs?|crores?|millions?|billions?|hundred|hazaar|hazar';
 
-const lowercaseCodes = ISO_4217.filter((c) => !WORD_LIKE.has(c)).join('|');
-const uppercaseCodes = ISO_4217.map((c) => c.toUpperCase()).join('|');
+const LOWERCASE_CODES = new Set(ISO_4217.filter((c) => !WORD_LIKE.has(c)));
+const UPPERCASE_CODES = new Set(ISO_4217.map((c) => c.toUpperCase()));
 
 /** A separator between a number and its currency or unit: at most one, or a space. */
 const S = String.raw`[\s._:/,'\u2010-\u2015\u2212-]?`;
@@ -62,19 +62,26 @@ const NUMBER = String.raw`\d[\d.,]*(?:k|l|lakhs?|lacs?|crores?|crs?|mn|bn|m)?(?!
 /** One amount pattern: global, on the lowercase text or on the text before lowercasing. */
 export interface AmountPattern {
   readonly pattern: RegExp;
+  /** A cheap test the text must pass for the pattern to be run at all. */
+  readonly hint: RegExp;
   /** Run on the text before lowercasing (currency codes in capitals). */
   readonly cased: boolean;
   /** Only the number's shape told (paise, grouping): a unit in free text may excuse it. */
   readonly bare: boolean;
   /** Needs a digit: skipped on text without one. */
   readonly digits: boolean;
+  /** Whether a match is an amount (the code it captured is a currency's). */
+  readonly accept: (match: RegExpExecArray) => boolean;
 }
 
 const amount = (
+  hint: RegExp,
   source: string,
-  options: Partial<Omit<AmountPattern, 'pattern'>> = {},
+  options: Partial<Omit<AmountPattern, 'pattern' | 'hint'>> = {},
 ): AmountPattern => ({
   pattern: new RegExp(source, 'g'),
+  hint,
+  accept: options.accept ?? (() => true),
   cased: options.cased ?? false,
   bare: options.bare ?? false,
   digits: options.digits ?? true,
@@ -84,48 +91,61 @@ const amount = (
 export const AMOUNT_PATTERNS: readonly AmountPattern[] = [
   // A symbol before or after digits: $500, ₹ 1,25,000, 500€; rs.2500, rs 2500, 2500rs.
   amount(
+    /[₹$€£¥₩₽₺₫₱₪฿₦₴₸৳¢₨]|rs/,
     String.raw`${SYMBOLS}\s?\d|\d\s?${SYMBOLS}|(?<![a-z])rs\.?${S}${NUMBER}|\drs(?![a-z0-9])`,
   ),
   // A currency word glued to digits, letters before allowed: feeINR15000, 15000inr, rupees500.
   amount(
+    /inr|usd|eur|gbp|rupe|rupa|dollar|euro|pais/,
     String.raw`(?:${MONEY_WORDS})${S}${NUMBER}|\d${S}(?:${MONEY_WORDS})(?![a-z0-9])`,
   ),
   // Any other ISO code, set apart from letters, with three digits or more: fee_aed_5000, 5000chf.
   amount(
-    String.raw`(?<![a-z0-9])(?:${lowercaseCodes})${S}(?!(?:19|20)\d\d(?!\d))\d{3}[\d.,]*(?![a-z0-9])|\d{3}${S}(?:${lowercaseCodes})(?![a-z0-9])`,
+    /(?<![a-z0-9])[a-z]{3}[\s._:/,'\u2010-\u2015\u2212-]?\d{3}|\d{3}[\s._:/,'\u2010-\u2015\u2212-]?[a-z]{3}(?![a-z0-9])/,
+    String.raw`(?<![a-z0-9])([a-z]{3})${S}(?!(?:19|20)\d\d(?!\d))\d{3}[\d.,]*(?![a-z0-9])|\d{3}${S}([a-z]{3})(?![a-z0-9])`,
+    { accept: (m) => LOWERCASE_CODES.has(m[1] ?? m[2]) },
   ),
   // Any ISO code in capitals, glued after lowercase letters too: feeAED5000, 5000CHF, TOP100.
   amount(
-    String.raw`(?<![A-Z0-9])(?:${uppercaseCodes})${S}\d{3}[\d.,]*(?![A-Za-z0-9])|\d{3}${S}(?:${uppercaseCodes})(?![A-Za-z0-9])`,
-    { cased: true },
+    /[A-Z]{3}[\s._:/,'\u2010-\u2015\u2212-]?\d{3}|\d{3}[\s._:/,'\u2010-\u2015\u2212-]?[A-Z]{3}/,
+    String.raw`(?<![A-Z0-9])([A-Z]{3})${S}\d{3}[\d.,]*(?![A-Za-z0-9])|\d{3}${S}([A-Z]{3})(?![A-Za-z0-9])`,
+    { cased: true, accept: (m) => UPPERCASE_CODES.has(m[1] ?? m[2]) },
   ),
   // A number with its scale: 4.2crore, 12_lakh, 2cr, 1.5mn; lakh shorthand 1.5l, 25l.
   amount(
+    /\d[\s._:/,'\u2010-\u2015\u2212-]?(?:la|cr|mn|bn|mi|bi|th|tr|l)/,
     String.raw`\d(?:[.,]\d+)?${S}(?:${UNITS})(?![a-z0-9])|\d[.,]\d+l(?![a-z0-9])|(?<![a-z0-9.])\d{1,3}l(?![a-z0-9])|(?<=[g-z])\d{2,3}l(?![a-z0-9])`,
   ),
   // Paise: three digits or more, then two decimals: 150000.00, 2500,50.
-  amount(String.raw`(?<![\d.,])\d{3,}[.,]\d{2}(?!\d)(?![.,]\d)`, {
+  amount(/\d[.,]\d\d/, String.raw`(?<![\d.,])\d{3,}[.,]\d{2}(?!\d)(?![.,]\d)`, {
     bare: true,
   }),
   // Indian grouping: 1,50,000 / 1_50_000 / 1'50'000 / 1 50 000.
   amount(
+    /\d[,_' \u00a0\u202f]\d\d/,
     String.raw`(?<![\d.,_':])[1-9]\d?([,_' \u00a0\u202f])\d{2}(?:\1\d{2})*\1\d{3}(?!\d)(?!\1\d)`,
     { bare: true },
   ),
   // Western grouping, five digits or more: 150,000 / 1_250_000; with dots, as Europe writes them,
   // a first group of three or two groups (150.000, 1.250.000; not 39.137 or 2.100).
   amount(
+    /\d[,_' \u00a0\u202f.]\d{3}/,
     String.raw`(?<![\d.,_':v])(?:[1-9]\d{1,2}([,_' \u00a0\u202f])\d{3}(?:\1\d{3})*|[1-9]([,_' \u00a0\u202f])\d{3}(?:\2\d{3})+|[1-9]\d{2}\.\d{3}(?:\.\d{3})*|[1-9]\d{0,2}\.\d{3}(?:\.\d{3})+)(?:[.,]\d{2}(?![\d.,]))?(?!\d)(?![.,_']\d)`,
     { bare: true },
   ),
   // Scientific notation of 1,000 or more: 1.5e5, 1.5e+05, 15e4.
   amount(
+    /\de/,
     String.raw`\d[.,]\d+e\+?0?[3-9](?![a-z0-9])|\d[.,]\d+e\+?[1-9]\d(?![a-z0-9])|(?<![a-f0-9.])\d+e\+?0?[3-9](?![a-z0-9])`,
   ),
   // A money word glued to an amount (not a year, not a zero-padded sequence number).
-  amount(String.raw`(?:${AMOUNT_WORDS})${S}(?!(?:19|20)\d\d(?!\d))[1-9]\d{3,}`),
+  amount(
+    /amt|amount|bal|total|salary|ctc|fee|price|cost|loan|emi|dues|paid|payout|revenue|sales|profit|income|networth|turnover|tds|outstanding|owe|debt|rent|refund/,
+    String.raw`(?:${AMOUNT_WORDS})${S}(?!(?:19|20)\d\d(?!\d))[1-9]\d{3,}`,
+  ),
   // Number words with a scale: one lakh fifty thousand, fifteen_thousand, do crore.
   amount(
+    /thousand|lakh|lac|crore|million|billion|hundred|hazaa?r/,
     String.raw`(?<![a-z])(?:${COUNT_WORDS})[\s._:-]{0,3}(?:${SCALE_WORDS})`,
     { digits: false },
   ),

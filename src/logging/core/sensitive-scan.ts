@@ -1,12 +1,10 @@
-import { AMOUNT_PATTERNS, SCALE_HINT } from './sensitive-amounts.js';
+import { AMOUNT_PATTERNS } from './sensitive-amounts.js';
 import {
-  BANK_CODES,
-  GSTIN,
+  CODE_HINT,
+  eachCode,
+  mayHoldId,
   ID_TOKENS,
-  IFSC,
-  PAN,
   SPACED_CODES,
-  TAN,
   scanId,
   spacedAsWritten,
   squeezedCodes,
@@ -21,7 +19,6 @@ import {
 } from './sensitive-kind.js';
 import {
   dateGroups,
-  gstinChecks,
   identityInGroups,
   isDateTime,
   isEpochTime,
@@ -98,6 +95,13 @@ function isQuantity(text: string, start: number, end: number): boolean {
 
 /** What a run of digit groups (`2345 6789 0123`, `+91 (98765) 43210`) is, or null. */
 function runKind(run: string, mode: ScanMode): SensitiveKind | null {
+  let digits = 0;
+  for (let i = 0; i < run.length; i++) {
+    const c = run.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+  }
+  // identity numbers have ten digits or more; shorter runs pass the length rules too
+  if (digits < 10 && digits <= LONGEST_INNOCENT_RUN[mode]) return null;
   const groups = run.split(/\D+/);
   const separators = run.replace(/\d+/g, '').replace(/\s/g, '');
   if (isIpv4(groups, separators)) return null;
@@ -175,7 +179,7 @@ function scanCanonical(
   let rest = s;
   let restCased = cased;
   // machine ids first, by their own rules; then they are blanked out for the others
-  if (s.length >= 16) {
+  if (mayHoldId(s)) {
     const stop = every(ID_TOKENS, s, (match) => {
       if (scanId(match[0], match.index, mode, found)) return true;
       const blank = '\u0001'.repeat(match[0].length);
@@ -193,15 +197,7 @@ function scanCanonical(
     (match: RegExpExecArray): boolean =>
       found(kind, match.index, match.index + match[0].length);
   if (hasDigit) {
-    const codes =
-      every(GSTIN, rest, (m) => gstinChecks(m[0]) && report('gstin')(m)) ||
-      every(PAN, rest, report('pan')) ||
-      every(TAN, rest, report('tan')) ||
-      every(
-        IFSC,
-        rest,
-        (m) => BANK_CODES.has(m[0]) && found('ifsc', m.index, m.index + 11),
-      );
+    const codes = CODE_HINT.test(rest) && eachCode(rest, found);
     if (codes) return true;
     if (SEPARATOR.test(rest)) {
       if (squeezedCodes(rest, found)) return true;
@@ -248,9 +244,18 @@ function scanCanonical(
     if (stop) return true;
   }
   if (!amounts) return false;
-  for (const { pattern, cased: onCased, bare, digits } of AMOUNT_PATTERNS) {
-    if (digits ? !hasDigit : !SCALE_HINT.test(rest)) continue;
+  for (const {
+    pattern,
+    hint,
+    cased: onCased,
+    accept,
+    bare,
+    digits,
+  } of AMOUNT_PATTERNS) {
+    if (digits && !hasDigit) continue;
+    if (!hint.test(onCased ? restCased : rest)) continue;
     const stop = every(pattern, onCased ? restCased : rest, (match) => {
+      if (!accept(match)) return false;
       if (bare && mode === 'text') {
         if (isQuantity(rest, match.index, match.index + match[0].length)) {
           return false;
@@ -315,3 +320,16 @@ export function firstKind(
 }
 
 export type { ScanMode, SensitiveKind } from './sensitive-kind.js';
+
+/**
+ * The identity data hidden in a whole UUID or ULID, or null: the machine-id rules alone, which is
+ * all {@link firstKind} would apply to one (and four times cheaper).
+ */
+export function idKind(value: string): SensitiveKind | null {
+  let kind: SensitiveKind | null = null;
+  scanId(value.toLowerCase(), 0, 'identifier', (found) => {
+    kind = found;
+    return true;
+  });
+  return kind;
+}

@@ -177,7 +177,9 @@ export function percentDecoded(mapped: MappedText): MappedText {
 
 const TOKEN = /[A-Za-z0-9+/_-]{12,}={0,2}/g;
 const HEX = /^(?:[0-9a-f]{2})+$/i;
-const PRINTABLE_RUN = /[\x20-\x7e]{8,}/g;
+const HEX_PIECE = /[0-9a-f]{12}/i;
+const CAPITAL = /[A-Z]/;
+const SMALL = /[a-z]/;
 
 /** The value of each base64 character, standard and URL-safe; -1 for others. */
 const BASE64 = new Int8Array(128).fill(-1);
@@ -187,41 +189,56 @@ const BASE64 = new Int8Array(128).fill(-1);
 BASE64['+'.charCodeAt(0)] = BASE64['-'.charCodeAt(0)] = 62;
 BASE64['/'.charCodeAt(0)] = BASE64['_'.charCodeAt(0)] = 63;
 
-/** `token` from `offset` decoded from base64, as Latin-1 text (a byte a character). */
-function base64Text(token: string, offset: number): string {
-  let out = '';
+/** The bytes of the token being decoded (tokens are cut at the scan length, 10,000 characters). */
+const BYTES = new Uint8Array(8192);
+
+/**
+ * The printable run (8 characters or more) of the first `length` bytes of {@link BYTES}, when it
+ * makes up most of them (an encoded text, perhaps after a prefix), or null: random bytes rarely
+ * hold one, and never mostly.
+ */
+function printableRun(length: number): string | null {
+  let best = 0;
+  let bestStart = 0;
+  let start = 0;
+  for (let i = 0; i <= length; i++) {
+    const byte = i < length ? BYTES[i] : 0;
+    if (byte >= 0x20 && byte <= 0x7e) continue;
+    if (i - start > best) {
+      best = i - start;
+      bestStart = start;
+    }
+    start = i + 1;
+  }
+  if (best < 8 || best * 4 < length * 3) return null;
+  return String.fromCharCode(...BYTES.subarray(bestStart, bestStart + best));
+}
+
+/** The printable text of `token` from `offset` decoded from base64 (standard or URL-safe). */
+function base64Text(token: string, offset: number): string | null {
+  let length = 0;
   let bits = 0;
   let count = 0;
-  for (let i = offset; i < token.length; i++) {
+  for (let i = offset; i < token.length && length < BYTES.length; i++) {
     const value = BASE64[token.charCodeAt(i)];
     if (value === undefined || value < 0) break;
     bits = ((bits << 6) | value) & 0xffffff;
     count += 6;
     if (count >= 8) {
       count -= 8;
-      out += String.fromCharCode((bits >> count) & 0xff);
+      BYTES[length++] = (bits >> count) & 0xff;
     }
   }
-  return out;
+  return printableRun(length);
 }
 
-/** `token` decoded from hex, as Latin-1 text. */
-function hexText(token: string): string {
-  let out = '';
-  for (let i = 0; i + 1 < token.length; i += 2) {
-    out += String.fromCharCode(parseInt(token.slice(i, i + 2), 16));
+/** The printable text of `piece` decoded from hex. */
+function hexText(piece: string): string | null {
+  let length = 0;
+  for (let i = 0; i + 1 < piece.length && length < BYTES.length; i += 2) {
+    BYTES[length++] = parseInt(piece.slice(i, i + 2), 16);
   }
-  return out;
-}
-
-/**
- * The printable runs (8 characters or more) of `bytes` (Latin-1 text), when they make up most of
- * it (an encoded text, perhaps after a prefix): random bytes rarely hold one, and never mostly.
- */
-function printableRuns(bytes: string, into: string[]): void {
-  for (const match of bytes.matchAll(PRINTABLE_RUN)) {
-    if (match[0].length * 4 >= bytes.length * 3) into.push(match[0]);
-  }
+  return printableRun(length);
 }
 
 /**
@@ -234,21 +251,29 @@ export function decodedTokens(
   text: string,
 ): { at: number; length: number; decoded: string[] }[] {
   const found: { at: number; length: number; decoded: string[] }[] = [];
-  for (const match of text.matchAll(TOKEN)) {
+  if (!CAPITAL.test(text) && !HEX_PIECE.test(text)) return found;
+  TOKEN.lastIndex = 0;
+  for (let match = TOKEN.exec(text); match; match = TOKEN.exec(text)) {
     const token = match[0];
     const decoded: string[] = [];
-    for (const piece of token.split(/[_-]/)) {
-      if (piece.length >= 12 && HEX.test(piece)) {
-        printableRuns(hexText(piece), decoded);
+    const keep = (run: string | null) => {
+      if (run !== null) decoded.push(run);
+    };
+    if (HEX_PIECE.test(token)) {
+      for (const piece of token.split(/[_-]/)) {
+        // all digits: a long run of digits, which the length rules refuse anyway
+        if (piece.length >= 12 && HEX.test(piece) && /[a-f]/i.test(piece)) {
+          keep(hexText(piece));
+        }
       }
     }
-    if (/[a-z]/.test(token) && /[A-Z]/.test(token)) {
+    if (SMALL.test(token) && CAPITAL.test(token)) {
       for (
         let offset = 0;
         offset < 4 && token.length - offset >= 12;
         offset++
       ) {
-        printableRuns(base64Text(token, offset), decoded);
+        keep(base64Text(token, offset));
       }
     }
     if (decoded.length > 0) {

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { firstKind, type SensitiveKind } from './sensitive-scan.js';
+import { firstKind, idKind, type SensitiveKind } from './sensitive-scan.js';
 import { identityNumber } from './sensitive-numbers.js';
 
 export type { SensitiveKind } from './sensitive-scan.js';
@@ -68,7 +68,9 @@ export const isUlidText = (value: string): boolean =>
  * about one random UUID in 180 trips it, where any run of 10 digits would trip one in 12.
  */
 export function idHidesIdentity(value: string): boolean {
-  return detectIdentity(value) !== null;
+  return isUuidText(value) || isUlidText(value)
+    ? idKind(value) !== null
+    : detectIdentity(value) !== null;
 }
 
 /**
