@@ -1,3 +1,4 @@
+import type { LogDigests } from '../core/log-digests.js';
 import type { Type } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import {
@@ -36,6 +37,8 @@ export interface ResolvedLedgerOptions {
   readonly metadataPolicy: ResolvedMetadataPolicy;
   /** The metadata each operation may store: operation → its declaration class. */
   readonly metadata: Readonly<Partial<Record<CreditOperation, Type>>>;
+  /** The keyed digests (`digestKey`), of the metadata the policy dropped. Default: the process's key. */
+  readonly digests?: LogDigests;
 }
 
 export interface CreditWriteInput {
