@@ -229,3 +229,40 @@ export function spellsIdentityNumber(counts: readonly number[]): boolean {
   if (digits.length === 12 && verhoeff(digits)) return true;
   return digits.length >= 13 && digits.length <= 19 && luhn(digits);
 }
+
+/** UUIDs and ULIDs inside a text, read as ids. */
+const IDS_IN_TEXT =
+  /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\b[0-7][0-9a-hjkmnp-tv-z]{25}\b/gi;
+
+/**
+ * The kind of identity data `text` holds, or null: a PAN, TAN, GSTIN or IFSC (separators taken out
+ * too), an e-mail, or digits that a checksum or a structure says are an identity number (an
+ * Aadhaar number by Verhoeff's check, a card number by Luhn's, an Indian mobile number). Amounts
+ * are not its concern, and neither are digit runs nothing tells apart from an order number: it
+ * judges references (`action`, `entity_type`, idempotency keys), which hold such numbers. A UUID or
+ * ULID in `text` counts only when it hides an identity number ({@link idHidesNumber}).
+ */
+export function detectIdentity(text: string): SensitiveKind | null {
+  const ids = text.replace(IDS_IN_TEXT, (id) => (idHidesNumber(id) ? id : ' '));
+  const canonical = canonicalText(ids);
+  const squeezed = canonical.replace(SEPARATORS, '');
+  for (const [kind, pattern] of DETECTORS) {
+    if (kind === 'email' && pattern.test(canonical)) return kind;
+    if (
+      CODES.has(kind) &&
+      (pattern.test(canonical) || pattern.test(squeezed))
+    ) {
+      return kind;
+    }
+  }
+  for (const run of canonical.match(new RegExp(digitRun(10), 'g')) ?? []) {
+    const digits = run.replace(/\D/g, '');
+    if (digits.length === 12 && verhoeff(digits)) return 'long_number';
+    if (digits.length >= 13 && digits.length <= 19 && luhn(digits)) {
+      return 'long_number';
+    }
+    // an Indian mobile number, alone or after 91 or 0
+    if (/^(?:91|0)?[6-9]\d{9}$/.test(digits)) return 'long_number';
+  }
+  return null;
+}

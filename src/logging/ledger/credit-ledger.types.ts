@@ -18,6 +18,7 @@ import {
   type CreditOperation,
 } from '../core/logging.constants.js';
 import {
+  HoldsNoIdentity,
   IsBoundedJsonObject,
   PG_INTEGER_MAX,
 } from '../core/validation-rules.js';
@@ -141,6 +142,7 @@ export class CreditGrantDto implements CreditGrantInput {
   amount: number;
 
   @Matches(IDEMPOTENCY_KEY_PATTERN, key)
+  @HoldsNoIdentity()
   idempotencyKey: string;
 
   @IsOptional()
