@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Test } from '@nestjs/testing';
-import type { LoggingModuleOptions } from '../src/logging/index.js';
+import {
+  AuditTrailService,
+  type LoggingModuleOptions,
+} from '../src/logging/index.js';
 import {
   DocumentsController,
   ProjectsController,
@@ -49,11 +52,14 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
   }
 
   it('writes one row for a decorated POST, committed before the response arrives', async () => {
-    const { send, headers, firmId, userId } = await start();
+    const { send, headers, firmId, userId, app } = await start();
     const response = await send('POST', '/projects', {
       body: { name: 'Acme CMA' },
       headers: { ...headers, 'x-request-id': 'req-abc.1' },
     });
+    // the request id is stored as its keyed digest, never as sent
+    const requestId = app.get(AuditTrailService).requestIdDigest('req-abc.1');
+    expect(requestId).toMatch(/^[a-p]{32}$/);
     expect(response.status).toBe(201);
     expect(response.body).toEqual({ id: expect.any(String), name: 'Acme CMA' });
     // no flush: with durability 'await' the row is committed before the response leaves
@@ -64,14 +70,14 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
         action: 'create_project',
         entity_type: 'cma_project',
         entity_id: response.body.id,
-        metadata: { outcome: 'success', requestId: 'req-abc.1' },
+        metadata: { outcome: 'success', requestId },
         ip_address: '127.0.0.1',
       },
     ]);
   });
 
-  it('generates a request id when the header is absent or not an identifier', async () => {
-    const { send, headers, firmId } = await start();
+  it('generates a request id when the header is absent or not 1 to 200 visible ASCII characters', async () => {
+    const { send, headers, firmId, app } = await start();
     await send('POST', '/projects', { body: { name: 'a' }, headers });
     await send('POST', '/projects', {
       body: { name: 'b' },
@@ -79,8 +85,11 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     });
     const ids = (await rows(firmId)).map((row) => row.metadata?.requestId);
     expect(ids).toHaveLength(2);
-    for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    for (const id of ids) expect(id).toMatch(/^[a-p]{32}$/);
     expect(ids[0]).not.toBe(ids[1]);
+    expect(ids).not.toContain(
+      app.get(AuditTrailService).requestIdDigest('drop table; --'),
+    );
   });
 
   it('records a failed action with its class and status, and passes the error on untouched', async () => {
@@ -248,7 +257,8 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
   });
 
   it('puts the request context in force for services called inside the action', async () => {
-    const { send, headers, firmId, userId, projectId, audit } = await start();
+    const { send, headers, firmId, userId, projectId, audit, app } =
+      await start();
     const response = await send('POST', `/projects/${projectId}/extractions`, {
       headers: { ...headers, 'x-request-id': 'trace-42' },
     });
@@ -278,7 +288,9 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
         ip_address: '127.0.0.1',
         entity_id: projectId,
       });
-      expect(row.metadata?.requestId).toBe('trace-42');
+      expect(row.metadata?.requestId).toBe(
+        app.get(AuditTrailService).requestIdDigest('trace-42'),
+      );
     }
     expect(audit.stats()).toMatchObject({
       actionsRecorded: 1,
@@ -570,12 +582,13 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
         headers: { ...second.headers, ...ids },
       }),
     ]);
+    const trail = first.app.get(AuditTrailService);
     expect(
       (await rows(first.firmId)).map((row) => row.metadata?.requestId),
-    ).toEqual(['by-request']);
+    ).toEqual([trail.requestIdDigest('by-request')]);
     expect(
       (await rows(second.firmId)).map((row) => row.metadata?.requestId),
-    ).toEqual(['by-corr']);
+    ).toEqual([trail.requestIdDigest('by-corr')]);
   });
 
   it('refuses to start an application serving @Audit without LoggingModule', async () => {

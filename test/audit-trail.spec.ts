@@ -1,6 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { AuditTrailService } from '../src/logging/index.js';
+import {
+  AuditTrailService,
+  LoggingModule,
+  auditContext,
+} from '../src/logging/index.js';
+import { LogDigests } from '../src/logging/core/log-digests.js';
 import { AuditTrailQueryError } from '../src/logging/audit/audit-trail.service.js';
 import { type AuditTrailEntry } from '../src/logging/audit/audit-trail.service.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -153,5 +158,118 @@ describe('AuditTrailService', () => {
         to: '2026-03-01',
       }),
     ).rejects.toThrow(AuditTrailQueryError);
+  });
+
+  describe('request ids, stored as keyed digests', () => {
+    it("trail({ requestId }) finds a request's rows by the id as sent; the rows hold its digest", async () => {
+      const requestId = `job-${randomUUID()}`;
+      const ids: string[] = [];
+      await auditContext.run(
+        { firmId: firm.firmId, userId: null, ipAddress: null, requestId },
+        async () => {
+          for (const action of ['upload_file', 'run_extraction']) {
+            ids.push(
+              await app.audit.record({
+                action,
+                entityType: 'cma_project',
+                entityId: firm.projectId,
+              }),
+            );
+          }
+        },
+      );
+      await app.audit.record({
+        firmId: firm.firmId,
+        action: 'upload_file',
+        entityType: 'cma_project',
+      });
+      const { items } = await trail.trail({ firmId: firm.firmId, requestId });
+      expect(items.map((item) => item.id).sort()).toEqual([...ids].sort());
+      const { rows } = await app.dataSource
+        .query<{ text: string }[]>(
+          'SELECT metadata::text AS text FROM audit_log WHERE id = ANY($1::uuid[])',
+          [ids],
+        )
+        .then((found) => ({ rows: found }));
+      for (const row of rows) {
+        expect(row.text).not.toContain(requestId);
+        expect(JSON.parse(row.text)).toEqual({
+          requestId: trail.requestIdDigest(requestId),
+        });
+      }
+      // another firm's trail never shows them
+      expect(
+        (await trail.trail({ firmId: other.firmId, requestId })).items,
+      ).toEqual([]);
+      await expect(
+        trail.trail({ firmId: firm.firmId, requestId: 'two words' }),
+      ).rejects.toThrow('requestId must be 1 to 200 visible ASCII characters');
+    });
+
+    it('without the key, trying 1,000,000 candidate ids finds nothing; with it, the same search finds the id', async () => {
+      const key = randomBytes(32);
+      const keyed = await loggingApp(database.url, { digestKey: key });
+      try {
+        const requestId = 'req-0150000';
+        const id = await auditContext.run(
+          { firmId: firm.firmId, userId: null, ipAddress: null, requestId },
+          () =>
+            keyed.audit.record({
+              action: 'upload_file',
+              entityType: 'cma_project',
+            }),
+        );
+        const [{ metadata }] = await keyed.dataSource.query<
+          { metadata: { requestId: string } }[]
+        >('SELECT metadata FROM audit_log WHERE id = $1', [id]);
+        const candidate = (n: number) => `req-${String(n).padStart(7, '0')}`;
+        const search = (digest: (value: string) => string) => {
+          for (let n = 0; n < 1_000_000; n++) {
+            if (digest(candidate(n)) === metadata.requestId) return n;
+          }
+          return null;
+        };
+        const letters = (bytes: Buffer) =>
+          [...bytes]
+            .map((b) => String.fromCharCode(97 + (b >> 4), 97 + (b & 15)))
+            .join('');
+        // a plain hash, and HMAC under another key (this process's own, or a random one)
+        expect(
+          search((v) =>
+            letters(createHash('sha256').update(v).digest().subarray(0, 16)),
+          ),
+        ).toBe(null);
+        expect(search((v) => trail.requestIdDigest(v))).toBe(null);
+        const wrong = new LogDigests(randomBytes(32));
+        expect(search((v) => wrong.requestId(v))).toBe(null);
+        const right = keyed.moduleRef.get(AuditTrailService);
+        expect(search((v) => right.requestIdDigest(v))).toBe(150000);
+        // a configured key is the same in every process: a second app finds the rows
+        const again = await loggingApp(database.url, { digestKey: key });
+        try {
+          const { items } = await again.moduleRef
+            .get(AuditTrailService)
+            .trail({ firmId: firm.firmId, requestId });
+          expect(items.map((item) => item.id)).toEqual([id]);
+        } finally {
+          await again.close();
+        }
+      } finally {
+        await keyed.close();
+      }
+    });
+
+    it('refuses a digestKey shorter than 32 bytes at forRoot, naming the option', () => {
+      for (const digestKey of ['short', Buffer.alloc(31), 42]) {
+        expect(() =>
+          LoggingModule.forRoot({ digestKey: digestKey as never }),
+        ).toThrow(
+          'LoggingModule option digestKey must be a string or Buffer of at least 32 bytes',
+        );
+      }
+      expect(() =>
+        LoggingModule.forRoot({ digestKey: Buffer.alloc(32) }),
+      ).not.toThrow();
+    });
   });
 });

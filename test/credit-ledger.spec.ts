@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { IsIn, IsInt, IsUUID, Max } from 'class-validator';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
@@ -18,6 +18,7 @@ import {
   LOGGING_MIGRATIONS,
 } from '../src/logging/index.js';
 import { resolveLedgerOptions } from '../src/logging/logging.providers.js';
+import { LogDigests } from '../src/logging/core/log-digests.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
 import { maskUuids } from './support/leak-finder.js';
@@ -888,12 +889,13 @@ describe('credit ledger', () => {
 
   describe('metadata', () => {
     /** A ledger under the module's options, with grants declared. */
-    const declaredLedger = (audit = {}) =>
+    const declaredLedger = (audit = {}, digestKey?: string) =>
       new CreditLedgerService(
         dataSource,
         resolveLedgerOptions({
           audit,
           ledger: { metadata: { grant: GrantMetadata } },
+          digestKey,
         }),
       );
 
@@ -921,7 +923,7 @@ describe('credit ledger', () => {
         documentId,
         pages: 3,
         source: 'admin_grant',
-        sentDigest: expect.stringMatching(/^[a-p]{24}$/) as unknown,
+        sentDigest: expect.stringMatching(/^[a-p]{32}$/) as unknown,
       };
       expect(grant.metadata).toEqual(stored);
       const { rows } = await client.query(
@@ -932,6 +934,120 @@ describe('credit ledger', () => {
       expect(maskUuids(JSON.stringify(rows))).not.toMatch(
         /ABCPE|15000|500|free text/,
       );
+    });
+
+    it('keys the digest of dropped metadata: trying every amount from 0 to 1,000,000 finds it only with the key', async () => {
+      const key = randomBytes(32).toString('base64');
+      const userId = await newUser();
+      const documentId = randomUUID();
+      const grant = await declaredLedger({}, key).grant({
+        userId,
+        amount: 10,
+        idempotencyKey: 'amount-probe',
+        metadata: { documentId, netAmount: 150000 },
+      });
+      const { rows } = await client.query<{
+        metadata: { sentDigest: string };
+        user_id: string;
+        idempotency_key: string;
+      }>(
+        'SELECT metadata, user_id, idempotency_key FROM credit_transaction WHERE id = $1',
+        [grant.id],
+      );
+      const [{ metadata, user_id, idempotency_key }] = rows;
+      // what a reader of the row knows: the salt, the kept keys, the shape of the digest
+      const salt = `${user_id}\n${idempotency_key}\n`;
+      const sent = (n: number) =>
+        `{"documentId":${JSON.stringify(documentId)},"netAmount":${n}}`;
+      const letters = (bytes: Buffer) =>
+        [...bytes]
+          .map((b) => String.fromCharCode(97 + (b >> 4), 97 + (b & 15)))
+          .join('');
+      const found = (digest: (n: number) => string) => {
+        for (let n = 0; n <= 1_000_000; n++) {
+          if (digest(n) === metadata.sentDigest) return n;
+        }
+        return null;
+      };
+      const stored = metadata.sentDigest.slice(8);
+      const unkeyed = (n: number) =>
+        letters(
+          createHash('sha256')
+            .update(salt)
+            .update(sent(n))
+            .digest()
+            .subarray(0, 12),
+        );
+      // the unkeyed digest (before digestKey) and a wrong key: nothing
+      expect(found((n) => metadata.sentDigest.slice(0, 8) + unkeyed(n))).toBe(
+        null,
+      );
+      const wrong = new LogDigests(randomBytes(32));
+      expect(found((n) => wrong.sent(sent(n), salt))).toBe(null);
+      expect(stored).toMatch(/^[a-p]{24}$/);
+      // with the key, the same search finds the amount: the search itself works
+      const right = new LogDigests(Buffer.from(key, 'utf8'));
+      expect(found((n) => right.sent(sent(n), salt))).toBe(150000);
+    });
+
+    it('a replay is compared under the key that made the first digest, and on what was stored under another', async () => {
+      const userId = await newUser();
+      const documentId = randomUUID();
+      const key = 'k'.repeat(32);
+      const sent = { documentId, pages: 3, note: 'first' };
+      const first = await declaredLedger({}, key).grant({
+        userId,
+        amount: 10,
+        idempotencyKey: 'restart',
+        metadata: sent,
+      });
+      // the same key in another process (here another service): the dropped part is compared
+      await expect(
+        declaredLedger({}, key).grant({
+          userId,
+          amount: 10,
+          idempotencyKey: 'restart',
+          metadata: { ...sent },
+        }),
+      ).resolves.toEqual(first);
+      expect(
+        await failure(
+          declaredLedger({}, key).grant({
+            userId,
+            amount: 10,
+            idempotencyKey: 'restart',
+            metadata: { ...sent, note: 'second' },
+          }),
+        ),
+      ).toBeInstanceOf(CreditIdempotencyConflictError);
+      // another key (a restart without digestKey): what was stored is compared, the dropped part
+      // cannot be
+      const other = declaredLedger({}, 'o'.repeat(32));
+      await expect(
+        other.grant({
+          userId,
+          amount: 10,
+          idempotencyKey: 'restart',
+          metadata: { ...sent, note: 'second' },
+        }),
+      ).resolves.toEqual(first);
+      for (const metadata of [
+        { documentId: randomUUID(), pages: 3, note: 'first' },
+        { documentId, pages: 4, note: 'first' },
+        { documentId, pages: 3 },
+      ]) {
+        expect(
+          await failure(
+            other.grant({
+              userId,
+              amount: 10,
+              idempotencyKey: 'restart',
+              metadata,
+            }),
+          ),
+        ).toBeInstanceOf(CreditIdempotencyConflictError);
+      }
+      expect(await rowsOf(userId)).toBe(1);
     });
 
     it('stores metadata without a digest when nothing was dropped', async () => {

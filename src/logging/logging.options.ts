@@ -32,6 +32,15 @@ export interface LoggingModuleOptions {
   seals?: SealOptions;
   /** How the module treats the database role it connects as. */
   database?: DatabaseRoleOptions;
+  /**
+   * The secret key of the digests the module stores instead of values it must not store as given
+   * (docs/metadata-policy.md, "Keyed digests"): the request id of audit rows, and the ledger's
+   * digest of metadata the policy dropped. A string or Buffer of at least 32 bytes, kept out of the
+   * database (for example `openssl rand -base64 32`, from the host's secret store). Default: a key
+   * drawn once per process, so that a request's rows can be found by its id only in the process
+   * that wrote them, and digests of two processes or two runs never match.
+   */
+  digestKey?: string | Buffer;
 }
 
 /** Options of the credit ledger, `LoggingModule.forRoot({ ledger: {...} })`. */

@@ -1,10 +1,12 @@
 import type { Provider } from '@nestjs/common';
 import { resolveAuditOptions } from './audit/audit.options.js';
+import { LogDigests, resolveDigestKey } from './core/log-digests.js';
 import { resolveMetadataPolicy } from './core/metadata-policy.js';
 import {
   AUDIT_OPTIONS,
   DATABASE_OPTIONS,
   LEDGER_OPTIONS,
+  LOG_DIGESTS,
   PRICING_OPTIONS,
   TELEMETRY_OPTIONS,
   ROLLUP_OPTIONS,
@@ -44,6 +46,7 @@ const FEATURE_OPTION_SLICES: readonly Slice[] = [
   [LEDGER_OPTIONS, resolveLedgerOptions],
   [SEAL_OPTIONS, (options) => resolveSealOptions(options.seals)],
   [DATABASE_OPTIONS, (options) => resolveDatabaseRoleOptions(options.database)],
+  [LOG_DIGESTS, logDigests],
 ];
 
 /**
@@ -66,12 +69,21 @@ export function checkFeatureOptions(options: LoggingModuleOptions): void {
   for (const [, resolve] of FEATURE_OPTION_SLICES) resolve(options);
 }
 
-/** The ledger's slice: the audit trail's metadata policy and the ledger's own declarations. */
+/** The keyed digests under the root option `digestKey`, or under the process's own key. */
+function logDigests(options: LoggingModuleOptions): LogDigests {
+  return new LogDigests(resolveDigestKey(options.digestKey));
+}
+
+/**
+ * The ledger's slice: the audit trail's metadata policy, the ledger's own declarations, and the
+ * keyed digests.
+ */
 export function resolveLedgerOptions(
   options: LoggingModuleOptions,
 ): ResolvedLedgerOptions {
   return {
     metadataPolicy: resolveMetadataPolicy(options.audit?.metadataPolicy),
     metadata: options.ledger?.metadata ?? {},
+    digests: logDigests(options),
   };
 }

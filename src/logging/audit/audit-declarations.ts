@@ -55,6 +55,11 @@ export class ActionDeclarations {
   has(action: string): boolean {
     return this.byAction.has(action);
   }
+
+  /** Every declaration, once each. */
+  all(): MetadataDeclaration[] {
+    return [...new Set([...this.byAction.values()].map((d) => d.declaration))];
+  }
 }
 
 /**

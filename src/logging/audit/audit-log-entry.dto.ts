@@ -1,6 +1,9 @@
 import { IsIP, IsOptional, IsUUID, Matches } from 'class-validator';
 import { AUDIT_METADATA_MAX_BYTES } from '../core/logging.constants.js';
-import { IsBoundedJsonObject } from '../core/validation-rules.js';
+import {
+  HoldsNoIdentity,
+  IsBoundedJsonObject,
+} from '../core/validation-rules.js';
 
 const IDENTIFIER = /^[a-z][a-z0-9_]{0,63}$/;
 const identifier = (field: string) =>
@@ -33,9 +36,11 @@ export class AuditLogEntryDto implements AuditLogEntry {
   userId?: string | null;
 
   @Matches(IDENTIFIER, { message: identifier('action') })
+  @HoldsNoIdentity()
   action: string;
 
   @Matches(IDENTIFIER, { message: identifier('entityType') })
+  @HoldsNoIdentity()
   entityType: string;
 
   @IsOptional()

@@ -6,7 +6,16 @@ import {
   Optional,
 } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import { AUDIT_OPTIONS, TELEMETRY_OPTIONS } from '../core/logging.constants.js';
+import {
+  AUDIT_OPTIONS,
+  LOG_DIGESTS,
+  TELEMETRY_OPTIONS,
+} from '../core/logging.constants.js';
+import { LogDigests } from '../core/log-digests.js';
+import {
+  looseIdentifiers,
+  looseIdentifierWarning,
+} from '../core/metadata-canaries.js';
 import { otelFor } from '../core/otel.js';
 import type { LoggingTelemetryOptions } from '../core/telemetry.options.js';
 import { AuditMetrics } from './audit.telemetry.js';
@@ -29,6 +38,7 @@ import {
   AuditMetadataError,
   type MetadataDrop,
   sanitizeMetadata,
+  safeRequestId,
   storedMetadata,
   type SystemMetadata,
 } from '../core/metadata-policy.js';
@@ -67,6 +77,9 @@ export class AuditRecorder implements OnModuleInit {
     @Optional() private readonly discovery?: DiscoveryService,
     @Optional() private readonly scanner?: MetadataScanner,
     @Optional() private readonly reflector?: Reflector,
+    @Optional()
+    @Inject(LOG_DIGESTS)
+    private readonly digests: LogDigests = new LogDigests(),
   ) {
     this.table = writer.register(AUDIT_TABLE);
     for (const [action, type] of Object.entries(this.options.actions)) {
@@ -76,11 +89,15 @@ export class AuditRecorder implements OnModuleInit {
 
   /**
    * Reads the declarations of `@Audit(..., { metadataClass })` and warns, once, of the audited
-   * actions that have none; starts the audit metrics when the host's OpenTelemetry is on.
+   * actions that have none, and of declared identifier patterns that admit identity data or
+   * amounts (metadata-canaries.ts); starts the audit metrics when the host's OpenTelemetry is on.
    */
   async onModuleInit(): Promise<void> {
     await this.startMetrics();
-    if (!this.discovery || !this.scanner || !this.reflector) return;
+    if (!this.discovery || !this.scanner || !this.reflector) {
+      this.warnLooseIdentifiers();
+      return;
+    }
     const undeclared = new Map<string, string[]>();
     const found = discoverAuditedActions(
       this.discovery,
@@ -90,6 +107,7 @@ export class AuditRecorder implements OnModuleInit {
     for (const { action, metadataClass, where } of found) {
       if (metadataClass) this.declarations.add(action, metadataClass, where);
     }
+    this.warnLooseIdentifiers();
     for (const { action, where } of found) {
       if (this.declarations.has(action)) continue;
       undeclared.set(action, [...(undeclared.get(action) ?? []), where]);
@@ -104,6 +122,15 @@ export class AuditRecorder implements OnModuleInit {
       }: ${[...undeclared].map(([action, where]) => `${action} (${where.join(', ')})`).join('; ')}. ` +
         `Declare their keys with @Audit(..., { metadataClass }) or audit.actions`,
     );
+  }
+
+  /** One warning per declared identifier whose pattern admits a canary. */
+  private warnLooseIdentifiers(): void {
+    for (const declaration of this.declarations.all()) {
+      for (const loose of looseIdentifiers(declaration)) {
+        this.logger.warn(`audit_log: ${looseIdentifierWarning(loose)}`);
+      }
+    }
   }
 
   /** Starts the audit metrics when the host's OpenTelemetry is on. */
@@ -175,7 +202,15 @@ export class AuditRecorder implements OnModuleInit {
     system: SystemMetadata,
     entry: AuditLogEntry,
   ): Record<string, unknown> {
-    const { metadata, dropped } = storedMetadata(declared, system);
+    // the request id is never stored as given: its keyed digest is (docs/metadata-policy.md)
+    const requestId = safeRequestId(system.requestId);
+    const { metadata, dropped } = storedMetadata(declared, {
+      ...system,
+      requestId:
+        requestId === null
+          ? system.requestId
+          : this.digests.requestId(requestId),
+    });
     if (dropped.length > 0) this.dropped(entry, dropped, 'trimmed');
     return markMeasuredJson(metadata);
   }

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import {
   IsInt,
   IsOptional,
@@ -9,7 +9,8 @@ import {
   Min,
 } from 'class-validator';
 import type { DataSource } from 'typeorm';
-import { LOGGING_DATA_SOURCE } from '../core/logging.constants.js';
+import { LogDigests } from '../core/log-digests.js';
+import { LOG_DIGESTS, LOGGING_DATA_SOURCE } from '../core/logging.constants.js';
 import {
   type EntryViolation,
   LogQueryError,
@@ -39,6 +40,12 @@ export interface AuditTrailQuery {
   entityType?: string;
   entityId?: string;
   userId?: string;
+  /**
+   * The request id as the client sent it (the request id header) or the module generated it: the
+   * rows whose `metadata.requestId` is its keyed digest. Under the process's own key (no
+   * `digestKey` configured), only rows written by this process since it started match.
+   */
+  requestId?: string;
   /** 1 to 1,000. Default: 100. */
   limit?: number;
   /** The `next` cursor of the previous page; left out for the first (newest) page. */
@@ -112,6 +119,12 @@ export class AuditTrailQueryDto implements AuditTrailQuery {
   userId?: string;
 
   @IsOptional()
+  @Matches(/^[\x21-\x7e]{1,200}$/, {
+    message: 'requestId must be 1 to 200 visible ASCII characters',
+  })
+  requestId?: string;
+
+  @IsOptional()
   @IsInt({ message: LIMIT_RULE })
   @Min(1, { message: LIMIT_RULE })
   @Max(AUDIT_TRAIL_MAX_LIMIT, { message: LIMIT_RULE })
@@ -141,7 +154,24 @@ interface Row {
 export class AuditTrailService {
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
+    @Optional()
+    @Inject(LOG_DIGESTS)
+    private readonly digests: LogDigests = new LogDigests(),
   ) {}
+
+  /**
+   * What audit rows store as `metadata.requestId` for request id `requestId`: its keyed digest
+   * under the module's `digestKey` (docs/metadata-policy.md, "Keyed digests"), for a host's own
+   * queries; `trail({ requestId })` uses it.
+   *
+   * @example
+   * await dataSource.query(`SELECT * FROM audit_log WHERE metadata->>'requestId' = $1`, [
+   *   trail.requestIdDigest(requestId),
+   * ]);
+   */
+  requestIdDigest(requestId: string): string {
+    return this.digests.requestId(requestId);
+  }
 
   /**
    * One firm's audit trail, newest first, `limit` entries a page, with keyset pagination on
@@ -184,6 +214,12 @@ export class AuditTrailService {
     if (instance.entityId !== undefined)
       add('entity_id = ?', instance.entityId);
     if (instance.userId !== undefined) add('user_id = ?', instance.userId);
+    if (instance.requestId !== undefined) {
+      add(
+        `metadata->>'requestId' = ?`,
+        this.digests.requestId(instance.requestId),
+      );
+    }
     if (cursor) {
       parameters.push(cursor.t, cursor.id);
       where.push(

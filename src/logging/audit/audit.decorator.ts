@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { SetMetadata, UseInterceptors, applyDecorators } from '@nestjs/common';
 import { metadataDeclaration } from '../core/metadata-declaration.js';
+import { identityIn } from '../core/validation-rules.js';
 import {
   AUDIT_KEY,
   type AuditDecoratorOptions,
@@ -22,6 +23,13 @@ function checkIdentifier(field: string, value: unknown): void {
   if (typeof value !== 'string' || !IDENTIFIER.test(value)) {
     throw new TypeError(
       `@Audit(): ${field} must be a lowercase identifier (a letter, then letters, digits or underscores, 64 characters at most), got ${JSON.stringify(value)}`,
+    );
+  }
+  const identity = identityIn(value);
+  if (identity !== null) {
+    // the value is not echoed: it is what must not be printed
+    throw new TypeError(
+      `@Audit(): ${field} must hold no identity data (it reads as ${identity}); name what is done, not whose number`,
     );
   }
 }

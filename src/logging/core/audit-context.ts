@@ -12,9 +12,10 @@ export interface AuditContext {
   /** The client address as the HTTP framework's trusted-proxy settings resolve it. */
   readonly ipAddress: string | null;
   /**
-   * From the request id header, or generated; stored in audit metadata as `requestId`. Under the
-   * rules of the request id header (a UUID, a ULID, or a token no detector catches): `run()`
-   * replaces any other value by a new UUID, so the rows of one run still share one id.
+   * From the request id header, or generated. Audit rows store its keyed digest as `requestId`,
+   * never the id itself (`AuditTrailService.trail({ requestId })` finds them). Under the rules of
+   * the request id header (1 to 200 visible ASCII characters): `run()` replaces any other value by
+   * a new UUID, so the rows of one run still share one id.
    */
   readonly requestId: string | null;
 }
@@ -37,8 +38,8 @@ export const auditContext = {
   },
   /**
    * Calls `fn` with `context` in force for everything it starts, synchronously or not. A
-   * `requestId` that may not be stored (it could hold a PAN, an account number, a sentence) is
-   * replaced by a new UUID for the run; `null` stays null.
+   * `requestId` that is not 1 to 200 visible ASCII characters is replaced by a new UUID for the
+   * run; `null` stays null.
    */
   run<T>(context: AuditContext, fn: () => T): T {
     const requestId = context.requestId;

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { LogDigests } from './log-digests.js';
 import { describe, expect, it } from '@jest/globals';
 import {
   ArrayMaxSize,
@@ -162,25 +163,41 @@ describe('declared metadata', () => {
 });
 
 describe('system keys', () => {
-  it('keeps a request id that is a UUID, a ULID or a clean token, and nothing else', () => {
+  const DIGEST = new LogDigests().requestId('req-1');
+
+  it('takes as a request id 1 to 200 visible ASCII characters, and nothing else', () => {
     for (const ok of [
       FILE,
       '01ARZ3NDEKTSV4RRFFQ69G5FAV',
       'req-42',
-      'trace.abc:7',
+      'ABCPE1234F',
+      'x'.repeat(200),
     ]) {
       expect(safeRequestId(ok)).toBe(ok);
     }
     for (const bad of [
-      'ABCPE1234F',
-      'abcpe1234f',
-      'PAN ABCPE1234F balance 150000',
-      '00000000-0000-4000-8000-234567890123',
-      'x'.repeat(65),
-      'cfo@acme.example',
+      '',
+      'PAN ABCPE1234F',
+      'x'.repeat(201),
+      'é',
+      'a\tb',
       42,
     ]) {
       expect(safeRequestId(bad)).toBeNull();
+    }
+  });
+
+  it('stores as requestId only a keyed digest, never an id as given', () => {
+    const digest = new LogDigests().requestId('req-42');
+    expect(systemMetadata({ requestId: digest })).toEqual({
+      metadata: { requestId: digest },
+      dropped: [],
+    });
+    for (const raw of ['req-42', FILE, digest.toUpperCase(), `${digest}a`]) {
+      expect(systemMetadata({ requestId: raw })).toEqual({
+        metadata: {},
+        dropped: [{ path: 'requestId', rule: 'not_an_identifier' }],
+      });
     }
   });
 
@@ -190,10 +207,10 @@ describe('system keys', () => {
         outcome: 'failure',
         errorClass: 'ABCPE1234FError',
         status: 1000,
-        requestId: 'req-1',
+        requestId: DIGEST,
       }),
     ).toEqual({
-      metadata: { outcome: 'failure', requestId: 'req-1' },
+      metadata: { outcome: 'failure', requestId: DIGEST },
       dropped: [
         { path: 'errorClass', rule: 'not_an_identifier' },
         { path: 'status', rule: 'not_a_count' },
@@ -207,12 +224,12 @@ describe('system keys', () => {
     );
     const { metadata, dropped } = storedMetadata(declared, {
       outcome: 'success',
-      requestId: FILE,
+      requestId: DIGEST,
     });
     expect(Buffer.byteLength(JSON.stringify(metadata))).toBeLessThanOrEqual(
       AUDIT_METADATA_MAX_BYTES,
     );
-    expect(metadata).toMatchObject({ outcome: 'success', requestId: FILE });
+    expect(metadata).toMatchObject({ outcome: 'success', requestId: DIGEST });
     expect(dropped.length).toBeGreaterThan(0);
   });
 });

@@ -1,11 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isIntegerIn } from './option-check.js';
-import {
-  detectSensitive,
-  idHidesNumber,
-  isUlidText,
-  isUuidText,
-} from './sensitive-values.js';
+import { isRequestIdDigest } from './log-digests.js';
+import { detectSensitive } from './sensitive-values.js';
 import { AUDIT_METADATA_MAX_BYTES } from './logging.constants.js';
 import type { SanitizedMetadata } from './metadata-policy.types.js';
 import {
@@ -31,36 +27,28 @@ export interface SystemMetadata {
   requestId?: unknown;
 }
 
-const TOKEN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const CLASS_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/;
+/** A request id as taken from a header or a context: 1 to 200 visible ASCII characters. */
+const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
 
 /**
- * `value` if it may be stored as a request id, else null: a UUID or a ULID that hides no identity
- * number, or a token of at most 64 characters of `[A-Za-z0-9._:-]` that no detector catches.
+ * `value` if it may serve as a request id, else null: 1 to 200 visible ASCII characters. It is
+ * never stored as given (its keyed digest is, `LogDigests.requestId`), so what it holds does not
+ * matter; the bound keeps headers from being hashed at any length.
  */
 export function safeRequestId(value: unknown): string | null {
-  if (typeof value !== 'string') return null;
-  if (isUuidText(value) || isUlidText(value)) {
-    return idHidesNumber(value) ? null : value;
-  }
-  return TOKEN.test(value) && detectSensitive(value) === null ? value : null;
+  return typeof value === 'string' && REQUEST_ID.test(value) ? value : null;
 }
 
-/**
- * A new request id: a random UUID that {@link safeRequestId} accepts (about one random UUID in a
- * hundred looks as if it hid an identity number, and is drawn again).
- */
+/** A new request id: a random UUID. */
 export function newRequestId(): string {
-  for (;;) {
-    const id = randomUUID();
-    if (!idHidesNumber(id)) return id;
-  }
+  return randomUUID();
 }
 
 /**
  * The system keys that obey the rules, and the ones that do not (as `MetadataDrop`s): `outcome` is
  * `'success'` or `'failure'`, `errorClass` a class name no detector catches, `status` an HTTP
- * status (100-599), `requestId` as {@link safeRequestId}. `undefined` and `null` are left out.
+ * status (100-599), `requestId` a request id's keyed digest (`LogDigests.requestId`). `undefined` and `null` are left out.
  */
 export function systemMetadata(system: SystemMetadata): SanitizedMetadata {
   const metadata: Record<string, unknown> = {};
@@ -85,7 +73,8 @@ export function systemMetadata(system: SystemMetadata): SanitizedMetadata {
     'not_an_identifier',
   );
   keep('status', integer(status, 100, 599), 'not_a_count');
-  keep('requestId', safeRequestId(requestId) !== null, 'identity_number');
+  // the keyed digest of the request id, made by the caller: the id itself is never stored
+  keep('requestId', isRequestIdDigest(requestId), 'not_an_identifier');
   return { metadata, dropped };
 }
 

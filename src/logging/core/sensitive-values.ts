@@ -74,21 +74,6 @@ export function idHidesIdentity(value: string): boolean {
 }
 
 /**
- * Whether a UUID or ULID offered as a request id may hide an identity number: what
- * {@link idHidesIdentity} finds, or a PAN or TAN shape, or ten digits in a row, anywhere (dashes
- * taken out). Wider than the declared rule: such an id is replaced, not refused, so a random one
- * (about one in twelve) costs nothing but the host's own id.
- */
-export function idHidesNumber(value: string): boolean {
-  const flat = value.replace(/-/g, '').toLowerCase();
-  return (
-    /[a-z]{3}[abcfghjlpt][a-z]\d{4}[a-z]|[a-z]{4}\d{5}[a-z]|\d{10}/.test(
-      flat,
-    ) || idHidesIdentity(value)
-  );
-}
-
-/**
  * Whether the digits of a sequence of counts, joined, spell an identity number: a card number
  * (13-19 digits, Luhn, an issuer's prefix), an Aadhaar number (12 digits, Verhoeff) or an Indian
  * mobile number (10 digits from 6, or after 0 or 91): a number split over the elements of an

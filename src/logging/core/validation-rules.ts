@@ -1,5 +1,6 @@
 import { ValidateBy, type ValidationOptions } from 'class-validator';
 import { COST_USD_PRECISION, COST_USD_SCALE } from './logging.constants.js';
+import { detectIdentity } from './sensitive-values.js';
 
 /** PostgreSQL INTEGER's upper bound. */
 export const PG_INTEGER_MAX = 2_147_483_647;
@@ -151,6 +152,49 @@ export function IsLaterThan(
         },
         defaultMessage: (args) =>
           `${args?.property ?? 'value'} must be later than ${earlier}`,
+      },
+    },
+    options,
+  );
+}
+
+/** How each kind of identity data is named in messages. */
+const IDENTITY_NAMES: Record<string, string> = {
+  pan: 'a PAN',
+  tan: 'a TAN',
+  gstin: 'a GSTIN',
+  ifsc: 'an IFSC',
+  email: 'an e-mail address',
+  aadhaar: 'an Aadhaar number',
+  card: 'a card number',
+  phone: 'a phone number',
+  long_number: 'an identity number (Aadhaar, card, phone or account)',
+};
+
+/** What identity data `text` reads as (`'a PAN'`, ...), or null when it holds none. */
+export function identityIn(text: string): string | null {
+  const kind = detectIdentity(text);
+  return kind === null ? null : (IDENTITY_NAMES[kind] ?? 'identity data');
+}
+
+/**
+ * A reference (an action, an entity type, an idempotency key) that holds no identity data
+ * (`detectIdentity`): such columns are stored as given and indexed, so `kyc:ABCPE1234F` would put
+ * a PAN in the trail. The message names the field and what the value reads as, never the value.
+ */
+export function HoldsNoIdentity(
+  options?: ValidationOptions,
+): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'holdsNoIdentity',
+      validator: {
+        validate: (value) =>
+          typeof value !== 'string' || identityIn(value) === null,
+        defaultMessage: (args) =>
+          `${args?.property ?? 'value'} must hold no identity data; it reads as ` +
+          `${(typeof args?.value === 'string' && identityIn(args.value)) || 'identity data'}: ` +
+          `use a reference to it (an id), not the value`,
       },
     },
     options,

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import {
   type MetadataDeclaration,
@@ -51,6 +51,11 @@ import {
   writeLocked,
 } from './credit-ledger.write.js';
 import { SENT_DIGEST, sentDigest } from './sent-digest.js';
+import { LogDigests } from '../core/log-digests.js';
+import {
+  looseIdentifiers,
+  looseIdentifierWarning,
+} from '../core/metadata-canaries.js';
 import {
   CURSOR_TIME_SQL,
   decodeCursor,
@@ -69,10 +74,12 @@ import {
  * continues its user's previous one with a running balance that may not go below zero.
  */
 @Injectable()
-export class CreditLedgerService {
+export class CreditLedgerService implements OnModuleInit {
   private readonly logger = new Logger('LoggingModule');
   /** The metadata policy in force: the audit trail's (`audit.metadataPolicy`). */
   readonly metadataPolicy: ResolvedMetadataPolicy;
+  /** The keyed digests of the metadata the policy dropped. */
+  private readonly digests: LogDigests;
   private readonly declarations: Partial<
     Record<CreditOperation, MetadataDeclaration>
   > = {};
@@ -82,6 +89,7 @@ export class CreditLedgerService {
     @Inject(LEDGER_OPTIONS) options: ResolvedLedgerOptions,
   ) {
     this.metadataPolicy = options.metadataPolicy;
+    this.digests = options.digests ?? new LogDigests();
     const declared = options.metadata;
     for (const [operation, type] of Object.entries(declared)) {
       if (!['grant', 'deduct', 'refund'].includes(operation)) {
@@ -91,6 +99,18 @@ export class CreditLedgerService {
       }
       this.declarations[operation as CreditOperation] =
         metadataDeclaration(type);
+    }
+  }
+
+  /** Warns, once at startup, of declared identifier patterns that admit canaries. */
+  onModuleInit(): void {
+    // a declaration shared by operations is checked once
+    for (const declaration of new Set(Object.values(this.declarations))) {
+      for (const loose of looseIdentifiers(declaration)) {
+        this.logger.warn(
+          `credit_transaction: ${looseIdentifierWarning(loose)}`,
+        );
+      }
     }
   }
 
@@ -227,7 +247,7 @@ export class CreditLedgerService {
       amount: entry.amount,
       idempotencyKey: entry.idempotencyKey,
       metadata: this.sanitize(entry.metadata, operation, salt),
-      sentDigest: sentDigest(entry.metadata, salt),
+      sentDigest: sentDigest(entry.metadata, salt, this.digests),
     };
   }
 
@@ -248,7 +268,7 @@ export class CreditLedgerService {
       // What was stored is not what was sent: a replay is compared with this digest of it.
       return JSON.stringify({
         ...clean,
-        [SENT_DIGEST]: sentDigest(metadata, salt),
+        [SENT_DIGEST]: sentDigest(metadata, salt, this.digests),
       });
     } catch (error) {
       if (error instanceof AuditMetadataError) {

@@ -1,3 +1,4 @@
+import type { LogDigests } from '../core/log-digests.js';
 import type { Type } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import {
@@ -17,6 +18,7 @@ import {
   type CreditOperation,
 } from '../core/logging.constants.js';
 import {
+  HoldsNoIdentity,
   IsBoundedJsonObject,
   PG_INTEGER_MAX,
 } from '../core/validation-rules.js';
@@ -36,6 +38,8 @@ export interface ResolvedLedgerOptions {
   readonly metadataPolicy: ResolvedMetadataPolicy;
   /** The metadata each operation may store: operation → its declaration class. */
   readonly metadata: Readonly<Partial<Record<CreditOperation, Type>>>;
+  /** The keyed digests (`digestKey`), of the metadata the policy dropped. Default: the process's key. */
+  readonly digests?: LogDigests;
 }
 
 export interface CreditWriteInput {
@@ -138,6 +142,7 @@ export class CreditGrantDto implements CreditGrantInput {
   amount: number;
 
   @Matches(IDEMPOTENCY_KEY_PATTERN, key)
+  @HoldsNoIdentity()
   idempotencyKey: string;
 
   @IsOptional()

@@ -1,0 +1,100 @@
+import { createHmac, randomBytes } from 'node:crypto';
+
+/** Fewest bytes a configured `digestKey` holds: 256 bits, HMAC-SHA256's own strength. */
+export const DIGEST_KEY_MIN_BYTES = 32;
+
+/** The key of the processes whose host configured none: drawn once, when the module is loaded. */
+const PROCESS_KEY = randomBytes(DIGEST_KEY_MIN_BYTES);
+
+/** Letters of the id of a key, which begin the ledger's digests. */
+export const KEY_ID_LETTERS = 8;
+
+/** Letters of a request id's digest: 128 bits, two letters a byte. */
+const REQUEST_ID_LETTERS = 32;
+
+/**
+ * Bytes as the letters `a` to `p`, two a byte (high half first): no detector of numbers, codes or
+ * words can ever see anything in them.
+ */
+function letters(bytes: Buffer): string {
+  let text = '';
+  for (const byte of bytes) {
+    text += String.fromCharCode(97 + (byte >> 4), 97 + (byte & 15));
+  }
+  return text;
+}
+
+/** Whether `value` is a request id's digest as {@link LogDigests.requestId} writes it. */
+export function isRequestIdDigest(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length === REQUEST_ID_LETTERS &&
+    /^[a-p]+$/.test(value)
+  );
+}
+
+/**
+ * Checks the `digestKey` option: a string of at least 32 UTF-8 bytes or a Buffer of at least 32
+ * bytes, or undefined (a key drawn per process).
+ */
+export function resolveDigestKey(key: unknown): Buffer | undefined {
+  if (key === undefined) return undefined;
+  const bytes =
+    typeof key === 'string'
+      ? Buffer.from(key, 'utf8')
+      : Buffer.isBuffer(key)
+        ? Buffer.from(key)
+        : undefined;
+  if (bytes === undefined || bytes.length < DIGEST_KEY_MIN_BYTES) {
+    throw new Error(
+      `LoggingModule option digestKey must be a string or Buffer of at least ${DIGEST_KEY_MIN_BYTES} bytes (for example \`openssl rand -base64 32\`, kept as a secret)`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * The keyed digests the module stores instead of values it must not store as given: the request
+ * id of audit rows, and the ledger's digest of metadata the policy dropped. HMAC-SHA256 under the
+ * host's `digestKey`; without one, under a key drawn once per process, so that digests made by two
+ * processes, or before and after a restart, cannot be matched. Without the key, a digest
+ * cannot be matched to a candidate value by trying values: that is the point.
+ */
+export class LogDigests {
+  private readonly key: Buffer;
+  /** Whether the key is the host's `digestKey` (false: drawn for this process). */
+  readonly configured: boolean;
+  /** 8 letters naming the key, stored beside the ledger's digests: which key made them. */
+  readonly keyId: string;
+
+  constructor(key?: Buffer) {
+    this.configured = key !== undefined;
+    this.key = key ?? PROCESS_KEY;
+    this.keyId = letters(
+      this.mac('key id', '').subarray(0, KEY_ID_LETTERS / 2),
+    );
+  }
+
+  /** The digest of request id `value` stored as the `requestId` of audit metadata: 32 letters. */
+  requestId(value: string): string {
+    return letters(this.mac('request id', value).subarray(0, 16));
+  }
+
+  /**
+   * The ledger's digest of the metadata sent (`canonical`, its canonical JSON), salted with the
+   * user and the idempotency key (`salt`): the key's id then 24 letters (96 bits).
+   */
+  sent(canonical: string, salt: string): string {
+    return (
+      this.keyId + letters(this.mac(`sent ${salt}`, canonical).subarray(0, 12))
+    );
+  }
+
+  private mac(purpose: string, value: string): Buffer {
+    // the purpose and the value cannot run into each other: the purpose holds no NUL
+    return createHmac('sha256', this.key)
+      .update(`logging ${purpose}\0`, 'utf8')
+      .update(value, 'utf8')
+      .digest();
+  }
+}
