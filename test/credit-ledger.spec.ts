@@ -20,6 +20,7 @@ import {
 import { resolveLedgerOptions } from '../src/logging/logging.providers.js';
 import { LogDigests } from '../src/logging/core/log-digests.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { plainUuid } from './support/ids.js';
 import { loggingApp } from './support/logging-app.js';
 import { maskUuids } from './support/leak-finder.js';
 import { seedFirm } from './support/seed.js';
@@ -901,7 +902,7 @@ describe('credit ledger', () => {
 
     it('keeps the declared references and counts and drops every other key', async () => {
       const userId = await newUser();
-      const documentId = randomUUID();
+      const documentId = plainUuid();
       const grant = await declaredLedger().grant({
         userId,
         amount: 10,
@@ -939,7 +940,7 @@ describe('credit ledger', () => {
     it('keys the digest of dropped metadata: trying every amount from 0 to 1,000,000 finds it only with the key', async () => {
       const key = randomBytes(32).toString('base64');
       const userId = await newUser();
-      const documentId = randomUUID();
+      const documentId = plainUuid();
       const grant = await declaredLedger({}, key).grant({
         userId,
         amount: 10,
@@ -992,7 +993,7 @@ describe('credit ledger', () => {
 
     it('a replay is compared under the key that made the first digest, and on what was stored under another', async () => {
       const userId = await newUser();
-      const documentId = randomUUID();
+      const documentId = plainUuid();
       const key = 'k'.repeat(32);
       const sent = { documentId, pages: 3, note: 'first' };
       const first = await declaredLedger({}, key).grant({
@@ -1032,7 +1033,7 @@ describe('credit ledger', () => {
         }),
       ).resolves.toEqual(first);
       for (const metadata of [
-        { documentId: randomUUID(), pages: 3, note: 'first' },
+        { documentId: plainUuid(), pages: 3, note: 'first' },
         { documentId, pages: 4, note: 'first' },
         { documentId, pages: 3 },
       ]) {
@@ -1052,7 +1053,7 @@ describe('credit ledger', () => {
 
     it('stores metadata without a digest when nothing was dropped', async () => {
       const userId = await newUser();
-      const metadata = { documentId: randomUUID(), pages: 3 };
+      const metadata = { documentId: plainUuid(), pages: 3 };
       const grant = await declaredLedger().grant({
         userId,
         amount: 1,
@@ -1069,7 +1070,7 @@ describe('credit ledger', () => {
     it('compares what the caller sent: the same key with other metadata conflicts, even where the policy dropped the difference', async () => {
       const ledger = declaredLedger();
       const userId = await newUser();
-      const documentId = randomUUID();
+      const documentId = plainUuid();
       const sent = { documentId, pages: 3, note: 'first' };
       const first = await ledger.grant({
         userId,

@@ -4,6 +4,7 @@ import {
   CreditLedgerService,
   LogEntryValidationError,
 } from '../src/logging/index.js';
+import { plainUuid } from './support/ids.js';
 import { loggingApp } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
 import { databaseSuite } from './support/suite.js';
@@ -29,9 +30,9 @@ const IDENTITY = [
 
 /** Idempotency keys a host writes that hold none. */
 const INNOCENT_KEYS = [
-  `signup:${randomUUID()}`,
-  `doc:${randomUUID()}`,
-  `doc-failed:${randomUUID()}`,
+  `signup:${plainUuid()}`,
+  `doc:${plainUuid()}`,
+  `doc-failed:${plainUuid()}`,
   'order:1234567',
   'invoice-2026-000123',
   'batch_20260415',
