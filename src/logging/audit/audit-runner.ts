@@ -1,15 +1,13 @@
-import { type ExecutionContext, HttpException, Logger } from '@nestjs/common';
+import { HttpException, Logger } from '@nestjs/common';
 import { isUUID } from 'class-validator';
+import { Observable, from, mergeMap } from 'rxjs';
 import type { RecordOptions } from '../writer/log-writer.service.js';
-import type { AuditContext } from '../core/audit-context.js';
+import { type AuditContext, auditContext } from '../core/audit-context.js';
 import type { AuditRecorder } from './audit-log.service.js';
+import { type AuditCall, where } from './audit-call.js';
 import type { AuditArgs, AuditSpec } from './audit-spec.js';
 import { AuditConfigurationError, AuditWriteError } from './audit.errors.js';
-import {
-  type AuditActor,
-  type AuditTransportRequest,
-  defaultActorResolver,
-} from './audit.options.js';
+import { type AuditActor, defaultActorResolver } from './audit.options.js';
 import { anonymizeIp, clientIp } from './ip-address.js';
 import { newRequestId, safeRequestId } from '../core/metadata-policy.js';
 
@@ -17,34 +15,111 @@ import { newRequestId, safeRequestId } from '../core/metadata-policy.js';
 const isUuid = (value: string) => isUUID(value, 'all');
 
 /**
- * The audit of one call, apart from Nest's plumbing (which is `AuditInterceptor`'s): the call's
- * audit context from its actor, and its row once the handler settled.
+ * The audit of one call, on its description ({@link AuditCall}) alone: the actor, the audit
+ * context in force while the handler runs, and the row once it settled. Nest's plumbing (the
+ * metadata, the bindings, the execution context) stays in `AuditInterceptor`.
  */
 export class AuditRunner {
   private readonly logger = new Logger('LoggingModule');
   private readonly recordOptions: RecordOptions;
 
-  constructor(private readonly audit: AuditRecorder) {
-    this.recordOptions = { durability: audit.options.durability };
+  constructor(private readonly recorder: AuditRecorder) {
+    this.recordOptions = { durability: recorder.options.durability };
+  }
+
+  /**
+   * Audits the call: resolves its actor, runs `handle()` with the audit context in force and
+   * writes its row. A call that cannot be attributed is refused before the handler runs, by a
+   * throw when that is known at once, else by the Observable's error.
+   * @throws AuditConfigurationError when the call cannot be attributed
+   */
+  audit(
+    call: AuditCall,
+    handle: () => Observable<unknown>,
+  ): Observable<unknown> {
+    const actor = this.resolveActor(call);
+    if (actor instanceof Promise) {
+      return from(actor).pipe(
+        mergeMap((resolved) => this.run(call, resolved, handle)),
+      );
+    }
+    return this.run(call, actor, handle);
+  }
+
+  private run(
+    call: AuditCall,
+    actor: AuditActor | null | undefined,
+    handle: () => Observable<unknown>,
+  ): Observable<unknown> {
+    const ctx = this.contextOf(call, actor);
+    if (ctx === null) return handle();
+    return this.watch(call, ctx, handle);
+  }
+
+  /**
+   * Subscribes to the handler with the context in force: `handle()` is called inside
+   * `auditContext.run`, so Nest's pipeline runs the pipes and the handler in it. One row per call:
+   * after the first value, or after the error. Values and completion wait for the row (durability
+   * `'await'`), so the response leaves after the commit.
+   */
+  private watch(
+    call: AuditCall,
+    ctx: AuditContext,
+    handle: () => Observable<unknown>,
+  ): Observable<unknown> {
+    return new Observable<unknown>((subscriber) => {
+      let recorded = false;
+      let settled: Promise<void> | undefined;
+      const then = (step: () => void) => {
+        settled = settled ? settled.then(step) : Promise.resolve().then(step);
+      };
+      const success = (value: unknown, emit: boolean) => {
+        recorded = true;
+        settled = this.recordSuccess(call, ctx, value).then(
+          () => {
+            if (emit) subscriber.next(value);
+          },
+          (error: unknown) => subscriber.error(error),
+        );
+      };
+      return auditContext.run(ctx, () =>
+        handle().subscribe({
+          next: (value) =>
+            recorded
+              ? then(() => subscriber.next(value))
+              : success(value, true),
+          error: (error: unknown) => {
+            if (recorded) return then(() => subscriber.error(error));
+            recorded = true;
+            void this.recordFailure(call, ctx, error).then(() =>
+              subscriber.error(error),
+            );
+          },
+          complete: () => {
+            if (!recorded) success(undefined, false);
+            then(() => subscriber.complete());
+          },
+        }),
+      );
+    });
   }
 
   /** The firm and user of the call, as `audit.resolveActor` finds them; maybe a promise. */
-  resolveActor(
-    spec: AuditSpec,
-    context: ExecutionContext,
-    request: AuditTransportRequest,
+  private resolveActor(
+    call: AuditCall,
   ): ReturnType<AuditRecorder['options']['resolveActor']> {
-    const resolve = this.audit.options.resolveActor;
+    const resolve = this.recorder.options.resolveActor;
+    const { request } = call;
     if (request.transport !== undefined && resolve === defaultActorResolver) {
       throw new AuditConfigurationError(
-        `${where(spec, context)}: the default audit.resolveActor reads request.user of an HTTP ` +
+        `${where(call)}: the default audit.resolveActor reads request.user of an HTTP ` +
           `request and finds no actor in a message. Set audit.resolveActor to find the firm and ` +
           `user in it (request is { transport: '${request.transport}', ${
             request.transport === 'rpc' ? 'data, context' : 'client, data'
           } })`,
       );
     }
-    return resolve(request, context);
+    return resolve(request, call.context);
   }
 
   /**
@@ -53,28 +128,26 @@ export class AuditRunner {
    * @throws AuditConfigurationError without a firm (`onMissingFirm: 'error'`), or with ids that are
    *   not UUIDs
    */
-  contextOf(
-    spec: AuditSpec,
-    context: ExecutionContext,
-    request: AuditTransportRequest,
+  private contextOf(
+    call: AuditCall,
     actor: AuditActor | null | undefined,
   ): AuditContext | null {
     const firmId = actor?.firmId ?? null;
     const userId = actor?.userId ?? null;
     if (firmId === null) {
-      if (this.audit.options.onMissingFirm === 'skip') {
-        this.audit.counters.skippedNoFirm++;
+      if (this.recorder.options.onMissingFirm === 'skip') {
+        this.recorder.counters.skippedNoFirm++;
         return null;
       }
       throw new AuditConfigurationError(
-        `${where(spec, context)}: no firm resolved for the request. ` +
+        `${where(call)}: no firm resolved for the request. ` +
           `Authenticate it so that request.user.firmId is set, give LoggingModule an ` +
           `audit.resolveActor, or set audit.onMissingFirm to 'skip'`,
       );
     }
     if (!isUuid(firmId) || (userId !== null && !isUuid(userId))) {
       throw new AuditConfigurationError(
-        `${where(spec, context)}: the resolved ` +
+        `${where(call)}: the resolved ` +
           `${isUuid(firmId) ? 'userId' : 'firmId'} is not a UUID; ` +
           `check audit.resolveActor`,
       );
@@ -82,46 +155,42 @@ export class AuditRunner {
     return {
       firmId,
       userId,
-      ipAddress: this.ipAddress(request, actor?.ipAddress),
-      requestId: this.requestId(request),
+      ipAddress: this.ipAddress(call, actor?.ipAddress),
+      requestId: this.requestId(call),
     };
   }
 
-  async recordSuccess(
-    spec: AuditSpec,
-    context: ExecutionContext,
-    request: AuditTransportRequest,
+  private async recordSuccess(
+    call: AuditCall,
     ctx: AuditContext,
     result: unknown,
   ): Promise<void> {
-    const args = new Args('success', context, request, result, undefined);
+    const args = argsOf(call, 'success', result, undefined);
     try {
-      await this.write(spec, args, ctx, { outcome: 'success' });
+      await this.write(call.spec, args, ctx, { outcome: 'success' });
     } catch (error) {
-      this.writeFailed(spec, error);
-      if (this.audit.options.onWriteError === 'fail') {
-        throw new AuditWriteError(spec.action, error);
+      this.writeFailed(call.spec, error);
+      if (this.recorder.options.onWriteError === 'fail') {
+        throw new AuditWriteError(call.spec.action, error);
       }
     }
   }
 
-  async recordFailure(
-    spec: AuditSpec,
-    context: ExecutionContext,
-    request: AuditTransportRequest,
+  private async recordFailure(
+    call: AuditCall,
     ctx: AuditContext,
     error: unknown,
   ): Promise<void> {
-    const args = new Args('failure', context, request, undefined, error);
+    const args = argsOf(call, 'failure', undefined, error);
     try {
-      await this.write(spec, args, ctx, {
+      await this.write(call.spec, args, ctx, {
         outcome: 'failure',
         errorClass: errorClass(error),
         status: httpStatus(error),
       });
-      this.audit.counters.failuresRecorded++;
+      this.recorder.counters.failuresRecorded++;
     } catch (writeError) {
-      this.writeFailed(spec, writeError); // the handler's error goes on unchanged
+      this.writeFailed(call.spec, writeError); // the handler's error goes on unchanged
     }
   }
 
@@ -132,7 +201,7 @@ export class AuditRunner {
     system: Record<string, unknown>,
   ): Promise<void> {
     system.requestId = ctx.requestId;
-    await this.audit.recordAction(
+    await this.recorder.recordAction(
       {
         firmId: ctx.firmId as string,
         userId: ctx.userId,
@@ -145,7 +214,7 @@ export class AuditRunner {
       system,
       this.recordOptions,
     );
-    this.audit.counters.actionsRecorded++;
+    this.recorder.counters.actionsRecorded++;
   }
 
   private entityId(spec: AuditSpec, args: AuditArgs): string | null {
@@ -161,12 +230,12 @@ export class AuditRunner {
       this.logger.warn(
         `@Audit('${spec.action}'): the entityId function threw (${errorClass(error)}); stored null`,
       );
-      this.audit.counters.entityIdsDropped++;
+      this.recorder.counters.entityIdsDropped++;
       return null;
     }
     if (value === undefined || value === null) return null;
     if (typeof value === 'string' && isUuid(value)) return value;
-    this.audit.counters.entityIdsDropped++;
+    this.recorder.counters.entityIdsDropped++;
     return null;
   }
 
@@ -181,16 +250,16 @@ export class AuditRunner {
       this.logger.warn(
         `@Audit('${spec.action}'): the metadata function threw (${errorClass(error)}); stored none`,
       );
-      this.audit.counters.metadataDropped++;
+      this.recorder.counters.metadataDropped++;
       return undefined;
     }
   }
 
   private writeFailed(spec: AuditSpec, error: unknown): void {
-    this.audit.counters.writeFailures++;
+    this.recorder.counters.writeFailures++;
     this.logger.error(
       `audit_log: the row of action '${spec.action}' could not be written ` +
-        `(audit.onWriteError '${this.audit.options.onWriteError}'): ${
+        `(audit.onWriteError '${this.recorder.options.onWriteError}'): ${
           error instanceof Error ? error.message : String(error)
         }`,
     );
@@ -198,20 +267,24 @@ export class AuditRunner {
 
   /** The resolver's address if it gave one, else the HTTP request's; null for messages. */
   private ipAddress(
-    request: AuditTransportRequest,
+    call: AuditCall,
     resolved: string | null | undefined,
   ): string | null {
+    const { request } = call;
     const ip =
       resolved !== undefined
         ? clientIp(resolved ?? undefined)
         : request.transport === undefined
           ? clientIp(request.ip)
           : null;
-    return ip !== null && this.audit.options.anonymizeIp ? anonymizeIp(ip) : ip;
+    return ip !== null && this.recorder.options.anonymizeIp
+      ? anonymizeIp(ip)
+      : ip;
   }
 
-  private requestId(request: AuditTransportRequest): string {
-    const header = this.audit.options.requestIdHeader;
+  private requestId(call: AuditCall): string {
+    const header = this.recorder.options.requestIdHeader;
+    const { request } = call;
     if (header !== false && request.transport === undefined) {
       const value = safeRequestId(request.headers[header]);
       if (value !== null) return value;
@@ -221,26 +294,20 @@ export class AuditRunner {
 }
 
 /** What the entity-id and metadata functions receive. */
-class Args implements AuditArgs {
-  readonly params: Record<string, string | undefined>;
-
-  constructor(
-    readonly outcome: 'success' | 'failure',
-    readonly context: ExecutionContext,
-    readonly request: AuditTransportRequest,
-    readonly result: unknown,
-    readonly error: unknown,
-  ) {
-    this.params =
-      (request.transport === undefined ? request.params : undefined) ?? {};
-  }
-}
-
-/** `@Audit('create_project') on ProjectsController.create (transport 'http')`, for messages. */
-export function where(spec: AuditSpec, context: ExecutionContext): string {
-  return `@Audit('${spec.action}') on ${context.getClass().name}.${
-    context.getHandler().name
-  } (transport '${context.getType()}')`;
+function argsOf(
+  call: AuditCall,
+  outcome: AuditArgs['outcome'],
+  result: unknown,
+  error: unknown,
+): AuditArgs {
+  return {
+    outcome,
+    context: call.context,
+    request: call.request,
+    params: call.params,
+    result,
+    error,
+  };
 }
 
 function errorClass(error: unknown): string {
