@@ -11,6 +11,7 @@ import {
 import { PLATFORMS, type Platform, httpApp } from './support/http-app.js';
 import { maskUuids } from './support/leak-finder.js';
 import { seedFirm } from './support/seed.js';
+import { eventually, readEvents } from './support/streams.js';
 import { databaseSuite } from './support/suite.js';
 
 /** @Audit (metadata) and the AuditInterceptor it binds over real HTTP, on Express and on Fastify, read back from audit_log. */
@@ -524,6 +525,166 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
       ['view_document', documentId],
       ['stream_document', documentId],
     ]);
+  });
+
+  describe('the outcome at the end of the call', () => {
+    it('records an SSE stream in one row at its end: success, the count of events, the entity they carry and never an event id', async () => {
+      const { baseUrl, headers, firmId } = await start();
+      const documentId = randomUUID();
+      const { status, events } = await readEvents(
+        `${baseUrl}/streams/${documentId}/events?count=3`,
+        headers,
+      );
+      expect(status).toBe(200);
+      expect(events.map((event) => event.data)).toEqual([
+        { id: documentId, step: 0 },
+        { id: documentId, step: 1 },
+        { id: documentId, step: 2 },
+      ]);
+      // no flush: the stream ends after its row is committed
+      const [row, ...rest] = await rows(firmId);
+      expect(rest).toEqual([]);
+      expect(row).toMatchObject({
+        action: 'watch_document',
+        entity_id: documentId,
+        metadata: {
+          outcome: 'success',
+          values: 3,
+          requestId: expect.any(String),
+        },
+      });
+      for (const { id } of events) expect(id).not.toBe(documentId);
+    });
+
+    it('records an SSE client that leaves before the end as cancelled, with what it was sent', async () => {
+      const { baseUrl, headers, firmId, audit } = await start();
+      const documentId = randomUUID();
+      const { events } = await readEvents(
+        `${baseUrl}/streams/${documentId}/events?count=1000`,
+        headers,
+        2,
+      );
+      expect(events).toHaveLength(2);
+      const stored = await eventually(
+        () => rows(firmId),
+        (found) => found.length > 0,
+      );
+      expect(stored).toMatchObject([
+        {
+          action: 'watch_document',
+          entity_id: documentId,
+          metadata: { outcome: 'cancelled', requestId: expect.any(String) },
+        },
+      ]);
+      expect(stored[0].metadata?.values).toBeGreaterThanOrEqual(2);
+      expect(stored[0].metadata?.values).toBeLessThan(1000);
+      expect(audit.stats()).toMatchObject({
+        actionsRecorded: 1,
+        cancelledRecorded: 1,
+      });
+    });
+
+    it('records the last of several values, the one Nest answers with', async () => {
+      const { send, headers, firmId } = await start();
+      const documentId = randomUUID();
+      const response = await send('GET', `/streams/${documentId}/versions`, {
+        headers,
+      });
+      expect(response).toEqual({
+        status: 200,
+        body: { id: documentId, version: 2 },
+      });
+      expect(await rows(firmId)).toMatchObject([
+        {
+          action: 'view_document',
+          entity_id: documentId,
+          metadata: { outcome: 'success', values: 2 },
+        },
+      ]);
+    });
+
+    it('records an error after a value as a failure with its class, and passes the error on', async () => {
+      const { send, headers, firmId } = await start();
+      const documentId = randomUUID();
+      const response = await send('GET', `/streams/${documentId}/broken`, {
+        headers,
+      });
+      expect(response).toEqual({
+        status: 409,
+        body: { statusCode: 409, error: 'Conflict', message: 'moved' },
+      });
+      expect(await rows(firmId)).toMatchObject([
+        {
+          action: 'stream_document',
+          entity_id: documentId,
+          metadata: {
+            outcome: 'failure',
+            errorClass: 'ConflictException',
+            status: 409,
+            values: 1,
+          },
+        },
+      ]);
+    });
+
+    it('records a call a timeout outside the audit gives up on as cancelled', async () => {
+      const { send, headers, firmId } = await start();
+      const documentId = randomUUID();
+      const response = await send('POST', `/streams/${documentId}/slow`, {
+        headers,
+      });
+      expect(response.status).toBe(408);
+      const stored = await eventually(
+        () => rows(firmId),
+        (found) => found.length > 0,
+      );
+      expect(stored).toMatchObject([
+        {
+          action: 'run_extraction',
+          entity_id: documentId,
+          metadata: { outcome: 'cancelled', values: 0 },
+        },
+      ]);
+    });
+
+    it('writes one row per attempt, the second numbered, when a retry outside the audit runs the call again', async () => {
+      const { send, headers, firmId, app } = await start();
+      const documentId = randomUUID();
+      const requestId = `flaky-${randomUUID()}`;
+      const response = await send('POST', `/streams/${documentId}/flaky`, {
+        headers: { ...headers, 'x-request-id': requestId },
+      });
+      expect(response).toEqual({ status: 201, body: { checked: true } });
+      const digest = app.get(AuditTrailService).requestIdDigest(requestId);
+      expect((await rows(firmId)).map((row) => row.metadata)).toEqual([
+        {
+          outcome: 'failure',
+          errorClass: 'ServiceUnavailableException',
+          status: 503,
+          requestId: digest,
+        },
+        { outcome: 'success', attempt: 2, requestId: digest },
+      ]);
+    });
+
+    it('writes one row per call when the retry runs inside the audit', async () => {
+      const { send, headers, firmId } = await start();
+      const documentId = randomUUID();
+      const response = await send(
+        'POST',
+        `/streams/${documentId}/flaky-inside`,
+        { headers: { ...headers, 'x-request-id': `flaky-${randomUUID()}` } },
+      );
+      expect(response).toEqual({ status: 201, body: { checked: true } });
+      expect(await rows(firmId)).toMatchObject([
+        {
+          action: 'check_document',
+          entity_id: documentId,
+          metadata: { outcome: 'success', requestId: expect.any(String) },
+        },
+      ]);
+      expect((await rows(firmId))[0].metadata).not.toHaveProperty('attempt');
+    });
   });
 
   it('records a request a pipe refuses as a failure: the interceptor runs before the pipes', async () => {

@@ -8,12 +8,15 @@ import {
   WebSocketGateway,
   type WsResponse,
 } from '@nestjs/websockets';
+import { type Observable, interval, map, take } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { WebSocket } from 'ws';
+import type { AuditActorResolver } from '../src/logging/audit/audit.options.js';
 import { Audit, type LoggingModuleOptions } from '../src/logging/index.js';
 import { capturedLogger } from './support/captured-logger.js';
 import { loggingModuleRef } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
+import { eventually } from './support/streams.js';
 import { databaseSuite } from './support/suite.js';
 
 /** @Audit on a WebSocket gateway (@nestjs/platform-ws) on 127.0.0.1, read back from audit_log. */
@@ -21,7 +24,15 @@ import { databaseSuite } from './support/suite.js';
 interface Message {
   actor?: { firmId: string; userId: string };
   name?: string;
+  documentId?: string;
+  count?: number;
 }
+
+/** The actor the sender put in the message. */
+const fromMessage: AuditActorResolver = (request, context) =>
+  request.transport === 'ws' && context.getType() === 'ws'
+    ? (request.data as Message).actor
+    : undefined;
 
 @WebSocketGateway()
 class ProjectsGateway {
@@ -34,6 +45,24 @@ class ProjectsGateway {
   create(@MessageBody() _message: Message): WsResponse<{ id: string }> {
     ProjectsGateway.calls++;
     return { event: 'created', data: { id: randomUUID() } };
+  }
+
+  /** `count` messages 20 ms apart: a stream. */
+  @SubscribeMessage('watch_document')
+  @Audit('watch_document', 'document', {
+    entityId: ({ result }) =>
+      (result as WsResponse<{ id: string }> | undefined)?.data.id,
+  })
+  watch(
+    @MessageBody() message: Message,
+  ): Observable<WsResponse<{ id?: string; step: number }>> {
+    return interval(20).pipe(
+      take(message.count ?? 3),
+      map((step) => ({
+        event: 'step',
+        data: { id: message.documentId, step },
+      })),
+    );
   }
 }
 
@@ -65,7 +94,20 @@ describe('@Audit on a WebSocket gateway', () => {
       const [raw] = (await reply) as [Buffer];
       return JSON.parse(raw.toString()) as { event: string; data: unknown };
     };
-    return { ...firm, send, errors };
+    /** Sends one message and returns the next `count` the server sends back. */
+    const receive = (event: string, data: Message, count: number) =>
+      new Promise<unknown[]>((resolve) => {
+        const received: unknown[] = [];
+        const onMessage = (raw: Buffer) => {
+          received.push(JSON.parse(raw.toString()));
+          if (received.length < count) return;
+          socket.off('message', onMessage);
+          resolve(received);
+        };
+        socket.on('message', onMessage);
+        socket.send(JSON.stringify({ event, data }));
+      });
+    return { ...firm, send, receive, socket, errors };
   }
 
   async function rows(firmId: string) {
@@ -74,8 +116,9 @@ describe('@Audit on a WebSocket gateway', () => {
       user_id: string | null;
       entity_id: string | null;
       ip_address: string | null;
+      metadata: Record<string, unknown>;
     }>(
-      'SELECT action, user_id, entity_id, ip_address FROM audit_log WHERE firm_id = $1',
+      'SELECT action, user_id, entity_id, ip_address, metadata FROM audit_log WHERE firm_id = $1',
       [firmId],
     );
     return result.rows;
@@ -83,12 +126,7 @@ describe('@Audit on a WebSocket gateway', () => {
 
   it('writes one row per message with a resolveActor reading the message', async () => {
     const { send, firmId, userId } = await start({
-      audit: {
-        resolveActor: (request, context) =>
-          request.transport === 'ws' && context.getType() === 'ws'
-            ? (request.data as Message).actor
-            : undefined,
-      },
+      audit: { resolveActor: fromMessage },
     });
     const reply = await send('create_project', {
       actor: { firmId, userId },
@@ -104,8 +142,60 @@ describe('@Audit on a WebSocket gateway', () => {
         user_id: userId,
         entity_id: (reply.data as { id: string }).id,
         ip_address: null,
+        metadata: { outcome: 'success', requestId: expect.any(String) },
       },
     ]);
+  });
+
+  it('records a stream of messages in one row at its end, with the last one and the count', async () => {
+    const { receive, firmId, userId } = await start({
+      audit: { resolveActor: fromMessage },
+    });
+    const documentId = randomUUID();
+    const received = await receive(
+      'watch_document',
+      { actor: { firmId, userId }, documentId },
+      3,
+    );
+    expect(received).toEqual(
+      [0, 1, 2].map((step) => ({
+        event: 'step',
+        data: { id: documentId, step },
+      })),
+    );
+    // the last message leaves after the row is committed
+    expect(await rows(firmId)).toMatchObject([
+      {
+        action: 'watch_document',
+        entity_id: documentId,
+        metadata: { outcome: 'success', values: 3 },
+      },
+    ]);
+  });
+
+  it('records a stream whose client disconnects before the end as cancelled', async () => {
+    const { receive, socket, firmId, userId } = await start({
+      audit: { resolveActor: fromMessage },
+    });
+    const documentId = randomUUID();
+    await receive(
+      'watch_document',
+      { actor: { firmId, userId }, documentId, count: 1000 },
+      2,
+    );
+    socket.close();
+    const stored = await eventually(
+      () => rows(firmId),
+      (found) => found.length > 0,
+    );
+    expect(stored).toMatchObject([
+      {
+        action: 'watch_document',
+        entity_id: documentId,
+        metadata: { outcome: 'cancelled' },
+      },
+    ]);
+    expect(stored[0].metadata.values).toBeGreaterThanOrEqual(2);
   });
 
   it('refuses every message with the default resolveActor, naming handler, transport and option', async () => {

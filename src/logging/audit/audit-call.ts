@@ -15,6 +15,8 @@ export interface AuditCall {
   readonly transport: string;
   /** `Controller.handler`, for messages. */
   readonly handler: string;
+  /** An `@Sse()` route: its values are `MessageEvent`s, what they carry is their `data`. */
+  readonly sse: boolean;
   /** What `audit.resolveActor` receives: the HTTP request, or the message of another transport. */
   readonly request: AuditTransportRequest;
   /** The route params of an HTTP request; `{}` on other transports. */
@@ -39,13 +41,14 @@ const NO_PARAMS: Readonly<Record<string, string | undefined>> = Object.freeze(
 export function describeCall(
   spec: AuditSpec,
   context: ExecutionContext,
+  sse: boolean,
 ): AuditCall {
   const transport = context.getType<string>();
   const handler = `${context.getClass().name}.${context.getHandler().name}`;
   const request = transportRequest(spec, transport, handler, context);
   const params =
     (request.transport === undefined ? request.params : undefined) ?? NO_PARAMS;
-  return { spec, transport, handler, request, params, context };
+  return { spec, transport, handler, sse, request, params, context };
 }
 
 /** `@Audit('create_project') on ProjectsController.create (transport 'http')`, for messages. */

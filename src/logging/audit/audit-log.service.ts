@@ -59,6 +59,7 @@ export class AuditRecorder implements OnModuleInit {
   readonly counters: AuditStats = {
     actionsRecorded: 0,
     failuresRecorded: 0,
+    cancelledRecorded: 0,
     writeFailures: 0,
     skippedNoFirm: 0,
     metadataDropped: 0,

@@ -1,15 +1,20 @@
 import { HttpException, Logger } from '@nestjs/common';
 import { isUUID } from 'class-validator';
-import { Observable, from, mergeMap } from 'rxjs';
+import { type Observable, from, mergeMap } from 'rxjs';
 import type { RecordOptions } from '../writer/log-writer.service.js';
 import { type AuditContext, auditContext } from '../core/audit-context.js';
 import type { AuditRecorder } from './audit-log.service.js';
 import { type AuditCall, where } from './audit-call.js';
+import { type CallAttempts, type CallEnd, watchCall } from './audit-outcome.js';
 import type { AuditArgs, AuditSpec } from './audit-spec.js';
 import { AuditConfigurationError, AuditWriteError } from './audit.errors.js';
 import { type AuditActor, defaultActorResolver } from './audit.options.js';
 import { anonymizeIp, clientIp } from './ip-address.js';
-import { newRequestId, safeRequestId } from '../core/metadata-policy.js';
+import {
+  newRequestId,
+  safeRequestId,
+  type SystemMetadata,
+} from '../core/metadata-policy.js';
 
 /** The UUID rule of the entry classes (`@IsUUID('all')`), which this path does not run again. */
 const isUuid = (value: string) => isUUID(value, 'all');
@@ -29,78 +34,39 @@ export class AuditRunner {
 
   /**
    * Audits the call: resolves its actor, runs `handle()` with the audit context in force and
-   * writes its row. A call that cannot be attributed is refused before the handler runs, by a
-   * throw when that is known at once, else by the Observable's error.
+   * writes one row per run when it ends ({@link watchCall}). A call that cannot be attributed is
+   * refused before the handler runs: by a throw when that is known at once, else by the
+   * Observable's error.
+   * @param attempts the runs of the call, shared by the bindings that see it
    * @throws AuditConfigurationError when the call cannot be attributed
    */
   audit(
     call: AuditCall,
+    attempts: CallAttempts,
     handle: () => Observable<unknown>,
   ): Observable<unknown> {
     const actor = this.resolveActor(call);
     if (actor instanceof Promise) {
       return from(actor).pipe(
-        mergeMap((resolved) => this.run(call, resolved, handle)),
+        mergeMap((resolved) => this.run(call, attempts, resolved, handle)),
       );
     }
-    return this.run(call, actor, handle);
+    return this.run(call, attempts, actor, handle);
   }
 
   private run(
     call: AuditCall,
+    attempts: CallAttempts,
     actor: AuditActor | null | undefined,
     handle: () => Observable<unknown>,
   ): Observable<unknown> {
     const ctx = this.contextOf(call, actor);
     if (ctx === null) return handle();
-    return this.watch(call, ctx, handle);
-  }
-
-  /**
-   * Subscribes to the handler with the context in force: `handle()` is called inside
-   * `auditContext.run`, so Nest's pipeline runs the pipes and the handler in it. One row per call:
-   * after the first value, or after the error. Values and completion wait for the row (durability
-   * `'await'`), so the response leaves after the commit.
-   */
-  private watch(
-    call: AuditCall,
-    ctx: AuditContext,
-    handle: () => Observable<unknown>,
-  ): Observable<unknown> {
-    return new Observable<unknown>((subscriber) => {
-      let recorded = false;
-      let settled: Promise<void> | undefined;
-      const then = (step: () => void) => {
-        settled = settled ? settled.then(step) : Promise.resolve().then(step);
-      };
-      const success = (value: unknown, emit: boolean) => {
-        recorded = true;
-        settled = this.recordSuccess(call, ctx, value).then(
-          () => {
-            if (emit) subscriber.next(value);
-          },
-          (error: unknown) => subscriber.error(error),
-        );
-      };
-      return auditContext.run(ctx, () =>
-        handle().subscribe({
-          next: (value) =>
-            recorded
-              ? then(() => subscriber.next(value))
-              : success(value, true),
-          error: (error: unknown) => {
-            if (recorded) return then(() => subscriber.error(error));
-            recorded = true;
-            void this.recordFailure(call, ctx, error).then(() =>
-              subscriber.error(error),
-            );
-          },
-          complete: () => {
-            if (!recorded) success(undefined, false);
-            then(() => subscriber.complete());
-          },
-        }),
-      );
+    return watchCall(handle, {
+      attempts,
+      // Nest's pipeline (pipes, the handler) runs inside the subscription, with the context
+      enter: (subscribe) => auditContext.run(ctx, subscribe),
+      settle: (end) => this.record(call, ctx, end),
     });
   }
 
@@ -160,46 +126,58 @@ export class AuditRunner {
     };
   }
 
-  private async recordSuccess(
+  /**
+   * Writes the row of the call's end. Only a success's row can fail the call (`onWriteError:
+   * 'fail'`): a failed action's error goes on unchanged, and a cancelled call has no one waiting.
+   */
+  private async record(
     call: AuditCall,
     ctx: AuditContext,
-    result: unknown,
+    end: CallEnd,
   ): Promise<void> {
-    const args = argsOf(call, 'success', result, undefined);
+    const { outcome, values, attempt } = end;
+    const system: SystemMetadata = { outcome };
+    if (outcome === 'failure') {
+      system.errorClass = errorClass(end.error);
+      system.status = httpStatus(end.error);
+    }
+    // the count of values, where it tells more than a single answer (or a failure before any)
+    if (values !== (outcome === 'success' ? 1 : 0) || outcome === 'cancelled') {
+      system.values = values;
+    }
+    if (attempt > 1) system.attempt = attempt;
+    const args: AuditArgs = {
+      outcome,
+      context: call.context,
+      request: call.request,
+      params: call.params,
+      result: end.value,
+      values,
+      error: end.error,
+    };
     try {
-      await this.write(call.spec, args, ctx, { outcome: 'success' });
+      await this.write(call, args, ctx, system);
     } catch (error) {
       this.writeFailed(call.spec, error);
-      if (this.recorder.options.onWriteError === 'fail') {
+      if (
+        outcome === 'success' &&
+        this.recorder.options.onWriteError === 'fail'
+      ) {
         throw new AuditWriteError(call.spec.action, error);
       }
+      return;
     }
-  }
-
-  private async recordFailure(
-    call: AuditCall,
-    ctx: AuditContext,
-    error: unknown,
-  ): Promise<void> {
-    const args = argsOf(call, 'failure', undefined, error);
-    try {
-      await this.write(call.spec, args, ctx, {
-        outcome: 'failure',
-        errorClass: errorClass(error),
-        status: httpStatus(error),
-      });
-      this.recorder.counters.failuresRecorded++;
-    } catch (writeError) {
-      this.writeFailed(call.spec, writeError); // the handler's error goes on unchanged
-    }
+    if (outcome === 'failure') this.recorder.counters.failuresRecorded++;
+    if (outcome === 'cancelled') this.recorder.counters.cancelledRecorded++;
   }
 
   private async write(
-    spec: AuditSpec,
+    call: AuditCall,
     args: AuditArgs,
     ctx: AuditContext,
-    system: Record<string, unknown>,
+    system: SystemMetadata,
   ): Promise<void> {
+    const { spec } = call;
     system.requestId = ctx.requestId;
     await this.recorder.recordAction(
       {
@@ -207,7 +185,7 @@ export class AuditRunner {
         userId: ctx.userId,
         action: spec.action,
         entityType: spec.entityType,
-        entityId: this.entityId(spec, args),
+        entityId: this.entityId(call, args),
         ipAddress: ctx.ipAddress,
         metadata: this.metadata(spec, args),
       },
@@ -217,14 +195,19 @@ export class AuditRunner {
     this.recorder.counters.actionsRecorded++;
   }
 
-  private entityId(spec: AuditSpec, args: AuditArgs): string | null {
+  private entityId(call: AuditCall, args: AuditArgs): string | null {
+    const { spec } = call;
     const source = spec.entityId;
     let value: unknown;
     try {
       if (typeof source === 'function') value = source(args);
       else if ('param' in source) value = args.params[source.param];
-      else if (args.result !== null && typeof args.result === 'object') {
-        value = (args.result as Record<string, unknown>)[source.result];
+      else {
+        // an SSE event's own id numbers the event: the entity is in what it carries
+        const result = call.sse ? dataOf(args.result) : args.result;
+        if (result !== null && typeof result === 'object') {
+          value = (result as Record<string, unknown>)[source.result];
+        }
       }
     } catch (error) {
       this.logger.warn(
@@ -293,21 +276,11 @@ export class AuditRunner {
   }
 }
 
-/** What the entity-id and metadata functions receive. */
-function argsOf(
-  call: AuditCall,
-  outcome: AuditArgs['outcome'],
-  result: unknown,
-  error: unknown,
-): AuditArgs {
-  return {
-    outcome,
-    context: call.context,
-    request: call.request,
-    params: call.params,
-    result,
-    error,
-  };
+/** What an SSE `MessageEvent` carries: its `data`. */
+function dataOf(event: unknown): unknown {
+  return event !== null && typeof event === 'object'
+    ? (event as { data?: unknown }).data
+    : undefined;
 }
 
 function errorClass(error: unknown): string {

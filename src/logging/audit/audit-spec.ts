@@ -8,15 +8,28 @@ import type { AuditTransportRequest } from './audit.options.js';
  */
 export const AUDIT_KEY = 'cma-logging:audit';
 
-/** What an entity-id or metadata function of `@Audit` receives. */
+/**
+ * What an entity-id or metadata function of `@Audit` receives, once the call has ended.
+ */
 export interface AuditArgs {
-  readonly outcome: 'success' | 'failure';
+  /**
+   * How the call ended: `'success'` (the handler completed), `'failure'` (it threw or errored,
+   * after values or not), `'cancelled'` (the subscriber left before it completed: an SSE client
+   * disconnecting, a `timeout()` upstream).
+   */
+  readonly outcome: 'success' | 'failure' | 'cancelled';
   /** What `audit.resolveActor` received: the HTTP request, or the message of another transport. */
   readonly request: AuditTransportRequest;
   /** The route params of an HTTP request; `{}` on other transports. */
   readonly params: Record<string, string | undefined>;
-  /** What the handler returned (success only). */
+  /**
+   * The last value the handler emitted: on success, the one the client received last (Nest answers
+   * HTTP with it; an SSE stream's last event); on failure or cancellation, the last before the
+   * end, if any. Undefined when it emitted none.
+   */
   readonly result?: unknown;
+  /** How many values the handler emitted: 1 for a handler returning a value or a promise. */
+  readonly values: number;
   /** What the handler threw (failure only). */
   readonly error?: unknown;
   /** Nest's execution context of the call (`getType()`, `getArgs()`, `switchToRpc()`...). */
@@ -25,8 +38,9 @@ export interface AuditArgs {
 
 /**
  * Where the audited entity's id comes from: a key of the handler's result (`{ result: 'id' }`, the
- * default), a route param (`{ param: 'projectId' }`), or a function. A value that is not a UUID is
- * stored as null and counted in `stats().entityIdsDropped`.
+ * default; on an `@Sse()` handler, a key of the last event's `data`, never the event's own `id`),
+ * a route param (`{ param: 'projectId' }`), or a function. A value that is not a UUID is stored as
+ * null and counted in `stats().entityIdsDropped`.
  */
 export type AuditEntityIdSource =
   { result: string } | { param: string } | ((args: AuditArgs) => unknown);

@@ -9,16 +9,20 @@ import { Reflector } from '@nestjs/core';
 import type { Observable } from 'rxjs';
 import { AuditRecorder } from './audit-log.service.js';
 import { describeCall } from './audit-call.js';
+import type { CallAttempts } from './audit-outcome.js';
 import { AuditRunner } from './audit-runner.js';
+import { SSE_KEYS, carries } from './audit-transports.js';
 import { AUDIT_KEY, type AuditSpec } from './audit-spec.js';
 import { AuditConfigurationError } from './audit.errors.js';
 
 /**
- * The argument lists (`context.getArgs()`) of the calls being audited. Nest runs every interceptor
- * bound to a handler (controller and handler `@Audit`, the global mount) with one execution context
- * per call: the first audits the call, the others see its arguments here and pass it through.
+ * The runs of the calls being audited, by argument list (`context.getArgs()`, one per call). Nest
+ * runs every interceptor bound to a handler (controller and handler `@Audit`) with the call's
+ * execution context, the outer ones first: the first to run audits the call, those inside it see
+ * it under way here and pass it through. An outer `retry()` runs the chain again once the run
+ * before ended: that run is audited again, as the call's next attempt.
  */
-const AUDITING = new WeakSet<object>();
+const CALLS = new WeakMap<object, CallAttempts>();
 
 /**
  * Audits the handlers `@Audit` marks, reading the spec through `Reflector` (a handler's own
@@ -28,13 +32,15 @@ const AUDITING = new WeakSet<object>();
  * For an audited call it reads, once, what the audit needs of the execution context (an
  * `AuditCall`: transport, handler, request), and hands that to the audit of the call: the actor
  * (`audit.resolveActor(request, context)`), the handler run with the audit context in force
- * (`auditContext`), and one `audit_log` row once the handler settles: after its first value, or
- * after its error, which then goes on unchanged. A call it cannot attribute is refused with
- * `AuditConfigurationError`, before the handler runs.
+ * (`auditContext`), and one `audit_log` row when the call ends: on completion with the last value
+ * (`success`), on error (`failure`, the error going on unchanged), or when the subscriber leaves
+ * first (`cancelled`). A call it cannot attribute is refused with `AuditConfigurationError`, before
+ * the handler runs.
  */
 @Injectable()
 export class AuditInterceptor implements NestInterceptor {
   private readonly runner: AuditRunner;
+  private readonly sse = new WeakMap<object, boolean>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -56,8 +62,25 @@ export class AuditInterceptor implements NestInterceptor {
     >(AUDIT_KEY, [context.getHandler(), context.getClass()]);
     if (!spec) return next.handle();
     const args = context.getArgs();
-    if (AUDITING.has(args)) return next.handle();
-    AUDITING.add(args);
-    return this.runner.audit(describeCall(spec, context), () => next.handle());
+    let attempts = CALLS.get(args);
+    if (attempts === undefined) {
+      attempts = { count: 0, active: false };
+      CALLS.set(args, attempts);
+    } else if (attempts.active) {
+      return next.handle();
+    }
+    const handler = context.getHandler();
+    const call = describeCall(spec, context, this.isSse(handler));
+    return this.runner.audit(call, attempts, () => next.handle());
+  }
+
+  /** Whether `handler` is an `@Sse()` route; read once per handler. */
+  private isSse(handler: object): boolean {
+    let sse = this.sse.get(handler);
+    if (sse === undefined) {
+      sse = carries(handler, SSE_KEYS);
+      this.sse.set(handler, sse);
+    }
+    return sse;
   }
 }

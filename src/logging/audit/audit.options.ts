@@ -230,10 +230,15 @@ export function resolveAuditOptions(
 
 /** Counters of the audit trail, read with `AuditLogService.stats()`. They only grow. */
 export interface AuditStats {
-  /** Rows of audited requests written, successes and failures. */
+  /** Rows of audited requests written, whatever their outcome. */
   actionsRecorded: number;
   /** Of those, rows of actions that failed (`metadata.outcome = 'failure'`). */
   failuresRecorded: number;
+  /**
+   * Of those, rows of calls the subscriber left before they completed (`metadata.outcome =
+   * 'cancelled'`): an SSE client disconnecting, a `timeout()` upstream.
+   */
+  cancelledRecorded: number;
   /** Rows of audited requests that could not be written (`onWriteError` applied). */
   writeFailures: number;
   /** Audited requests without a firm, run unaudited under `onMissingFirm: 'skip'`. */
