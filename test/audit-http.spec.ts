@@ -234,19 +234,32 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     }
   });
 
-  it('refuses metadata the strict policy rejects, and writes nothing', async () => {
-    const { send, headers, firmId, projectId, audit } = await start({
+  it('writes the row of an action whose metadata strict mode refuses, with the system keys and a marker, and answers as usual', async () => {
+    const { send, headers, firmId, projectId, audit, app } = await start({
       audit: { metadataPolicy: { strict: true } },
     });
     const refused = await send('POST', `/projects/${projectId}/files`, {
       body: { meta: { amount: 5 } },
-      headers,
+      headers: { ...headers, 'x-request-id': 'strict-1' },
     });
-    expect(refused.status).toBe(500);
-    expect(await rows(firmId)).toEqual([]);
+    // the action completed: the client is told so, and its row is there
+    expect(refused.status).toBe(201);
+    expect(await rows(firmId)).toEqual([
+      expect.objectContaining({
+        action: 'upload_file',
+        entity_id: projectId,
+        metadata: {
+          outcome: 'success',
+          metadataRefused: true,
+          requestId: app.get(AuditTrailService).requestIdDigest('strict-1'),
+        },
+      }),
+    ]);
     expect(audit.stats()).toMatchObject({
-      writeFailures: 1,
+      actionsRecorded: 1,
+      metadataRefused: 1,
       metadataDropped: 1,
+      writeFailures: 0,
     });
 
     const accepted = await send('POST', `/projects/${projectId}/files`, {
@@ -254,7 +267,36 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
       headers,
     });
     expect(accepted.status).toBe(201);
-    expect((await rows(firmId))[0].metadata).toMatchObject({ pageCount: 5 });
+    const [, second] = await rows(firmId);
+    expect(second.metadata).toMatchObject({ pageCount: 5 });
+    expect(second.metadata).not.toHaveProperty('metadataRefused');
+  });
+
+  it("keeps a failed action's error and row when strict mode refuses its metadata", async () => {
+    const { send, headers, firmId, projectId, audit } = await start({
+      audit: { metadataPolicy: { strict: true } },
+    });
+    // the handler throws after the client sent metadata the strict policy refuses
+    const response = await send('POST', `/projects/${projectId}/files`, {
+      body: { meta: { amount: 5 }, fail: true },
+      headers,
+    });
+    expect(response.status).toBe(400);
+    expect(await rows(firmId)).toMatchObject([
+      {
+        action: 'upload_file',
+        metadata: {
+          outcome: 'failure',
+          errorClass: 'BadRequestException',
+          metadataRefused: true,
+        },
+      },
+    ]);
+    expect(audit.stats()).toMatchObject({
+      failuresRecorded: 1,
+      metadataRefused: 1,
+      writeFailures: 0,
+    });
   });
 
   it('puts the request context in force for services called inside the action', async () => {

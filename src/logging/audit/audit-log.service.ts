@@ -60,6 +60,7 @@ export class AuditRecorder implements OnModuleInit {
     actionsRecorded: 0,
     failuresRecorded: 0,
     cancelledRecorded: 0,
+    metadataRefused: 0,
     writeFailures: 0,
     skippedNoFirm: 0,
     metadataDropped: 0,
@@ -175,7 +176,9 @@ export class AuditRecorder implements OnModuleInit {
    * by `@Audit`. The picked metadata passes the policy here, under the action's declaration;
    * `system` holds the keys the module sets itself (`outcome`, `requestId`, ...), which take
    * precedence over the picked metadata and are checked by their own rules; the whole is bounded
-   * in size as stored.
+   * in size as stored. Metadata the strict policy refuses is left out, and the row is written with
+   * the system keys and `metadataRefused: true` (counted in `metadataRefused`): the action has run,
+   * and its row must not be lost to its metadata.
    */
   recordAction(
     entry: AuditLogEntryDto,
@@ -183,10 +186,21 @@ export class AuditRecorder implements OnModuleInit {
     options?: RecordOptions,
   ): Promise<string> {
     const picked = entry.metadata;
-    const declared =
-      picked !== null && typeof picked === 'object' && !Array.isArray(picked)
-        ? this.sanitize(picked, entry)
-        : {};
+    let declared: Record<string, unknown> = {};
+    if (
+      picked !== null &&
+      typeof picked === 'object' &&
+      !Array.isArray(picked)
+    ) {
+      try {
+        declared = this.sanitize(picked, entry);
+      } catch (error) {
+        if (!(error instanceof AuditMetadataError)) throw error;
+        // The action has run: its row is written without the metadata, saying so.
+        system.metadataRefused = true;
+        this.counters.metadataRefused++;
+      }
+    }
     entry.metadata = this.store(declared, system, entry);
     const written = this.table.write(entry, options);
     const metrics = this.metrics;

@@ -52,7 +52,8 @@ export interface AuditDecoratorOptions {
   /**
    * Picks the metadata of the row: references and counts, e.g.
    * `({ result }) => ({ fileCount: result.files.length })`. What the metadata policy refuses is
-   * dropped and counted (or refused, in strict mode). A function that throws stores no metadata.
+   * dropped and counted (in strict mode, the whole is left out and the row says
+   * `metadataRefused: true`). A function that throws stores no metadata.
    */
   metadata?: (
     args: AuditArgs,
@@ -60,7 +61,7 @@ export interface AuditDecoratorOptions {
   /**
    * The keys the picked metadata may hold, and their kinds: a class whose properties carry
    * class-validator decorators (`@IsUUID()`, `@IsIn([...])`, `@Matches(...)`, `@IsInt() @Max(n)`,
-   * `@IsBoolean()`, ...). Every other key is dropped and counted (refused in strict mode). Without
+   * `@IsBoolean()`, ...). Every other key is dropped and counted (in strict mode, refused). Without
    * one, and without `audit.actions[action]`, the row stores only the keys the module adds.
    */
   metadataClass?: Type;

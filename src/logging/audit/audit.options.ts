@@ -245,6 +245,12 @@ export interface AuditStats {
   skippedNoFirm: number;
   /** Metadata values the policy dropped, from `@Audit` and from `record()`, system keys included. */
   metadataDropped: number;
+  /**
+   * Rows of audited handlers whose picked metadata the strict policy (`metadataPolicy.strict`)
+   * refused: written with the system keys and `metadataRefused: true`, without the picked metadata.
+   * Apart from `writeFailures`: these rows are in the database.
+   */
+  metadataRefused: number;
   /** Entity ids resolved for a row that were not UUIDs, stored as null. */
   entityIdsDropped: number;
 }

@@ -62,6 +62,12 @@ export class AuditMetrics {
       () => counters.metadataDropped,
     );
     observed(
+      'cma_logging.audit.metadata.refused',
+      '{row}',
+      'Rows of audited actions written without their metadata, which the strict policy refused',
+      () => counters.metadataRefused,
+    );
+    observed(
       'cma_logging.audit.write_failures',
       '{row}',
       'Rows of audited actions that could not be written',

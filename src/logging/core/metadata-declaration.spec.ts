@@ -235,6 +235,13 @@ describe('system keys', () => {
         { path: 'attempt', rule: 'not_a_count' },
       ],
     });
+    expect(systemMetadata({ metadataRefused: true })).toEqual({
+      metadata: { metadataRefused: true },
+      dropped: [],
+    });
+    expect(systemMetadata({ metadataRefused: 'yes' }).dropped).toEqual([
+      { path: 'metadataRefused', rule: 'not_a_boolean' },
+    ]);
     expect(systemMetadata({ values: '3', attempt: 2.5 }).dropped).toEqual([
       { path: 'values', rule: 'not_a_count' },
       { path: 'attempt', rule: 'not_a_count' },

@@ -12,7 +12,7 @@ import {
 
 /**
  * The keys the module adds to audit metadata itself (`outcome`, `errorClass`, `status`,
- * `requestId`, `values`, `attempt`) obey rules of their own, and the metadata as stored obeys the
+ * `requestId`, `values`, `attempt`, `metadataRefused`) obey rules of their own, and the metadata as stored obeys the
  * size bound.
  *
  * @module
@@ -31,6 +31,8 @@ export interface SystemMetadata {
   values?: unknown;
   /** The run of the call (2, 3...) when an outer `retry()` ran it again. */
   attempt?: unknown;
+  /** `true` when the strict metadata policy refused the picked metadata, left out of the row. */
+  metadataRefused?: unknown;
 }
 
 const CLASS_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/;
@@ -55,8 +57,8 @@ export function newRequestId(): string {
  * The system keys that obey the rules, and the ones that do not (as `MetadataDrop`s): `outcome` is
  * `'success'`, `'failure'` or `'cancelled'`, `errorClass` a class name no detector catches,
  * `status` an HTTP status (100-599), `requestId` a request id's keyed digest
- * (`LogDigests.requestId`), `values` a count, `attempt` a count from 2. `undefined` and `null` are
- * left out.
+ * (`LogDigests.requestId`), `values` a count, `attempt` a count from 2, `metadataRefused` `true`.
+ * `undefined` and `null` are left out.
  */
 export function systemMetadata(system: SystemMetadata): SanitizedMetadata {
   const metadata: Record<string, unknown> = {};
@@ -67,7 +69,15 @@ export function systemMetadata(system: SystemMetadata): SanitizedMetadata {
     if (ok) metadata[key] = value;
     else dropped.push({ path: key, rule });
   };
-  const { outcome, errorClass, status, requestId, values, attempt } = system;
+  const {
+    outcome,
+    errorClass,
+    status,
+    requestId,
+    values,
+    attempt,
+    metadataRefused,
+  } = system;
   keep(
     'outcome',
     outcome === 'success' || outcome === 'failure' || outcome === 'cancelled',
@@ -85,6 +95,7 @@ export function systemMetadata(system: SystemMetadata): SanitizedMetadata {
   keep('requestId', isRequestIdDigest(requestId), 'not_an_identifier');
   keep('values', integer(values, 0), 'not_a_count');
   keep('attempt', integer(attempt, 2), 'not_a_count');
+  keep('metadataRefused', metadataRefused === true, 'not_a_boolean');
   return { metadata, dropped };
 }
 
