@@ -34,7 +34,11 @@ import {
 } from 'rxjs';
 import { DataSource } from 'typeorm';
 import type { AuditActorResolver } from '../src/logging/audit/audit.options.js';
-import { Audit, type LoggingModuleOptions } from '../src/logging/index.js';
+import {
+  Audit,
+  AuditConfigurationError,
+  type LoggingModuleOptions,
+} from '../src/logging/index.js';
 import { capturedLogger } from './support/captured-logger.js';
 import { loggingModuleRef } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
@@ -320,29 +324,37 @@ describe('@Audit on a microservice over TCP', () => {
   });
 
   it.each([{}, { onMissingFirm: 'skip' as const }])(
-    'refuses every message with the default resolveActor (audit %j), naming handler, transport and option, and never runs the handler',
+    'refuses to start with the default resolveActor and audited message handlers (audit %j), naming each handler, its transport and the option',
     async (audit) => {
-      const { send, firmId, userId, errors } = await start({ audit });
-      const calls = RpcProjectsController.calls;
-      for (const pattern of ['create_project', 'view_document']) {
-        await expect(
-          send(pattern, { actor: { firmId, userId }, name: 'p' }),
-        ).rejects.toEqual({
-          status: 'error',
-          message: 'Internal server error',
-        });
+      const { logger } = capturedLogger();
+      const moduleRef = await loggingModuleRef(
+        suite.url,
+        { audit },
+        { controllers: [RpcProjectsController] },
+      );
+      const app = moduleRef.createNestMicroservice<MicroserviceOptions>({
+        transport: Transport.TCP,
+        options: { host: '127.0.0.1', port: 0 },
+        logger,
+      });
+      suite.own({ close: () => app.close() });
+      const boot = app.listen();
+      await expect(boot).rejects.toThrow(AuditConfigurationError);
+      const { message } = (await boot.catch((error: Error) => error)) as Error;
+      for (const handler of [
+        "@Audit('create_project') on RpcProjectsController.create (transport 'rpc')",
+        "@Audit('view_document') on RpcProjectsController.view (transport 'rpc')",
+        "@Audit('watch_document') on RpcProjectsController.watch (transport 'rpc')",
+        "@Audit('resolve_review') on RpcProjectsController.resolve (transport 'rpc')",
+      ]) {
+        expect(message).toContain(
+          `${handler}: the default audit.resolveActor reads request.user`,
+        );
       }
-      expect(RpcProjectsController.calls).toBe(calls);
-      expect(await rows(firmId)).toEqual([]);
-      expect(errors).toEqual([
-        expect.stringContaining(
-          "AuditConfigurationError: @Audit('create_project') on RpcProjectsController.create (transport 'rpc'): the default audit.resolveActor",
-        ),
-        expect.stringContaining(
-          "@Audit('view_document') on RpcProjectsController.view (transport 'rpc')",
-        ),
-      ]);
-      expect(errors[0]).toContain('Set audit.resolveActor');
+      expect(message).toContain(
+        "(request is { transport: 'rpc', data, context })",
+      );
+      expect(message).toContain('set audit.resolveActor');
     },
   );
 

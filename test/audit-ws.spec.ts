@@ -12,7 +12,11 @@ import { type Observable, interval, map, take } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { WebSocket } from 'ws';
 import type { AuditActorResolver } from '../src/logging/audit/audit.options.js';
-import { Audit, type LoggingModuleOptions } from '../src/logging/index.js';
+import {
+  Audit,
+  AuditConfigurationError,
+  type LoggingModuleOptions,
+} from '../src/logging/index.js';
 import { capturedLogger } from './support/captured-logger.js';
 import { loggingModuleRef } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
@@ -198,26 +202,24 @@ describe('@Audit on a WebSocket gateway', () => {
     expect(stored[0].metadata.values).toBeGreaterThanOrEqual(2);
   });
 
-  it('refuses every message with the default resolveActor, naming handler, transport and option', async () => {
-    const { send, firmId, userId, errors } = await start();
-    const calls = ProjectsGateway.calls;
-    const reply = await send('create_project', { actor: { firmId, userId } });
-    expect(reply).toEqual({
-      event: 'exception',
-      data: expect.objectContaining({
-        status: 'error',
-        message: 'Internal server error',
-      }),
-    });
-    expect(ProjectsGateway.calls).toBe(calls);
-    expect(await rows(firmId)).toEqual([]);
-    expect(errors).toEqual([
-      expect.stringContaining(
-        "AuditConfigurationError: @Audit('create_project') on ProjectsGateway.create (transport 'ws'): the default audit.resolveActor",
-      ),
-    ]);
-    expect(errors[0]).toContain(
-      "Set audit.resolveActor to find the firm and user in it (request is { transport: 'ws', client, data })",
+  it('refuses to start with the default resolveActor and an audited gateway handler, naming the handler, its transport and the option', async () => {
+    const { logger } = capturedLogger();
+    const moduleRef = await loggingModuleRef(
+      suite.url,
+      {},
+      { providers: [ProjectsGateway] },
     );
+    const app = moduleRef.createNestApplication({ logger });
+    app.useWebSocketAdapter(new WsAdapter(app));
+    suite.own({ close: () => app.close() });
+    const boot = app.listen(0, '127.0.0.1');
+    await expect(boot).rejects.toThrow(AuditConfigurationError);
+    await expect(boot).rejects.toThrow(
+      "@Audit('create_project') on ProjectsGateway.create (transport 'ws'): the default audit.resolveActor reads request.user",
+    );
+    await expect(boot).rejects.toThrow(
+      "(request is { transport: 'ws', client, data })",
+    );
+    await expect(boot).rejects.toThrow('set audit.resolveActor');
   });
 });

@@ -30,10 +30,8 @@ import type { AuditLogEntry, AuditLogEntryDto } from './audit-log-entry.dto.js';
 import type { AuditStats, ResolvedAuditOptions } from './audit.options.js';
 import { markMeasuredJson } from '../core/validation-rules.js';
 import { anonymizeIp } from './ip-address.js';
-import {
-  ActionDeclarations,
-  discoverAuditedActions,
-} from './audit-declarations.js';
+import { ActionDeclarations, discoverAudited } from './audit-declarations.js';
+import { refuseUnservedHandlers } from './audit-startup.js';
 import {
   AuditMetadataError,
   type MetadataDrop,
@@ -90,9 +88,12 @@ export class AuditRecorder implements OnModuleInit {
   }
 
   /**
-   * Reads the declarations of `@Audit(..., { metadataClass })` and warns, once, of the audited
-   * actions that have none, and of declared identifier patterns that admit identity data or
-   * amounts (metadata-canaries.ts); starts the audit metrics when the host's OpenTelemetry is on.
+   * Refuses to start an application whose audited handlers the configured `resolveActor` cannot
+   * serve (audit-startup.ts). Reads the declarations of `@Audit(..., { metadataClass })` and warns,
+   * once, of the audited actions that have none, and of declared identifier patterns that admit
+   * identity data or amounts (metadata-canaries.ts); starts the audit metrics when the host's
+   * OpenTelemetry is on.
+   * @throws AuditConfigurationError naming the handlers that could never be audited
    */
   async onModuleInit(): Promise<void> {
     await this.startMetrics();
@@ -100,17 +101,18 @@ export class AuditRecorder implements OnModuleInit {
       this.warnLooseIdentifiers();
       return;
     }
-    const undeclared = new Map<string, string[]>();
-    const found = discoverAuditedActions(
+    const { actions, methods } = discoverAudited(
       this.discovery,
       this.scanner,
       this.reflector,
     );
-    for (const { action, metadataClass, where } of found) {
+    await refuseUnservedHandlers(methods, this.options);
+    for (const { action, metadataClass, where } of actions) {
       if (metadataClass) this.declarations.add(action, metadataClass, where);
     }
     this.warnLooseIdentifiers();
-    for (const { action, where } of found) {
+    const undeclared = new Map<string, string[]>();
+    for (const { action, where } of actions) {
       if (this.declarations.has(action)) continue;
       undeclared.set(action, [...(undeclared.get(action) ?? []), where]);
     }

@@ -37,3 +37,50 @@ export const ROUTE_KEYS = keysOf(Get());
 export const SSE_KEYS = keysOf(Sse()).filter(
   (key) => !ROUTE_KEYS.includes(key),
 );
+
+/**
+ * The metadata keys of Nest's message handlers: `@MessagePattern` and `@EventPattern` (`rpc`),
+ * `@SubscribeMessage` (`ws`). Empty for a package the application does not have installed: none of
+ * its handlers can exist then.
+ */
+export interface MessageHandlerKeys {
+  readonly rpc: readonly string[];
+  readonly ws: readonly string[];
+}
+
+let messageKeys: Promise<MessageHandlerKeys> | undefined;
+
+/** The keys of Nest's message handlers, probed once per process. */
+export function messageHandlerKeys(): Promise<MessageHandlerKeys> {
+  messageKeys ??= Promise.all([
+    import('@nestjs/microservices').then(
+      ({ EventPattern, MessagePattern }) => [
+        ...new Set([
+          ...keysOf(MessagePattern('probe')),
+          ...keysOf(EventPattern('probe') as MethodDecorator),
+        ]),
+      ],
+      () => [],
+    ),
+    import('@nestjs/websockets').then(
+      ({ SubscribeMessage }) => keysOf(SubscribeMessage('probe')),
+      () => [],
+    ),
+  ]).then(([rpc, ws]) => ({ rpc, ws }));
+  return messageKeys;
+}
+
+/**
+ * The transport that calls `method`, as its decorators tell: `'http'` for a route, `'rpc'` or `'ws'`
+ * for a message handler; undefined for anything else (a GraphQL resolver, a method no transport
+ * calls).
+ */
+export function transportOf(
+  method: object,
+  keys: MessageHandlerKeys,
+): 'http' | 'rpc' | 'ws' | undefined {
+  if (carries(method, ROUTE_KEYS)) return 'http';
+  if (carries(method, keys.rpc)) return 'rpc';
+  if (carries(method, keys.ws)) return 'ws';
+  return undefined;
+}

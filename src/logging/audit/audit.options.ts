@@ -84,8 +84,8 @@ export interface AuditOptions {
   /**
    * Finds the firm and the user of an audited call, after the guards ran. Default:
    * `request.user.firmId` and `request.user.id` (or `request.user.sub`) of the HTTP request; the
-   * default finds no actor in a microservice or WebSocket message, so such handlers are refused
-   * (`AuditConfigurationError`) until a resolver is given.
+   * default finds no actor in a microservice or WebSocket message, so an application with such a
+   * handler under `@Audit` does not start (`AuditConfigurationError`) until a resolver is given.
    * @example
    * resolveActor: (request) =>
    *   request.transport === 'rpc'
