@@ -805,26 +805,56 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     );
   });
 
-  it('mounts AuditInterceptor app-wide with audit.global: undecorated routes pass, audited ones write one row', async () => {
-    const { send, headers, firmId } = await start({ audit: { global: true } });
+  it("audits with the binding of the @Audit that applies: a handler's own, inside the interceptors bound around it", async () => {
+    const { send, headers, firmId } = await start();
     const reportId = randomUUID();
-    expect((await send('GET', '/projects/ping', { headers })).status).toBe(200);
-    await send('GET', `/reports/${reportId}/preview`, { headers });
-    expect(await rows(firmId)).toEqual([]);
-    const created = await send('POST', '/projects', {
-      body: { name: 'p' },
+    const response = await send('POST', `/enveloped/${reportId}/export`, {
       headers,
     });
-    // global, controller and handler bindings at once: still one row
-    await send('POST', '/local', { headers });
-    await send('POST', `/reports/${reportId}/export`, { headers });
+    expect(response).toEqual({ status: 201, body: { data: { id: reportId } } });
+    // the controller's @Audit is bound outside the envelope, the handler's inside it
     expect(
       (await rows(firmId)).map((row) => [row.action, row.entity_id]),
-    ).toEqual([
-      ['create_project', created.body.id],
-      ['create_project', expect.any(String)],
-      ['export_report', reportId],
-    ]);
+    ).toEqual([['export_report', reportId]]);
+  });
+
+  it('records the same rows with audit.global on and off', async () => {
+    const ids = { reportId: randomUUID(), documentId: randomUUID() };
+    const recorded = async (options: LoggingModuleOptions, run: string) => {
+      const { send, headers, firmId, projectId } = await start(options);
+      const { reportId, documentId } = ids;
+      await send('POST', '/projects', { body: { name: 'p' }, headers });
+      await send('POST', '/local', { headers }); // bound by the controller too
+      await send('GET', `/reports/${reportId}`, { headers }); // the controller's @Audit
+      await send('POST', `/reports/${reportId}/export`, { headers }); // the handler's
+      await send('GET', `/reports/${reportId}/preview`, { headers }); // @SkipAudit
+      await send('GET', '/projects/ping', { headers }); // undecorated
+      await send('POST', `/enveloped/${reportId}/export`, { headers });
+      await send('GET', `/streams/${documentId}/versions`, { headers });
+      await send('POST', `/streams/${documentId}/flaky`, {
+        headers: { ...headers, 'x-request-id': `flaky-${run}-${reportId}` },
+      });
+      await send('POST', `/projects/${projectId}/files`, {
+        body: { meta: { pageCount: 3 } },
+        headers,
+      });
+      return (await rows(firmId)).map((row) => ({
+        action: row.action,
+        entity_id: row.entity_id === projectId ? 'project' : row.entity_id,
+        metadata: maskUuids(
+          JSON.stringify({ ...row.metadata, requestId: undefined }),
+        ),
+      }));
+    };
+    const without = await recorded({}, 'off');
+    expect(without).toHaveLength(9);
+    expect(await recorded({ audit: { global: true } }, 'on')).toEqual(
+      without.map((row) =>
+        row.action === 'create_project' && row.entity_id !== 'project'
+          ? { ...row, entity_id: expect.any(String) }
+          : row,
+      ),
+    );
   });
 
   it.each(['await', 'buffered'] as const)(

@@ -12,6 +12,7 @@ import {
 
 /** An audited action found at startup, and where. */
 export interface AuditedAction {
+  readonly spec: AuditSpec;
   readonly action: string;
   readonly metadataClass?: Type;
   /** `Controller.handler`, or `Controller` for a class-level `@Audit`. */
@@ -120,5 +121,10 @@ export function discoverAudited(
 }
 
 function describe(spec: AuditSpec, where: string): AuditedAction {
-  return { action: spec.action, metadataClass: spec.metadataClass, where };
+  return {
+    spec,
+    action: spec.action,
+    metadataClass: spec.metadataClass,
+    where,
+  };
 }

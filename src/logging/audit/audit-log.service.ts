@@ -31,7 +31,7 @@ import type { AuditStats, ResolvedAuditOptions } from './audit.options.js';
 import { markMeasuredJson } from '../core/validation-rules.js';
 import { anonymizeIp } from './ip-address.js';
 import { ActionDeclarations, discoverAudited } from './audit-declarations.js';
-import { refuseUnservedHandlers } from './audit-startup.js';
+import { refuseOtherCopies, refuseUnservedHandlers } from './audit-startup.js';
 import {
   AuditMetadataError,
   type MetadataDrop,
@@ -88,8 +88,8 @@ export class AuditRecorder implements OnModuleInit {
   }
 
   /**
-   * Refuses to start an application whose audited handlers the configured `resolveActor` cannot
-   * serve (audit-startup.ts). Reads the declarations of `@Audit(..., { metadataClass })` and warns,
+   * Refuses to start an application whose handlers carry `@Audit` of another copy of the package,
+   * or whose audited handlers the configured `resolveActor` cannot serve (audit-startup.ts). Reads the declarations of `@Audit(..., { metadataClass })` and warns,
    * once, of the audited actions that have none, and of declared identifier patterns that admit
    * identity data or amounts (metadata-canaries.ts); starts the audit metrics when the host's
    * OpenTelemetry is on.
@@ -106,7 +106,15 @@ export class AuditRecorder implements OnModuleInit {
       this.scanner,
       this.reflector,
     );
+    refuseOtherCopies(actions);
     await refuseUnservedHandlers(methods, this.options);
+    if (this.options.global) {
+      this.logger.warn(
+        'audit.global: true mounts nothing: @Audit binds AuditInterceptor wherever it is used, ' +
+          'and that binding audits, so there is no route for an app-wide mount to fill in. ' +
+          'Remove the option',
+      );
+    }
     for (const { action, metadataClass, where } of actions) {
       if (metadataClass) this.declarations.add(action, metadataClass, where);
     }

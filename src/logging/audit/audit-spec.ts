@@ -9,6 +9,35 @@ import type { AuditTransportRequest } from './audit.options.js';
 export const AUDIT_KEY = 'cma-logging:audit';
 
 /**
+ * Where a spec tells which copy of the package made it. Two installed copies in one application
+ * share {@link AUDIT_KEY} (a string) and this key (from the global symbol registry); each puts its
+ * own {@link THIS_COPY} under it, so that each can tell the other's specs from its own.
+ */
+const SPEC_COPY = Symbol.for('cma-logging:audit-copy');
+
+/** This copy of the package: one object per loaded copy, and where it was loaded from. */
+export const THIS_COPY: { readonly loadedFrom: string } = Object.freeze({
+  loadedFrom: new URL('..', import.meta.url).pathname,
+});
+
+/** Marks `spec` as made by this copy (a property that is neither enumerable nor writable). */
+export function markSpec<T extends object>(spec: T): T {
+  return Object.defineProperty(spec, SPEC_COPY, { value: THIS_COPY });
+}
+
+/**
+ * The copy of the package that made `spec`: {@link THIS_COPY}, another copy's, or undefined for a
+ * spec made by a copy from before the mark.
+ */
+export function copyOf(
+  spec: object,
+): { readonly loadedFrom?: unknown } | undefined {
+  return (spec as { [SPEC_COPY]?: { readonly loadedFrom?: unknown } })[
+    SPEC_COPY
+  ];
+}
+
+/**
  * What an entity-id or metadata function of `@Audit` receives, once the call has ended.
  */
 export interface AuditArgs {

@@ -1,4 +1,5 @@
-import type { AuditedMethod } from './audit-declarations.js';
+import type { AuditedAction, AuditedMethod } from './audit-declarations.js';
+import { THIS_COPY, copyOf } from './audit-spec.js';
 import { where } from './audit-call.js';
 import { AuditConfigurationError } from './audit.errors.js';
 import {
@@ -50,5 +51,35 @@ export async function refuseUnservedHandlers(
       refused.length === 1 ? 'this handler' : 'these handlers'
     } would be refused: set audit.resolveActor to find the firm and user in the message, ` +
       `or take the handler out of @Audit`,
+  );
+}
+
+/**
+ * Refuses, at startup, an application whose handlers carry `@Audit` of another copy of the package
+ * than this `LoggingModule`'s: two copies installed side by side (a library bringing its own)
+ * would each audit their own handlers with their own options, and read each other's metadata.
+ * @throws AuditConfigurationError naming each such handler and where both copies were loaded from
+ */
+export function refuseOtherCopies(actions: readonly AuditedAction[]): void {
+  const foreign = actions.filter(({ spec }) => copyOf(spec) !== THIS_COPY);
+  if (foreign.length === 0) return;
+  const from = (spec: object) => {
+    const loadedFrom = copyOf(spec)?.loadedFrom;
+    return typeof loadedFrom === 'string'
+      ? `loaded from ${loadedFrom}`
+      : 'an earlier version';
+  };
+  throw new AuditConfigurationError(
+    `${foreign
+      .map(
+        ({ spec, where }) =>
+          `@Audit('${spec.action}') on ${where} (${from(spec)})`,
+      )
+      .join('; ')}: ${
+      foreign.length === 1 ? 'this is' : 'these are'
+    } from another copy of @cma/logging than this LoggingModule (loaded from ${
+      THIS_COPY.loadedFrom
+    }). Two copies in one application would each audit, with options of their own: install one ` +
+      `(npm ls @cma/logging, then npm dedupe or one version range for every dependent)`,
   );
 }

@@ -11,23 +11,28 @@ import { AuditRecorder } from './audit-log.service.js';
 import { describeCall } from './audit-call.js';
 import type { CallAttempts } from './audit-outcome.js';
 import { AuditRunner } from './audit-runner.js';
+import { AUDIT_KEY, type AuditSpec, THIS_COPY, copyOf } from './audit-spec.js';
 import { SSE_KEYS, carries } from './audit-transports.js';
-import { AUDIT_KEY, type AuditSpec } from './audit-spec.js';
 import { AuditConfigurationError } from './audit.errors.js';
 
 /**
  * The runs of the calls being audited, by argument list (`context.getArgs()`, one per call). Nest
- * runs every interceptor bound to a handler (controller and handler `@Audit`) with the call's
- * execution context, the outer ones first: the first to run audits the call, those inside it see
- * it under way here and pass it through. An outer `retry()` runs the chain again once the run
- * before ended: that run is audited again, as the call's next attempt.
+ * runs every interceptor bound to a handler with the call's execution context, the controller's
+ * first: the first that audits the call marks it under way here, and those inside it pass it
+ * through. An outer `retry()` runs the chain again once the run before ended: that run is audited
+ * again, as the call's next attempt.
  */
 const CALLS = new WeakMap<object, CallAttempts>();
 
 /**
  * Audits the handlers `@Audit` marks, reading the spec through `Reflector` (a handler's own
  * `@Audit` or `@SkipAudit` overrides its controller's). `@Audit` binds it with `UseInterceptors`;
- * `audit.global: true` mounts it app-wide as well. Calls without a spec pass through untouched.
+ * calls without a spec pass through untouched.
+ *
+ * The binding of the `@Audit` that applies does the work: on a handler with an `@Audit` of its
+ * own, the one that `@Audit` makes on the handler, not its controller's. So the row sees what the
+ * handler answers through the interceptors bound inside that binding, and nothing bound around it
+ * changes it.
  *
  * For an audited call it reads, once, what the audit needs of the execution context (an
  * `AuditCall`: transport, handler, request), and hands that to the audit of the call: the actor
@@ -50,17 +55,29 @@ export class AuditInterceptor implements NestInterceptor {
       throw new AuditConfigurationError(
         'AuditInterceptor (bound by @Audit) finds no AuditLogService: import ' +
           'LoggingModule.forRoot() in the application (global by default), or import LoggingModule ' +
-          'into the module of the audited controller',
+          'into the module of the audited controller. Where it is imported, this @Audit comes from ' +
+          'another installed copy of @cma/logging than that LoggingModule: install one ' +
+          `(this copy: ${THIS_COPY.loadedFrom})`,
       );
     }
     this.runner = new AuditRunner(audit);
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const spec = this.reflector.getAllAndOverride<
-      AuditSpec | false | undefined
-    >(AUDIT_KEY, [context.getHandler(), context.getClass()]);
-    if (!spec) return next.handle();
+    const handler = context.getHandler();
+    const own = this.reflector.get<AuditSpec | false | undefined>(
+      AUDIT_KEY,
+      handler,
+    );
+    const spec =
+      own ??
+      this.reflector.get<AuditSpec | false | undefined>(
+        AUDIT_KEY,
+        context.getClass(),
+      );
+    // another copy's @Audit is that copy's to audit (two copies are refused at startup)
+    if (!spec || copyOf(spec) !== THIS_COPY) return next.handle();
+    if (own && this.onController) return next.handle();
     const args = context.getArgs();
     let attempts = CALLS.get(args);
     if (attempts === undefined) {
@@ -69,9 +86,16 @@ export class AuditInterceptor implements NestInterceptor {
     } else if (attempts.active) {
       return next.handle();
     }
-    const handler = context.getHandler();
     const call = describeCall(spec, context, this.isSse(handler));
     return this.runner.audit(call, attempts, () => next.handle());
+  }
+
+  /**
+   * Bound by a controller's `@Audit`: it leaves a handler with an `@Audit` of its own to the
+   * binding that one makes, inside it.
+   */
+  protected get onController(): boolean {
+    return false;
   }
 
   /** Whether `handler` is an `@Sse()` route; read once per handler. */
@@ -82,5 +106,13 @@ export class AuditInterceptor implements NestInterceptor {
       this.sse.set(handler, sse);
     }
     return sse;
+  }
+}
+
+/** What a controller's `@Audit` binds: {@link AuditInterceptor}, for the handlers it covers. */
+@Injectable()
+export class AuditControllerInterceptor extends AuditInterceptor {
+  protected override get onController(): boolean {
+    return true;
   }
 }

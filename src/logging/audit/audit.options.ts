@@ -94,9 +94,10 @@ export interface AuditOptions {
    */
   resolveActor?: AuditActorResolver;
   /**
-   * Mount `AuditInterceptor` app-wide (`APP_INTERCEPTOR`) as well as where `@Audit` binds it. It
-   * then runs on every route: an undecorated one pays Nest's interceptor pipeline and one metadata
-   * lookup. A call is still audited once. Default: `false` (`@Audit` binds it where it is used).
+   * @deprecated It mounts nothing, and a warning at startup says so. `@Audit` binds
+   * `AuditInterceptor` wherever it is used, and that binding audits: an app-wide mount would fill
+   * in only for audited routes nothing else covers, and there are none. Accepted so that existing
+   * configurations start; what is recorded is the same either way. Default: `false`.
    */
   global?: boolean;
   /**
