@@ -6,9 +6,20 @@ import {
   MessageBody,
   SubscribeMessage,
   WebSocketGateway,
+  WsException,
   type WsResponse,
 } from '@nestjs/websockets';
-import { type Observable, interval, map, take } from 'rxjs';
+import {
+  type Observable,
+  concat,
+  interval,
+  map,
+  mergeMap,
+  of,
+  take,
+  throwError,
+  timer,
+} from 'rxjs';
 import { DataSource } from 'typeorm';
 import { WebSocket } from 'ws';
 import type { AuditActorResolver } from '../src/logging/audit/audit.options.js';
@@ -49,6 +60,16 @@ class ProjectsGateway {
   create(@MessageBody() _message: Message): WsResponse<{ id: string }> {
     ProjectsGateway.calls++;
     return { event: 'created', data: { id: randomUUID() } };
+  }
+
+  /** A message, then the error. */
+  @SubscribeMessage('broken_stream')
+  @Audit('stream_document', 'document')
+  broken(): Observable<WsResponse<{ step: number }>> {
+    return concat(
+      of({ event: 'step', data: { step: 1 } }),
+      timer(5).pipe(mergeMap(() => throwError(() => new WsException('moved')))),
+    );
   }
 
   /** `count` messages 20 ms apart: a stream. */
@@ -173,6 +194,30 @@ describe('@Audit on a WebSocket gateway', () => {
         action: 'watch_document',
         entity_id: documentId,
         metadata: { outcome: 'success', values: 3 },
+      },
+    ]);
+  });
+
+  it('records an error after a message as a failure, and the client gets the message and the error', async () => {
+    const { receive, firmId, userId } = await start({
+      audit: { resolveActor: fromMessage },
+    });
+    const received = await receive(
+      'broken_stream',
+      { actor: { firmId, userId } },
+      2,
+    );
+    expect(received).toEqual([
+      { event: 'step', data: { step: 1 } },
+      {
+        event: 'exception',
+        data: expect.objectContaining({ status: 'error', message: 'moved' }),
+      },
+    ]);
+    expect(await rows(firmId)).toMatchObject([
+      {
+        action: 'stream_document',
+        metadata: { outcome: 'failure', errorClass: 'WsException', values: 1 },
       },
     ]);
   });
