@@ -91,8 +91,9 @@ function once(decorator: string): ClassDecorator & MethodDecorator {
 }
 
 /**
- * Audits a controller action: after the handler settles, one `audit_log` row records the action,
- * the entity, the firm, the user, the client IP and the outcome. On a class, it audits every
+ * Audits a controller action: when the call ends, one `audit_log` row records the action, the
+ * entity, the firm, the user, the client IP and the outcome (`success` with the last value,
+ * `failure`, or `cancelled` when the caller left first). On a class, it audits every
  * handler of the controller (inherited ones too); a handler's own `@Audit` or `@SkipAudit` takes
  * precedence.
  *
