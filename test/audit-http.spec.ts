@@ -459,6 +459,9 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     expect(skipped.status).toBe(201);
     expect(ProjectsController.created).toBe(calls + 1);
     expect(lenient.audit.stats().skippedNoFirm).toBe(1);
+    // bound twice (the controller mounts AuditInterceptor too): still one call skipped
+    expect((await lenient.send('POST', '/local')).status).toBe(201);
+    expect(lenient.audit.stats().skippedNoFirm).toBe(2);
     expect(await rows(lenient.firmId)).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 import { HttpException, Logger } from '@nestjs/common';
 import { isUUID } from 'class-validator';
-import { type Observable, from, mergeMap } from 'rxjs';
+import { type Observable, defer, finalize, from, mergeMap } from 'rxjs';
 import type { RecordOptions } from '../writer/log-writer.service.js';
 import { type AuditContext, auditContext } from '../core/audit-context.js';
 import type { AuditRecorder } from './audit-log.service.js';
@@ -61,7 +61,17 @@ export class AuditRunner {
     handle: () => Observable<unknown>,
   ): Observable<unknown> {
     const ctx = this.contextOf(call, actor);
-    if (ctx === null) return handle();
+    if (ctx === null) {
+      // run unaudited, and once: the bindings inside see the call under way
+      return defer(() => {
+        attempts.active = true;
+        return handle();
+      }).pipe(
+        finalize(() => {
+          attempts.active = false;
+        }),
+      );
+    }
     return watchCall(handle, {
       attempts,
       // Nest's pipeline (pipes, the handler) runs inside the subscription, with the context
