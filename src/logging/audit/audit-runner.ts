@@ -21,7 +21,7 @@ const isUuid = (value: string) => isUUID(value, 'all');
 
 /**
  * The audit of one call, on its description ({@link AuditCall}) alone: the actor, the audit
- * context in force while the handler runs, and the row once it settled. Nest's plumbing (the
+ * context in force while the handler runs, and the row when the call ends. Nest's plumbing (the
  * metadata, the bindings, the execution context) stays in `AuditInterceptor`.
  */
 export class AuditRunner {
@@ -87,6 +87,8 @@ export class AuditRunner {
     const resolve = this.recorder.options.resolveActor;
     const { request } = call;
     if (request.transport !== undefined && resolve === defaultActorResolver) {
+      // the handlers found at startup stopped the boot already (audit-startup.ts): this is for
+      // the others, if any
       throw new AuditConfigurationError(
         `${where(call)}: the default audit.resolveActor reads request.user of an HTTP ` +
           `request and finds no actor in a message. Set audit.resolveActor to find the firm and ` +
