@@ -70,10 +70,14 @@ export function columnArrays(rows: readonly unknown[][], width: number) {
   return arrays;
 }
 
-/** Runs one statement; the writer's only contact with the database. */
+/**
+ * Runs one statement; the writer's only contact with the database. `signal` aborts it: the writer
+ * gives the statement up at the shutdown deadline, and its connection is closed.
+ */
 export type QueryExecutor = (
   sql: string,
   parameters: unknown[],
+  signal?: AbortSignal,
 ) => Promise<unknown>;
 
 /** Where the writer reports failures; Nest's `Logger` fits. */
