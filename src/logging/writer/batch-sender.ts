@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   describeDatabaseError as describe,
+  isAnswer,
   isRowError,
   isTransientError,
 } from './database-errors.js';
@@ -42,11 +43,24 @@ export interface Pending {
 /** Rows that left the queue together, from then until each of them is settled. */
 export interface Batch {
   rows: Pending[];
-  /** The rows of the statement out now, without an answer yet. */
+  /** The rows of a statement sent and not answered yet. */
   sending: Pending[] | undefined;
+  /**
+   * A statement of these rows was sent and never answered (its connection broke, or it timed out):
+   * it may have been committed.
+   */
+  unsure: boolean;
   /** Given up at the shutdown deadline: reported already, never tried again. */
   abandoned: boolean;
 }
+
+/** A batch of `rows`, just formed. */
+export const batchOf = (rows: Pending[]): Batch => ({
+  rows,
+  sending: undefined,
+  unsure: false,
+  abandoned: false,
+});
 
 /** Waits `ms`, or less when `signal` aborts. */
 const pause = (ms: number, signal: AbortSignal) =>
@@ -114,8 +128,8 @@ export class BatchSender<Entry> {
       if (Date.now() - rows[0].stamped > RESTAMP_AFTER_MS) {
         stampCreatedAt(rows, this.createdAtColumn);
       }
+      const control = { signal, sent: () => (batch.sending = rows) };
       try {
-        batch.sending = rows;
         await this.timed(() =>
           this.execute(
             this.sql,
@@ -123,10 +137,11 @@ export class BatchSender<Entry> {
               rows.map((p) => p.row),
               this.width,
             ),
-            signal,
+            control,
           ),
         );
       } catch (error) {
+        if (batch.sending && !isAnswer(error)) batch.unsure = true;
         batch.sending = undefined;
         if (batch.abandoned) return;
         if (isRowError(error)) {
@@ -183,9 +198,10 @@ export class BatchSender<Entry> {
   }
 
   /**
-   * Reports rows given up at the shutdown deadline: one error line with their counts by where they
-   * were, `rowsUnwritten` and the metric. Their `'await'` callers get a `LogWriteError` whose cause
-   * is a `LogWriterClosedError`.
+   * Reports rows given up at the shutdown deadline: one error line with their counts (still
+   * queued; tried and refused, so never committed; sent without an answer, so perhaps committed),
+   * `rowsUnwritten` and the metric. Their `'await'` callers get a `LogWriteError` whose cause is a
+   * `LogWriterClosedError`.
    */
   giveUp(
     rows: Pending[],
@@ -198,11 +214,11 @@ export class BatchSender<Entry> {
     this.metrics?.unwritten(rows.length);
     const { name } = this.table;
     const buffered = rows.filter((p) => p.durability === 'buffered').length;
-    const between = rows.length - queued - unanswered;
+    const refused = rows.length - queued - unanswered;
     this.logger.error(
       `${name}: ${rows.length} accepted row(s) not written by the shutdown deadline ` +
-        `(writer.shutdownTimeoutMs, ${shutdownTimeoutMs} ms): ${queued} queued, ${between} between ` +
-        `tries, ${unanswered} sent without an answer (these may have been committed)` +
+        `(writer.shutdownTimeoutMs, ${shutdownTimeoutMs} ms): ${queued} queued, ${refused} tried and ` +
+        `refused, ${unanswered} sent without an answer (these may have been committed)` +
         (buffered
           ? `; ${buffered} of them buffered: no caller is waiting for them`
           : ''),

@@ -36,12 +36,16 @@ interface Statement {
   answer(error?: Error): void;
 }
 
-/** A database whose statements wait until the test answers them; `refuse` fails them at once. */
+/**
+ * A database whose statements wait until the test answers them; `refuse` makes the next ones fail
+ * at once, before they are sent (a connection refused).
+ */
 function heldDatabase() {
   const statements: Statement[] = [];
   let refusing = false;
-  const execute: QueryExecutor = (_sql, columns, signal) =>
+  const execute: QueryExecutor = (_sql, columns, control) =>
     new Promise((resolve, reject) => {
+      const signal = control?.signal;
       const ns = (columns as unknown[][])[1] as number[];
       if (refusing) {
         statements.push({ ns, signal, answer: () => undefined });
@@ -52,6 +56,7 @@ function heldDatabase() {
         );
         return;
       }
+      control?.sent();
       statements.push({
         ns,
         signal,
@@ -232,7 +237,7 @@ describe('the batched writer: flush, room and the shutdown deadline', () => {
     });
     expect(logs.error).toEqual([
       'flow: 5 accepted row(s) not written by the shutdown deadline (writer.shutdownTimeoutMs, 250 ms): ' +
-        '1 queued, 2 between tries, 2 sent without an answer (these may have been committed); ' +
+        '1 queued, 2 tried and refused, 2 sent without an answer (these may have been committed); ' +
         '4 of them buffered: no caller is waiting for them',
     ]);
     const error = (await awaited) as LogWriteError;

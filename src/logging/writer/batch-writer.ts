@@ -1,4 +1,9 @@
-import { type Batch, BatchSender, type Pending } from './batch-sender.js';
+import {
+  type Batch,
+  batchOf,
+  BatchSender,
+  type Pending,
+} from './batch-sender.js';
 import type { LogTable, QueryExecutor, WriterLogger } from './log-table.js';
 import { nextMicros, uuidV7 } from './record-clock.js';
 import { LogBufferFullError, LogWriterClosedError } from './writer.errors.js';
@@ -31,7 +36,8 @@ const noop = () => undefined;
  * up and reports whatever is not written yet.
  */
 export class BatchWriter<Entry> {
-  private readonly sender: BatchSender<Entry>;
+  /** Its statements; their `metrics` are the table's, set at module init. */
+  readonly sender: BatchSender<Entry>;
   private readonly queue: Pending[] = [];
   private readonly inFlight = new Set<Batch>();
   private inFlightRows = 0;
@@ -65,14 +71,6 @@ export class BatchWriter<Entry> {
     this.sender.metrics = metrics;
   }
 
-  /** The table's metrics, when the host's OpenTelemetry is on; set at module init. */
-  get metrics(): TableMetrics | undefined {
-    return this.sender.metrics;
-  }
-  set metrics(metrics: TableMetrics | undefined) {
-    this.sender.metrics = metrics;
-  }
-
   /** The name of the table this writer writes. */
   get tableName(): string {
     return this.table.name;
@@ -93,7 +91,7 @@ export class BatchWriter<Entry> {
     if (this.roomWaiters.length > 0 || this.depth >= this.options.bufferSize) {
       if (this.options.onFullBuffer === 'reject') {
         this.stats.rowsRejected++;
-        this.metrics?.rejected('buffer_full');
+        this.sender.metrics?.rejected('buffer_full');
         return Promise.reject(
           new LogBufferFullError(this.table.name, this.options.bufferSize),
         );
@@ -119,7 +117,7 @@ export class BatchWriter<Entry> {
       resolve: noop,
       reject: noop,
     };
-    this.metrics?.queued(1);
+    this.sender.metrics?.queued(1);
     if (durability === 'buffered') {
       this.enqueue(pending);
       return Promise.resolve(id);
@@ -134,7 +132,7 @@ export class BatchWriter<Entry> {
   /** A row refused because the writer is shut down, counted. */
   private refused(): LogWriterClosedError {
     this.stats.rowsRejected++;
-    this.metrics?.rejected('closed');
+    this.sender.metrics?.rejected('closed');
     return new LogWriterClosedError(this.table.name);
   }
 
@@ -178,10 +176,8 @@ export class BatchWriter<Entry> {
   }
 
   /**
-   * The shutdown deadline passed: refuses new rows and gives up every accepted row not written yet,
-   * queued, between tries, or in a statement without an answer (aborted, its connection closed).
-   * They are reported in one error line with their counts and in `rowsUnwritten`; their `'await'`
-   * callers get a `LogWriteError` whose cause is a `LogWriterClosedError`.
+   * The shutdown deadline passed: refuses new rows, gives up every accepted row not written yet (a
+   * statement out is aborted, its connection closed) and reports them (`BatchSender.giveUp`).
    */
   abandon(shutdownTimeoutMs: number): void {
     this.state = 'closed';
@@ -193,9 +189,9 @@ export class BatchWriter<Entry> {
     let unanswered = 0;
     for (const batch of this.inFlight) {
       batch.abandoned = true;
-      for (const pending of batch.rows)
-        if (!pending.settled) lost.push(pending);
-      unanswered += batch.sending?.filter((p) => !p.settled).length ?? 0;
+      const rows = batch.rows.filter((pending) => !pending.settled);
+      lost.push(...rows);
+      if (batch.unsure || batch.sending) unanswered += rows.length;
     }
     this.inFlight.clear();
     this.inFlightRows = 0;
@@ -286,7 +282,7 @@ export class BatchWriter<Entry> {
           if (pending.durability === 'await') this.awaitQueued--;
         }
       }
-      const batch: Batch = { rows, sending: undefined, abandoned: false };
+      const batch = batchOf(rows);
       this.inFlight.add(batch);
       this.inFlightRows += rows.length;
       void this.sender.send(batch, this.abort.signal).finally(() => {

@@ -119,8 +119,8 @@ export class LogWriterService
       options.poolSize,
       options.statementTimeoutMs,
     );
-    this.execute = (sql, parameters, signal) =>
-      this.pool.execute(sql, parameters, options.statementTimeoutMs, signal);
+    this.execute = (sql, parameters, control) =>
+      this.pool.execute(sql, parameters, options.statementTimeoutMs, control);
   }
 
   /**
@@ -142,8 +142,8 @@ export class LogWriterService
       this.batchWriters.map((writer) => [writer.tableName, writer.depth]),
     );
     for (const writer of this.batchWriters) {
-      writer.metrics = this.metrics.forTable(writer.tableName);
-      this.tableMetrics.set(writer.tableName, writer.metrics);
+      writer.sender.metrics = this.metrics.forTable(writer.tableName);
+      this.tableMetrics.set(writer.tableName, writer.sender.metrics);
     }
   }
 

@@ -1,5 +1,7 @@
 import type { DataSource } from 'typeorm';
+import type { StatementControl } from './log-table.js';
 import { LogStatementTimeoutError } from './writer.errors.js';
+import { isAnswer } from './database-errors.js';
 
 /**
  * What the writer uses of node-postgres, typed here: the module does not depend on `pg`, it takes
@@ -95,16 +97,17 @@ export class WriterPool {
   /**
    * Runs one statement on a connection of the pool and resolves with the driver's result. Fails
    * with `LogStatementTimeoutError` after `timeoutMs` without an answer (connection included; 0: no
-   * limit), or when `signal` aborts; the connection is then closed, and a late answer ignored.
+   * limit), or when `control.signal` aborts; the connection is then closed, and a late answer
+   * ignored. `control.sent()` is called when the statement leaves on its connection.
    */
   async execute(
     sql: string,
     parameters: unknown[],
     timeoutMs: number,
-    signal?: AbortSignal,
+    control?: StatementControl,
   ): Promise<unknown> {
     const pool = this.open();
-    const stop = stopper(timeoutMs, signal);
+    const stop = stopper(timeoutMs, control?.signal);
     const connecting = pool.connect();
     let client: PgClient;
     try {
@@ -123,14 +126,12 @@ export class WriterPool {
     client.on('error', onError);
     const statement = client.query(sql, parameters);
     statement.catch(() => undefined);
+    control?.sent();
     try {
       return await Promise.race([statement, stop.given]);
     } catch (error) {
       // An error the server answered with leaves the connection usable; anything else closes it.
-      const answered =
-        !(error instanceof GivenUp) &&
-        (error as { severity?: unknown }).severity !== undefined;
-      if (!answered) broken ??= error as Error;
+      if (!isAnswer(error)) broken ??= error as Error;
       throw reason(error);
     } finally {
       stop.clear();
