@@ -107,9 +107,17 @@ export class BatchWriter<Entry> {
   private accept(entry: Entry, durability: Durability): Promise<string> {
     // The id keeps the order rows were recorded in; created_at is stamped when the batch is formed.
     const id = uuidV7(nextMicros());
+    let row: unknown[];
+    try {
+      row = this.table.values(entry, id, '');
+    } catch (error) {
+      return Promise.reject(
+        error instanceof Error ? error : new Error(String(error)),
+      );
+    }
     const pending: Pending = {
       seq: this.accepted++,
-      row: this.table.values(entry, id, ''),
+      row,
       stamped: 0,
       durability,
       at: Date.now(),
@@ -134,11 +142,6 @@ export class BatchWriter<Entry> {
     this.stats.rowsRejected++;
     this.sender.metrics?.rejected('closed');
     return new LogWriterClosedError(this.table.name);
-  }
-
-  /** Writes one validated entry now, through the caller's transaction. */
-  writeWith(execute: QueryExecutor, entry: Entry): Promise<string> {
-    return this.sender.writeWith(execute, entry);
   }
 
   /**

@@ -294,7 +294,7 @@ export class LogWriterService
     { durability, manager }: RecordOptions,
   ): Promise<string> {
     if (manager) {
-      return writer.writeWith(
+      return writer.sender.writeWith(
         (sql, parameters) => manager.query(sql, parameters),
         entry,
       );
