@@ -367,7 +367,7 @@ describe('record() and the batched writer', () => {
     expect(await count('llm_usage_log', firmId)).toBe(10);
   });
 
-  it("with onFullBuffer 'wait', holds the writer back until there is room, and loses nothing", async () => {
+  it("with onFullBuffer 'wait', holds the writer back until there is room, lets callers in the order they came, and loses nothing", async () => {
     const { usage, writer, firmId } = await start({
       writer: {
         durability: 'buffered',
@@ -380,8 +380,10 @@ describe('record() and the batched writer', () => {
     });
     const unlock = await lockUsageTable();
     let settled = 0;
-    const writes = Array.from({ length: 25 }, () =>
-      usage.record(usageEntry(firmId)).then(() => settled++),
+    const writes = Array.from({ length: 25 }, (_, i) =>
+      usage
+        .record(usageEntry(firmId, { inputTokens: i }))
+        .then(() => settled++),
     );
     try {
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -395,6 +397,14 @@ describe('record() and the batched writer', () => {
     await writer.flush();
     expect(await count('llm_usage_log', firmId)).toBe(25);
     expect(writer.stats().rowsRejected).toBe(0);
+    // ids are made as rows are let in: in id order, the rows are in the order of the calls
+    const { rows } = await suite.reader.query<{ i: number }>(
+      'SELECT input_tokens AS i FROM llm_usage_log WHERE firm_id = $1 ORDER BY id',
+      [firmId],
+    );
+    expect(rows.map((row) => row.i)).toEqual(
+      Array.from({ length: 25 }, (_, i) => i),
+    );
   });
 
   it('writes through the caller’s EntityManager: the row rolls back with the transaction', async () => {
