@@ -165,7 +165,10 @@ const IDENTITY_NAMES: Record<string, string> = {
   gstin: 'a GSTIN',
   ifsc: 'an IFSC',
   email: 'an e-mail address',
-  long_number: 'an identity number (Aadhaar, card or phone)',
+  aadhaar: 'an Aadhaar number',
+  card: 'a card number',
+  phone: 'a phone number',
+  long_number: 'an identity number (Aadhaar, card, phone or account)',
 };
 
 /** What identity data `text` reads as (`'a PAN'`, ...), or null when it holds none. */
