@@ -18,10 +18,12 @@ import { databaseSuite } from './support/suite.js';
 /** References that hold identity data, with what the error says each reads as. */
 const IDENTITY = [
   ['kyc_abcpe1234f', 'a PAN'],
-  ['gst_27abcpe1234f1z5', 'a GSTIN'],
-  ['aadhaar_496858245152', 'an identity number'],
-  ['call_9876543210', 'an identity number'],
-  ['card_4111111111111111', 'an identity number'],
+  // a GSTIN whose check character holds (one whose check fails reads as the PAN inside it)
+  ['gst_27aapfu0939f1zv', 'a GSTIN'],
+  ['aadhaar_496858245152', 'an Aadhaar number'],
+  ['call_9876543210', 'a phone number'],
+  ['card_4111111111111111', 'a card number'],
+  ['acct_50100123456789012', 'an identity number'],
   ['tds_muma12345b', 'a TAN'],
 ] as const;
 

@@ -1,4 +1,4 @@
-import { DataSource } from 'typeorm';
+import { DataSource, type QueryRunner } from 'typeorm';
 import { copyRows, inlineParameters } from '../src/logging/seals/seal-copy.js';
 import { databaseSuite } from './support/suite.js';
 
@@ -20,6 +20,21 @@ const AWKWARD = [
 
 describe('COPY rows and inlined parameters', () => {
   const suite = databaseSuite();
+
+  /** Calls `fn` with a query runner of a DataSource of its own on the suite's database. */
+  async function withRunner(fn: (runner: QueryRunner) => Promise<void>) {
+    const dataSource = await new DataSource({
+      type: 'postgres',
+      url: suite.url,
+    }).initialize();
+    const runner = dataSource.createQueryRunner();
+    try {
+      await fn(runner);
+    } finally {
+      await runner.release();
+      await dataSource.destroy();
+    }
+  }
 
   it.each(['on', 'off'])(
     'strings and arrays written as literals read back unchanged (standard_conforming_strings %s)',
@@ -66,12 +81,7 @@ describe('COPY rows and inlined parameters', () => {
   });
 
   it('reads every row of a binary COPY, across chunks, with NULLs and long fields', async () => {
-    const dataSource = await new DataSource({
-      type: 'postgres',
-      url: suite.url,
-    }).initialize();
-    const runner = dataSource.createQueryRunner();
-    try {
+    await withRunner(async (runner) => {
       const seen: [number, string | null, string | null][] = [];
       const paused: number[] = [];
       const rows = await copyRows(
@@ -101,19 +111,11 @@ describe('COPY rows and inlined parameters', () => {
       expect(paused).toEqual([5000, 10000, 15000, 20000]);
       // the connection is idle again
       expect(await runner.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
-    } finally {
-      await runner.release();
-      await dataSource.destroy();
-    }
+    });
   });
 
   it('an error thrown by the visitor is thrown once the rows are read, and the connection is usable', async () => {
-    const dataSource = await new DataSource({
-      type: 'postgres',
-      url: suite.url,
-    }).initialize();
-    const runner = dataSource.createQueryRunner();
-    try {
+    await withRunner(async (runner) => {
       let visited = 0;
       await expect(
         copyRows(
@@ -132,9 +134,6 @@ describe('COPY rows and inlined parameters', () => {
         copyRows(runner, `SELECT (1 / 0)::text`, 1, () => undefined),
       ).rejects.toThrow(/division by zero/);
       expect(await runner.query('SELECT 3 AS three')).toEqual([{ three: 3 }]);
-    } finally {
-      await runner.release();
-      await dataSource.destroy();
-    }
+    });
   });
 });

@@ -57,9 +57,9 @@ export class ActionDeclarations {
     return this.byAction.has(action);
   }
 
-  /** Every declaration, once each. */
+  /** Every action's declaration (`warnLooseIdentifiers` takes each once). */
   all(): MetadataDeclaration[] {
-    return [...new Set([...this.byAction.values()].map((d) => d.declaration))];
+    return [...this.byAction.values()].map((d) => d.declaration);
   }
 }
 

@@ -12,10 +12,7 @@ import {
   TELEMETRY_OPTIONS,
 } from '../core/logging.constants.js';
 import { LogDigests } from '../core/log-digests.js';
-import {
-  looseIdentifiers,
-  looseIdentifierWarning,
-} from '../core/metadata-canaries.js';
+import { warnLooseIdentifiers } from '../core/metadata-canaries.js';
 import { otelFor } from '../core/otel.js';
 import type { LoggingTelemetryOptions } from '../core/telemetry.options.js';
 import { AuditMetrics } from './audit.telemetry.js';
@@ -138,11 +135,7 @@ export class AuditRecorder implements OnModuleInit {
 
   /** One warning per declared identifier whose pattern admits a canary. */
   private warnLooseIdentifiers(): void {
-    for (const declaration of this.declarations.all()) {
-      for (const loose of looseIdentifiers(declaration)) {
-        this.logger.warn(`audit_log: ${looseIdentifierWarning(loose)}`);
-      }
-    }
+    warnLooseIdentifiers(this.logger, 'audit_log', this.declarations.all());
   }
 
   /** Starts the audit metrics when the host's OpenTelemetry is on. */

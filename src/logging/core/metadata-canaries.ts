@@ -79,3 +79,19 @@ export function looseIdentifierWarning(loose: LooseIdentifier): string {
     `/^inv_[a-z0-9]{8,16}$/, or @IsUUID()`
   );
 }
+
+/**
+ * Warns through `logger`, once per declared identifier whose pattern admits a canary, of each of
+ * `declarations` (one warning each, however many actions or operations share a declaration).
+ */
+export function warnLooseIdentifiers(
+  logger: { warn(message: string): void },
+  table: string,
+  declarations: Iterable<MetadataDeclaration>,
+): void {
+  for (const declaration of new Set(declarations)) {
+    for (const loose of looseIdentifiers(declaration)) {
+      logger.warn(`${table}: ${looseIdentifierWarning(loose)}`);
+    }
+  }
+}

@@ -1,5 +1,6 @@
 import {
   detectSensitive,
+  idHidesIdentity,
   isUuidText,
   spellsIdentityNumber,
 } from './sensitive-values.js';
@@ -43,9 +44,11 @@ function declaredValue(
   if (input === null) return null;
   switch (field.kind) {
     case 'uuid':
-      return typeof input === 'string' && isUuidText(input)
-        ? input
-        : drop(walk, 'not_a_uuid');
+      if (typeof input !== 'string' || !isUuidText(input)) {
+        return drop(walk, 'not_a_uuid');
+      }
+      // a UUID made to carry a PAN or an Aadhaar number (checksums and structure only)
+      return idHidesIdentity(input) ? drop(walk, 'identity_number') : input;
     case 'count':
       return countIn(input, field.min, field.max) ?? drop(walk, 'not_a_count');
     case 'boolean':
@@ -110,9 +113,18 @@ function declaredArray(
     walk.path.pop();
     if (result !== DROPPED && result !== SKIPPED) output.push(result);
   }
-  // Counts that spell a card or Aadhaar number when joined: a number split over the elements.
+  // Counts that spell a card, Aadhaar or mobile number when joined, and identifiers that hold
+  // identity data or an amount when joined (`['ABCPE', '1234', 'F']`): a value split over elements.
   const counts = output.filter((v): v is number => typeof v === 'number');
   if (key.field.kind === 'count' && spellsIdentityNumber(counts)) {
+    return drop(walk, 'identity_number');
+  }
+  const strings = output.filter((v): v is string => typeof v === 'string');
+  if (
+    key.field.kind === 'identifier' &&
+    strings.length > 1 &&
+    detectSensitive(strings.join('-')) !== null
+  ) {
     return drop(walk, 'identity_number');
   }
   return output;

@@ -1,4 +1,6 @@
-import { detectSensitive } from './sensitive-values.js';
+import { canonicalText, detectSensitive } from './sensitive-values.js';
+
+const SIX_DIGITS = /\d{6}/;
 import type { ResolvedMetadataPolicy } from './metadata-policy.types.js';
 import {
   countIn,
@@ -157,7 +159,9 @@ export function heuristicStringRule(
   }
   const kind = detectSensitive(value);
   if (kind === 'amount') return 'not_an_identifier';
-  return kind === null ? '' : 'identity_number';
+  if (kind !== null) return 'identity_number';
+  // undeclared values lean further than declared ones: six digits in a row may be an amount
+  return SIX_DIGITS.test(canonicalText(value)) ? 'identity_number' : '';
 }
 
 /**

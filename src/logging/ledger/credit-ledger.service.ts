@@ -1,9 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import {
-  type MetadataDeclaration,
-  metadataDeclaration,
-} from '../core/metadata-declaration.js';
+import type { MetadataDeclaration } from '../core/metadata-declaration.js';
 import {
   AuditMetadataError,
   type MetadataDrop,
@@ -27,6 +24,7 @@ import {
 import {
   type ResolvedLedgerOptions,
   CREDIT_HISTORY_DEFAULT_LIMIT,
+  ledgerDeclarations,
   CreditDeductDto,
   type CreditDeductInput,
   CreditGrantDto,
@@ -52,10 +50,7 @@ import {
 } from './credit-ledger.write.js';
 import { SENT_DIGEST, sentDigest } from './sent-digest.js';
 import { LogDigests } from '../core/log-digests.js';
-import {
-  looseIdentifiers,
-  looseIdentifierWarning,
-} from '../core/metadata-canaries.js';
+import { warnLooseIdentifiers } from '../core/metadata-canaries.js';
 import {
   CURSOR_TIME_SQL,
   decodeCursor,
@@ -82,7 +77,7 @@ export class CreditLedgerService implements OnModuleInit {
   private readonly digests: LogDigests;
   private readonly declarations: Partial<
     Record<CreditOperation, MetadataDeclaration>
-  > = {};
+  >;
 
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
@@ -90,28 +85,16 @@ export class CreditLedgerService implements OnModuleInit {
   ) {
     this.metadataPolicy = options.metadataPolicy;
     this.digests = options.digests ?? new LogDigests();
-    const declared = options.metadata;
-    for (const [operation, type] of Object.entries(declared)) {
-      if (!['grant', 'deduct', 'refund'].includes(operation)) {
-        throw new Error(
-          `LoggingModule option ledger.metadata.${operation} must be one of grant, deduct, refund`,
-        );
-      }
-      this.declarations[operation as CreditOperation] =
-        metadataDeclaration(type);
-    }
+    this.declarations = ledgerDeclarations(options.metadata);
   }
 
   /** Warns, once at startup, of declared identifier patterns that admit canaries. */
   onModuleInit(): void {
-    // a declaration shared by operations is checked once
-    for (const declaration of new Set(Object.values(this.declarations))) {
-      for (const loose of looseIdentifiers(declaration)) {
-        this.logger.warn(
-          `credit_transaction: ${looseIdentifierWarning(loose)}`,
-        );
-      }
-    }
+    warnLooseIdentifiers(
+      this.logger,
+      'credit_transaction',
+      Object.values(this.declarations),
+    );
   }
 
   /**

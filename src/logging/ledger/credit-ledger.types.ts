@@ -1,4 +1,8 @@
 import type { LogDigests } from '../core/log-digests.js';
+import {
+  type MetadataDeclaration,
+  metadataDeclaration,
+} from '../core/metadata-declaration.js';
 import type { Type } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import {
@@ -40,6 +44,28 @@ export interface ResolvedLedgerOptions {
   readonly metadata: Readonly<Partial<Record<CreditOperation, Type>>>;
   /** The keyed digests (`digestKey`), of the metadata the policy dropped. Default: the process's key. */
   readonly digests?: LogDigests;
+}
+
+/**
+ * The declarations of `ledger.metadata`, read once: operation → its declaration.
+ *
+ * @throws Error naming the option, for a key that is not an operation
+ * @throws TypeError naming the class and property, for a class the policy cannot keep
+ */
+export function ledgerDeclarations(
+  metadata: ResolvedLedgerOptions['metadata'],
+): Partial<Record<CreditOperation, MetadataDeclaration>> {
+  const declarations: Partial<Record<CreditOperation, MetadataDeclaration>> =
+    {};
+  for (const [operation, type] of Object.entries(metadata)) {
+    if (!['grant', 'deduct', 'refund'].includes(operation)) {
+      throw new Error(
+        `LoggingModule option ledger.metadata.${operation} must be one of grant, deduct, refund`,
+      );
+    }
+    declarations[operation as CreditOperation] = metadataDeclaration(type);
+  }
+  return declarations;
 }
 
 export interface CreditWriteInput {

@@ -13,7 +13,7 @@ import {
 import { LLM_TASK_TYPES, type LlmTaskType } from '../core/logging.constants.js';
 import { IsCostUsd, PG_INTEGER_MAX } from '../core/validation-rules.js';
 
-/** Longest `error_message` stored; longer messages are cut to this many characters. */
+/** Longest `error_message` stored; longer messages are cut to this many characters (the last `…`). */
 export const ERROR_MESSAGE_MAX_LENGTH = 2000;
 
 /** What a model name may be: 1-128 characters of letters, digits and `. _ : / @ -`. */
@@ -35,7 +35,11 @@ export interface LlmUsageEntry {
   latencyMs?: number | null;
   /** Default: `true`. */
   success?: boolean;
-  /** Cut to {@link ERROR_MESSAGE_MAX_LENGTH} characters. */
+  /**
+   * Stored scrubbed, as `track()` stores a failure's message: secrets and financial or identity
+   * data become `[REDACTED]` (status codes, error types, model names and durations are kept), then
+   * cut to {@link ERROR_MESSAGE_MAX_LENGTH} characters.
+   */
   errorMessage?: string | null;
 }
 

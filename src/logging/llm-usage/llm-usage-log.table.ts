@@ -1,10 +1,8 @@
 import { LLM_USAGE_LOG_TABLE } from '../core/logging.constants.js';
 import { costUsdToDecimal } from '../core/validation-rules.js';
 import type { LogTable } from '../writer/log-table.js';
-import {
-  ERROR_MESSAGE_MAX_LENGTH,
-  LlmUsageEntryDto,
-} from './llm-usage-entry.dto.js';
+import { LlmUsageEntryDto } from './llm-usage-entry.dto.js';
+import { storedErrorMessage } from './scrub.js';
 
 /** How `llm_usage_log` rows are written by the batched writer. */
 export const LLM_USAGE_TABLE: LogTable<LlmUsageEntryDto> = {
@@ -35,9 +33,8 @@ export const LLM_USAGE_TABLE: LogTable<LlmUsageEntryDto> = {
     costUsdToDecimal(e.costUsd),
     e.latencyMs ?? null,
     e.success ?? true,
-    e.errorMessage == null
-      ? null
-      : e.errorMessage.slice(0, ERROR_MESSAGE_MAX_LENGTH),
+    // every path scrubs here, so one error gives one stored text (track() and record() alike)
+    e.errorMessage == null ? null : storedErrorMessage(e.errorMessage, e.model),
     createdAt,
   ],
 };

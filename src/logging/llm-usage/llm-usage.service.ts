@@ -29,7 +29,7 @@ import { type LlmUsageEntry, LlmUsageEntryDto } from './llm-usage-entry.dto.js';
 import { LLM_USAGE_TABLE } from './llm-usage-log.table.js';
 import { LlmUsageRecordError, UnknownModelError } from './llm-usage.errors.js';
 import { ModelPricingService } from './model-pricing.service.js';
-import { describeError } from './scrub.js';
+import { errorText } from './scrub.js';
 import {
   type CallDescription,
   DEFAULT_OPERATION,
@@ -165,7 +165,8 @@ export class LlmUsageService implements OnModuleInit {
    * Before `fn` runs, `meta` is checked (the entry rules of `record()`) and the model's price looked
    * up; a bad meta or a model without a price (unless `costUsd` is given) fails there: `fn` is not
    * called and nothing is written. When `fn` throws, a row with `success = false`, 0 tokens, cost
-   * 0 and the error's message (secrets scrubbed, 500 characters at most) is recorded, and the
+   * 0 and the error's name and message is recorded, scrubbed as `record({ errorMessage })`
+   * scrubs it (secrets and financial or identity data redacted, 2,000 characters at most), and the
    * ORIGINAL error is rethrown unchanged (if that row cannot be written, this is logged and
    * counted, and the original error is still what is thrown).
    *
@@ -210,7 +211,7 @@ export class LlmUsageService implements OnModuleInit {
             costUsd: '0',
             latencyMs,
             success: false,
-            errorMessage: describeError(error),
+            errorMessage: errorText(error),
           },
           options,
         );

@@ -32,7 +32,8 @@ import type {
   SealVerification,
   VerifyQuery,
 } from './seal.types.js';
-import { SEAL_LOCK_SQL, SEAL_SELECT_SQL, sealLog, select } from './sealer.js';
+import { SEAL_SELECT_SQL } from './seal-insert.js';
+import { SEAL_LOCK_SQL, sealLog, select } from './sealer.js';
 import { verifyChains } from './seal-verifier.js';
 import { RUN_SELECT_SQL } from './seal-run-record.js';
 import { LOG_SEAL_RUN_TABLE } from '../entities/log-seal-run.entity.js';

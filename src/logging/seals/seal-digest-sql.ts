@@ -1,4 +1,3 @@
-import type { EntityManager, QueryRunner } from 'typeorm';
 import {
   canonicalText,
   sealColumns,
@@ -25,7 +24,8 @@ function fieldsSql(columns: readonly [string, Kind][], utf8: boolean): string {
  * SQL of a row's canonical encoding (alias `a`, docs/tamper-evidence.md): each column's text as
  * `<UTF-8 byte length>:<text>`, or `-` for NULL, in `SEAL_COLUMNS` order, without the
  * reference under encoding 2. `utf8` tells whether the database encoding is UTF-8 (then a text's
- * octet length is its UTF-8 length).
+ * octet length is its UTF-8 length; find it with
+ * `SELECT current_setting('server_encoding') = 'UTF8'`).
  */
 export function encodingSql(
   log: SealableLog,
@@ -33,14 +33,4 @@ export function encodingSql(
   encoding: SealEncoding,
 ): string {
   return fieldsSql(sealColumns(log, encoding), utf8);
-}
-
-/** Whether the database encoding is UTF-8 (see {@link encodingSql}). */
-export async function isUtf8(
-  db: Pick<EntityManager | QueryRunner, 'query'>,
-): Promise<boolean> {
-  const [{ utf8 }] = (await db.query(
-    `SELECT current_setting('server_encoding') = 'UTF8' AS utf8`,
-  )) as { utf8: boolean }[];
-  return utf8;
 }

@@ -122,6 +122,24 @@ export function columnIndex(log: SealableLog, column: string): number {
   return SEAL_COLUMNS[log].findIndex(([name]) => name === column);
 }
 
+/**
+ * Where the rows of {@link canonicalFieldsSql} hold the firm, the id, `created_at` and the erasable
+ * reference of `log`.
+ */
+export function rowPositions(log: SealableLog): {
+  firm: number;
+  id: number;
+  at: number;
+  ref: number;
+} {
+  return {
+    firm: columnIndex(log, 'firm_id'),
+    id: columnIndex(log, 'id'),
+    at: columnIndex(log, 'created_at'),
+    ref: columnIndex(log, SEAL_REFERENCES[log].column),
+  };
+}
+
 /** The positions in {@link SEAL_COLUMNS} of the columns of `log`'s row encoding under `encoding`. */
 export function encodingIndexes(
   log: SealableLog,

@@ -3,10 +3,9 @@ import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
 import { copyRows, inlineParameters } from './seal-copy.js';
 import {
   canonicalFieldsSql,
-  columnIndex,
+  rowPositions,
   encodingIndexes,
   SEAL_COLUMNS,
-  SEAL_REFERENCES,
   type SealableLog,
   type SealEncoding,
 } from './seal-encoding.js';
@@ -95,12 +94,7 @@ export async function sealRows(
   await manager.query(`SET LOCAL work_mem = '128MB'`);
   if (seqs.size > 1) await manager.query(`SET LOCAL enable_indexscan = off`);
   const columns = SEAL_COLUMNS[log].length;
-  const [FIRM, ID, AT, REF] = [
-    'firm_id',
-    'id',
-    'created_at',
-    SEAL_REFERENCES[log].column,
-  ].map((column) => columnIndex(log, column));
+  const { firm: FIRM, id: ID, at: AT, ref: REF } = rowPositions(log);
   const LATE = columns;
   const indexes = {
     1: encodingIndexes(log, 1),

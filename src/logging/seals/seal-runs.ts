@@ -20,6 +20,10 @@ export const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 export const usSql = (column: string) =>
   `(extract(epoch FROM ${column}) * 1000000)::bigint::text`;
 
+/** SQL of the instant `us` microseconds (a bigint) after 1970-01-01T00:00:00Z; exact. */
+export const instantSql = (us: string) =>
+  `timestamptz 'epoch' + ${us} * interval '1 microsecond'`;
+
 /** A run as verification and the late rule read it. */
 export interface RunRow {
   seq: number;

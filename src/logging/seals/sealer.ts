@@ -1,15 +1,13 @@
 import type { QueryRunner } from 'typeorm';
-import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
 import { copyRows, inlineParameters } from './seal-copy.js';
 import {
   canonicalFieldsSql,
-  columnIndex,
+  rowPositions,
   encodeFields,
   encodingIndexes,
   GENESIS_DIGEST,
   SEAL_COLUMNS,
   SEAL_ENCODING,
-  SEAL_REFERENCES,
   type SealableLog,
 } from './seal-encoding.js';
 import { SealHash } from './seal-hash.js';
@@ -23,9 +21,11 @@ import {
   coverParams,
   lateRows,
   readCovers,
+  instantSql,
   usSql,
 } from './seal-runs.js';
 import { recordRun } from './seal-run-record.js';
+import { insertSeals, type PendingSeal } from './seal-insert.js';
 
 /** Rows of a query on `runner`. */
 export function select<T>(
@@ -39,81 +39,10 @@ export function select<T>(
 /** The advisory lock key every sealer and every purge of sealed rows takes, across processes. */
 export const SEAL_LOCK_SQL = `hashtext('logging.log_seal')`;
 
-const instant = (column: string) =>
-  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-
-/** Columns of `log_seal` as a {@link Seal}, for RETURNING and SELECT. */
-export const SEAL_SELECT_SQL = `
-  log, firm_id AS "firmId", seq, kind,
-  ${instant('from_created_at')} AS "fromCreatedAt", from_id AS "fromId",
-  ${instant('to_created_at')} AS "toCreatedAt", to_id AS "toId",
-  range_count AS "rangeCount", late_ids AS "lateIds", row_count::float8 AS "rowCount",
-  encode(prev_digest, 'hex') AS "prevDigest", encode(digest, 'hex') AS digest,
-  sealed_at AS "sealedAt"`;
-
-/** Seals written by one INSERT: with 10,000 firms, a run makes thousands of them. */
-const INSERT_BATCH = 1000;
-
-/** A seal made in Node, as `log_seal`'s columns, waiting for its INSERT. */
-interface PendingSeal {
-  log: SealableLog;
-  firm_id: string;
-  seq: number;
-  /** The range's bounds: created_at in microseconds since 1970-01-01T00:00:00Z, and id. */
-  from_us: string | null;
-  from_id: string | null;
-  to_us: string;
-  to_id: string;
-  range_count: number;
-  late_ids: string[];
-  row_count: number;
-  /** Hex. */
-  prev_digest: string;
-  digest: string;
-  snapshot: string;
-  run_seq: number;
-  encoding: number;
-  ref_ids: (string | null)[];
-  ref_rows: number[];
-  /** Hex. */
-  ref_digests: string[];
-}
-
-/** SQL of the instant `us` microseconds (a bigint) after 1970-01-01T00:00:00Z; exact. */
-const instantSql = (us: string) =>
-  `timestamptz 'epoch' + ${us} * interval '1 microsecond'`;
-
-/** Inserts `seals` with one statement and returns them as {@link Seal}s, in the same order. */
-async function insertSeals(
-  runner: QueryRunner,
-  seals: PendingSeal[],
-): Promise<Seal[]> {
-  if (!seals.length) return [];
-  const inserted = await select<Seal>(
-    runner,
-    `INSERT INTO ${LOG_SEAL_TABLE} (log, firm_id, seq, from_created_at, from_id, to_created_at,
-                                    to_id, range_count, late_ids, row_count, prev_digest, digest,
-                                    snapshot, run_seq, encoding, ref_ids, ref_rows, ref_digests)
-     SELECT x.log, x.firm_id, x.seq, ${instantSql('x.from_us')}, x.from_id, ${instantSql('x.to_us')}, x.to_id,
-            x.range_count, x.late_ids, x.row_count, decode(x.prev_digest, 'hex'),
-            decode(x.digest, 'hex'), x.snapshot, x.run_seq, x.encoding, x.ref_ids, x.ref_rows,
-            ARRAY(SELECT decode(d, 'hex') FROM unnest(x.ref_digests) WITH ORDINALITY AS u(d, o) ORDER BY o)
-       FROM jsonb_to_recordset($1::jsonb) AS x(
-              log text, firm_id uuid, seq int, from_us bigint, from_id uuid,
-              to_us bigint, to_id uuid, range_count int, late_ids uuid[],
-              row_count bigint, prev_digest text, digest text, snapshot text, run_seq int,
-              encoding smallint, ref_ids uuid[], ref_rows int[], ref_digests text[])
-     RETURNING ${SEAL_SELECT_SQL}`,
-    [JSON.stringify(seals)],
-  );
-  const bySeal = new Map(inserted.map((s) => [`${s.firmId}:${s.seq}`, s]));
-  return seals.map((s) => bySeal.get(`${s.firm_id}:${s.seq}`)!);
-}
-
 interface Head {
   seq: number;
   digest: string;
-  /** created_at of the range's end, in microseconds ({@link microsSql}), and its id. */
+  /** created_at of the range's end, in microseconds ({@link usSql}), and its id. */
   toUs: string | null;
   toId: string | null;
 }
@@ -173,12 +102,7 @@ export async function sealLog(
     heads.set(head.firmId, head);
   }
   const covers = await readCovers(runner, log, firmId);
-  const [FIRM, ID, AT, REF] = [
-    'firm_id',
-    'id',
-    'created_at',
-    SEAL_REFERENCES[log].column,
-  ].map((column) => columnIndex(log, column));
+  const { firm: FIRM, id: ID, at: AT, ref: REF } = rowPositions(log);
   const encoded = encodingIndexes(log, SEAL_ENCODING);
   const late = new Map<string, LateRow[]>();
   for (const row of await lateRows<LateRow>(
@@ -327,9 +251,7 @@ export async function sealLog(
     );
     finish(end);
     // the month's seals, before the next month is read
-    for (const batch of chunks(pending.splice(0), INSERT_BATCH)) {
-      made.push(...(await insertSeals(runner, batch)));
-    }
+    made.push(...(await insertSeals(runner, pending.splice(0))));
   }
   await runner.query(`SELECT set_config('enable_indexscan', $1, true)`, [
     indexscan,
@@ -339,9 +261,7 @@ export async function sealLog(
     start(firm);
     finish(Number(uptoUs));
   }
-  for (const batch of chunks(pending.splice(0), INSERT_BATCH)) {
-    made.push(...(await insertSeals(runner, batch)));
-  }
+  made.push(...(await insertSeals(runner, pending.splice(0))));
   const run = await recordRun(runner, log, firmId, {
     seq: runSeq,
     upto,
@@ -350,12 +270,4 @@ export async function sealLog(
     options,
   });
   return { seals: made, run };
-}
-
-/** `list` in slices of `size`. */
-function chunks<T>(list: T[], size: number): T[][] {
-  const slices: T[][] = [];
-  for (let i = 0; i < list.length; i += size)
-    slices.push(list.slice(i, i + size));
-  return slices;
 }
