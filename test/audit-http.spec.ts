@@ -11,6 +11,7 @@ import {
 import { PLATFORMS, type Platform, httpApp } from './support/http-app.js';
 import { maskUuids } from './support/leak-finder.js';
 import { seedFirm } from './support/seed.js';
+import { eventually, readEvents } from './support/streams.js';
 import { databaseSuite } from './support/suite.js';
 
 /** @Audit (metadata) and the AuditInterceptor it binds over real HTTP, on Express and on Fastify, read back from audit_log. */
@@ -233,19 +234,32 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     }
   });
 
-  it('refuses metadata the strict policy rejects, and writes nothing', async () => {
-    const { send, headers, firmId, projectId, audit } = await start({
+  it('writes the row of an action whose metadata strict mode refuses, with the system keys and a marker, and answers as usual', async () => {
+    const { send, headers, firmId, projectId, audit, app } = await start({
       audit: { metadataPolicy: { strict: true } },
     });
     const refused = await send('POST', `/projects/${projectId}/files`, {
       body: { meta: { amount: 5 } },
-      headers,
+      headers: { ...headers, 'x-request-id': 'strict-1' },
     });
-    expect(refused.status).toBe(500);
-    expect(await rows(firmId)).toEqual([]);
+    // the action completed: the client is told so, and its row is there
+    expect(refused.status).toBe(201);
+    expect(await rows(firmId)).toEqual([
+      expect.objectContaining({
+        action: 'upload_file',
+        entity_id: projectId,
+        metadata: {
+          outcome: 'success',
+          metadataRefused: true,
+          requestId: app.get(AuditTrailService).requestIdDigest('strict-1'),
+        },
+      }),
+    ]);
     expect(audit.stats()).toMatchObject({
-      writeFailures: 1,
+      actionsRecorded: 1,
+      metadataRefused: 1,
       metadataDropped: 1,
+      writeFailures: 0,
     });
 
     const accepted = await send('POST', `/projects/${projectId}/files`, {
@@ -253,7 +267,36 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
       headers,
     });
     expect(accepted.status).toBe(201);
-    expect((await rows(firmId))[0].metadata).toMatchObject({ pageCount: 5 });
+    const [, second] = await rows(firmId);
+    expect(second.metadata).toMatchObject({ pageCount: 5 });
+    expect(second.metadata).not.toHaveProperty('metadataRefused');
+  });
+
+  it("keeps a failed action's error and row when strict mode refuses its metadata", async () => {
+    const { send, headers, firmId, projectId, audit } = await start({
+      audit: { metadataPolicy: { strict: true } },
+    });
+    // the handler throws after the client sent metadata the strict policy refuses
+    const response = await send('POST', `/projects/${projectId}/files`, {
+      body: { meta: { amount: 5 }, fail: true },
+      headers,
+    });
+    expect(response.status).toBe(400);
+    expect(await rows(firmId)).toMatchObject([
+      {
+        action: 'upload_file',
+        metadata: {
+          outcome: 'failure',
+          errorClass: 'BadRequestException',
+          metadataRefused: true,
+        },
+      },
+    ]);
+    expect(audit.stats()).toMatchObject({
+      failuresRecorded: 1,
+      metadataRefused: 1,
+      writeFailures: 0,
+    });
   });
 
   it('puts the request context in force for services called inside the action', async () => {
@@ -416,6 +459,9 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     expect(skipped.status).toBe(201);
     expect(ProjectsController.created).toBe(calls + 1);
     expect(lenient.audit.stats().skippedNoFirm).toBe(1);
+    // bound twice (the controller mounts AuditInterceptor too): still one call skipped
+    expect((await lenient.send('POST', '/local')).status).toBe(201);
+    expect(lenient.audit.stats().skippedNoFirm).toBe(2);
     expect(await rows(lenient.firmId)).toEqual([]);
   });
 
@@ -526,6 +572,166 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     ]);
   });
 
+  describe('the outcome at the end of the call', () => {
+    it('records an SSE stream in one row at its end: success, the count of events, the entity they carry and never an event id', async () => {
+      const { baseUrl, headers, firmId } = await start();
+      const documentId = randomUUID();
+      const { status, events } = await readEvents(
+        `${baseUrl}/streams/${documentId}/events?count=3`,
+        headers,
+      );
+      expect(status).toBe(200);
+      expect(events.map((event) => event.data)).toEqual([
+        { id: documentId, step: 0 },
+        { id: documentId, step: 1 },
+        { id: documentId, step: 2 },
+      ]);
+      // no flush: the stream ends after its row is committed
+      const [row, ...rest] = await rows(firmId);
+      expect(rest).toEqual([]);
+      expect(row).toMatchObject({
+        action: 'watch_document',
+        entity_id: documentId,
+        metadata: {
+          outcome: 'success',
+          values: 3,
+          requestId: expect.any(String),
+        },
+      });
+      for (const { id } of events) expect(id).not.toBe(documentId);
+    });
+
+    it('records an SSE client that leaves before the end as cancelled, with what it was sent', async () => {
+      const { baseUrl, headers, firmId, audit } = await start();
+      const documentId = randomUUID();
+      const { events } = await readEvents(
+        `${baseUrl}/streams/${documentId}/events?count=1000`,
+        headers,
+        2,
+      );
+      expect(events).toHaveLength(2);
+      const stored = await eventually(
+        () => rows(firmId),
+        (found) => found.length > 0,
+      );
+      expect(stored).toMatchObject([
+        {
+          action: 'watch_document',
+          entity_id: documentId,
+          metadata: { outcome: 'cancelled', requestId: expect.any(String) },
+        },
+      ]);
+      expect(stored[0].metadata?.values).toBeGreaterThanOrEqual(2);
+      expect(stored[0].metadata?.values).toBeLessThan(1000);
+      expect(audit.stats()).toMatchObject({
+        actionsRecorded: 1,
+        cancelledRecorded: 1,
+      });
+    });
+
+    it('records the last of several values, the one Nest answers with', async () => {
+      const { send, headers, firmId } = await start();
+      const documentId = randomUUID();
+      const response = await send('GET', `/streams/${documentId}/versions`, {
+        headers,
+      });
+      expect(response).toEqual({
+        status: 200,
+        body: { id: documentId, version: 2 },
+      });
+      expect(await rows(firmId)).toMatchObject([
+        {
+          action: 'view_document',
+          entity_id: documentId,
+          metadata: { outcome: 'success', values: 2 },
+        },
+      ]);
+    });
+
+    it('records an error after a value as a failure with its class, and passes the error on', async () => {
+      const { send, headers, firmId } = await start();
+      const documentId = randomUUID();
+      const response = await send('GET', `/streams/${documentId}/broken`, {
+        headers,
+      });
+      expect(response).toEqual({
+        status: 409,
+        body: { statusCode: 409, error: 'Conflict', message: 'moved' },
+      });
+      expect(await rows(firmId)).toMatchObject([
+        {
+          action: 'stream_document',
+          entity_id: documentId,
+          metadata: {
+            outcome: 'failure',
+            errorClass: 'ConflictException',
+            status: 409,
+            values: 1,
+          },
+        },
+      ]);
+    });
+
+    it('records a call a timeout outside the audit gives up on as cancelled', async () => {
+      const { send, headers, firmId } = await start();
+      const documentId = randomUUID();
+      const response = await send('POST', `/streams/${documentId}/slow`, {
+        headers,
+      });
+      expect(response.status).toBe(408);
+      const stored = await eventually(
+        () => rows(firmId),
+        (found) => found.length > 0,
+      );
+      expect(stored).toMatchObject([
+        {
+          action: 'run_extraction',
+          entity_id: documentId,
+          metadata: { outcome: 'cancelled', values: 0 },
+        },
+      ]);
+    });
+
+    it('writes one row per attempt, the second numbered, when a retry outside the audit runs the call again', async () => {
+      const { send, headers, firmId, app } = await start();
+      const documentId = randomUUID();
+      const requestId = `flaky-${randomUUID()}`;
+      const response = await send('POST', `/streams/${documentId}/flaky`, {
+        headers: { ...headers, 'x-request-id': requestId },
+      });
+      expect(response).toEqual({ status: 201, body: { checked: true } });
+      const digest = app.get(AuditTrailService).requestIdDigest(requestId);
+      expect((await rows(firmId)).map((row) => row.metadata)).toEqual([
+        {
+          outcome: 'failure',
+          errorClass: 'ServiceUnavailableException',
+          status: 503,
+          requestId: digest,
+        },
+        { outcome: 'success', attempt: 2, requestId: digest },
+      ]);
+    });
+
+    it('writes one row per call when the retry runs inside the audit', async () => {
+      const { send, headers, firmId } = await start();
+      const documentId = randomUUID();
+      const response = await send(
+        'POST',
+        `/streams/${documentId}/flaky-inside`,
+        { headers: { ...headers, 'x-request-id': `flaky-${randomUUID()}` } },
+      );
+      expect(response).toEqual({ status: 201, body: { checked: true } });
+      expect(await rows(firmId)).toMatchObject([
+        {
+          action: 'check_document',
+          entity_id: documentId,
+          metadata: { outcome: 'success', requestId: expect.any(String) },
+        },
+      ]);
+      expect((await rows(firmId))[0].metadata).not.toHaveProperty('attempt');
+    });
+  });
+
   it('records a request a pipe refuses as a failure: the interceptor runs before the pipes', async () => {
     const { send, headers, firmId } = await start();
     for (const path of [
@@ -602,26 +808,56 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     );
   });
 
-  it('mounts AuditInterceptor app-wide with audit.global: undecorated routes pass, audited ones write one row', async () => {
-    const { send, headers, firmId } = await start({ audit: { global: true } });
+  it("audits with the binding of the @Audit that applies: a handler's own, inside the interceptors bound around it", async () => {
+    const { send, headers, firmId } = await start();
     const reportId = randomUUID();
-    expect((await send('GET', '/projects/ping', { headers })).status).toBe(200);
-    await send('GET', `/reports/${reportId}/preview`, { headers });
-    expect(await rows(firmId)).toEqual([]);
-    const created = await send('POST', '/projects', {
-      body: { name: 'p' },
+    const response = await send('POST', `/enveloped/${reportId}/export`, {
       headers,
     });
-    // global, controller and handler bindings at once: still one row
-    await send('POST', '/local', { headers });
-    await send('POST', `/reports/${reportId}/export`, { headers });
+    expect(response).toEqual({ status: 201, body: { data: { id: reportId } } });
+    // the controller's @Audit is bound outside the envelope, the handler's inside it
     expect(
       (await rows(firmId)).map((row) => [row.action, row.entity_id]),
-    ).toEqual([
-      ['create_project', created.body.id],
-      ['create_project', expect.any(String)],
-      ['export_report', reportId],
-    ]);
+    ).toEqual([['export_report', reportId]]);
+  });
+
+  it('records the same rows with audit.global on and off', async () => {
+    const ids = { reportId: randomUUID(), documentId: randomUUID() };
+    const recorded = async (options: LoggingModuleOptions, run: string) => {
+      const { send, headers, firmId, projectId } = await start(options);
+      const { reportId, documentId } = ids;
+      await send('POST', '/projects', { body: { name: 'p' }, headers });
+      await send('POST', '/local', { headers }); // bound by the controller too
+      await send('GET', `/reports/${reportId}`, { headers }); // the controller's @Audit
+      await send('POST', `/reports/${reportId}/export`, { headers }); // the handler's
+      await send('GET', `/reports/${reportId}/preview`, { headers }); // @SkipAudit
+      await send('GET', '/projects/ping', { headers }); // undecorated
+      await send('POST', `/enveloped/${reportId}/export`, { headers });
+      await send('GET', `/streams/${documentId}/versions`, { headers });
+      await send('POST', `/streams/${documentId}/flaky`, {
+        headers: { ...headers, 'x-request-id': `flaky-${run}-${reportId}` },
+      });
+      await send('POST', `/projects/${projectId}/files`, {
+        body: { meta: { pageCount: 3 } },
+        headers,
+      });
+      return (await rows(firmId)).map((row) => ({
+        action: row.action,
+        entity_id: row.entity_id === projectId ? 'project' : row.entity_id,
+        metadata: maskUuids(
+          JSON.stringify({ ...row.metadata, requestId: undefined }),
+        ),
+      }));
+    };
+    const without = await recorded({}, 'off');
+    expect(without).toHaveLength(9);
+    expect(await recorded({ audit: { global: true } }, 'on')).toEqual(
+      without.map((row) =>
+        row.action === 'create_project' && row.entity_id !== 'project'
+          ? { ...row, entity_id: expect.any(String) }
+          : row,
+      ),
+    );
   });
 
   it.each(['await', 'buffered'] as const)(

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Controller, type INestMicroservice } from '@nestjs/common';
+import {
+  type CallHandler,
+  Controller,
+  type ExecutionContext,
+  type INestMicroservice,
+  Injectable,
+  type NestInterceptor,
+  UseInterceptors,
+} from '@nestjs/common';
 import { IsIn } from 'class-validator';
 import {
   ClientProxyFactory,
@@ -11,13 +19,30 @@ import {
   TcpContext,
   Transport,
 } from '@nestjs/microservices';
-import { lastValueFrom } from 'rxjs';
+import {
+  type Observable,
+  concat,
+  interval,
+  lastValueFrom,
+  map,
+  mergeMap,
+  of,
+  take,
+  throwError,
+  timeout,
+  timer,
+} from 'rxjs';
 import { DataSource } from 'typeorm';
 import type { AuditActorResolver } from '../src/logging/audit/audit.options.js';
-import { Audit, type LoggingModuleOptions } from '../src/logging/index.js';
+import {
+  Audit,
+  AuditConfigurationError,
+  type LoggingModuleOptions,
+} from '../src/logging/index.js';
 import { capturedLogger } from './support/captured-logger.js';
 import { loggingModuleRef } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
+import { eventually } from './support/streams.js';
 import { databaseSuite } from './support/suite.js';
 
 /** What a `view_document` row may store: the message pattern. */
@@ -31,6 +56,14 @@ interface Message {
   actor?: { firmId: string; userId: string };
   name?: string;
   documentId?: string;
+}
+
+/** Gives up on a call after 50 ms, as a host's timeout interceptor would. */
+@Injectable()
+class TimeoutInterceptor implements NestInterceptor {
+  intercept(_: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return next.handle().pipe(timeout(50));
+  }
 }
 
 @Controller()
@@ -59,6 +92,41 @@ class RpcProjectsController {
   view(message: Message) {
     RpcProjectsController.calls++;
     return message;
+  }
+
+  /** Three values, 10 ms apart: an RPC stream. */
+  @MessagePattern('watch_document')
+  @Audit('watch_document', 'document') // the default entity id: the last value's id
+  watch(message: Message) {
+    return interval(10).pipe(
+      take(3),
+      map((step) => ({ id: message.documentId, step })),
+    );
+  }
+
+  /** A value, then the error. */
+  @MessagePattern('broken_stream')
+  @Audit('stream_document', 'document')
+  broken() {
+    return concat(
+      of({ step: 1 }),
+      timer(5).pipe(
+        mergeMap(() =>
+          throwError(
+            () => new RpcException({ status: 'error', message: 'moved' }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  /** Answers after 300 ms, behind a 50 ms timeout outside the audit. */
+  @MessagePattern('slow')
+  @Audit('run_extraction', 'document')
+  @UseInterceptors(TimeoutInterceptor)
+  async slow() {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return { done: true };
   }
 
   @MessagePattern('resolve_review')
@@ -108,7 +176,17 @@ describe('@Audit on a microservice over TCP', () => {
     });
     const send = <T>(pattern: string, message: Message) =>
       lastValueFrom(client.send<T, Message>(pattern, message));
-    return { ...firm, send, errors };
+    /** Every value the handler sends back, in order, and the error it ends with, if any. */
+    const stream = (pattern: string, message: Message) =>
+      new Promise<{ values: unknown[]; error?: unknown }>((resolve) => {
+        const values: unknown[] = [];
+        client.send<unknown, Message>(pattern, message).subscribe({
+          next: (value) => values.push(value),
+          error: (error: unknown) => resolve({ values, error }),
+          complete: () => resolve({ values }),
+        });
+      });
+    return { ...firm, send, stream, errors };
   }
 
   async function rows(firmId: string) {
@@ -179,30 +257,104 @@ describe('@Audit on a microservice over TCP', () => {
     ]);
   });
 
+  it('records a stream of values in one row at its end, with the last value and the count', async () => {
+    const { stream, firmId, userId } = await start({
+      audit: { resolveActor: fromMessage },
+    });
+    const documentId = randomUUID();
+    expect(
+      await stream('watch_document', { actor: { firmId, userId }, documentId }),
+    ).toEqual({
+      values: [0, 1, 2].map((step) => ({ id: documentId, step })),
+    });
+    expect(await rows(firmId)).toEqual([
+      {
+        user_id: userId,
+        action: 'watch_document',
+        entity_id: documentId,
+        ip_address: null,
+        metadata: {
+          outcome: 'success',
+          values: 3,
+          requestId: expect.any(String),
+        },
+      },
+    ]);
+  });
+
+  it('records an error after a value as a failure, and the client gets the value and the error', async () => {
+    const { stream, firmId, userId } = await start({
+      audit: { resolveActor: fromMessage },
+    });
+    expect(
+      await stream('broken_stream', { actor: { firmId, userId } }),
+    ).toEqual({
+      values: [{ step: 1 }],
+      error: { status: 'error', message: 'moved' },
+    });
+    expect(await rows(firmId)).toMatchObject([
+      {
+        action: 'stream_document',
+        metadata: {
+          outcome: 'failure',
+          errorClass: 'RpcException',
+          values: 1,
+        },
+      },
+    ]);
+  });
+
+  it('records a call a timeout outside the audit gives up on as cancelled', async () => {
+    const { send, firmId, userId } = await start({
+      audit: { resolveActor: fromMessage },
+    });
+    await expect(send('slow', { actor: { firmId, userId } })).rejects.toEqual(
+      expect.objectContaining({ status: 'error' }),
+    );
+    const stored = await eventually(
+      () => rows(firmId),
+      (found) => found.length > 0,
+    );
+    expect(stored).toMatchObject([
+      {
+        action: 'run_extraction',
+        metadata: { outcome: 'cancelled', values: 0 },
+      },
+    ]);
+  });
+
   it.each([{}, { onMissingFirm: 'skip' as const }])(
-    'refuses every message with the default resolveActor (audit %j), naming handler, transport and option, and never runs the handler',
+    'refuses to start with the default resolveActor and audited message handlers (audit %j), naming each handler, its transport and the option',
     async (audit) => {
-      const { send, firmId, userId, errors } = await start({ audit });
-      const calls = RpcProjectsController.calls;
-      for (const pattern of ['create_project', 'view_document']) {
-        await expect(
-          send(pattern, { actor: { firmId, userId }, name: 'p' }),
-        ).rejects.toEqual({
-          status: 'error',
-          message: 'Internal server error',
-        });
+      const { logger } = capturedLogger();
+      const moduleRef = await loggingModuleRef(
+        suite.url,
+        { audit },
+        { controllers: [RpcProjectsController] },
+      );
+      const app = moduleRef.createNestMicroservice<MicroserviceOptions>({
+        transport: Transport.TCP,
+        options: { host: '127.0.0.1', port: 0 },
+        logger,
+      });
+      suite.own({ close: () => app.close() });
+      const boot = app.listen();
+      await expect(boot).rejects.toThrow(AuditConfigurationError);
+      const { message } = (await boot.catch((error: Error) => error)) as Error;
+      for (const handler of [
+        "@Audit('create_project') on RpcProjectsController.create (transport 'rpc')",
+        "@Audit('view_document') on RpcProjectsController.view (transport 'rpc')",
+        "@Audit('watch_document') on RpcProjectsController.watch (transport 'rpc')",
+        "@Audit('resolve_review') on RpcProjectsController.resolve (transport 'rpc')",
+      ]) {
+        expect(message).toContain(
+          `${handler}: the default audit.resolveActor reads request.user`,
+        );
       }
-      expect(RpcProjectsController.calls).toBe(calls);
-      expect(await rows(firmId)).toEqual([]);
-      expect(errors).toEqual([
-        expect.stringContaining(
-          "AuditConfigurationError: @Audit('create_project') on RpcProjectsController.create (transport 'rpc'): the default audit.resolveActor",
-        ),
-        expect.stringContaining(
-          "@Audit('view_document') on RpcProjectsController.view (transport 'rpc')",
-        ),
-      ]);
-      expect(errors[0]).toContain('Set audit.resolveActor');
+      expect(message).toContain(
+        "(request is { transport: 'rpc', data, context })",
+      );
+      expect(message).toContain('set audit.resolveActor');
     },
   );
 

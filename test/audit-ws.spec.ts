@@ -6,14 +6,32 @@ import {
   MessageBody,
   SubscribeMessage,
   WebSocketGateway,
+  WsException,
   type WsResponse,
 } from '@nestjs/websockets';
+import {
+  type Observable,
+  concat,
+  interval,
+  map,
+  mergeMap,
+  of,
+  take,
+  throwError,
+  timer,
+} from 'rxjs';
 import { DataSource } from 'typeorm';
 import { WebSocket } from 'ws';
-import { Audit, type LoggingModuleOptions } from '../src/logging/index.js';
+import type { AuditActorResolver } from '../src/logging/audit/audit.options.js';
+import {
+  Audit,
+  AuditConfigurationError,
+  type LoggingModuleOptions,
+} from '../src/logging/index.js';
 import { capturedLogger } from './support/captured-logger.js';
 import { loggingModuleRef } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
+import { eventually } from './support/streams.js';
 import { databaseSuite } from './support/suite.js';
 
 /** @Audit on a WebSocket gateway (@nestjs/platform-ws) on 127.0.0.1, read back from audit_log. */
@@ -21,7 +39,15 @@ import { databaseSuite } from './support/suite.js';
 interface Message {
   actor?: { firmId: string; userId: string };
   name?: string;
+  documentId?: string;
+  count?: number;
 }
+
+/** The actor the sender put in the message. */
+const fromMessage: AuditActorResolver = (request, context) =>
+  request.transport === 'ws' && context.getType() === 'ws'
+    ? (request.data as Message).actor
+    : undefined;
 
 @WebSocketGateway()
 class ProjectsGateway {
@@ -34,6 +60,34 @@ class ProjectsGateway {
   create(@MessageBody() _message: Message): WsResponse<{ id: string }> {
     ProjectsGateway.calls++;
     return { event: 'created', data: { id: randomUUID() } };
+  }
+
+  /** A message, then the error. */
+  @SubscribeMessage('broken_stream')
+  @Audit('stream_document', 'document')
+  broken(): Observable<WsResponse<{ step: number }>> {
+    return concat(
+      of({ event: 'step', data: { step: 1 } }),
+      timer(5).pipe(mergeMap(() => throwError(() => new WsException('moved')))),
+    );
+  }
+
+  /** `count` messages 20 ms apart: a stream. */
+  @SubscribeMessage('watch_document')
+  @Audit('watch_document', 'document', {
+    entityId: ({ result }) =>
+      (result as WsResponse<{ id: string }> | undefined)?.data.id,
+  })
+  watch(
+    @MessageBody() message: Message,
+  ): Observable<WsResponse<{ id?: string; step: number }>> {
+    return interval(20).pipe(
+      take(message.count ?? 3),
+      map((step) => ({
+        event: 'step',
+        data: { id: message.documentId, step },
+      })),
+    );
   }
 }
 
@@ -65,7 +119,20 @@ describe('@Audit on a WebSocket gateway', () => {
       const [raw] = (await reply) as [Buffer];
       return JSON.parse(raw.toString()) as { event: string; data: unknown };
     };
-    return { ...firm, send, errors };
+    /** Sends one message and returns the next `count` the server sends back. */
+    const receive = (event: string, data: Message, count: number) =>
+      new Promise<unknown[]>((resolve) => {
+        const received: unknown[] = [];
+        const onMessage = (raw: Buffer) => {
+          received.push(JSON.parse(raw.toString()));
+          if (received.length < count) return;
+          socket.off('message', onMessage);
+          resolve(received);
+        };
+        socket.on('message', onMessage);
+        socket.send(JSON.stringify({ event, data }));
+      });
+    return { ...firm, send, receive, socket, errors };
   }
 
   async function rows(firmId: string) {
@@ -74,8 +141,9 @@ describe('@Audit on a WebSocket gateway', () => {
       user_id: string | null;
       entity_id: string | null;
       ip_address: string | null;
+      metadata: Record<string, unknown>;
     }>(
-      'SELECT action, user_id, entity_id, ip_address FROM audit_log WHERE firm_id = $1',
+      'SELECT action, user_id, entity_id, ip_address, metadata FROM audit_log WHERE firm_id = $1',
       [firmId],
     );
     return result.rows;
@@ -83,12 +151,7 @@ describe('@Audit on a WebSocket gateway', () => {
 
   it('writes one row per message with a resolveActor reading the message', async () => {
     const { send, firmId, userId } = await start({
-      audit: {
-        resolveActor: (request, context) =>
-          request.transport === 'ws' && context.getType() === 'ws'
-            ? (request.data as Message).actor
-            : undefined,
-      },
+      audit: { resolveActor: fromMessage },
     });
     const reply = await send('create_project', {
       actor: { firmId, userId },
@@ -104,30 +167,104 @@ describe('@Audit on a WebSocket gateway', () => {
         user_id: userId,
         entity_id: (reply.data as { id: string }).id,
         ip_address: null,
+        metadata: { outcome: 'success', requestId: expect.any(String) },
       },
     ]);
   });
 
-  it('refuses every message with the default resolveActor, naming handler, transport and option', async () => {
-    const { send, firmId, userId, errors } = await start();
-    const calls = ProjectsGateway.calls;
-    const reply = await send('create_project', { actor: { firmId, userId } });
-    expect(reply).toEqual({
-      event: 'exception',
-      data: expect.objectContaining({
-        status: 'error',
-        message: 'Internal server error',
-      }),
+  it('records a stream of messages in one row at its end, with the last one and the count', async () => {
+    const { receive, firmId, userId } = await start({
+      audit: { resolveActor: fromMessage },
     });
-    expect(ProjectsGateway.calls).toBe(calls);
-    expect(await rows(firmId)).toEqual([]);
-    expect(errors).toEqual([
-      expect.stringContaining(
-        "AuditConfigurationError: @Audit('create_project') on ProjectsGateway.create (transport 'ws'): the default audit.resolveActor",
-      ),
-    ]);
-    expect(errors[0]).toContain(
-      "Set audit.resolveActor to find the firm and user in it (request is { transport: 'ws', client, data })",
+    const documentId = randomUUID();
+    const received = await receive(
+      'watch_document',
+      { actor: { firmId, userId }, documentId },
+      3,
     );
+    expect(received).toEqual(
+      [0, 1, 2].map((step) => ({
+        event: 'step',
+        data: { id: documentId, step },
+      })),
+    );
+    // the last message leaves after the row is committed
+    expect(await rows(firmId)).toMatchObject([
+      {
+        action: 'watch_document',
+        entity_id: documentId,
+        metadata: { outcome: 'success', values: 3 },
+      },
+    ]);
+  });
+
+  it('records an error after a message as a failure, and the client gets the message and the error', async () => {
+    const { receive, firmId, userId } = await start({
+      audit: { resolveActor: fromMessage },
+    });
+    const received = await receive(
+      'broken_stream',
+      { actor: { firmId, userId } },
+      2,
+    );
+    expect(received).toEqual([
+      { event: 'step', data: { step: 1 } },
+      {
+        event: 'exception',
+        data: expect.objectContaining({ status: 'error', message: 'moved' }),
+      },
+    ]);
+    expect(await rows(firmId)).toMatchObject([
+      {
+        action: 'stream_document',
+        metadata: { outcome: 'failure', errorClass: 'WsException', values: 1 },
+      },
+    ]);
+  });
+
+  it('records a stream whose client disconnects before the end as cancelled', async () => {
+    const { receive, socket, firmId, userId } = await start({
+      audit: { resolveActor: fromMessage },
+    });
+    const documentId = randomUUID();
+    await receive(
+      'watch_document',
+      { actor: { firmId, userId }, documentId, count: 1000 },
+      2,
+    );
+    socket.close();
+    const stored = await eventually(
+      () => rows(firmId),
+      (found) => found.length > 0,
+    );
+    expect(stored).toMatchObject([
+      {
+        action: 'watch_document',
+        entity_id: documentId,
+        metadata: { outcome: 'cancelled' },
+      },
+    ]);
+    expect(stored[0].metadata.values).toBeGreaterThanOrEqual(2);
+  });
+
+  it('refuses to start with the default resolveActor and an audited gateway handler, naming the handler, its transport and the option', async () => {
+    const { logger } = capturedLogger();
+    const moduleRef = await loggingModuleRef(
+      suite.url,
+      {},
+      { providers: [ProjectsGateway] },
+    );
+    const app = moduleRef.createNestApplication({ logger });
+    app.useWebSocketAdapter(new WsAdapter(app));
+    suite.own({ close: () => app.close() });
+    const boot = app.listen(0, '127.0.0.1');
+    await expect(boot).rejects.toThrow(AuditConfigurationError);
+    await expect(boot).rejects.toThrow(
+      "@Audit('create_project') on ProjectsGateway.create (transport 'ws'): the default audit.resolveActor reads request.user",
+    );
+    await expect(boot).rejects.toThrow(
+      "(request is { transport: 'ws', client, data })",
+    );
+    await expect(boot).rejects.toThrow('set audit.resolveActor');
   });
 });

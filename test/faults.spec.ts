@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -80,12 +81,16 @@ describe('the database goes away', () => {
     await database.drop();
   });
 
-  async function app(options: LoggingModuleOptions) {
+  /** The app through the proxy; `pool` adds to the host pool's settings. */
+  async function app(
+    options: LoggingModuleOptions,
+    pool: Record<string, unknown> = {},
+  ) {
     const moduleRef = await Test.createTestingModule({
       imports: [
         TypeOrmModule.forRoot({
           ...demoDataSourceOptions(proxy.url(database.url)),
-          extra: { connectionTimeoutMillis: 1_000 },
+          extra: { connectionTimeoutMillis: 1_000, ...pool },
         }),
         LoggingModule.forRoot({
           ...SINGLE_ROLE,
@@ -195,9 +200,6 @@ describe('the database goes away', () => {
     });
   }
 
-  const pause = (ms: number) =>
-    new Promise((resolve) => setTimeout(resolve, ms));
-
   it('is cut off under load in both durabilities: every resolved record() is stored, and the writer recovers by itself', async () => {
     const running = await app({
       writer: { retry: { attempts: 40, baseDelayMs: 50, maxDelayMs: 400 } },
@@ -257,10 +259,68 @@ describe('the database goes away', () => {
     expect(logs.error).toEqual([]);
     expect(stored.usage.length).toBeGreaterThan(before);
     await expectAllStoredOnce(firmId, stored);
-    // The half-open connections still hold the statements that timed out; closing them lets the
-    // pool end (in production the operating system gives up on such a socket in the end).
-    await proxy.close();
-    proxy = await TcpProxy.start(database.url);
+    // The statements that timed out gave their connections back: no pool waits for them to end.
+    await nest.close();
+  }, 60_000);
+
+  it("keeps the host's pool serving its own queries through a half-open database while the writer retries", async () => {
+    // A host pool of 3: before the writer had a pool of its own, each statement it gave up on kept
+    // one of the host's connections, and three such statements left the host none.
+    const { nest, firmId, usage, audit, writer, logs } = await app(
+      {
+        writer: {
+          statementTimeoutMs: 200,
+          retry: { attempts: 100, baseDelayMs: 10, maxDelayMs: 50 },
+        },
+      },
+      { max: 3 },
+    );
+    const host = nest.get(DataSource);
+    // Every connection that carries a log INSERT goes half-open with it; the host's queries pass.
+    proxy.silenceOn(/INSERT INTO "(llm_usage_log|audit_log)"/);
+    const recorded = Promise.all([
+      ...Array.from({ length: 5 }, (_, i) =>
+        usage.record(usageEntry(firmId, i)),
+      ),
+      ...Array.from({ length: 5 }, (_, i) =>
+        audit.record({
+          firmId,
+          action: 'run_extraction',
+          entityType: 'cma_project',
+          metadata: { pages: i },
+        }),
+      ),
+    ]);
+    const latencies: number[] = [];
+    const until = Date.now() + 2_500;
+    while (Date.now() < until) {
+      const started = Date.now();
+      const [{ n }] = await host.query<{ n: number }[]>(
+        'SELECT count(*)::int AS n FROM firms WHERE id = $1',
+        [firmId],
+      );
+      latencies.push(Date.now() - started);
+      expect(n).toBe(1);
+      await pause(20);
+    }
+    // The writer gave up on many more statements than either pool holds (3 and 4 connections)...
+    const givenUp = writer.stats().retries;
+    expect(givenUp).toBeGreaterThan(14);
+    expect(proxy.silenced).toBeGreaterThan(14);
+    expect(logs.warn.length).toBe(givenUp);
+    // ...and the host's queries were answered all along, each at once
+    expect(latencies.length).toBeGreaterThan(50);
+    expect(Math.max(...latencies)).toBeLessThan(300);
+
+    // The way clears: the writer finds free connections in its own pool and writes everything.
+    proxy.restore();
+    const ids = await recorded;
+    expect(writer.stats()).toMatchObject({ rowsWritten: 10, rowsFailed: 0 });
+    await expectAllStoredOnce(firmId, {
+      usage: ids.slice(0, 5),
+      audit: ids.slice(5),
+    });
+    expect(logs.error).toEqual([]);
     await nest.close();
   }, 60_000);
 
@@ -360,6 +420,12 @@ describe('the database goes away', () => {
   }, 60_000);
 });
 
+/** The writer's shutdown deadline in the drill, and how much later the SIGKILL comes. */
+const SHUTDOWN_MS = 2_000;
+const GRACE_MS = 500;
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** The app in a process of its own (test/fixtures/fault-app.ts), compiled once for this file. */
 describe('the app is stopped', () => {
   const root = process.cwd();
@@ -414,6 +480,121 @@ describe('the app is stopped', () => {
     expect(await count()).toBe(500);
     await held.end();
   }, 90_000);
+
+  /**
+   * The drill: 20 loops record 'buffered' rows steadily, the database goes down (or stays up),
+   * SIGTERM, and SIGKILL when the grace period ends, as an orchestrator does. Returns what the loops
+   * were told, what the writer reported, what the database holds and how long the process took.
+   */
+  async function drill(databaseDown: boolean) {
+    const setup = await new DataSource(
+      demoDataSourceOptions(database.url),
+    ).initialize();
+    const { firmId } = await seedFirm(setup, `drill-${randomUUID()}`);
+    await setup.destroy();
+    const proxy = await TcpProxy.start(database.url);
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          script,
+          'steady',
+          proxy.url(database.url),
+          firmId,
+          '20',
+          String(SHUTDOWN_MS),
+        ],
+        { env: childEnv({}) },
+      );
+      const exit = finished(child, 60_000);
+      await waitForOutput(child, /recording/, 60_000);
+      await pause(1_000); // rows are written as they come
+      if (databaseDown) {
+        proxy.cut();
+        await pause(500); // and now pile up
+      }
+      const signalled = Date.now();
+      child.kill('SIGTERM');
+      const grace = setTimeout(
+        () => child.kill('SIGKILL'),
+        SHUTDOWN_MS + GRACE_MS,
+      );
+      const { signal, output } = await exit;
+      const took = Date.now() - signalled;
+      clearTimeout(grace);
+      proxy.restore();
+      const text = stripVTControlCharacters(output);
+      const told =
+        /accepted usage=(\d+) audit=(\d+) refused=(\d+) other=(\d+)/.exec(text);
+      const reported = { llm_usage_log: 0, audit_log: 0 };
+      const unanswered = { llm_usage_log: 0, audit_log: 0 };
+      for (const [, table, rows, , , sent] of text.matchAll(
+        /(llm_usage_log|audit_log): (\d+) accepted row\(s\) not written by the shutdown deadline [^:]*: (\d+) queued, (\d+) tried and refused, (\d+) sent without an answer/g,
+      )) {
+        reported[table as keyof typeof reported] += Number(rows);
+        unanswered[table as keyof typeof reported] += Number(sent);
+      }
+      const client = new Client({ connectionString: database.url });
+      await client.connect();
+      const { rows } = await client.query<{ usage: number; audit: number }>(
+        `SELECT (SELECT count(*)::int FROM llm_usage_log WHERE firm_id = $1) AS usage,
+                (SELECT count(*)::int FROM audit_log WHERE firm_id = $1) AS audit`,
+        [firmId],
+      );
+      await client.end();
+      return {
+        signal,
+        took,
+        output: text,
+        accepted: { usage: Number(told?.[1]), audit: Number(told?.[2]) },
+        refused: Number(told?.[3]),
+        other: Number(told?.[4]),
+        reported,
+        unanswered,
+        stored: rows[0],
+      };
+    } finally {
+      await proxy.close();
+    }
+  }
+
+  it.each([
+    ['down', true],
+    ['up', false],
+  ])(
+    'by SIGTERM under steady buffered traffic with the database %s: it exits within writer.shutdownTimeoutMs, before the SIGKILL, and every accepted row is stored or reported',
+    async (_, databaseDown) => {
+      const run = await drill(databaseDown);
+      // the process ended by itself, its signal re-raised by Nest, before the SIGKILL
+      expect(run.signal).toBe('SIGTERM');
+      expect(run.took).toBeLessThan(SHUTDOWN_MS + GRACE_MS);
+      // every loop was refused in the end, and told so
+      expect(run).toMatchObject({ refused: 20, other: 0 });
+      expect(run.accepted.usage).toBeGreaterThan(100);
+      expect(run.accepted.audit).toBeGreaterThan(100);
+      // stored = accepted - reported, per table, but for rows whose statement was sent without an
+      // answer: the database may have committed them as the way was cut
+      for (const [table, key] of [
+        ['llm_usage_log', 'usage'],
+        ['audit_log', 'audit'],
+      ] as const) {
+        const lower = run.accepted[key] - run.reported[table];
+        expect(run.stored[key]).toBeGreaterThanOrEqual(lower);
+        expect(run.stored[key]).toBeLessThanOrEqual(
+          lower + run.unanswered[table],
+        );
+      }
+      if (databaseDown) {
+        // the rows that piled up were reported, per table
+        expect(run.reported.llm_usage_log).toBeGreaterThan(0);
+        expect(run.reported.audit_log).toBeGreaterThan(0);
+        expect(run.took).toBeGreaterThanOrEqual(SHUTDOWN_MS - 100);
+      } else {
+        expect(run.reported).toEqual({ llm_usage_log: 0, audit_log: 0 });
+      }
+    },
+    60_000,
+  );
 
   it("by kill -9 under load with durability 'await': every request that got its response has its audit row", async () => {
     const setup = await new DataSource(

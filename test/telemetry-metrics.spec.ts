@@ -1,10 +1,12 @@
 import {
   LogEntryValidationError,
+  LogWriterClosedError,
   type LlmUsageEntry,
   type LoggingModuleOptions,
   usageFromGemini,
 } from '../src/logging/index.js';
 import { loggingApp } from './support/logging-app.js';
+import { captureLogs } from './support/logs.js';
 import { inMemoryOtel, pointOf } from './support/otel.js';
 import { seedFirm } from './support/seed.js';
 import { databaseSuite } from './support/suite.js';
@@ -129,6 +131,54 @@ describe('telemetry: metrics', () => {
     expect(
       pointOf(m.get('cma_logging.writer.statement.duration'), table),
     ).toMatchObject({ count: stats.batches + stats.retries });
+    expect(pointOf(m.get('cma_logging.writer.buffer.depth'), table)).toBe(0);
+  });
+
+  it('counts the rows its shutdown deadline left unwritten, and those refused once it shut down', async () => {
+    const { usage, writer, firmId, close, moduleRef } = await start({
+      writer: {
+        shutdownTimeoutMs: 300,
+        retry: { attempts: 1_000, baseDelayMs: 20, maxDelayMs: 50 },
+      },
+    });
+    const entry = {
+      firmId,
+      model: 'gemini-2.5-flash',
+      taskType: 'extraction',
+      inputTokens: 1,
+      outputTokens: 1,
+      costUsd: '0.000001',
+    } as const;
+    const logs = captureLogs(moduleRef);
+    // Locked past lock_timeout: every INSERT is refused (55P03) and tried again, to the deadline.
+    await suite.reader.query('BEGIN');
+    await suite.reader.query('LOCK TABLE llm_usage_log IN EXCLUSIVE MODE');
+    try {
+      for (let i = 0; i < 4; i++) {
+        await usage.record(entry, { durability: 'buffered' });
+      }
+      await close();
+      await expect(
+        usage.record(entry, { durability: 'buffered' }),
+      ).rejects.toBeInstanceOf(LogWriterClosedError);
+    } finally {
+      await suite.reader.query('ROLLBACK');
+    }
+    expect(writer.stats()).toMatchObject({ rowsUnwritten: 4, rowsRejected: 1 });
+    expect(logs.error).toEqual([
+      expect.stringContaining(
+        'llm_usage_log: 4 accepted row(s) not written by the shutdown deadline',
+      ),
+    ]);
+    const m = await otel.metrics();
+    const table = { 'cma_logging.table': 'llm_usage_log' };
+    expect(pointOf(m.get('cma_logging.writer.rows.unwritten'), table)).toBe(4);
+    expect(
+      pointOf(m.get('cma_logging.writer.rows.rejected'), {
+        ...table,
+        'cma_logging.reason': 'closed',
+      }),
+    ).toBe(1);
     expect(pointOf(m.get('cma_logging.writer.buffer.depth'), table)).toBe(0);
   });
 

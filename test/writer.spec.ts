@@ -234,6 +234,108 @@ describe('record() and the batched writer', () => {
     await expect(
       app.usage.record(usageEntry(app.firmId)),
     ).rejects.toBeInstanceOf(LogWriterClosedError);
+    expect(app.writer.stats()).toMatchObject({
+      rowsWritten: 300,
+      rowsRejected: 1,
+      rowsUnwritten: 0,
+    });
+  });
+
+  it('flush() settles the rows accepted before it while buffered callers keep recording', async () => {
+    const { usage, writer, firmId } = await start({
+      writer: { bufferedDelayMs: 60_000 },
+    });
+    const before: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      before.push(
+        await usage.record(usageEntry(firmId), { durability: 'buffered' }),
+      );
+    }
+    let running = true;
+    const after: string[] = [];
+    const steady = async () => {
+      while (running) {
+        after.push(
+          await usage.record(usageEntry(firmId), { durability: 'buffered' }),
+        );
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const callers = Array.from({ length: 4 }, steady);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = Date.now();
+    await writer.flush();
+    const took = Date.now() - started;
+    const { rows } = await suite.reader.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM llm_usage_log WHERE id = ANY($1::uuid[])',
+      [before],
+    );
+    // the rows accepted after the call, 60 s from their batch's delay, did not hold it
+    const waiting = writer.stats().bufferDepth.llm_usage_log;
+    running = false;
+    await Promise.all(callers);
+    expect(rows[0].n).toBe(200);
+    expect(took).toBeLessThan(2_000);
+    expect(waiting).toBeGreaterThan(0);
+    await writer.flush();
+    expect(await count('llm_usage_log', firmId)).toBe(200 + after.length);
+  });
+
+  it('ends its shutdown at writer.shutdownTimeoutMs while its statements get no answer, and reports the rows it did not write', async () => {
+    const app = await start({
+      writer: { shutdownTimeoutMs: 500, statementTimeoutMs: 0 },
+    });
+    const logs = captureLogs(app.moduleRef);
+    const unlock = await lockUsageTable();
+    let took: number | undefined;
+    let awaited: unknown;
+    try {
+      const waiting = app.usage
+        .record(usageEntry(app.firmId))
+        .catch((error: unknown) => error);
+      for (let i = 0; i < 10; i++) {
+        await app.usage.record(usageEntry(app.firmId), {
+          durability: 'buffered',
+        });
+      }
+      // audit_log is not locked: its row is written on the way out
+      await app.audit.record(auditEntry(app.firmId), {
+        durability: 'buffered',
+      });
+      const started = Date.now();
+      await app.close();
+      took = Date.now() - started;
+      awaited = await waiting;
+    } finally {
+      await unlock();
+    }
+    expect(took).toBeGreaterThanOrEqual(450);
+    expect(took).toBeLessThan(1_500);
+    expect(awaited).toBeInstanceOf(LogWriteError);
+    expect((awaited as LogWriteError).cause).toBeInstanceOf(
+      LogWriterClosedError,
+    );
+    expect(app.writer.stats()).toMatchObject({
+      rowsWritten: 1,
+      rowsUnwritten: 11,
+      rowsFailed: 0,
+      bufferDepth: { llm_usage_log: 0, audit_log: 0 },
+    });
+    expect(logs.error).toEqual([
+      expect.stringContaining(
+        'llm_usage_log: 11 accepted row(s) not written by the shutdown deadline (writer.shutdownTimeoutMs, 500 ms): ' +
+          '0 queued, 0 tried and refused, 11 sent without an answer (these may have been committed); ' +
+          '10 of them buffered',
+      ),
+    ]);
+    expect(await count('audit_log', app.firmId)).toBe(1);
+    // The statements were sent before the writer gave them up: the server, blocked on the lock,
+    // commits them once it is free, which is why the report says they may have been.
+    const deadline = Date.now() + 5_000;
+    while ((await count('llm_usage_log', app.firmId)) < 11) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   });
 
   it("with onFullBuffer 'reject', refuses the row that does not fit and counts it", async () => {
@@ -265,7 +367,7 @@ describe('record() and the batched writer', () => {
     expect(await count('llm_usage_log', firmId)).toBe(10);
   });
 
-  it("with onFullBuffer 'wait', holds the writer back until there is room, and loses nothing", async () => {
+  it("with onFullBuffer 'wait', holds the writer back until there is room, lets callers in the order they came, and loses nothing", async () => {
     const { usage, writer, firmId } = await start({
       writer: {
         durability: 'buffered',
@@ -278,8 +380,10 @@ describe('record() and the batched writer', () => {
     });
     const unlock = await lockUsageTable();
     let settled = 0;
-    const writes = Array.from({ length: 25 }, () =>
-      usage.record(usageEntry(firmId)).then(() => settled++),
+    const writes = Array.from({ length: 25 }, (_, i) =>
+      usage
+        .record(usageEntry(firmId, { inputTokens: i }))
+        .then(() => settled++),
     );
     try {
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -293,6 +397,14 @@ describe('record() and the batched writer', () => {
     await writer.flush();
     expect(await count('llm_usage_log', firmId)).toBe(25);
     expect(writer.stats().rowsRejected).toBe(0);
+    // ids are made as rows are let in: in id order, the rows are in the order of the calls
+    const { rows } = await suite.reader.query<{ i: number }>(
+      'SELECT input_tokens AS i FROM llm_usage_log WHERE firm_id = $1 ORDER BY id',
+      [firmId],
+    );
+    expect(rows.map((row) => row.i)).toEqual(
+      Array.from({ length: 25 }, (_, i) => i),
+    );
   });
 
   it('writes through the caller’s EntityManager: the row rolls back with the transaction', async () => {
@@ -416,6 +528,17 @@ describe('record() and the batched writer', () => {
       loggingApp(suite.url, { writer: { statementTimeoutMs: -1 } }),
     ).rejects.toThrow(
       'LoggingModule option writer.statementTimeoutMs must be an integer of at least 0',
+    );
+    expect(() =>
+      LoggingModule.forRoot({ writer: { shutdownTimeoutMs: 0 } }),
+    ).toThrow(
+      'LoggingModule option writer.shutdownTimeoutMs must be an integer of at least 1',
+    );
+    expect(() =>
+      LoggingModule.forRoot({ writer: { shutdownTimeoutMs: 2.5 } }),
+    ).toThrow('writer.shutdownTimeoutMs must be an integer of at least 1');
+    expect(() => LoggingModule.forRoot({ writer: { poolSize: 0 } })).toThrow(
+      'LoggingModule option writer.poolSize must be an integer of at least 1',
     );
   });
 });

@@ -1,14 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { AuditLogService, AuditRecorder } from './audit/audit-log.service.js';
 import { AuditTrailService } from './audit/audit-trail.service.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
-import type { ResolvedAuditOptions } from './audit/audit.options.js';
-import {
-  AUDIT_OPTIONS,
-  LOGGING_DATA_SOURCE,
-} from './core/logging.constants.js';
+import { LOGGING_DATA_SOURCE } from './core/logging.constants.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
 import { CreditLedgerService } from './ledger/credit-ledger.service.js';
 import { LlmUsageReportService } from './llm-usage/llm-usage-report.service.js';
@@ -71,16 +67,6 @@ const SERVICES = [
     ...SERVICES,
     AuditRecorder,
     ConnectionRoleCheck,
-    {
-      // `audit.global: true`: AuditInterceptor on every route; otherwise nothing (Nest skips a
-      // global enhancer whose factory returns null), and @Audit binds it where it is used.
-      provide: APP_INTERCEPTOR,
-      useFactory: (
-        options: ResolvedAuditOptions,
-        interceptor: AuditInterceptor,
-      ) => (options.global ? interceptor : null),
-      inject: [AUDIT_OPTIONS, AuditInterceptor],
-    },
   ],
   // AuditRecorder too: the AuditInterceptor that @Audit binds is built in the host's module.
   exports: [...SERVICES, AuditRecorder],

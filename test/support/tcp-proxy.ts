@@ -9,6 +9,7 @@ export class TcpProxy {
   private readonly links = new Set<Link>();
   private state: 'open' | 'cut' = 'open';
   private delayMs = 0;
+  private silencing: RegExp | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -54,10 +55,11 @@ export class TcpProxy {
     for (const link of this.links) link.reset();
   }
 
-  /** New connections reach the database again; `slow()` is undone too. */
+  /** New connections reach the database again; `slow()` and `silenceOn()` are undone too. */
   restore(): void {
     this.state = 'open';
     this.delayMs = 0;
+    this.silencing = undefined;
   }
 
   /**
@@ -69,6 +71,18 @@ export class TcpProxy {
     for (const link of this.links) link.silent = true;
     return this.links.size;
   }
+
+  /**
+   * From now on, a connection whose client sends bytes matching `pattern` goes half-open as it sends
+   * them: they are dropped, and everything after, both ways, with no FIN or reset (as when a
+   * middlebox loses a connection's state mid-statement). Other connections pass as usual.
+   */
+  silenceOn(pattern: RegExp): void {
+    this.silencing = pattern;
+  }
+
+  /** Connections gone half-open by `silenceOn()`. */
+  silenced = 0;
 
   /** Every chunk, both ways, arrives `delayMs` late (0: at once again). */
   slow(delayMs: number): void {
@@ -91,7 +105,16 @@ export class TcpProxy {
       Number(this.target.port || 5432),
       this.target.hostname,
     );
-    const link = new Link(client, upstream, () => this.delayMs);
+    const link = new Link(
+      client,
+      upstream,
+      () => this.delayMs,
+      (chunk) => {
+        if (!this.silencing?.test(chunk.toString('latin1'))) return false;
+        this.silenced++;
+        return true;
+      },
+    );
     this.links.add(link);
     void link.closed.then(() => this.links.delete(link));
   }
@@ -106,6 +129,8 @@ class Link {
     private readonly client: Socket,
     private readonly upstream: Socket,
     delayMs: () => number,
+    /** Whether a chunk from the client silences the link. */
+    silences: (chunk: Buffer) => boolean,
   ) {
     const forward = (to: Socket) => {
       // Chunks never overtake each other, even when the delay shrinks while some are held.
@@ -113,6 +138,10 @@ class Link {
       let held = 0;
       return (chunk: Buffer) => {
         if (this.silent) return;
+        if (to === upstream && silences(chunk)) {
+          this.silent = true;
+          return;
+        }
         const now = Date.now();
         if (delayMs() === 0 && held === 0) {
           to.write(chunk);

@@ -12,6 +12,7 @@ import {
 
 /** An audited action found at startup, and where. */
 export interface AuditedAction {
+  readonly spec: AuditSpec;
   readonly action: string;
   readonly metadataClass?: Type;
   /** `Controller.handler`, or `Controller` for a class-level `@Audit`. */
@@ -62,16 +63,35 @@ export class ActionDeclarations {
   }
 }
 
+/** A method `@Audit` covers, by its own decorator or its class's. */
+export interface AuditedMethod {
+  readonly spec: AuditSpec;
+  /** `Controller.method`. */
+  readonly where: string;
+  /** The method itself, which carries its transport's metadata. */
+  readonly method: object;
+}
+
+/** What `@Audit` marks in an application. */
+export interface AuditedApplication {
+  /** Every `@Audit`, once: on classes and on methods. */
+  readonly actions: AuditedAction[];
+  /** Every method an `@Audit` covers (its own or its class's, unless `@SkipAudit`). */
+  readonly methods: AuditedMethod[];
+}
+
 /**
- * Every `@Audit` of the application's controllers and providers (gateways, resolvers), read through
- * Nest's public `DiscoveryService`, `MetadataScanner` and `Reflector`: on handlers and on classes.
+ * Every `@Audit` of the application's controllers and providers (gateways, resolvers), and the
+ * methods it covers, read through Nest's public `DiscoveryService`, `MetadataScanner` and
+ * `Reflector`: on handlers and on classes, inherited ones included.
  */
-export function discoverAuditedActions(
+export function discoverAudited(
   discovery: DiscoveryService,
   scanner: MetadataScanner,
   reflector: Reflector,
-): AuditedAction[] {
-  const found: AuditedAction[] = [];
+): AuditedApplication {
+  const actions: AuditedAction[] = [];
+  const methods: AuditedMethod[] = [];
   const seen = new Set<object>();
   for (const wrapper of [
     ...discovery.getControllers(),
@@ -81,23 +101,30 @@ export function discoverAuditedActions(
     if (typeof type !== 'function' || seen.has(type) || !type.prototype)
       continue;
     seen.add(type);
-    const own = reflector.get<AuditSpec | undefined>(AUDIT_KEY, type);
-    if (own) found.push(describe(own, type.name));
+    const own = reflector.get<AuditSpec | false | undefined>(AUDIT_KEY, type);
+    if (own) actions.push(describe(own, type.name));
     const prototype = type.prototype as Record<string, unknown>;
     for (const name of scanner.getAllMethodNames(prototype)) {
-      const handler = prototype[name];
-      if (typeof handler !== 'function') continue;
-      const spec = reflector.get<AuditSpec | undefined>(
+      const method = prototype[name];
+      if (typeof method !== 'function') continue;
+      const spec = reflector.get<AuditSpec | false | undefined>(
         AUDIT_KEY,
-        handler as Type,
+        method as Type,
       );
-      if (spec && spec !== own)
-        found.push(describe(spec, `${type.name}.${name}`));
+      const where = `${type.name}.${name}`;
+      if (spec && spec !== own) actions.push(describe(spec, where));
+      const applied = spec ?? own;
+      if (applied) methods.push({ spec: applied, where, method });
     }
   }
-  return found;
+  return { actions, methods };
 }
 
 function describe(spec: AuditSpec, where: string): AuditedAction {
-  return { action: spec.action, metadataClass: spec.metadataClass, where };
+  return {
+    spec,
+    action: spec.action,
+    metadataClass: spec.metadataClass,
+    where,
+  };
 }

@@ -27,10 +27,8 @@ import type { AuditLogEntry, AuditLogEntryDto } from './audit-log-entry.dto.js';
 import type { AuditStats, ResolvedAuditOptions } from './audit.options.js';
 import { markMeasuredJson } from '../core/validation-rules.js';
 import { anonymizeIp } from './ip-address.js';
-import {
-  ActionDeclarations,
-  discoverAuditedActions,
-} from './audit-declarations.js';
+import { ActionDeclarations, discoverAudited } from './audit-declarations.js';
+import { refuseOtherCopies, refuseUnservedHandlers } from './audit-startup.js';
 import {
   AuditMetadataError,
   type MetadataDrop,
@@ -56,6 +54,8 @@ export class AuditRecorder implements OnModuleInit {
   readonly counters: AuditStats = {
     actionsRecorded: 0,
     failuresRecorded: 0,
+    cancelledRecorded: 0,
+    metadataRefused: 0,
     writeFailures: 0,
     skippedNoFirm: 0,
     metadataDropped: 0,
@@ -85,9 +85,12 @@ export class AuditRecorder implements OnModuleInit {
   }
 
   /**
-   * Reads the declarations of `@Audit(..., { metadataClass })` and warns, once, of the audited
-   * actions that have none, and of declared identifier patterns that admit identity data or
-   * amounts (metadata-canaries.ts); starts the audit metrics when the host's OpenTelemetry is on.
+   * Refuses to start an application whose handlers carry `@Audit` of another copy of the package,
+   * or whose audited handlers the configured `resolveActor` cannot serve (audit-startup.ts). Reads the declarations of `@Audit(..., { metadataClass })` and warns,
+   * once, of the audited actions that have none, and of declared identifier patterns that admit
+   * identity data or amounts (metadata-canaries.ts); starts the audit metrics when the host's
+   * OpenTelemetry is on.
+   * @throws AuditConfigurationError naming the handlers that could never be audited
    */
   async onModuleInit(): Promise<void> {
     await this.startMetrics();
@@ -95,17 +98,26 @@ export class AuditRecorder implements OnModuleInit {
       this.warnLooseIdentifiers();
       return;
     }
-    const undeclared = new Map<string, string[]>();
-    const found = discoverAuditedActions(
+    const { actions, methods } = discoverAudited(
       this.discovery,
       this.scanner,
       this.reflector,
     );
-    for (const { action, metadataClass, where } of found) {
+    refuseOtherCopies(actions);
+    await refuseUnservedHandlers(methods, this.options);
+    if (this.options.global) {
+      this.logger.warn(
+        'audit.global: true mounts nothing: @Audit binds AuditInterceptor wherever it is used, ' +
+          'and that binding audits, so there is no route for an app-wide mount to fill in. ' +
+          'Remove the option',
+      );
+    }
+    for (const { action, metadataClass, where } of actions) {
       if (metadataClass) this.declarations.add(action, metadataClass, where);
     }
     this.warnLooseIdentifiers();
-    for (const { action, where } of found) {
+    const undeclared = new Map<string, string[]>();
+    for (const { action, where } of actions) {
       if (this.declarations.has(action)) continue;
       undeclared.set(action, [...(undeclared.get(action) ?? []), where]);
     }
@@ -167,7 +179,9 @@ export class AuditRecorder implements OnModuleInit {
    * by `@Audit`. The picked metadata passes the policy here, under the action's declaration;
    * `system` holds the keys the module sets itself (`outcome`, `requestId`, ...), which take
    * precedence over the picked metadata and are checked by their own rules; the whole is bounded
-   * in size as stored.
+   * in size as stored. Metadata the strict policy refuses is left out, and the row is written with
+   * the system keys and `metadataRefused: true` (counted in `metadataRefused`): the action has run,
+   * and its row must not be lost to its metadata.
    */
   recordAction(
     entry: AuditLogEntryDto,
@@ -175,10 +189,21 @@ export class AuditRecorder implements OnModuleInit {
     options?: RecordOptions,
   ): Promise<string> {
     const picked = entry.metadata;
-    const declared =
-      picked !== null && typeof picked === 'object' && !Array.isArray(picked)
-        ? this.sanitize(picked, entry)
-        : {};
+    let declared: Record<string, unknown> = {};
+    if (
+      picked !== null &&
+      typeof picked === 'object' &&
+      !Array.isArray(picked)
+    ) {
+      try {
+        declared = this.sanitize(picked, entry);
+      } catch (error) {
+        if (!(error instanceof AuditMetadataError)) throw error;
+        // The action has run: its row is written without the metadata, saying so.
+        system.metadataRefused = true;
+        this.counters.metadataRefused++;
+      }
+    }
     entry.metadata = this.store(declared, system, entry);
     const written = this.table.write(entry, options);
     const metrics = this.metrics;

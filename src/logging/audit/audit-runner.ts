@@ -1,50 +1,103 @@
-import { type ExecutionContext, HttpException, Logger } from '@nestjs/common';
+import { HttpException, Logger } from '@nestjs/common';
 import { isUUID } from 'class-validator';
+import { type Observable, defer, finalize, from, mergeMap } from 'rxjs';
 import type { RecordOptions } from '../writer/log-writer.service.js';
-import type { AuditContext } from '../core/audit-context.js';
+import { type AuditContext, auditContext } from '../core/audit-context.js';
 import type { AuditRecorder } from './audit-log.service.js';
+import { type AuditCall, where } from './audit-call.js';
+import { type CallAttempts, type CallEnd, watchCall } from './audit-outcome.js';
 import type { AuditArgs, AuditSpec } from './audit-spec.js';
 import { AuditConfigurationError, AuditWriteError } from './audit.errors.js';
-import {
-  type AuditActor,
-  type AuditTransportRequest,
-  defaultActorResolver,
-} from './audit.options.js';
+import { type AuditActor, defaultActorResolver } from './audit.options.js';
 import { anonymizeIp, clientIp } from './ip-address.js';
-import { newRequestId, safeRequestId } from '../core/metadata-policy.js';
+import {
+  newRequestId,
+  safeRequestId,
+  type SystemMetadata,
+} from '../core/metadata-policy.js';
 
 /** The UUID rule of the entry classes (`@IsUUID('all')`), which this path does not run again. */
 const isUuid = (value: string) => isUUID(value, 'all');
 
 /**
- * The audit of one call, apart from Nest's plumbing (which is `AuditInterceptor`'s): the call's
- * audit context from its actor, and its row once the handler settled.
+ * The audit of one call, on its description ({@link AuditCall}) alone: the actor, the audit
+ * context in force while the handler runs, and the row when the call ends. Nest's plumbing (the
+ * metadata, the bindings, the execution context) stays in `AuditInterceptor`.
  */
 export class AuditRunner {
   private readonly logger = new Logger('LoggingModule');
   private readonly recordOptions: RecordOptions;
 
-  constructor(private readonly audit: AuditRecorder) {
-    this.recordOptions = { durability: audit.options.durability };
+  constructor(private readonly recorder: AuditRecorder) {
+    this.recordOptions = { durability: recorder.options.durability };
+  }
+
+  /**
+   * Audits the call: resolves its actor, runs `handle()` with the audit context in force and
+   * writes one row per run when it ends ({@link watchCall}). A call that cannot be attributed is
+   * refused before the handler runs: by a throw when that is known at once, else by the
+   * Observable's error.
+   * @param attempts the runs of the call, shared by the bindings that see it
+   * @throws AuditConfigurationError when the call cannot be attributed
+   */
+  audit(
+    call: AuditCall,
+    attempts: CallAttempts,
+    handle: () => Observable<unknown>,
+  ): Observable<unknown> {
+    const actor = this.resolveActor(call);
+    if (actor instanceof Promise) {
+      return from(actor).pipe(
+        mergeMap((resolved) => this.run(call, attempts, resolved, handle)),
+      );
+    }
+    return this.run(call, attempts, actor, handle);
+  }
+
+  private run(
+    call: AuditCall,
+    attempts: CallAttempts,
+    actor: AuditActor | null | undefined,
+    handle: () => Observable<unknown>,
+  ): Observable<unknown> {
+    const ctx = this.contextOf(call, actor);
+    if (ctx === null) {
+      // run unaudited, and once: the bindings inside see the call under way
+      return defer(() => {
+        attempts.active = true;
+        return handle();
+      }).pipe(
+        finalize(() => {
+          attempts.active = false;
+        }),
+      );
+    }
+    return watchCall(handle, {
+      attempts,
+      // Nest's pipeline (pipes, the handler) runs inside the subscription, with the context
+      enter: (subscribe) => auditContext.run(ctx, subscribe),
+      settle: (end) => this.record(call, ctx, end),
+    });
   }
 
   /** The firm and user of the call, as `audit.resolveActor` finds them; maybe a promise. */
-  resolveActor(
-    spec: AuditSpec,
-    context: ExecutionContext,
-    request: AuditTransportRequest,
+  private resolveActor(
+    call: AuditCall,
   ): ReturnType<AuditRecorder['options']['resolveActor']> {
-    const resolve = this.audit.options.resolveActor;
+    const resolve = this.recorder.options.resolveActor;
+    const { request } = call;
     if (request.transport !== undefined && resolve === defaultActorResolver) {
+      // the handlers found at startup stopped the boot already (audit-startup.ts): this is for
+      // the others, if any
       throw new AuditConfigurationError(
-        `${where(spec, context)}: the default audit.resolveActor reads request.user of an HTTP ` +
+        `${where(call)}: the default audit.resolveActor reads request.user of an HTTP ` +
           `request and finds no actor in a message. Set audit.resolveActor to find the firm and ` +
           `user in it (request is { transport: '${request.transport}', ${
             request.transport === 'rpc' ? 'data, context' : 'client, data'
           } })`,
       );
     }
-    return resolve(request, context);
+    return resolve(request, call.context);
   }
 
   /**
@@ -53,28 +106,26 @@ export class AuditRunner {
    * @throws AuditConfigurationError without a firm (`onMissingFirm: 'error'`), or with ids that are
    *   not UUIDs
    */
-  contextOf(
-    spec: AuditSpec,
-    context: ExecutionContext,
-    request: AuditTransportRequest,
+  private contextOf(
+    call: AuditCall,
     actor: AuditActor | null | undefined,
   ): AuditContext | null {
     const firmId = actor?.firmId ?? null;
     const userId = actor?.userId ?? null;
     if (firmId === null) {
-      if (this.audit.options.onMissingFirm === 'skip') {
-        this.audit.counters.skippedNoFirm++;
+      if (this.recorder.options.onMissingFirm === 'skip') {
+        this.recorder.counters.skippedNoFirm++;
         return null;
       }
       throw new AuditConfigurationError(
-        `${where(spec, context)}: no firm resolved for the request. ` +
+        `${where(call)}: no firm resolved for the request. ` +
           `Authenticate it so that request.user.firmId is set, give LoggingModule an ` +
           `audit.resolveActor, or set audit.onMissingFirm to 'skip'`,
       );
     }
     if (!isUuid(firmId) || (userId !== null && !isUuid(userId))) {
       throw new AuditConfigurationError(
-        `${where(spec, context)}: the resolved ` +
+        `${where(call)}: the resolved ` +
           `${isUuid(firmId) ? 'userId' : 'firmId'} is not a UUID; ` +
           `check audit.resolveActor`,
       );
@@ -82,91 +133,104 @@ export class AuditRunner {
     return {
       firmId,
       userId,
-      ipAddress: this.ipAddress(request, actor?.ipAddress),
-      requestId: this.requestId(request),
+      ipAddress: this.ipAddress(call, actor?.ipAddress),
+      requestId: this.requestId(call),
     };
   }
 
-  async recordSuccess(
-    spec: AuditSpec,
-    context: ExecutionContext,
-    request: AuditTransportRequest,
+  /**
+   * Writes the row of the call's end. Only a success's row can fail the call (`onWriteError:
+   * 'fail'`): a failed action's error goes on unchanged, and a cancelled call has no one waiting.
+   */
+  private async record(
+    call: AuditCall,
     ctx: AuditContext,
-    result: unknown,
+    end: CallEnd,
   ): Promise<void> {
-    const args = new Args('success', context, request, result, undefined);
+    const { outcome, values, attempt } = end;
+    const system: SystemMetadata = { outcome };
+    if (outcome === 'failure') {
+      system.errorClass = errorClass(end.error);
+      system.status = httpStatus(end.error);
+    }
+    // the count of values, where it tells more than a single answer (or a failure before any)
+    if (values !== (outcome === 'success' ? 1 : 0) || outcome === 'cancelled') {
+      system.values = values;
+    }
+    if (attempt > 1) system.attempt = attempt;
+    const args: AuditArgs = {
+      outcome,
+      context: call.context,
+      request: call.request,
+      params: call.params,
+      result: end.value,
+      values,
+      error: end.error,
+    };
     try {
-      await this.write(spec, args, ctx, { outcome: 'success' });
+      await this.write(call, args, ctx, system);
     } catch (error) {
-      this.writeFailed(spec, error);
-      if (this.audit.options.onWriteError === 'fail') {
-        throw new AuditWriteError(spec.action, error);
+      this.writeFailed(call.spec, error);
+      if (
+        outcome === 'success' &&
+        this.recorder.options.onWriteError === 'fail'
+      ) {
+        throw new AuditWriteError(call.spec.action, error);
       }
+      return;
     }
-  }
-
-  async recordFailure(
-    spec: AuditSpec,
-    context: ExecutionContext,
-    request: AuditTransportRequest,
-    ctx: AuditContext,
-    error: unknown,
-  ): Promise<void> {
-    const args = new Args('failure', context, request, undefined, error);
-    try {
-      await this.write(spec, args, ctx, {
-        outcome: 'failure',
-        errorClass: errorClass(error),
-        status: httpStatus(error),
-      });
-      this.audit.counters.failuresRecorded++;
-    } catch (writeError) {
-      this.writeFailed(spec, writeError); // the handler's error goes on unchanged
-    }
+    if (outcome === 'failure') this.recorder.counters.failuresRecorded++;
+    if (outcome === 'cancelled') this.recorder.counters.cancelledRecorded++;
   }
 
   private async write(
-    spec: AuditSpec,
+    call: AuditCall,
     args: AuditArgs,
     ctx: AuditContext,
-    system: Record<string, unknown>,
+    system: SystemMetadata,
   ): Promise<void> {
+    const { spec } = call;
     system.requestId = ctx.requestId;
-    await this.audit.recordAction(
+    await this.recorder.recordAction(
       {
         firmId: ctx.firmId as string,
         userId: ctx.userId,
         action: spec.action,
         entityType: spec.entityType,
-        entityId: this.entityId(spec, args),
+        entityId: this.entityId(call, args),
         ipAddress: ctx.ipAddress,
         metadata: this.metadata(spec, args),
       },
       system,
       this.recordOptions,
     );
-    this.audit.counters.actionsRecorded++;
+    this.recorder.counters.actionsRecorded++;
   }
 
-  private entityId(spec: AuditSpec, args: AuditArgs): string | null {
+  private entityId(call: AuditCall, args: AuditArgs): string | null {
+    const { spec } = call;
     const source = spec.entityId;
     let value: unknown;
     try {
       if (typeof source === 'function') value = source(args);
       else if ('param' in source) value = args.params[source.param];
-      else if (args.result !== null && typeof args.result === 'object') {
-        value = (args.result as Record<string, unknown>)[source.result];
+      else {
+        // an SSE event's own id numbers the event: the entity is in what it carries
+        const result = call.sse ? dataOf(args.result) : args.result;
+        if (result !== null && typeof result === 'object') {
+          value = (result as Record<string, unknown>)[source.result];
+        }
       }
     } catch (error) {
       this.logger.warn(
         `@Audit('${spec.action}'): the entityId function threw (${errorClass(error)}); stored null`,
       );
-      this.audit.counters.entityIdsDropped++;
+      this.recorder.counters.entityIdsDropped++;
       return null;
     }
     if (value === undefined || value === null) return null;
     if (typeof value === 'string' && isUuid(value)) return value;
-    this.audit.counters.entityIdsDropped++;
+    this.recorder.counters.entityIdsDropped++;
     return null;
   }
 
@@ -181,16 +245,16 @@ export class AuditRunner {
       this.logger.warn(
         `@Audit('${spec.action}'): the metadata function threw (${errorClass(error)}); stored none`,
       );
-      this.audit.counters.metadataDropped++;
+      this.recorder.counters.metadataDropped++;
       return undefined;
     }
   }
 
   private writeFailed(spec: AuditSpec, error: unknown): void {
-    this.audit.counters.writeFailures++;
+    this.recorder.counters.writeFailures++;
     this.logger.error(
       `audit_log: the row of action '${spec.action}' could not be written ` +
-        `(audit.onWriteError '${this.audit.options.onWriteError}'): ${
+        `(audit.onWriteError '${this.recorder.options.onWriteError}'): ${
           error instanceof Error ? error.message : String(error)
         }`,
     );
@@ -198,20 +262,24 @@ export class AuditRunner {
 
   /** The resolver's address if it gave one, else the HTTP request's; null for messages. */
   private ipAddress(
-    request: AuditTransportRequest,
+    call: AuditCall,
     resolved: string | null | undefined,
   ): string | null {
+    const { request } = call;
     const ip =
       resolved !== undefined
         ? clientIp(resolved ?? undefined)
         : request.transport === undefined
           ? clientIp(request.ip)
           : null;
-    return ip !== null && this.audit.options.anonymizeIp ? anonymizeIp(ip) : ip;
+    return ip !== null && this.recorder.options.anonymizeIp
+      ? anonymizeIp(ip)
+      : ip;
   }
 
-  private requestId(request: AuditTransportRequest): string {
-    const header = this.audit.options.requestIdHeader;
+  private requestId(call: AuditCall): string {
+    const header = this.recorder.options.requestIdHeader;
+    const { request } = call;
     if (header !== false && request.transport === undefined) {
       const value = safeRequestId(request.headers[header]);
       if (value !== null) return value;
@@ -220,27 +288,11 @@ export class AuditRunner {
   }
 }
 
-/** What the entity-id and metadata functions receive. */
-class Args implements AuditArgs {
-  readonly params: Record<string, string | undefined>;
-
-  constructor(
-    readonly outcome: 'success' | 'failure',
-    readonly context: ExecutionContext,
-    readonly request: AuditTransportRequest,
-    readonly result: unknown,
-    readonly error: unknown,
-  ) {
-    this.params =
-      (request.transport === undefined ? request.params : undefined) ?? {};
-  }
-}
-
-/** `@Audit('create_project') on ProjectsController.create (transport 'http')`, for messages. */
-export function where(spec: AuditSpec, context: ExecutionContext): string {
-  return `@Audit('${spec.action}') on ${context.getClass().name}.${
-    context.getHandler().name
-  } (transport '${context.getType()}')`;
+/** What an SSE `MessageEvent` carries: its `data`. */
+function dataOf(event: unknown): unknown {
+  return event !== null && typeof event === 'object'
+    ? (event as { data?: unknown }).data
+    : undefined;
 }
 
 function errorClass(error: unknown): string {

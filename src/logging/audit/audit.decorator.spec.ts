@@ -1,7 +1,10 @@
 import 'reflect-metadata';
 import { Reflector } from '@nestjs/core';
 import { AUDIT_KEY, Audit, SkipAudit } from './audit.decorator.js';
-import { AuditInterceptor } from './audit.interceptor.js';
+import {
+  AuditControllerInterceptor,
+  AuditInterceptor,
+} from './audit.interceptor.js';
 
 /** Applies `decorator` to `Target.prototype.key` as TypeScript would, keeping the descriptor. */
 function decorate(
@@ -28,7 +31,7 @@ function metadataValues(target: object): unknown[] {
 }
 
 describe('@Audit and @SkipAudit', () => {
-  it('store metadata and bind AuditInterceptor, and leave the class and its methods as written', () => {
+  it('store metadata and bind AuditInterceptor (on a controller, its subclass), and leave the class and its methods as written', () => {
     class Projects {
       create(name: string) {
         return { name };
@@ -45,7 +48,9 @@ describe('@Audit and @SkipAudit', () => {
     expect(Object.getOwnPropertySymbols(Projects)).toEqual([]);
     expect(new Projects().create('a')).toEqual({ name: 'a' });
     expect(metadataValues(original)).toContainEqual([AuditInterceptor]);
-    expect(metadataValues(Projects)).toContainEqual([AuditInterceptor]);
+    expect(metadataValues(Projects)).toContainEqual([
+      AuditControllerInterceptor,
+    ]);
   });
 
   it("give the handler's own decorator precedence over the class's through Reflector.getAllAndOverride", () => {

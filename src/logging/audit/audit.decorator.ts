@@ -1,13 +1,22 @@
 import 'reflect-metadata';
-import { SetMetadata, UseInterceptors, applyDecorators } from '@nestjs/common';
+import {
+  SetMetadata,
+  type Type,
+  UseInterceptors,
+  applyDecorators,
+} from '@nestjs/common';
 import { metadataDeclaration } from '../core/metadata-declaration.js';
 import { identityIn } from '../core/validation-rules.js';
 import {
   AUDIT_KEY,
   type AuditDecoratorOptions,
   type AuditSpec,
+  markSpec,
 } from './audit-spec.js';
-import { AuditInterceptor } from './audit.interceptor.js';
+import {
+  AuditControllerInterceptor,
+  AuditInterceptor,
+} from './audit.interceptor.js';
 
 export {
   AUDIT_KEY,
@@ -82,14 +91,17 @@ function once(decorator: string): ClassDecorator & MethodDecorator {
 }
 
 /**
- * Audits a controller action: after the handler settles, one `audit_log` row records the action,
- * the entity, the firm, the user, the client IP and the outcome. On a class, it audits every
+ * Audits a controller action: when the call ends, one `audit_log` row records the action, the
+ * entity, the firm, the user, the client IP and the outcome (`success` with the last value,
+ * `failure`, or `cancelled` when the caller left first). On a class, it audits every
  * handler of the controller (inherited ones too); a handler's own `@Audit` or `@SkipAudit` takes
  * precedence.
  *
  * Metadata and nothing else: it stores the spec under {@link AUDIT_KEY} and binds
  * {@link AuditInterceptor} with `UseInterceptors`, which reads the spec through `Reflector` and
- * does the work. It works on HTTP (Express and Fastify), microservice, WebSocket and GraphQL
+ * does the work. The binding of the `@Audit` that applies to a call audits it: a handler's own
+ * rather than its controller's, so that the row sees the handler's answer through the interceptors
+ * bound inside it, whatever else is bound around. It works on HTTP (Express and Fastify), microservice, WebSocket and GraphQL
  * handlers: each call writes its row or is refused with `AuditConfigurationError`. Requests a
  * pipe refuses are recorded as failures (interceptors run before pipes); requests a guard refuses
  * are not (guards run before interceptors).
@@ -127,17 +139,34 @@ export function Audit(
     }
     metadataDeclaration(options.metadataClass); // a bad declaration fails here, at load
   }
-  const spec: AuditSpec = Object.freeze({
-    ...options,
-    action,
-    entityType,
-    entityId,
-  });
-  return applyDecorators(
-    once(`@Audit('${action}')`),
-    SetMetadata(AUDIT_KEY, spec),
+  const spec: AuditSpec = Object.freeze(
+    markSpec({ ...options, action, entityType, entityId }),
+  );
+  const check = once(`@Audit('${action}')`);
+  const metadata = SetMetadata(AUDIT_KEY, spec);
+  // on a handler, AuditInterceptor; on a controller, its subclass, which leaves the handlers that
+  // have an @Audit of their own to the binding that one makes
+  const onHandler = applyDecorators(
+    metadata,
     UseInterceptors(AuditInterceptor),
   );
+  const onController = applyDecorators(
+    metadata,
+    UseInterceptors(AuditControllerInterceptor),
+  );
+  return (
+    target: object,
+    key?: string | symbol,
+    descriptor?: PropertyDescriptor,
+  ): void => {
+    if (descriptor === undefined || key === undefined) {
+      check(target as Type);
+      onController(target as Type);
+    } else {
+      check(target, key, descriptor);
+      onHandler(target, key, descriptor);
+    }
+  };
 }
 
 /** Exempts a handler (or a whole controller) from auditing, even under a class-level `@Audit`. */

@@ -84,8 +84,8 @@ export interface AuditOptions {
   /**
    * Finds the firm and the user of an audited call, after the guards ran. Default:
    * `request.user.firmId` and `request.user.id` (or `request.user.sub`) of the HTTP request; the
-   * default finds no actor in a microservice or WebSocket message, so such handlers are refused
-   * (`AuditConfigurationError`) until a resolver is given.
+   * default finds no actor in a microservice or WebSocket message, so an application with such a
+   * handler under `@Audit` does not start (`AuditConfigurationError`) until a resolver is given.
    * @example
    * resolveActor: (request) =>
    *   request.transport === 'rpc'
@@ -94,9 +94,10 @@ export interface AuditOptions {
    */
   resolveActor?: AuditActorResolver;
   /**
-   * Mount `AuditInterceptor` app-wide (`APP_INTERCEPTOR`) as well as where `@Audit` binds it. It
-   * then runs on every route: an undecorated one pays Nest's interceptor pipeline and one metadata
-   * lookup. A call is still audited once. Default: `false` (`@Audit` binds it where it is used).
+   * @deprecated It mounts nothing, and a warning at startup says so. `@Audit` binds
+   * `AuditInterceptor` wherever it is used, and that binding audits: an app-wide mount would fill
+   * in only for audited routes nothing else covers, and there are none. Accepted so that existing
+   * configurations start; what is recorded is the same either way. Default: `false`.
    */
   global?: boolean;
   /**
@@ -230,16 +231,27 @@ export function resolveAuditOptions(
 
 /** Counters of the audit trail, read with `AuditLogService.stats()`. They only grow. */
 export interface AuditStats {
-  /** Rows of audited requests written, successes and failures. */
+  /** Rows of audited requests written, whatever their outcome. */
   actionsRecorded: number;
   /** Of those, rows of actions that failed (`metadata.outcome = 'failure'`). */
   failuresRecorded: number;
+  /**
+   * Of those, rows of calls the subscriber left before they completed (`metadata.outcome =
+   * 'cancelled'`): an SSE client disconnecting, a `timeout()` upstream.
+   */
+  cancelledRecorded: number;
   /** Rows of audited requests that could not be written (`onWriteError` applied). */
   writeFailures: number;
   /** Audited requests without a firm, run unaudited under `onMissingFirm: 'skip'`. */
   skippedNoFirm: number;
   /** Metadata values the policy dropped, from `@Audit` and from `record()`, system keys included. */
   metadataDropped: number;
+  /**
+   * Rows of audited handlers whose picked metadata the strict policy (`metadataPolicy.strict`)
+   * refused: written with the system keys and `metadataRefused: true`, without the picked metadata.
+   * Apart from `writeFailures`: these rows are in the database.
+   */
+  metadataRefused: number;
   /** Entity ids resolved for a row that were not UUIDs, stored as null. */
   entityIdsDropped: number;
 }

@@ -62,6 +62,12 @@ export class AuditMetrics {
       () => counters.metadataDropped,
     );
     observed(
+      'cma_logging.audit.metadata.refused',
+      '{row}',
+      'Rows of audited actions written without their metadata, which the strict policy refused',
+      () => counters.metadataRefused,
+    );
+    observed(
       'cma_logging.audit.write_failures',
       '{row}',
       'Rows of audited actions that could not be written',
@@ -70,11 +76,13 @@ export class AuditMetrics {
   }
 
   /**
-   * One action's row was written (or buffered). `outcome`: `success` or `failure`, when known.
+   * One action's row was written (or buffered). `outcome`: `success`, `failure` or `cancelled`,
+   * when known.
    * A count per attribute set, kept here: an action costs a map lookup, no metric call.
    */
   audited(action: string, outcome: unknown, firmId: unknown): void {
-    const known = outcome === 'success' || outcome === 'failure';
+    const known =
+      outcome === 'success' || outcome === 'failure' || outcome === 'cancelled';
     const firm =
       this.otel.options.firmIdAttribute && typeof firmId === 'string'
         ? firmId

@@ -218,6 +218,36 @@ describe('system keys', () => {
     });
   });
 
+  it('keeps a cancelled outcome, a count of values and an attempt from 2, and nothing else there', () => {
+    expect(
+      systemMetadata({ outcome: 'cancelled', values: 0, attempt: 2 }),
+    ).toEqual({
+      metadata: { outcome: 'cancelled', values: 0, attempt: 2 },
+      dropped: [],
+    });
+    expect(
+      systemMetadata({ outcome: 'canceled', values: -1, attempt: 1 }),
+    ).toEqual({
+      metadata: {},
+      dropped: [
+        { path: 'outcome', rule: 'not_an_identifier' },
+        { path: 'values', rule: 'not_a_count' },
+        { path: 'attempt', rule: 'not_a_count' },
+      ],
+    });
+    expect(systemMetadata({ metadataRefused: true })).toEqual({
+      metadata: { metadataRefused: true },
+      dropped: [],
+    });
+    expect(systemMetadata({ metadataRefused: 'yes' }).dropped).toEqual([
+      { path: 'metadataRefused', rule: 'not_a_boolean' },
+    ]);
+    expect(systemMetadata({ values: '3', attempt: 2.5 }).dropped).toEqual([
+      { path: 'values', rule: 'not_a_count' },
+      { path: 'attempt', rule: 'not_a_count' },
+    ]);
+  });
+
   it('bounds the metadata as stored, system keys included', () => {
     const declared = Object.fromEntries(
       Array.from({ length: 200 }, (_, i) => [`key${i}`, 'x'.repeat(40)]),

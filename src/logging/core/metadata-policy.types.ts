@@ -13,8 +13,10 @@ export interface MetadataPolicyOptions {
    */
   mode?: MetadataPolicyMode;
   /**
-   * Refuse metadata the policy would trim, with {@link AuditMetadataError}, instead of dropping the
-   * values and storing the rest. Default: `false`.
+   * Refuse metadata the policy would trim, whole, instead of dropping the values and storing the
+   * rest: `record()` and the ledger fail with {@link AuditMetadataError} and write nothing; an
+   * `@Audit` action, which has run, is written without its metadata and marked
+   * `metadataRefused: true`. Default: `false`.
    */
   strict?: boolean;
   /** Heuristic mode: the largest integer accepted as a count. Default: `1_000_000`. */

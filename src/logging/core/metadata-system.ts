@@ -12,7 +12,8 @@ import {
 
 /**
  * The keys the module adds to audit metadata itself (`outcome`, `errorClass`, `status`,
- * `requestId`) obey rules of their own, and the metadata as stored obeys the size bound.
+ * `requestId`, `values`, `attempt`, `metadataRefused`) obey rules of their own, and the metadata as stored obeys the
+ * size bound.
  *
  * @module
  */
@@ -21,10 +22,17 @@ const integer = isIntegerIn;
 
 /** The keys the module adds to audit metadata itself. */
 export interface SystemMetadata {
+  /** `'success'`, `'failure'` or `'cancelled'`. */
   outcome?: unknown;
   errorClass?: unknown;
   status?: unknown;
   requestId?: unknown;
+  /** How many values an audited handler emitted, where it is not the usual single answer. */
+  values?: unknown;
+  /** The run of the call (2, 3...) when an outer `retry()` ran it again. */
+  attempt?: unknown;
+  /** `true` when the strict metadata policy refused the picked metadata, left out of the row. */
+  metadataRefused?: unknown;
 }
 
 const CLASS_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/;
@@ -47,8 +55,10 @@ export function newRequestId(): string {
 
 /**
  * The system keys that obey the rules, and the ones that do not (as `MetadataDrop`s): `outcome` is
- * `'success'` or `'failure'`, `errorClass` a class name no detector catches, `status` an HTTP
- * status (100-599), `requestId` a request id's keyed digest (`LogDigests.requestId`). `undefined` and `null` are left out.
+ * `'success'`, `'failure'` or `'cancelled'`, `errorClass` a class name no detector catches,
+ * `status` an HTTP status (100-599), `requestId` a request id's keyed digest
+ * (`LogDigests.requestId`), `values` a count, `attempt` a count from 2, `metadataRefused` `true`.
+ * `undefined` and `null` are left out.
  */
 export function systemMetadata(system: SystemMetadata): SanitizedMetadata {
   const metadata: Record<string, unknown> = {};
@@ -59,10 +69,18 @@ export function systemMetadata(system: SystemMetadata): SanitizedMetadata {
     if (ok) metadata[key] = value;
     else dropped.push({ path: key, rule });
   };
-  const { outcome, errorClass, status, requestId } = system;
+  const {
+    outcome,
+    errorClass,
+    status,
+    requestId,
+    values,
+    attempt,
+    metadataRefused,
+  } = system;
   keep(
     'outcome',
-    outcome === 'success' || outcome === 'failure',
+    outcome === 'success' || outcome === 'failure' || outcome === 'cancelled',
     'not_an_identifier',
   );
   keep(
@@ -75,6 +93,9 @@ export function systemMetadata(system: SystemMetadata): SanitizedMetadata {
   keep('status', integer(status, 100, 599), 'not_a_count');
   // the keyed digest of the request id, made by the caller: the id itself is never stored
   keep('requestId', isRequestIdDigest(requestId), 'not_an_identifier');
+  keep('values', integer(values, 0), 'not_a_count');
+  keep('attempt', integer(attempt, 2), 'not_a_count');
+  keep('metadataRefused', metadataRefused === true, 'not_a_boolean');
   return { metadata, dropped };
 }
 

@@ -29,6 +29,7 @@ const stats = () => ({
   retries: 0,
   rowsFailed: 0,
   rowsRejected: 0,
+  rowsUnwritten: 0,
   bufferDepth: {},
 });
 const quiet = { warn: () => undefined, error: () => undefined };

@@ -1,94 +1,74 @@
-import { performance } from 'node:perf_hooks';
 import {
-  columnArrays,
-  insertStatement,
-  type LogTable,
-  type QueryExecutor,
-  RESTAMP_AFTER_MS,
-  stampCreatedAt,
-  type WriterLogger,
-} from './log-table.js';
-import { nextMicros, nextRecordStamp, uuidV7 } from './record-clock.js';
-
-import {
-  LogBufferFullError,
-  LogWriteError,
-  LogWriterClosedError,
-} from './writer.errors.js';
+  type Batch,
+  batchOf,
+  BatchSender,
+  type Pending,
+} from './batch-sender.js';
+import type { LogTable, QueryExecutor, WriterLogger } from './log-table.js';
+import { nextMicros, uuidV7 } from './record-clock.js';
+import { LogBufferFullError, LogWriterClosedError } from './writer.errors.js';
 import type {
   Durability,
   LogWriterStats,
   ResolvedWriterOptions,
 } from './writer.options.js';
 import type { TableMetrics } from './writer.telemetry.js';
-import {
-  describeDatabaseError as describe,
-  isRowError,
-  isTransientError,
-} from './database-errors.js';
 
-interface Pending {
-  row: unknown[];
-  /** When its created_at was stamped, in ms since the epoch; 0 before its batch is formed. */
-  stamped: number;
+/** A caller waiting for room in the buffer: admitted in arrival order, as room frees. */
+interface RoomWaiter<Entry> {
+  entry: Entry;
   durability: Durability;
-  /** When it was queued, in ms since the epoch. */
-  at: number;
-  resolve: () => void;
+  resolve: (id: string) => void;
   reject: (error: Error) => void;
 }
 
 const noop = () => undefined;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
  * The batched writer behind both log services. Rows for a table queue up and leave as one
  * statement when a batch fills, `maxDelayMs` after the first `'await'` row arrived, or
  * `bufferedDelayMs` after the first `'buffered'` one, with up to `concurrency` statements in flight
- * per table. `'await'` callers resolve once their statement has
- * committed, so concurrent callers share one commit; `'buffered'` callers resolve at once.
+ * per table. `'await'` callers resolve once their statement has committed, so concurrent callers
+ * share one commit; `'buffered'` callers resolve at once. Retries and failures: batch-sender.ts.
  *
- * Failures: an unreachable database is retried with exponential backoff; once `retry.attempts`
- * tries are spent the rows fail. A row that is bad in itself (a firm that does not exist) is found
- * by splitting its batch and fails alone. Every failed row is counted and logged, and its `'await'`
- * caller gets the error.
+ * Shutdown: from `beginShutdown()` every queued row leaves as soon as a statement slot is free;
+ * `close()` refuses new rows and waits for the accepted ones; `abandon()`, at the deadline, gives
+ * up and reports whatever is not written yet.
  */
 export class BatchWriter<Entry> {
-  private readonly sql: string;
-  private readonly width: number;
-  /** Where created_at sits in a row: the writer stamps it when the row's batch is formed. */
-  private readonly createdAtColumn: number;
+  /** Its statements; their `metrics` are the table's, set at module init. */
+  readonly sender: BatchSender<Entry>;
   private readonly queue: Pending[] = [];
+  private readonly inFlight = new Set<Batch>();
   private inFlightRows = 0;
-  private inFlightBatches = 0;
+  /** Rows accepted so far: the next row's `seq`. */
+  private accepted = 0;
+  /** Queued rows below this `seq` leave without waiting for a full batch: a flush waits for them. */
+  private flushTarget = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   /** When the timer fires, in ms since the epoch. */
   private timerDue = 0;
   /** `'await'` rows in `queue`: while there are any, the short delay applies. */
   private awaitQueued = 0;
-  private readonly roomWaiters: (() => void)[] = [];
+  private readonly roomWaiters: RoomWaiter<Entry>[] = [];
+  private readonly flushWaiters: { upTo: number; resolve: () => void }[] = [];
   private readonly idleWaiters: (() => void)[] = [];
-  private closed = false;
+  /** `'draining'`: shutdown has begun, rows leave at once; `'closed'`: new rows are refused. */
+  private state: 'open' | 'draining' | 'closed' = 'open';
+  /** Aborted at the shutdown deadline: pauses between tries end, statements out are given up. */
+  private readonly abort = new AbortController();
 
   constructor(
     private readonly table: LogTable<Entry>,
-    private readonly execute: QueryExecutor,
+    execute: QueryExecutor,
     private readonly options: ResolvedWriterOptions,
     private readonly stats: LogWriterStats,
-    private readonly logger: WriterLogger,
-    /** The table's metrics, when the host's OpenTelemetry is on; set at module init. */
-    public metrics?: TableMetrics,
+    logger: WriterLogger,
+    metrics?: TableMetrics,
   ) {
-    this.sql = insertStatement(table);
-    this.width = table.columns.length;
-    this.createdAtColumn = table.columns.findIndex(
-      ([name]) => name === 'created_at',
-    );
-    if (this.createdAtColumn < 0) {
-      throw new Error(`${table.name}: a log table needs a created_at column`);
-    }
+    this.sender = new BatchSender(table, execute, options, stats, logger);
+    this.sender.metrics = metrics;
   }
 
   /** The name of the table this writer writes. */
@@ -103,73 +83,131 @@ export class BatchWriter<Entry> {
 
   /**
    * Queues one validated entry and returns its id once the durability allows: at once for
-   * `'buffered'`, after the commit for `'await'`.
+   * `'buffered'`, after the commit for `'await'`. A full buffer makes the caller wait behind those
+   * already waiting (`'wait'`) or refuses the row (`'reject'`).
    */
-  async write(entry: Entry, durability: Durability): Promise<string> {
-    if (this.closed) throw new LogWriterClosedError(this.table.name);
-    while (this.depth >= this.options.bufferSize) {
+  write(entry: Entry, durability: Durability): Promise<string> {
+    if (this.state === 'closed') return Promise.reject(this.refused());
+    if (this.roomWaiters.length > 0 || this.depth >= this.options.bufferSize) {
       if (this.options.onFullBuffer === 'reject') {
         this.stats.rowsRejected++;
-        this.metrics?.rejected('buffer_full');
-        throw new LogBufferFullError(this.table.name, this.options.bufferSize);
+        this.sender.metrics?.rejected('buffer_full');
+        return Promise.reject(
+          new LogBufferFullError(this.table.name, this.options.bufferSize),
+        );
       }
-      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
-      if (this.closed) throw new LogWriterClosedError(this.table.name);
+      return new Promise((resolve, reject) =>
+        this.roomWaiters.push({ entry, durability, resolve, reject }),
+      );
     }
+    return this.accept(entry, durability);
+  }
+
+  /** Takes one entry into the queue; resolves with its id once the durability allows. */
+  private accept(entry: Entry, durability: Durability): Promise<string> {
     // The id keeps the order rows were recorded in; created_at is stamped when the batch is formed.
     const id = uuidV7(nextMicros());
-    const row = this.table.values(entry, id, '');
-    const at = Date.now();
-    this.metrics?.queued(1);
-    if (durability === 'buffered') {
-      this.enqueue({
-        row,
-        stamped: 0,
-        durability,
-        at,
-        resolve: noop,
-        reject: noop,
-      });
-      return id;
-    }
-    await new Promise<void>((resolve, reject) =>
-      this.enqueue({ row, stamped: 0, durability, at, resolve, reject }),
-    );
-    return id;
-  }
-
-  /** Writes one validated entry now, through the caller's transaction. */
-  async writeWith(execute: QueryExecutor, entry: Entry): Promise<string> {
-    const { id, createdAt } = nextRecordStamp();
-    const row = this.table.values(entry, id, createdAt);
+    let row: unknown[];
     try {
-      await this.timed(() =>
-        execute(this.sql, columnArrays([row], this.width)),
-      );
+      row = this.table.values(entry, id, '');
     } catch (error) {
-      this.stats.rowsFailed++;
-      this.metrics?.failed(1);
-      throw new LogWriteError(this.table.name, 1, error);
+      return Promise.reject(
+        error instanceof Error ? error : new Error(String(error)),
+      );
     }
-    this.stats.rowsWritten++;
-    this.metrics?.written(1);
-    this.stats.batches++;
-    return id;
+    const pending: Pending = {
+      seq: this.accepted++,
+      row,
+      stamped: 0,
+      durability,
+      at: Date.now(),
+      settled: false,
+      resolve: noop,
+      reject: noop,
+    };
+    this.sender.metrics?.queued(1);
+    if (durability === 'buffered') {
+      this.enqueue(pending);
+      return Promise.resolve(id);
+    }
+    return new Promise((resolve, reject) => {
+      pending.resolve = () => resolve(id);
+      pending.reject = reject;
+      this.enqueue(pending);
+    });
   }
 
-  /** Sends everything queued now and resolves once nothing is queued or in flight. */
-  async flush(): Promise<void> {
+  /** A row refused because the writer is shut down, counted. */
+  private refused(): LogWriterClosedError {
+    this.stats.rowsRejected++;
+    this.sender.metrics?.rejected('closed');
+    return new LogWriterClosedError(this.table.name);
+  }
+
+  /**
+   * Sends the rows accepted so far without waiting for their batches to fill, and resolves once
+   * each of them is settled: written, failed, or reported at the shutdown deadline. Rows accepted
+   * after the call do not hold it.
+   */
+  flush(): Promise<void> {
+    const upTo = this.accepted;
+    if (this.firstUnsettled() >= upTo) return Promise.resolve();
+    this.flushTarget = Math.max(this.flushTarget, upTo);
+    this.drain(false);
+    return new Promise((resolve) => this.flushWaiters.push({ upTo, resolve }));
+  }
+
+  /** Shutdown has begun: rows are still accepted, and every queued row leaves at once. */
+  beginShutdown(): void {
+    if (this.state !== 'open') return;
+    this.state = 'draining';
     this.drain(true);
-    if (this.depth === 0) return;
-    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Refuses new rows, then flushes what was accepted. */
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.flush();
-    // Writers still waiting for room are refused rather than left hanging.
-    this.roomWaiters.splice(0).forEach((wake) => wake());
+  /**
+   * Refuses new rows, and callers still waiting for room (`LogWriterClosedError`, counted in
+   * `rowsRejected`); resolves once every accepted row is settled.
+   */
+  close(): Promise<void> {
+    if (this.state !== 'closed') {
+      this.state = 'closed';
+      this.refuseWaiters();
+      this.drain(true);
+    }
+    if (this.depth === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * The shutdown deadline passed: refuses new rows, gives up every accepted row not written yet (a
+   * statement out is aborted, its connection closed) and reports them (`BatchSender.giveUp`).
+   */
+  abandon(shutdownTimeoutMs: number): void {
+    this.state = 'closed';
+    this.refuseWaiters();
+    this.cancelTimer();
+    const lost = this.queue.splice(0);
+    const queued = lost.length;
+    this.awaitQueued = 0;
+    let unanswered = 0;
+    for (const batch of this.inFlight) {
+      batch.abandoned = true;
+      const rows = batch.rows.filter((pending) => !pending.settled);
+      lost.push(...rows);
+      if (batch.unsure || batch.sending) unanswered += rows.length;
+    }
+    this.inFlight.clear();
+    this.inFlightRows = 0;
+    this.abort.abort();
+    this.updateDepth();
+    this.sender.giveUp(lost, queued, unanswered, shutdownTimeoutMs);
+    this.settleWaiters();
+  }
+
+  private refuseWaiters(): void {
+    for (const waiter of this.roomWaiters.splice(0)) {
+      waiter.reject(this.refused());
+    }
   }
 
   private enqueue(pending: Pending): void {
@@ -185,14 +223,17 @@ export class BatchWriter<Entry> {
 
   /**
    * Sends whatever is queued when its oldest row has waited long enough: `maxDelayMs` while an
-   * `'await'` row waits, else `bufferedDelayMs`. An earlier timer already set stays.
+   * `'await'` row waits, else `bufferedDelayMs`, and at once once shutdown has begun. An earlier
+   * timer already set stays.
    */
   private armTimer(): void {
     if (this.queue.length === 0) return;
     const due =
-      this.awaitQueued > 0
-        ? Date.now() + this.options.maxDelayMs
-        : this.queue[0].at + this.options.bufferedDelayMs;
+      this.state !== 'open'
+        ? 0
+        : this.awaitQueued > 0
+          ? Date.now() + this.options.maxDelayMs
+          : this.queue[0].at + this.options.bufferedDelayMs;
     if (this.immediate) return;
     if (this.timer) {
       if (this.timerDue <= due) return;
@@ -221,121 +262,88 @@ export class BatchWriter<Entry> {
     this.immediate = undefined;
   }
 
-  /** Starts batches while there are free slots: full ones, or any when `all` is set. */
+  /**
+   * Starts batches while there are free slots: full ones, the rows a flush waits for, or any when
+   * `all` is set or shutdown has begun.
+   */
   private drain(all: boolean): void {
-    if ((this.timer || this.immediate) && (all || this.queue.length === 0)) {
+    const now = all || this.state !== 'open';
+    if ((this.timer || this.immediate) && (now || this.queue.length === 0)) {
       this.cancelTimer();
     }
+    const { batchSize, concurrency } = this.options;
     while (
       this.queue.length > 0 &&
-      this.inFlightBatches < this.options.concurrency &&
-      (all || this.queue.length >= this.options.batchSize)
+      this.inFlight.size < concurrency &&
+      (now ||
+        this.queue.length >= batchSize ||
+        this.queue[0].seq < this.flushTarget)
     ) {
-      const batch = this.queue.splice(0, this.options.batchSize);
+      const rows = this.queue.splice(0, batchSize);
       if (this.awaitQueued > 0) {
-        for (const pending of batch) {
+        for (const pending of rows) {
           if (pending.durability === 'await') this.awaitQueued--;
         }
       }
-      this.inFlightBatches++;
-      this.inFlightRows += batch.length;
-      void this.send(batch).finally(() => {
-        this.inFlightBatches--;
-        this.inFlightRows -= batch.length;
+      const batch = batchOf(rows);
+      this.inFlight.add(batch);
+      this.inFlightRows += rows.length;
+      void this.sender.send(batch, this.abort.signal).finally(() => {
+        if (!batch.abandoned) {
+          this.inFlight.delete(batch);
+          this.inFlightRows -= rows.length;
+        }
         this.afterBatch();
       });
     }
-    if (
-      this.queue.length > 0 &&
-      this.inFlightBatches < this.options.concurrency
-    ) {
+    if (this.queue.length > 0 && this.inFlight.size < concurrency) {
       this.armTimer();
     }
   }
 
   private afterBatch(): void {
-    this.updateDepth();
     // 'await' rows that piled up while every slot was busy have waited long enough; 'buffered'
     // ones keep waiting for a full batch or their delay.
     this.drain(this.awaitQueued > 0);
-    while (this.roomWaiters.length && this.depth < this.options.bufferSize) {
-      this.roomWaiters.shift()!();
+    // Room freed: callers waiting for it come in, first come first served, one per free row.
+    while (
+      this.roomWaiters.length > 0 &&
+      this.depth < this.options.bufferSize
+    ) {
+      const waiter = this.roomWaiters.shift()!;
+      this.accept(waiter.entry, waiter.durability).then(
+        waiter.resolve,
+        waiter.reject,
+      );
+    }
+    this.updateDepth();
+    this.settleWaiters();
+  }
+
+  /** Wakes the flushes whose rows are all settled, and the waiters for an idle writer. */
+  private settleWaiters(): void {
+    if (this.flushWaiters.length > 0) {
+      const low = this.firstUnsettled();
+      for (let i = this.flushWaiters.length - 1; i >= 0; i--) {
+        if (this.flushWaiters[i].upTo <= low) {
+          this.flushWaiters.splice(i, 1)[0].resolve();
+        }
+      }
     }
     if (this.depth === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
   }
 
+  /** The `seq` of the first accepted row not settled yet (`accepted` when every row is). */
+  private firstUnsettled(): number {
+    let low = this.queue.length > 0 ? this.queue[0].seq : this.accepted;
+    for (const batch of this.inFlight) {
+      const first = batch.rows.find((pending) => !pending.settled);
+      if (first && first.seq < low) low = first.seq;
+    }
+    return low;
+  }
+
   private updateDepth(): void {
     this.stats.bufferDepth[this.table.name] = this.depth;
-  }
-
-  /** Writes a batch, retrying while the database is unreachable and isolating bad rows. */
-  private async send(batch: Pending[]): Promise<void> {
-    const { attempts, baseDelayMs, maxDelayMs } = this.options.retry;
-    for (let attempt = 1; ; attempt++) {
-      if (Date.now() - batch[0].stamped > RESTAMP_AFTER_MS) {
-        stampCreatedAt(batch, this.createdAtColumn);
-      }
-      try {
-        await this.timed(() =>
-          this.execute(
-            this.sql,
-            columnArrays(
-              batch.map((p) => p.row),
-              this.width,
-            ),
-          ),
-        );
-        this.stats.batches++;
-        this.stats.rowsWritten += batch.length;
-        this.metrics?.written(batch.length);
-        batch.forEach((p) => p.resolve());
-        return;
-      } catch (error) {
-        if (isRowError(error)) {
-          if (batch.length === 1) return this.fail(batch, error);
-          const half = Math.ceil(batch.length / 2);
-          await this.send(batch.slice(0, half));
-          await this.send(batch.slice(half));
-          return;
-        }
-        if (!isTransientError(error) || attempt >= attempts) {
-          return this.fail(batch, error);
-        }
-        this.stats.retries++;
-        this.metrics?.retried(batch.length);
-        const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-        this.logger.warn(
-          `${this.table.name}: writing ${batch.length} row(s) failed (${describe(error)}); ` +
-            `try ${attempt + 1} of ${attempts} in ${backoff} ms`,
-        );
-        await sleep(backoff * (0.5 + Math.random() / 2));
-      }
-    }
-  }
-
-  /** Runs one statement, timing it when there are metrics. */
-  private async timed(statement: () => Promise<unknown>): Promise<void> {
-    const metrics = this.metrics;
-    if (!metrics) {
-      await statement();
-      return;
-    }
-    const started = performance.now();
-    try {
-      await statement();
-    } finally {
-      metrics.statement((performance.now() - started) / 1000);
-    }
-  }
-
-  private fail(batch: Pending[], cause: unknown): void {
-    this.stats.rowsFailed += batch.length;
-    this.metrics?.failed(batch.length);
-    const error = new LogWriteError(this.table.name, batch.length, cause);
-    const buffered = batch.filter((p) => p.durability === 'buffered').length;
-    this.logger.error(
-      `${error.message}${buffered ? ` (${buffered} of them buffered: no caller is waiting for them)` : ''}`,
-    );
-    batch.forEach((p) => p.reject(error));
   }
 }

@@ -44,6 +44,18 @@ export function isTransientError(error: unknown): boolean {
   );
 }
 
+/**
+ * The database answered the statement with an error: it was not committed, and the connection
+ * that carried it still works (unless the server ends it, which the driver notices).
+ */
+export function isAnswer(error: unknown): boolean {
+  const e = error as {
+    severity?: unknown;
+    driverError?: { severity?: unknown };
+  };
+  return typeof (e?.driverError?.severity ?? e?.severity) === 'string';
+}
+
 /** An error's SQLSTATE and message, for the writer's log lines. */
 export function describeDatabaseError(error: unknown): string {
   const state = sqlState(error);

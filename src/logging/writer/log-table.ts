@@ -70,10 +70,19 @@ export function columnArrays(rows: readonly unknown[][], width: number) {
   return arrays;
 }
 
+/** How the batched writer follows one statement of its own. */
+export interface StatementControl {
+  /** Aborted at the shutdown deadline: the statement is given up, its connection closed. */
+  signal: AbortSignal;
+  /** Called once the statement has left for the database: from then on, it may commit. */
+  sent(): void;
+}
+
 /** Runs one statement; the writer's only contact with the database. */
 export type QueryExecutor = (
   sql: string,
   parameters: unknown[],
+  control?: StatementControl,
 ) => Promise<unknown>;
 
 /** Where the writer reports failures; Nest's `Logger` fits. */

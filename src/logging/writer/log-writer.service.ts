@@ -4,6 +4,7 @@ import {
   Injectable,
   Logger,
   type OnApplicationShutdown,
+  type OnModuleDestroy,
   type OnModuleInit,
   Optional,
 } from '@nestjs/common';
@@ -21,13 +22,13 @@ import {
 } from '../core/entry-validation.js';
 import { BatchWriter } from './batch-writer.js';
 import type { LogTable, QueryExecutor } from './log-table.js';
-import { LogStatementTimeoutError } from './writer.errors.js';
 import type {
   Durability,
   LogWriterStats,
   ResolvedWriterOptions,
 } from './writer.options.js';
 import { type TableMetrics, WriterMetrics } from './writer.telemetry.js';
+import { WriterPool } from './writer-pool.js';
 import {
   clockOffsetMicros,
   followClock,
@@ -66,12 +67,22 @@ export interface TableWriter<Entry> {
 
 /**
  * The one write path of every log: each feature registers its table ({@link LogTable}) and writes
- * through the {@link TableWriter} it gets back, one batched writer per table. Inject it to read
- * the counters (`stats()`) or to flush on demand.
+ * through the {@link TableWriter} it gets back, one batched writer per table, on a small pool of
+ * connections of its own (`writer.poolSize`). Inject it to read the counters (`stats()`) or to
+ * flush on demand.
+ *
+ * Shutdown, bounded by `writer.shutdownTimeoutMs` from the first hook: `onModuleDestroy` starts the
+ * clock and sends every queued row at once; rows are still accepted while Nest closes the servers;
+ * `onApplicationShutdown` refuses new rows and waits for the accepted ones; at the deadline, those
+ * not written are reported and counted.
  */
 @Injectable()
 export class LogWriterService
-  implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown
+  implements
+    OnModuleInit,
+    OnModuleDestroy,
+    BeforeApplicationShutdown,
+    OnApplicationShutdown
 {
   private readonly logger = new Logger('LoggingModule');
   private readonly counters: LogWriterStats = {
@@ -80,14 +91,20 @@ export class LogWriterService
     retries: 0,
     rowsFailed: 0,
     rowsRejected: 0,
+    rowsUnwritten: 0,
     bufferDepth: {},
   };
+  private readonly pool: WriterPool;
   private readonly execute: QueryExecutor;
   private readonly writers = new Map<string, TableWriter<never>>();
   private readonly batchWriters: BatchWriter<never>[] = [];
   private readonly tableMetrics = new Map<string, TableMetrics>();
   private metrics: WriterMetrics | undefined;
   private clockTimer: NodeJS.Timeout | undefined;
+  /** Set when shutdown begins: when the deadline passes, and the promise that says it has. */
+  private shutdown:
+    | { deadline: number; timer: NodeJS.Timeout; passed: Promise<void> }
+    | undefined;
 
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
@@ -97,17 +114,22 @@ export class LogWriterService
     @Inject(TELEMETRY_OPTIONS)
     private readonly telemetry?: LoggingTelemetryOptions,
   ) {
-    this.execute = withTimeout(
-      (sql, parameters) => dataSource.query(sql, parameters),
-      this.options.statementTimeoutMs,
+    this.pool = new WriterPool(
+      dataSource,
+      options.poolSize,
+      options.statementTimeoutMs,
     );
+    this.execute = (sql, parameters, control) =>
+      this.pool.execute(sql, parameters, options.statementTimeoutMs, control);
   }
 
   /**
-   * Sets the record clock to the database's (then every 5 minutes), and starts the writer's
-   * metrics when the host's OpenTelemetry is on.
+   * Opens the writer's pool (a DataSource that is not node-postgres' stops the app here), sets the
+   * record clock to the database's (then every 5 minutes), and starts the writer's metrics when
+   * the host's OpenTelemetry is on.
    */
   async onModuleInit(): Promise<void> {
+    if (this.dataSource.isInitialized) this.pool.open();
     await this.followDatabaseClock(true);
     this.clockTimer = setInterval(
       () => void this.followDatabaseClock(false),
@@ -120,8 +142,8 @@ export class LogWriterService
       this.batchWriters.map((writer) => [writer.tableName, writer.depth]),
     );
     for (const writer of this.batchWriters) {
-      writer.metrics = this.metrics.forTable(writer.tableName);
-      this.tableMetrics.set(writer.tableName, writer.metrics);
+      writer.sender.metrics = this.metrics.forTable(writer.tableName);
+      this.tableMetrics.set(writer.tableName, writer.sender.metrics);
     }
   }
 
@@ -160,18 +182,28 @@ export class LogWriterService
     };
   }
 
-  /** Writes everything accepted so far and resolves once it is settled. */
+  /**
+   * Sends the rows accepted so far without waiting for their batches to fill, and resolves once
+   * each is settled (written, failed, or reported at the shutdown deadline). Rows accepted after
+   * the call do not hold it.
+   */
   async flush(): Promise<void> {
     await Promise.all(this.batchWriters.map((writer) => writer.flush()));
   }
 
   /**
-   * Flushes buffered rows while the DataSource is still open, and keeps accepting rows: the HTTP
-   * server closes only after this hook, and requests still in flight may record yet. Needs
+   * Begins the writer's shutdown: `writer.shutdownTimeoutMs` starts, and every queued row leaves
+   * at once. Rows are still accepted: Nest closes the HTTP, microservice and WebSocket servers
+   * after `beforeApplicationShutdown`, and requests still in flight may record yet. Needs
    * `app.enableShutdownHooks()` for signals to reach it.
    */
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.flush();
+  onModuleDestroy(): void {
+    this.beginShutdown();
+  }
+
+  /** Begins the writer's shutdown, when `onModuleDestroy` did not; returns at once. */
+  beforeApplicationShutdown(): void {
+    this.beginShutdown();
   }
 
   /**
@@ -184,13 +216,12 @@ export class LogWriterService
     try {
       const sent = processMicros();
       // A half-open connection never answers: startup does not wait for it.
-      const [{ micros }] = await withTimeout(
-        (sql) => this.dataSource.query(sql),
-        CLOCK_MAX_WAIT_MS,
-      )(
+      const { rows } = (await this.pool.execute(
         `SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text AS micros`,
         [],
-      ).then((rows) => rows as { micros: string }[]);
+        CLOCK_MAX_WAIT_MS,
+      )) as { rows: { micros: string }[] };
+      const [{ micros }] = rows;
       const received = processMicros();
       if (received - sent > CLOCK_MAX_ROUND_TRIP_MS * 1000) return;
       followClock(Number(micros) - (sent + received) / 2);
@@ -206,10 +237,37 @@ export class LogWriterService
     }
   }
 
-  /** Refuses new rows and flushes the rest, before TypeORM closes the DataSource. */
+  /**
+   * The servers are closed: refuses new rows (`LogWriterClosedError`) and callers still waiting
+   * for buffer room, waits for the rows accepted until the deadline, and closes the writer's pool.
+   * At the deadline, each table's unwritten rows are reported (one error line with the counts) and
+   * counted in `rowsUnwritten`.
+   */
   async onApplicationShutdown(): Promise<void> {
+    const { deadline, timer, passed } = this.beginShutdown();
+    await Promise.race([
+      Promise.all(this.batchWriters.map((writer) => writer.close())),
+      passed,
+    ]);
+    clearTimeout(timer);
+    await this.pool.close(Math.max(0, deadline - Date.now()));
+  }
+
+  /** Starts the shutdown deadline, once, and sends every queued row at once. */
+  private beginShutdown() {
+    if (this.shutdown) return this.shutdown;
     clearInterval(this.clockTimer);
-    await Promise.all(this.batchWriters.map((writer) => writer.close()));
+    const timeoutMs = this.options.shutdownTimeoutMs;
+    let timer!: NodeJS.Timeout;
+    const passed = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        for (const writer of this.batchWriters) writer.abandon(timeoutMs);
+        resolve();
+      }, timeoutMs);
+    });
+    this.shutdown = { deadline: Date.now() + timeoutMs, timer, passed };
+    for (const writer of this.batchWriters) writer.beginShutdown();
+    return this.shutdown;
   }
 
   private validate<Entry extends object>(
@@ -236,33 +294,11 @@ export class LogWriterService
     { durability, manager }: RecordOptions,
   ): Promise<string> {
     if (manager) {
-      return writer.writeWith(
+      return writer.sender.writeWith(
         (sql, parameters) => manager.query(sql, parameters),
         entry,
       );
     }
     return writer.write(entry, durability ?? this.options.durability);
   }
-}
-
-/**
- * `execute`, failing with `LogStatementTimeoutError` after `timeoutMs` without an answer. The
- * statement itself is not cancelled (its connection may be dead): its late outcome is ignored.
- */
-function withTimeout(execute: QueryExecutor, timeoutMs: number): QueryExecutor {
-  if (timeoutMs === 0) return execute;
-  return (sql, parameters) => {
-    const statement = execute(sql, parameters);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new LogStatementTimeoutError(timeoutMs)),
-        timeoutMs,
-      );
-    });
-    statement.catch(() => undefined);
-    return Promise.race([statement, timeout]).finally(() =>
-      clearTimeout(timer),
-    );
-  };
 }

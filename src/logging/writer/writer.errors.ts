@@ -31,12 +31,23 @@ export class LogBufferFullError extends Error {
   }
 }
 
-/** The application is shutting down: the writer accepts no more rows. */
+/**
+ * The application is shutting down: the writer accepts no more rows. With `shutdownTimeoutMs`, the
+ * cause of a `LogWriteError`: the shutdown deadline passed before the rows were written.
+ */
 export class LogWriterClosedError extends Error {
   override readonly name = 'LogWriterClosedError';
 
-  constructor(readonly table: string) {
-    super(`${table}: the log writer is shut down and accepts no more rows`);
+  constructor(
+    readonly table: string,
+    readonly shutdownTimeoutMs?: number,
+  ) {
+    super(
+      shutdownTimeoutMs === undefined
+        ? `${table}: the log writer is shut down and accepts no more rows`
+        : `${table}: the log writer shut down before writing them: its deadline, ` +
+            `writer.shutdownTimeoutMs (${shutdownTimeoutMs} ms), passed`,
+    );
   }
 }
 

@@ -27,8 +27,15 @@ export interface LogWriterOptions {
    * can cost buffered rows. Default: `50`.
    */
   bufferedDelayMs?: number;
-  /** Statements in flight at once per table, each on a pooled connection. Default: `2`. */
+  /** Statements in flight at once per table, each on a connection of the writer's pool. Default: `2`. */
   concurrency?: number;
+  /**
+   * Connections of the writer's own pool, opened with the host DataSource's settings (its
+   * credentials, SSL, `extra`, hooks) and used for the writer's statements only: whatever the
+   * database does to them, the host's pool is not drawn on. A statement that times out has its
+   * connection closed and given back. Default: `concurrency` × 2 (the two log tables), `4`.
+   */
+  poolSize?: number;
   /** Rows queued or in flight per table before `onFullBuffer` applies. Default: `10000`. */
   bufferSize?: number;
   /** Default: `'wait'`. */
@@ -50,6 +57,15 @@ export interface LogWriterOptions {
    * Default: `30000`.
    */
   statementTimeoutMs?: number;
+  /**
+   * Longest the writer's part of a shutdown takes, in ms, counted from the first shutdown hook Nest
+   * calls on it (`onModuleDestroy`). When it passes, the writer refuses new rows and reports every
+   * row it accepted and did not write: an error line per table with the counts, `rowsUnwritten` in
+   * `stats()` and the `rows.unwritten` metric. Keep it below the time the platform allows for a
+   * shutdown (Kubernetes' `terminationGracePeriodSeconds`, 30 s by default), less what the rest of
+   * the app needs to close. Default: `10000`.
+   */
+  shutdownTimeoutMs?: number;
 }
 
 export interface ResolvedWriterOptions {
@@ -57,23 +73,30 @@ export interface ResolvedWriterOptions {
   maxDelayMs: number;
   bufferedDelayMs: number;
   concurrency: number;
+  poolSize: number;
   bufferSize: number;
   onFullBuffer: FullBufferPolicy;
   durability: Durability;
   retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
   statementTimeoutMs: number;
+  shutdownTimeoutMs: number;
 }
+
+/** The log tables the writer serves: `poolSize` defaults to a connection per statement in flight. */
+const LOG_TABLES = 2;
 
 export const WRITER_DEFAULTS: ResolvedWriterOptions = {
   batchSize: 1000,
   maxDelayMs: 0,
   bufferedDelayMs: 50,
   concurrency: 2,
+  poolSize: 2 * LOG_TABLES,
   bufferSize: 10_000,
   onFullBuffer: 'wait',
   durability: 'await',
   retry: { attempts: 8, baseDelayMs: 100, maxDelayMs: 5000 },
   statementTimeoutMs: 30_000,
+  shutdownTimeoutMs: 10_000,
 };
 
 const check = optionCheck('writer');
@@ -86,6 +109,9 @@ export function resolveWriterOptions(
   const resolved: ResolvedWriterOptions = {
     ...WRITER_DEFAULTS,
     ...options,
+    poolSize:
+      options.poolSize ??
+      (options.concurrency ?? WRITER_DEFAULTS.concurrency) * LOG_TABLES,
     retry: { ...WRITER_DEFAULTS.retry, ...options.retry },
   };
   check(
@@ -108,6 +134,7 @@ export function resolveWriterOptions(
     'concurrency',
     'an integer of at least 1',
   );
+  check(integer(resolved.poolSize, 1), 'poolSize', 'an integer of at least 1');
   check(
     integer(resolved.bufferSize, resolved.batchSize),
     'bufferSize',
@@ -143,6 +170,11 @@ export function resolveWriterOptions(
     'statementTimeoutMs',
     'an integer of at least 0',
   );
+  check(
+    integer(resolved.shutdownTimeoutMs, 1),
+    'shutdownTimeoutMs',
+    'an integer of at least 1',
+  );
   return resolved;
 }
 
@@ -156,8 +188,16 @@ export interface LogWriterStats {
   retries: number;
   /** Rows the database refused or that stayed unwritten past the retries. */
   rowsFailed: number;
-  /** Entries refused before queueing: invalid, or the buffer was full with `'reject'`. */
+  /**
+   * Entries refused before queueing: invalid, the buffer was full with `'reject'`, or the writer was
+   * shut down (`LogWriterClosedError`).
+   */
   rowsRejected: number;
+  /**
+   * Rows accepted and neither written nor failed when `shutdownTimeoutMs` passed: reported, never
+   * tried again. Some whose statement was out without an answer may have been committed.
+   */
+  rowsUnwritten: number;
   /** Rows queued or in flight now, per table. */
   bufferDepth: Record<string, number>;
 }

@@ -2,8 +2,14 @@ import type { Attributes, Histogram } from '@opentelemetry/api';
 import { type Otel, STATEMENT_DURATION_BUCKETS } from '../core/otel.js';
 import { TELEMETRY_ATTRIBUTES } from '../core/telemetry.options.js';
 
-/** Why the writer refused a row: it broke its table's rules, or the buffer was full. */
-export type RejectReason = 'invalid' | 'buffer_full';
+/** Why the writer refused a row: it broke its table's rules, the buffer was full, or it was shut down. */
+export type RejectReason = 'invalid' | 'buffer_full' | 'closed';
+
+const REJECT_REASONS: readonly RejectReason[] = [
+  'invalid',
+  'buffer_full',
+  'closed',
+];
 
 /** The metrics of one table's writer; every count is of rows. */
 export interface TableMetrics {
@@ -12,18 +18,24 @@ export interface TableMetrics {
   retried(rows: number): void;
   rejected(reason: RejectReason): void;
   failed(rows: number): void;
+  /** Rows accepted and not written when the shutdown deadline passed. */
+  unwritten(rows: number): void;
   /** One INSERT statement took `seconds`, whether it committed or not. */
   statement(seconds: number): void;
 }
 
-type RowCount = 'queued' | 'written' | 'retried' | 'rejected' | 'failed';
+type RowCount =
+  'queued' | 'written' | 'retried' | 'rejected' | 'failed' | 'unwritten';
 
 const ROW_COUNTS: Record<RowCount, string> = {
   queued: 'Rows accepted into the write buffer',
   written: 'Rows committed to their table',
   retried: 'Rows sent again after a transient database failure',
-  rejected: 'Rows refused before queueing: invalid, or the buffer was full',
+  rejected:
+    'Rows refused before queueing: invalid, the buffer was full, or the writer was shut down',
   failed: 'Rows that could not be written once retries were spent',
+  unwritten:
+    'Rows accepted and not written when the shutdown deadline (writer.shutdownTimeoutMs) passed',
 };
 
 /** One table's counts: plain numbers the writer adds to, read by the meter when it collects. */
@@ -33,10 +45,12 @@ class TableCounts implements TableMetrics {
     written: 0,
     retried: 0,
     failed: 0,
+    unwritten: 0,
   };
   readonly rejections: Record<RejectReason, number> = {
     invalid: 0,
     buffer_full: 0,
+    closed: 0,
   };
   readonly attributes: Attributes;
   readonly reasons: Record<RejectReason, Attributes>;
@@ -53,6 +67,7 @@ class TableCounts implements TableMetrics {
     this.reasons = {
       invalid: reason('invalid'),
       buffer_full: reason('buffer_full'),
+      closed: reason('closed'),
     };
   }
 
@@ -71,14 +86,17 @@ class TableCounts implements TableMetrics {
   failed(rows: number): void {
     this.counts.failed += rows;
   }
+  unwritten(rows: number): void {
+    this.counts.unwritten += rows;
+  }
   statement(seconds: number): void {
     this.duration.record(seconds, this.attributes);
   }
 }
 
 /**
- * The writer's metrics, through the host's meter: rows queued, written, retried, rejected and
- * failed (monotonic counters), the buffer depth (an observable gauge) and the statement latency (a
+ * The writer's metrics, through the host's meter: rows queued, written, retried, rejected,
+ * failed and left unwritten at the shutdown deadline (monotonic counters), the buffer depth (an observable gauge) and the statement latency (a
  * histogram), each with the table's name as `cma_logging.table`. The row counts are plain numbers
  * the writer adds to, read when the host's reader collects (observable counters): a row costs no
  * metric call. A count shows once it is above 0, as a counter's first `add` would.
@@ -101,7 +119,7 @@ export class WriterMetrics {
         .addCallback((result) => {
           for (const table of this.tables) {
             if (name === 'rejected') {
-              for (const reason of ['invalid', 'buffer_full'] as const) {
+              for (const reason of REJECT_REASONS) {
                 const rows = table.rejections[reason];
                 if (rows > 0) result.observe(rows, table.reasons[reason]);
               }
