@@ -1,4 +1,11 @@
-import { Observable, type SchedulerLike, isObservable } from 'rxjs';
+import {
+  Observable,
+  type SchedulerLike,
+  type Subscriber,
+  type Subscription,
+  type TeardownLogic,
+  isObservable,
+} from 'rxjs';
 
 /**
  * How an audited call ended, as its row records it.
@@ -44,9 +51,6 @@ export interface WatchOptions {
   readonly scheduler?: SchedulerLike;
 }
 
-const asIs = <R>(subscribe: () => R): R => subscribe();
-const ignore = (): void => undefined;
-
 /**
  * The handler's Observable, audited: one row per subscription, written when the call ends, with
  * the outcome, the last value and the count of values ({@link CallEnd}).
@@ -55,114 +59,165 @@ const ignore = (): void => undefined;
  * in the same turn (a plain value, a promise, `of(x)`: every single answer) waits for the row,
  * so with durability `'await'` the client receives it after the commit. A value not followed by
  * completion in its turn goes out at the end of the turn, or when the next one comes: streams
- * (SSE, RPC streams) flow. Completion and errors always wait for the row.
+ * (SSE, RPC streams) flow. Completion and errors always wait for the row; a row written at once
+ * (`settle` returning nothing) lets them go in the same turn.
  */
 export function watchCall<T>(
   handle: () => Observable<T>,
   options: WatchOptions,
 ): Observable<T> {
-  const { attempts, settle, enter = asIs, scheduler } = options;
-  return new Observable<T>((subscriber) => {
-    const attempt = ++attempts.count;
-    attempts.active = true;
-    let values = 0;
-    let last: unknown;
-    let held: { readonly value: T } | undefined;
-    let ended = false;
-
-    const release = () => {
-      const box = held;
-      if (box === undefined) return;
-      held = undefined;
-      subscriber.next(box.value);
-    };
-    const hold = (value: T) => {
-      release(); // the value before goes out as this one comes
-      const box = { value };
-      held = box;
-      const later = () => {
-        if (held === box && !ended) release(); // at the end, the row goes first
-      };
-      if (scheduler) scheduler.schedule(later);
-      else queueMicrotask(later);
-    };
-    const end = (
-      callEnd: CallEnd,
-      then: () => void,
-      unwritten: (error: unknown) => void,
-    ) => {
-      ended = true;
-      attempts.active = false;
-      whenSettled(settle, callEnd, then, unwritten);
-    };
-
-    const source = enter(() =>
-      handle().subscribe({
-        next: (value) => {
-          values++;
-          last = value;
-          hold(value);
-        },
-        error: (error: unknown) => {
-          // the handler's error goes on unchanged, whether its row was written or not
-          const fail = () => {
-            release();
-            subscriber.error(error);
-          };
-          end(
-            { outcome: 'failure', value: last, error, values, attempt },
-            fail,
-            fail,
-          );
-        },
-        complete: () =>
-          end(
-            { outcome: 'success', value: last, values, attempt },
-            () => {
-              release();
-              subscriber.complete();
-            },
-            (writeError) => {
-              held = undefined; // an answer off the record is not sent
-              subscriber.error(writeError);
-            },
-          ),
-      }),
-    );
-    return () => {
-      source.unsubscribe();
-      held = undefined;
-      if (ended) return;
-      ended = true;
-      attempts.active = false;
-      const callEnd: CallEnd = {
-        outcome: 'cancelled',
-        value: last,
-        values,
-        attempt,
-      };
-      whenSettled(settle, callEnd, ignore, ignore);
-    };
-  });
+  return new Observable<T>((subscriber) =>
+    new CallWatch(options, subscriber).start(handle),
+  );
 }
 
-/** Writes the row of `callEnd`, then `done`, or `failed` with the write's error. */
-function whenSettled(
-  settle: WatchOptions['settle'],
-  callEnd: CallEnd,
-  done: () => void,
-  failed: (error: unknown) => void,
-): void {
-  let settling: Settling;
-  try {
-    settling = settle(callEnd);
-  } catch (error) {
-    return failed(error);
+/**
+ * One subscription of an audited call, in one object: the observer of the handler's Observable
+ * (`next`, `error`, `complete`) and the teardown of the audited one (`unsubscribe`), the methods
+ * rxjs calls.
+ */
+class CallWatch<T> {
+  private readonly attempt: number;
+  private values = 0;
+  private last: unknown;
+  /** The value held back, while `holding`. */
+  private held: T | undefined;
+  private holding = false;
+  /** Values held so far, and the release checks run so far: the one for the value held is its number. */
+  private holds = 0;
+  private checks = 0;
+  /** The release check, made once per call. */
+  private check: (() => void) | undefined;
+  private ended = false;
+  /** The handler's error, passed on after its row. */
+  private failure: unknown;
+  private source: Subscription | undefined;
+
+  constructor(
+    private readonly options: WatchOptions,
+    private readonly subscriber: Subscriber<T>,
+  ) {
+    this.attempt = ++options.attempts.count;
+    options.attempts.active = true;
   }
-  if (settling === undefined || settling === null) return done();
-  if (isObservable(settling)) {
-    settling.subscribe({ complete: done, error: failed });
-    return;
+
+  /** Subscribes to the handler, inside `enter`; returns the teardown (this object). */
+  start(handle: () => Observable<T>): TeardownLogic {
+    const subscribe = () => handle().subscribe(this);
+    this.source = this.options.enter
+      ? this.options.enter(subscribe)
+      : subscribe();
+    return this;
   }
-  settling.then(done, failed);
+
+  next(value: T): void {
+    this.values++;
+    this.last = value;
+    this.release(); // the value before goes out as this one comes
+    this.held = value;
+    this.holding = true;
+    this.holds++;
+    this.check ??= () => this.onCheck();
+    if (this.options.scheduler) this.options.scheduler.schedule(this.check);
+    else queueMicrotask(this.check);
+  }
+
+  error(error: unknown): void {
+    // the handler's error goes on unchanged, whether its row was written or not
+    this.failure = error;
+    this.end({
+      outcome: 'failure',
+      value: this.last,
+      error,
+      values: this.values,
+      attempt: this.attempt,
+    });
+  }
+
+  complete(): void {
+    this.end({
+      outcome: 'success',
+      value: this.last,
+      values: this.values,
+      attempt: this.attempt,
+    });
+  }
+
+  /** A release check runs once per value held, in order: the last one's may let it out. */
+  private onCheck(): void {
+    this.checks++;
+    // at the end, the row goes first
+    if (this.checks === this.holds && !this.ended) this.release();
+  }
+
+  private release(): void {
+    if (!this.holding) return;
+    const value = this.held as T;
+    this.held = undefined;
+    this.holding = false;
+    this.subscriber.next(value);
+  }
+
+  /** The subscriber left: a call not ended yet is cancelled. */
+  unsubscribe(): void {
+    this.source?.unsubscribe();
+    this.held = undefined;
+    this.holding = false;
+    if (this.ended) return;
+    this.ended = true;
+    this.options.attempts.active = false;
+    this.settle({
+      outcome: 'cancelled',
+      value: this.last,
+      values: this.values,
+      attempt: this.attempt,
+    });
+  }
+
+  private end(callEnd: CallEnd): void {
+    this.ended = true;
+    this.options.attempts.active = false;
+    this.settle(callEnd);
+  }
+
+  /** Writes the row of `callEnd`, then lets the end out, or the write's error. */
+  private settle(callEnd: CallEnd): void {
+    const kind = callEnd.outcome;
+    let settling: Settling;
+    try {
+      settling = this.options.settle(callEnd);
+    } catch (error) {
+      return this.unwritten(kind, error);
+    }
+    if (settling === undefined || settling === null) return this.written(kind);
+    const written = () => this.written(kind);
+    const unwritten = (error: unknown) => this.unwritten(kind, error);
+    if (isObservable(settling)) {
+      settling.subscribe({ complete: written, error: unwritten });
+      return;
+    }
+    settling.then(written, unwritten);
+  }
+
+  private written(kind: CallEnd['outcome']): void {
+    if (kind === 'success') {
+      this.release();
+      this.subscriber.complete();
+    } else if (kind === 'failure') {
+      this.release();
+      this.subscriber.error(this.failure);
+    }
+  }
+
+  private unwritten(kind: CallEnd['outcome'], writeError: unknown): void {
+    if (kind === 'success') {
+      // an answer off the record is not sent
+      this.held = undefined;
+      this.holding = false;
+      this.subscriber.error(writeError);
+    } else if (kind === 'failure') {
+      this.release();
+      this.subscriber.error(this.failure);
+    }
+  }
 }
