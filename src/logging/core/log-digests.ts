@@ -1,4 +1,5 @@
-import { createHash, createHmac, hash, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { HmacSha256 } from './hmac-sha256.js';
 
 /** Fewest bytes a configured `digestKey` holds: 256 bits, HMAC-SHA256's own strength. */
 export const DIGEST_KEY_MIN_BYTES = 32;
@@ -21,86 +22,23 @@ const BYTE_LETTERS = Array.from({ length: 256 }, (_, byte) =>
  * Bytes as the letters `a` to `p`, two a byte (high half first): no detector of numbers, codes or
  * words can ever see anything in them.
  */
-function letters(bytes: Buffer, length = bytes.length): string {
+function letters(bytes: Buffer): string {
   let text = '';
-  for (let i = 0; i < length; i++) text += BYTE_LETTERS[bytes[i]];
+  for (const byte of bytes) text += BYTE_LETTERS[byte];
   return text;
 }
 
-/** SHA-256's block, in bytes: HMAC's pads are one block long. */
-const BLOCK = 64;
-/** The longest value, in UTF-8 bytes, {@link PurposeMac} takes (request ids hold 200 at most). */
-const MAC_ROOM = 256;
-
-/**
- * HMAC-SHA256 of `logging <purpose>\0<value>` (RFC 2104, the same bytes as `createHmac`), for one
- * purpose, made with two one-shot `crypto.hash` calls on buffers filled once: the key's pads and
- * the purpose are written once, each value into the room after them, where `createHmac` makes an
- * object, imports the key and calls into the binding three times per digest: this is paid per
- * audited request. Values longer than the room, and Node versions whose `crypto.hash` does not give
- * bytes, go through `createHmac`.
- */
-class PurposeMac {
-  private readonly inner: Buffer;
-  private readonly outer: Buffer;
-  /** Where a value is written into `inner`. */
-  private readonly at: number;
-  private fast = true;
-
-  constructor(
-    private readonly key: Buffer,
-    private readonly prefix: string,
-  ) {
-    const block = Buffer.alloc(BLOCK);
-    (key.length > BLOCK ? createHash('sha256').update(key).digest() : key).copy(
-      block,
-    );
-    const prefixBytes = Buffer.from(prefix, 'utf8');
-    this.at = BLOCK + prefixBytes.length;
-    this.inner = Buffer.alloc(this.at + MAC_ROOM);
-    this.outer = Buffer.alloc(BLOCK + 32);
-    for (let i = 0; i < BLOCK; i++) {
-      this.inner[i] = block[i] ^ 0x36;
-      this.outer[i] = block[i] ^ 0x5c;
-    }
-    prefixBytes.copy(this.inner, BLOCK);
-    this.fast = this.selfCheck();
+/** 32-bit words (big-endian) as the letters of their bytes, as {@link letters} writes them. */
+function wordLetters(words: Int32Array): string {
+  let text = '';
+  for (const word of words) {
+    text +=
+      BYTE_LETTERS[word >>> 24] +
+      BYTE_LETTERS[(word >>> 16) & 0xff] +
+      BYTE_LETTERS[(word >>> 8) & 0xff] +
+      BYTE_LETTERS[word & 0xff];
   }
-
-  digest(value: string): Buffer {
-    if (this.fast && value.length <= MAC_ROOM) {
-      const length = this.inner.write(value, this.at, 'utf8');
-      // a value that does not fit whole is written short: createHmac takes it
-      if (Buffer.byteLength(value, 'utf8') === length) {
-        const digest = hash(
-          'sha256',
-          this.inner.subarray(0, this.at + length),
-          'buffer',
-        );
-        digest.copy(this.outer, BLOCK);
-        return hash('sha256', this.outer, 'buffer');
-      }
-    }
-    return this.slow(value);
-  }
-
-  private slow(value: string): Buffer {
-    return createHmac('sha256', this.key)
-      .update(this.prefix, 'utf8')
-      .update(value, 'utf8')
-      .digest();
-  }
-
-  /** Whether the one-shot path gives `createHmac`'s bytes on this Node. */
-  private selfCheck(): boolean {
-    try {
-      return ['', 'a', '0198a7c2-7d2e-7a1b-9f00-3c4d5e6f7a8b', 'é€'].every(
-        (value) => this.digest(value).equals(this.slow(value)),
-      );
-    } catch {
-      return false;
-    }
-  }
+  return text;
 }
 
 /** Whether `value` is a request id's digest as {@link LogDigests.requestId} writes it. */
@@ -146,8 +84,10 @@ export class LogDigests {
   /** 8 letters naming the key, stored beside the ledger's digests: which key made them. */
   readonly keyId: string;
 
-  /** The MAC of request ids, its pads made once. */
-  private readonly requestIdMac: PurposeMac;
+  /** The MAC of request ids, its pads hashed once. */
+  private readonly requestIdMac: HmacSha256;
+  /** The words of a request id's digest kept: 128 bits. */
+  private readonly requestIdWords = new Int32Array(REQUEST_ID_LETTERS / 8);
 
   constructor(key?: Buffer) {
     this.configured = key !== undefined;
@@ -155,12 +95,12 @@ export class LogDigests {
     this.keyId = letters(
       this.mac('key id', '').subarray(0, KEY_ID_LETTERS / 2),
     );
-    this.requestIdMac = new PurposeMac(this.key, macPrefix('request id'));
+    this.requestIdMac = new HmacSha256(this.key, macPrefix('request id'));
   }
 
   /** The digest of request id `value` stored as the `requestId` of audit metadata: 32 letters. */
   requestId(value: string): string {
-    return letters(this.requestIdMac.digest(value), REQUEST_ID_LETTERS / 2);
+    return wordLetters(this.requestIdMac.words(value, this.requestIdWords));
   }
 
   /**
