@@ -28,17 +28,21 @@ function letters(bytes: Buffer): string {
   return text;
 }
 
-/** 32-bit words (big-endian) as the letters of their bytes, as {@link letters} writes them. */
+/** The character codes of {@link wordLetters}' text, reused: one string made per call. */
+const CODES: number[] = [];
+
+/**
+ * 32-bit words (big-endian) as the letters of their bytes, as {@link letters} writes them: the
+ * letter of each half byte, from the high ones.
+ */
 function wordLetters(words: Int32Array): string {
-  let text = '';
-  for (const word of words) {
-    text +=
-      BYTE_LETTERS[word >>> 24] +
-      BYTE_LETTERS[(word >>> 16) & 0xff] +
-      BYTE_LETTERS[(word >>> 8) & 0xff] +
-      BYTE_LETTERS[word & 0xff];
+  CODES.length = words.length * 8;
+  for (let w = 0; w < words.length; w++) {
+    const word = words[w];
+    for (let i = 0; i < 8; i++)
+      CODES[w * 8 + i] = 97 + ((word >>> (28 - 4 * i)) & 15);
   }
-  return text;
+  return String.fromCharCode(...CODES);
 }
 
 /** Whether `value` is a request id's digest as {@link LogDigests.requestId} writes it. */
