@@ -191,52 +191,52 @@ function load(
   return out;
 }
 
+/**
+ * Prints each category's µs per request in both variants, scaled so that each variant's column
+ * sums to its measured main-thread CPU per request (the profile's samples count wall time): the
+ * differences then sum to the measured difference. The raw profile totals follow.
+ */
 function table(base: Variant, other: Variant, baseName: string, name: string) {
   const keys = new Set([...base.totals.keys(), ...other.totals.keys()]);
-  const per = (v: Variant, key: string) =>
-    (v.totals.get(key) ?? 0) / v.requests;
-  const rows = [...keys]
-    .map((key) => ({
-      key,
-      a: per(base, key),
-      b: per(other, key),
-    }))
-    .sort((x, y) => Math.abs(y.b - y.a) - Math.abs(x.b - x.a));
   const sum = (v: Variant) =>
     [...v.totals.values()].reduce((a, b) => a + b, 0) / v.requests;
-  const fmt = (n: number) => n.toFixed(1).padStart(9);
+  const measured = (v: Variant) => v.mainThreadUs / v.requests;
+  // without a measured CPU (Node before 23.9), the profile's own figures
+  const scale = (v: Variant) =>
+    Number.isFinite(measured(v)) ? measured(v) / sum(v) : 1;
+  const per = (v: Variant, key: string) =>
+    ((v.totals.get(key) ?? 0) / v.requests) * scale(v);
+  const rows = [...keys]
+    .map((key) => ({ key, a: per(base, key), b: per(other, key) }))
+    .sort((x, y) => Math.abs(y.b - y.a) - Math.abs(x.b - x.a));
+  const fmt = (n: number) => n.toFixed(1).padStart(10);
   const signed = (n: number) =>
-    `${n >= 0 ? '+' : ''}${n.toFixed(1)}`.padStart(9);
+    `${n >= 0 ? '+' : ''}${n.toFixed(1)}`.padStart(10);
+  const line = (label: string, a: number, b: number) =>
+    console.log(`${label.padEnd(44)}${fmt(a)}${fmt(b)}${signed(b - a)}`);
   console.log(
-    `${'µs per request'.padEnd(44)}${baseName.padStart(9)}${name.padStart(9)}     diff`,
+    `${'main-thread µs per request'.padEnd(44)}${baseName.padStart(10)}${name.padStart(10)}      diff`,
   );
+  let shown = [0, 0];
+  let rest = [0, 0];
   for (const { key, a, b } of rows) {
-    if (Math.abs(b - a) < 0.05 && a < 0.5) continue;
-    console.log(`${key.padEnd(44)}${fmt(a)}${fmt(b)}${signed(b - a)}`);
+    if (Math.abs(b - a) < 0.5) {
+      rest = [rest[0] + a, rest[1] + b];
+      continue;
+    }
+    shown = [shown[0] + a, shown[1] + b];
+    line(key, a, b);
   }
-  const [sa, sb] = [sum(base), sum(other)];
-  console.log(
-    `${'profile, not idle'.padEnd(44)}${fmt(sa)}${fmt(sb)}${signed(sb - sa)}`,
-  );
-  const [ma, mb] = [
-    base.mainThreadUs / base.requests,
-    other.mainThreadUs / other.requests,
-  ];
-  console.log(
-    `${'main-thread CPU (threadCpuUsage)'.padEnd(44)}${fmt(ma)}${fmt(mb)}${signed(mb - ma)}`,
-  );
-  console.log(
-    `${'profile scaled to that CPU: diff'.padEnd(44)}${''.padStart(18)}${signed(sb * (mb / sb) - sa * (ma / sa))}`,
-  );
-  const [ga, gb] = [
+  line('the rest (each under 0.5 apart)', rest[0], rest[1]);
+  line('sum: measured main-thread CPU', shown[0] + rest[0], shown[1] + rest[1]);
+  line('profile, not idle (wall time sampled)', sum(base), sum(other));
+  line(
+    'GC pauses (PerformanceObserver)',
     base.gcPauseUs / base.requests,
     other.gcPauseUs / other.requests,
-  ];
-  console.log(
-    `${'GC pauses (PerformanceObserver)'.padEnd(44)}${fmt(ga)}${fmt(gb)}${signed(gb - ga)}`,
   );
   console.log(
-    `(${base.runs} and ${other.runs} runs, ${base.requests} and ${other.requests} requests; scale ${(ma / sa).toFixed(3)} and ${(mb / sb).toFixed(3)})`,
+    `(${base.runs} and ${other.runs} runs, ${base.requests} and ${other.requests} requests; profile scaled by ${scale(base).toFixed(3)} and ${scale(other).toFixed(3)})`,
   );
 }
 
