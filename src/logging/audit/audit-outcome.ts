@@ -1,11 +1,4 @@
-import {
-  Observable,
-  type SchedulerLike,
-  type Subscriber,
-  type Subscription,
-  type TeardownLogic,
-  isObservable,
-} from 'rxjs';
+import { Observable, type SchedulerLike, isObservable } from 'rxjs';
 
 /**
  * How an audited call ended, as its row records it.
@@ -40,7 +33,10 @@ export type Settling = PromiseLike<unknown> | Observable<unknown> | void;
 export interface WatchOptions {
   /** The runs of the call: every subscription is one, counted here. */
   readonly attempts: CallAttempts;
-  /** Writes the row of the end. A `success` whose row fails ends the call with that error. */
+  /**
+   * Writes the row of the end. A `success` whose row fails ends the call with that error. Called
+   * as a method of the options, as `enter` is.
+   */
   readonly settle: (end: CallEnd) => Settling;
   /** Subscribes to the handler (the audit context is put in force there). Default: as is. */
   readonly enter?: <R>(subscribe: () => R) => R;
@@ -50,6 +46,8 @@ export interface WatchOptions {
    */
   readonly scheduler?: SchedulerLike;
 }
+
+const ignore = (): void => undefined;
 
 /**
  * The handler's Observable, audited: one row per subscription, written when the call ends, with
@@ -66,158 +64,110 @@ export function watchCall<T>(
   handle: () => Observable<T>,
   options: WatchOptions,
 ): Observable<T> {
-  return new Observable<T>((subscriber) =>
-    new CallWatch(options, subscriber).start(handle),
-  );
+  const { attempts, scheduler } = options;
+  return new Observable<T>((subscriber) => {
+    const attempt = ++attempts.count;
+    attempts.active = true;
+    let values = 0;
+    let last: unknown;
+    let held: { readonly value: T } | undefined;
+    let ended = false;
+
+    const release = () => {
+      const box = held;
+      if (box === undefined) return;
+      held = undefined;
+      subscriber.next(box.value);
+    };
+    const hold = (value: T) => {
+      release(); // the value before goes out as this one comes
+      const box = { value };
+      held = box;
+      const later = () => {
+        if (held === box && !ended) release(); // at the end, the row goes first
+      };
+      if (scheduler) scheduler.schedule(later);
+      else queueMicrotask(later);
+    };
+    const end = (
+      callEnd: CallEnd,
+      then: () => void,
+      unwritten: (error: unknown) => void,
+    ) => {
+      ended = true;
+      attempts.active = false;
+      whenSettled(options, callEnd, then, unwritten);
+    };
+
+    const subscribe = () =>
+      handle().subscribe({
+        next: (value) => {
+          values++;
+          last = value;
+          hold(value);
+        },
+        error: (error: unknown) => {
+          // the handler's error goes on unchanged, whether its row was written or not
+          const fail = () => {
+            release();
+            subscriber.error(error);
+          };
+          end(
+            { outcome: 'failure', value: last, error, values, attempt },
+            fail,
+            fail,
+          );
+        },
+        complete: () =>
+          end(
+            { outcome: 'success', value: last, values, attempt },
+            () => {
+              release();
+              subscriber.complete();
+            },
+            (writeError) => {
+              held = undefined; // an answer off the record is not sent
+              subscriber.error(writeError);
+            },
+          ),
+      });
+    // Nest's pipeline (pipes, the handler) runs inside the subscription: `enter` puts the audit
+    // context in force around it
+    const source = options.enter ? options.enter(subscribe) : subscribe();
+    return () => {
+      source.unsubscribe();
+      held = undefined;
+      if (ended) return;
+      ended = true;
+      attempts.active = false;
+      const callEnd: CallEnd = {
+        outcome: 'cancelled',
+        value: last,
+        values,
+        attempt,
+      };
+      whenSettled(options, callEnd, ignore, ignore);
+    };
+  });
 }
 
-/**
- * One subscription of an audited call, in one object: the observer of the handler's Observable
- * (`next`, `error`, `complete`) and the teardown of the audited one (`unsubscribe`), the methods
- * rxjs calls.
- */
-class CallWatch<T> {
-  private readonly attempt: number;
-  private values = 0;
-  private last: unknown;
-  /** The value held back, while `holding`. */
-  private held: T | undefined;
-  private holding = false;
-  /** Values held so far, and the release checks run so far: the one for the value held is its number. */
-  private holds = 0;
-  private checks = 0;
-  /** The release check, made once per call. */
-  private check: (() => void) | undefined;
-  private ended = false;
-  /** The handler's error, passed on after its row. */
-  private failure: unknown;
-  private source: Subscription | undefined;
-
-  constructor(
-    private readonly options: WatchOptions,
-    private readonly subscriber: Subscriber<T>,
-  ) {
-    this.attempt = ++options.attempts.count;
-    options.attempts.active = true;
+/** Writes the row of `callEnd` (`options.settle`), then `done`, or `failed` with the write's error. */
+function whenSettled(
+  options: WatchOptions,
+  callEnd: CallEnd,
+  done: () => void,
+  failed: (error: unknown) => void,
+): void {
+  let settling: Settling;
+  try {
+    settling = options.settle(callEnd);
+  } catch (error) {
+    return failed(error);
   }
-
-  /** Subscribes to the handler, inside `enter`; returns the teardown (this object). */
-  start(handle: () => Observable<T>): TeardownLogic {
-    const subscribe = () => handle().subscribe(this);
-    this.source = this.options.enter
-      ? this.options.enter(subscribe)
-      : subscribe();
-    return this;
+  if (settling === undefined || settling === null) return done();
+  if (isObservable(settling)) {
+    settling.subscribe({ complete: done, error: failed });
+    return;
   }
-
-  next(value: T): void {
-    this.values++;
-    this.last = value;
-    this.release(); // the value before goes out as this one comes
-    this.held = value;
-    this.holding = true;
-    this.holds++;
-    this.check ??= () => this.onCheck();
-    if (this.options.scheduler) this.options.scheduler.schedule(this.check);
-    else queueMicrotask(this.check);
-  }
-
-  error(error: unknown): void {
-    // the handler's error goes on unchanged, whether its row was written or not
-    this.failure = error;
-    this.end({
-      outcome: 'failure',
-      value: this.last,
-      error,
-      values: this.values,
-      attempt: this.attempt,
-    });
-  }
-
-  complete(): void {
-    this.end({
-      outcome: 'success',
-      value: this.last,
-      values: this.values,
-      attempt: this.attempt,
-    });
-  }
-
-  /** A release check runs once per value held, in order: the last one's may let it out. */
-  private onCheck(): void {
-    this.checks++;
-    // at the end, the row goes first
-    if (this.checks === this.holds && !this.ended) this.release();
-  }
-
-  private release(): void {
-    if (!this.holding) return;
-    const value = this.held as T;
-    this.held = undefined;
-    this.holding = false;
-    this.subscriber.next(value);
-  }
-
-  /** The subscriber left: a call not ended yet is cancelled. */
-  unsubscribe(): void {
-    this.source?.unsubscribe();
-    this.held = undefined;
-    this.holding = false;
-    if (this.ended) return;
-    this.ended = true;
-    this.options.attempts.active = false;
-    this.settle({
-      outcome: 'cancelled',
-      value: this.last,
-      values: this.values,
-      attempt: this.attempt,
-    });
-  }
-
-  private end(callEnd: CallEnd): void {
-    this.ended = true;
-    this.options.attempts.active = false;
-    this.settle(callEnd);
-  }
-
-  /** Writes the row of `callEnd`, then lets the end out, or the write's error. */
-  private settle(callEnd: CallEnd): void {
-    const kind = callEnd.outcome;
-    let settling: Settling;
-    try {
-      settling = this.options.settle(callEnd);
-    } catch (error) {
-      return this.unwritten(kind, error);
-    }
-    if (settling === undefined || settling === null) return this.written(kind);
-    const written = () => this.written(kind);
-    const unwritten = (error: unknown) => this.unwritten(kind, error);
-    if (isObservable(settling)) {
-      settling.subscribe({ complete: written, error: unwritten });
-      return;
-    }
-    settling.then(written, unwritten);
-  }
-
-  private written(kind: CallEnd['outcome']): void {
-    if (kind === 'success') {
-      this.release();
-      this.subscriber.complete();
-    } else if (kind === 'failure') {
-      this.release();
-      this.subscriber.error(this.failure);
-    }
-  }
-
-  private unwritten(kind: CallEnd['outcome'], writeError: unknown): void {
-    if (kind === 'success') {
-      // an answer off the record is not sent
-      this.held = undefined;
-      this.holding = false;
-      this.subscriber.error(writeError);
-    } else if (kind === 'failure') {
-      this.release();
-      this.subscriber.error(this.failure);
-    }
-  }
+  settling.then(done, failed);
 }
