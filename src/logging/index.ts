@@ -35,6 +35,7 @@ export { auditContext } from './core/audit-context.js';
 // Services
 export { AuditLogService } from './audit/audit-log.service.js';
 export {
+  type AuditTrailEntry,
   AuditTrailService,
   type AuditTrailPage,
   type AuditTrailQuery,
