@@ -103,7 +103,10 @@ describe('dashboard in a browser', () => {
   let hostBase: string;
   const described: DashboardDescribeIds[] = [];
   let describeFails = false;
-  const describe$: DashboardDescribe = async ({ firmIds, userIds }) => {
+  const describe$: DashboardDescribe = async (
+    { firmIds, userIds },
+    { dataSource },
+  ) => {
     described.push({ firmIds, userIds });
     if (describeFails) throw new Error('directory service unavailable');
     const firms = await dataSource.query<{ id: string; name: string }[]>(

@@ -1,5 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
 import {
+  DASHBOARD_DATA_SOURCE,
   DASHBOARD_DESCRIBE_TIMEOUT_MS,
   DASHBOARD_NAME_MAX,
   DASHBOARD_OPTIONS,
@@ -71,6 +73,7 @@ export class DashboardNamesService {
   constructor(
     @Inject(DASHBOARD_OPTIONS)
     private readonly options: LoggingDashboardOptions,
+    @Inject(DASHBOARD_DATA_SOURCE) private readonly dataSource: DataSource,
   ) {}
 
   async names(
@@ -89,7 +92,9 @@ export class DashboardNamesService {
     let timer: NodeJS.Timeout | undefined;
     try {
       const answer: unknown = await Promise.race([
-        Promise.resolve().then(() => describe(asked, { viewer, request })),
+        Promise.resolve().then(() =>
+          describe(asked, { viewer, request, dataSource: this.dataSource }),
+        ),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () =>

@@ -56,6 +56,16 @@ export interface DashboardNames {
   users?: Readonly<Record<string, string | null | undefined>>;
 }
 
+/** What {@link DashboardDescribe} is told besides the ids. */
+export interface DashboardDescribeContext {
+  /** Who is looking, as `authorize` answered. */
+  viewer: DashboardViewer;
+  /** The platform's request (Express or Fastify). */
+  request: unknown;
+  /** The host's connection the dashboard reads (its `dataSource` option), for name lookups. */
+  dataSource: DataSource;
+}
+
 /**
  * The host's naming hook: given the firm and user ids a dashboard answer is about to show (only
  * ids the viewer may see: their firm's rows, the picker's firms), answer their display names. It
@@ -68,7 +78,7 @@ export interface DashboardNames {
  */
 export type DashboardDescribe = (
   ids: DashboardDescribeIds,
-  context: { viewer: DashboardViewer; request: unknown },
+  context: DashboardDescribeContext,
 ) => DashboardNames | Promise<DashboardNames>;
 
 /** How long {@link DashboardDescribe} may take before the page shows ids instead: 2 s. */
@@ -143,12 +153,14 @@ export interface LoggingDashboardOptions {
    * page shows short ids (the first 8 characters), the full id on hover.
    *
    * @example
-   * describe: async ({ firmIds, userIds }) => ({
+   * describe: async ({ firmIds, userIds }, { dataSource }) => ({
    *   firms: Object.fromEntries(
-   *     (await firms.findBy({ id: In(firmIds) })).map((f) => [f.id, f.name]),
+   *     (await dataSource.getRepository(Firm).findBy({ id: In(firmIds) }))
+   *       .map((f) => [f.id, f.name]),
    *   ),
    *   users: Object.fromEntries(
-   *     (await users.findBy({ id: In(userIds) })).map((u) => [u.id, u.fullName]),
+   *     (await dataSource.getRepository(User).findBy({ id: In(userIds) }))
+   *       .map((u) => [u.id, u.fullName]),
    *   ),
    * })
    */

@@ -10,6 +10,7 @@ export {
   type DashboardClientAuthModule,
   DashboardConfigurationError,
   type DashboardDescribe,
+  type DashboardDescribeContext,
   type DashboardDescribeIds,
   type DashboardFirm,
   type DashboardNames,
