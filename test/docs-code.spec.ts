@@ -1,4 +1,5 @@
 import {
+  mkdir,
   mkdtemp,
   readFile,
   readdir,
@@ -7,7 +8,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { childEnv, run } from './support/processes.js';
 
 /**
@@ -67,13 +68,18 @@ describe('code blocks of the README and docs/', () => {
 
   it('type-check against the public API', async () => {
     const found = await blocks();
-    const names = found.map(
-      (block) => `${block.file.replace(/[/.]/g, '_')}_L${block.line}.ts`,
-    );
+    // A block whose first line names its file (`// src/data-source.ts`, the README's host files)
+    // is written at that path beside the other files of its document, so they import each other.
+    const names = found.map((block) => {
+      const path = /^\/\/ (src\/[\w./-]+\.ts)\n/.exec(block.code)?.[1];
+      const doc = block.file.replace(/[/.]/g, '_');
+      return path ? `${doc}/${path}` : `${doc}_L${block.line}.ts`;
+    });
     await Promise.all(
-      found.map((block, i) =>
-        writeFile(join(scratch, names[i]), `${block.code}\nexport {};\n`),
-      ),
+      found.map(async (block, i) => {
+        await mkdir(dirname(join(scratch, names[i])), { recursive: true });
+        await writeFile(join(scratch, names[i]), `${block.code}\nexport {};\n`);
+      }),
     );
     await symlink(
       join(root, 'node_modules'),
@@ -117,7 +123,16 @@ describe('code blocks of the README and docs/', () => {
       120_000,
     );
     // Name each error by its document and line, not by the scratch file.
-    const errors = compiled.output.replace(
+    let output = compiled.output;
+    names.forEach((name, i) => {
+      if (!name.includes('/')) return;
+      output = output.replace(
+        new RegExp(`\\S*${name.replace(/[.]/g, '[.]')}\\((\\d+),\\d+\\)`, 'g'),
+        (_, row: string) =>
+          `${found[i].file}:${found[i].line + Number(row) - 1}`,
+      );
+    });
+    const errors = output.replace(
       /\S*?([A-Za-z-]+(?:_[A-Za-z-]+)?)_(md)_L(\d+)\.ts\((\d+),(\d+)\)/g,
       (_, file: string, ext: string, line: string, row: string) =>
         `${file.replace(/_/g, '/').replace(/^docs\//, 'docs/')}.${ext}:${Number(line) + Number(row) - 1}`,

@@ -50,7 +50,8 @@ const SERVICES = [
  * The LLM usage log and the audit trail for a NestJS app on TypeORM and PostgreSQL.
  *
  * The host owns the connection: it calls `TypeOrmModule.forRoot(...)` itself, lists
- * `LOGGING_ENTITIES` and `LOGGING_MIGRATIONS` in its DataSource, and imports this module once.
+ * `LOGGING_ENTITIES` and `loggingMigrations({ after })` in its DataSource, and imports this module
+ * once.
  *
  * @example
  * ```ts
