@@ -9,7 +9,7 @@ import {
 } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   type CanActivate,
   Controller,
@@ -110,6 +110,8 @@ async function hostModules(scratch: string): Promise<void> {
       join(root, 'tsconfig.build.json'),
       '--sourceMap',
       'false',
+      '--inlineSources',
+      'false',
       '--outDir',
       join(pkg, 'dist'),
     ],
@@ -142,9 +144,13 @@ interface Compiled {
 /** Writes every block into an ES module host and a CommonJS host and compiles both at once. */
 async function compileBlocks(scratch: string): Promise<Compiled> {
   const found = await blocks();
-  const names = found.map(
-    (block) => `${block.file.replace(/[/.]/g, '_')}_L${block.line}`,
-  );
+  // A block whose first line names its file (`// src/data-source.ts`, the README's host files) is
+  // written at that path beside the other files of its document, so they import each other.
+  const names = found.map((block) => {
+    const path = /^\/\/ (src\/[\w./-]+)\.ts\n/.exec(block.code)?.[1];
+    const doc = block.file.replace(/[/.]/g, '_');
+    return path ? `${doc}/${path}` : `${doc}_L${block.line}`;
+  });
   const files: string[] = [];
   for (const [kind, type] of [
     ['esm', 'module'],
@@ -157,6 +163,9 @@ async function compileBlocks(scratch: string): Promise<Compiled> {
     await writeFile(join(scratch, 'out', kind, 'package.json'), manifest);
     for (const [i, block] of found.entries()) {
       // `export {}` makes a block without imports a module too; the block's text is unchanged.
+      await mkdir(dirname(join(scratch, kind, `${names[i]}.ts`)), {
+        recursive: true,
+      });
       await writeFile(
         join(scratch, kind, `${names[i]}.ts`),
         `${block.code}\nexport {};\n`,
@@ -196,7 +205,7 @@ async function compileBlocks(scratch: string): Promise<Compiled> {
   // Name each error by its document and line (and the host's kind), not by the scratch file.
   const byName = new Map(names.map((name, i) => [name, found[i]]));
   const errors = compiled.output.replace(
-    /(esm|cjs)\/([A-Za-z0-9_-]+)\.ts\((\d+),(\d+)\)/g,
+    /(esm|cjs)\/([A-Za-z0-9_/.-]+?)\.ts\((\d+),(\d+)\)/g,
     (whole, kind: string, name: string, row: string) => {
       const block = byName.get(name);
       return block

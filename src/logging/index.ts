@@ -21,7 +21,8 @@ export {
 
 // Schema, for the host's DataSource
 export { LOGGING_ENTITIES } from './entities/index.js';
-export { LOGGING_MIGRATIONS } from './migrations/index.js';
+// (its options type, `LoggingMigrationsOptions`, is at `@cma/logging/migrations`)
+export { LOGGING_MIGRATIONS, loggingMigrations } from './migrations/index.js';
 
 // Auditing controller actions
 export {

@@ -52,8 +52,9 @@ const SERVICES = [
  * The LLM usage log and the audit trail for a NestJS app on TypeORM and PostgreSQL.
  *
  * The host owns the connection: it calls `TypeOrmModule.forRoot(...)` itself, lists
- * `LOGGING_ENTITIES` and `LOGGING_MIGRATIONS` in its DataSource, and imports this module once: a
- * second `forRoot` or `forRootAsync` in one application is refused at startup, naming both calls.
+ * `LOGGING_ENTITIES` and `loggingMigrations({ after })` in its DataSource, and imports this module
+ * once: a second `forRoot` or `forRootAsync` in one application is refused at startup, naming
+ * both calls.
  *
  * @example
  * ```ts
