@@ -19,6 +19,7 @@ import {
 import { configureDemoApp } from './configure.js';
 import { resolveDemoDatabase } from './database/data-source.js';
 import { type Row, formatTable } from './format-table.js';
+import { DemoProcess } from './demo-process.js';
 import { startDemoTelemetry } from './telemetry.js';
 import { seedUsageHistory } from './usage-history.js';
 
@@ -29,13 +30,30 @@ interface Actor {
   projectId?: string;
 }
 
+/** Nest's logger prints errors and warnings only here; what the tour says of its stop goes to stderr. */
+const demo = new DemoProcess({
+  logger: {
+    log: (line) => console.error(line),
+    error: (line) => console.error(line),
+  },
+});
+
 async function main(): Promise<void> {
+  await demo.handleSignals();
   const telemetry = startDemoTelemetry(); // before the app, as a host starts its SDK
-  const database = await resolveDemoDatabase();
-  const app = configureDemoApp(
-    await NestFactory.create(AppModule.forDatabase(database.url), {
-      logger: ['error', 'warn'],
-    }),
+  const database = await demo.start('the database', resolveDemoDatabase, (db) =>
+    db.stop(),
+  );
+  const app = await demo.start(
+    'the app',
+    async () =>
+      configureDemoApp(
+        await NestFactory.create(AppModule.forDatabase(database.url), {
+          logger: ['error', 'warn'],
+        }),
+      ),
+    (created) => created.close(),
+    { deadline: true },
   );
   try {
     await app.listen(0, '127.0.0.1');
@@ -189,13 +207,15 @@ async function main(): Promise<void> {
       `Dashboard: run npm start, then open http://127.0.0.1:${process.env.PORT ?? 3000}/${DASHBOARD_PATH}/`,
     );
   } finally {
-    await app.close();
-    await database.stop();
+    // the app, then the embedded PostgreSQL, even when the app's close fails
+    await demo.stop();
     await telemetry.shutdown();
   }
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
+  if (demo.signalled) return; // the signal's handler stops the process
   console.error(error);
+  await demo.stop();
   process.exit(1);
 });
