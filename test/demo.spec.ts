@@ -313,7 +313,7 @@ describe('demo host', () => {
   describe('npm run demo', () => {
     const demo = demoDatabase();
 
-    it("performs the seed's actions for two firms and prints each firm's trail and exact costs", async () => {
+    it("performs the seed's actions for two firms, prints each firm's trail and exact costs, and warns of none of its own actions", async () => {
       const child = spawn('npm', ['run', 'demo'], {
         detached: true,
         env: demo.env(),
@@ -345,6 +345,24 @@ describe('demo host', () => {
       }
       // Birch & Co asked for Acme's project: refused, and on record as a failure
       expect(birch).toMatch(/download_cma\s+generated_file\s+failure/);
+      // Each action declares its metadata, which is stored whole: no warning about the demo's own
+      // actions (no undeclared action, no key dropped, no picker failing on a refused call). The
+      // two warnings left are about the demo's setup: a superuser role, an open dashboard.
+      const warnings = output
+        .split('\n')
+        .filter((line) => /\bWARN\b/.test(line));
+      for (const line of warnings) {
+        expect(line).toMatch(/a superuser|allowUnauthenticated: true/);
+      }
+      expect(acme).toMatch(
+        /create_project\s+cma_project\s+\S+\s+success\s+\{"nameLength":24\}/,
+      );
+      expect(acme).toMatch(
+        /resolve_review\s+review_item\s+\S+\s+success\s+\{"decision":"accept","projectId":"[0-9a-f-]{36}"\}/,
+      );
+      expect(acme).toMatch(
+        /download_cma\s+generated_file\s+\S+\s+success\s+\{"format":"xlsx","projectId":"[0-9a-f-]{36}"\}/,
+      );
       // It ends by printing where the dashboard is.
       expect(output.trim().split('\n').at(-1)).toMatch(
         /^Dashboard: run npm start, then open http:\/\/127\.0\.0\.1:\d+\/dashboard\/$/,
