@@ -18,6 +18,7 @@ import {
   isAlive,
   processGroup,
   processGroupGone,
+  run,
   waitForOutput,
 } from './support/processes.js';
 import { LOGGING_MIGRATIONS } from '../src/logging/index.js';
@@ -313,7 +314,7 @@ describe('demo host', () => {
   describe('npm run demo', () => {
     const demo = demoDatabase();
 
-    it("performs the seed's actions for two firms, prints each firm's trail and exact costs, and warns of none of its own actions", async () => {
+    it("performs the seed's actions for two firms, prints each firm's trail and exact costs, warns of none of its own actions, seals each firm's rows and prints the audit:verify command that verifies them", async () => {
       const child = spawn('npm', ['run', 'demo'], {
         detached: true,
         env: demo.env(),
@@ -363,10 +364,50 @@ describe('demo host', () => {
       expect(acme).toMatch(
         /download_cma\s+generated_file\s+\S+\s+success\s+\{"format":"xlsx","projectId":"[0-9a-f-]{36}"\}/,
       );
+      // It seals both logs of each firm, and prints the command that verifies them: the one of
+      // Acme Advisors, run after the demo has ended, verifies every row
+      expect(output).toMatch(
+        /Acme Advisors +audit_log +seal 1: \d+ rows, digest [0-9a-f]{16}…/,
+      );
+      expect(output).toMatch(
+        /Birch & Co +llm_usage_log +seal 1: \d+ rows, digest [0-9a-f]{16}…/,
+      );
+      const firmIds = [
+        ...output.matchAll(/^=== .+ \(firm ([0-9a-f-]{36})\) ===$/gm),
+      ].map((match) => match[1]);
+      const commands = [
+        ...output.matchAll(/^ {2}npm run audit:verify -- (.+)$/gm),
+      ].map((match) => match[1]);
+      const target = demo.given
+        ? ''
+        : `--url postgres://postgres:postgres@127.0.0.1:${demo.pgPort}/cma_logging `;
+      expect(commands).toEqual(firmIds.map((id) => `${target}--firm ${id}`));
+      const verified = await run(
+        'npm',
+        ['run', '-s', 'audit:verify', '--', ...commands[0].split(' ')],
+        demo.env(),
+        120_000,
+      );
+      for (const log of ['audit_log', 'llm_usage_log']) {
+        expect(verified.output).toMatch(
+          new RegExp(
+            `^VERIFIED  ${log} of firm ${firmIds[0]}: \\d+ seal\\(s\\), [1-9]\\d* row\\(s\\), last seal`,
+            'm',
+          ),
+        );
+      }
+      expect(verified.output).not.toMatch(/UNSEALED|TAMPERED/);
+      expect(verified.code).toBe(0);
+      // it started the embedded server for the command, and stopped it after
+      if (!demo.given) {
+        expect(existsSync(join(demo.dataDir!, 'postmaster.pid'))).toBe(false);
+      }
+
       // It ends by printing where the dashboard is.
       expect(output.trim().split('\n').at(-1)).toMatch(
         /^Dashboard: run npm start, then open http:\/\/127\.0\.0\.1:\d+\/dashboard\/$/,
       );
-    }, 180_000);
+      // the demo (a build included) and one run of the CLI, on 2 cores shared with others
+    }, 300_000);
   });
 });

@@ -2,7 +2,8 @@
  * `npm run demo`: boots the demo host on the embedded database (or `DATABASE_URL`), performs the
  * seed's five actions for two firms over HTTP, with simulated LLM calls of the three seed models,
  * prints each firm's audit trail and cost summary, then the OpenTelemetry spans of the LLM calls
- * (`OTEL=console`: exported to the console as they end), and exits.
+ * (`OTEL=console`: exported to the console as they end), adds a month of history, seals each
+ * firm's rows and prints the `audit:verify` command that checks them, and exits.
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
@@ -12,6 +13,7 @@ import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { AppModule, DASHBOARD_PATH } from '../app.module.js';
 import {
+  AuditSealService,
   AuditTrailService,
   LlmUsageReportService,
   LogWriterService,
@@ -38,6 +40,16 @@ const demo = new DemoProcess({
   },
 });
 
+/**
+ * The `audit:verify` command for a firm of the demo: on the embedded server, with its URL (the
+ * repository's script starts that server for the command when it is down); on `DATABASE_URL`,
+ * without it, so that its password is not printed.
+ */
+function verifyCommand(url: string, firmId: string): string {
+  const target = url === process.env.DATABASE_URL ? '' : `--url ${url} `;
+  return `npm run audit:verify -- ${target}--firm ${firmId}`;
+}
+
 async function main(): Promise<void> {
   await demo.handleSignals();
   const telemetry = startDemoTelemetry(); // before the app, as a host starts its SDK
@@ -48,9 +60,11 @@ async function main(): Promise<void> {
     'the app',
     async () =>
       configureDemoApp(
-        await NestFactory.create(AppModule.forDatabase(database.url), {
-          logger: ['error', 'warn'],
-        }),
+        await NestFactory.create(
+          // sealed right after its own writes are flushed, with nothing else writing: no settling
+          AppModule.forDatabase(database.url, { seals: { settleMs: 0 } }),
+          { logger: ['error', 'warn'] },
+        ),
       ),
     (created) => created.close(),
     { deadline: true },
@@ -203,6 +217,25 @@ async function main(): Promise<void> {
     console.log(
       `\nAdded ${history.calls} LLM calls and ${history.actions} audited actions over the 30 days before today.`,
     );
+
+    // Each firm's rows of both logs, hash-chained, and how an auditor checks them.
+    const auditSeals = app.get(AuditSealService);
+    console.log("\nSealed each firm's trail (docs/tamper-evidence.md):");
+    for (const actor of actors) {
+      for (const seal of await auditSeals.seal({ firmId: actor.firmId })) {
+        console.log(
+          `  ${actor.firm.padEnd(14)} ${seal.log.padEnd(13)} seal ${seal.seq}: ${seal.rowCount} rows, digest ${seal.digest.slice(0, 16)}…`,
+        );
+      }
+    }
+    console.log(
+      database.url === process.env.DATABASE_URL
+        ? "\nVerify the seals with the auditors' CLI, with DATABASE_URL set as for this demo:"
+        : "\nVerify the seals with the auditors' CLI (it starts the embedded PostgreSQL for the command when npm start is not running):",
+    );
+    for (const actor of actors) {
+      console.log(`  ${verifyCommand(database.url, actor.firmId)}`);
+    }
     console.log(
       `Dashboard: run npm start, then open http://127.0.0.1:${process.env.PORT ?? 3000}/${DASHBOARD_PATH}/`,
     );
