@@ -566,7 +566,8 @@ describe('seals over the logs', () => {
       `TAMPERED  audit_log of firm ${firmIds[1]}: seal 1, row-edited`,
     );
     expect(after.code).toBe(1);
-  });
+    // two CLI runs, each compiling its TypeScript: half a minute each on a loaded machine
+  }, 180_000);
 
   it('llm_usage_log is sealed and verified the same way', async () => {
     const { seals } = await app();
