@@ -1,5 +1,4 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { HmacSha256 } from './hmac-sha256.js';
 
 /** Fewest bytes a configured `digestKey` holds: 256 bits, HMAC-SHA256's own strength. */
 export const DIGEST_KEY_MIN_BYTES = 32;
@@ -26,23 +25,6 @@ function letters(bytes: Buffer): string {
   let text = '';
   for (const byte of bytes) text += BYTE_LETTERS[byte];
   return text;
-}
-
-/** The character codes of {@link wordLetters}' text, reused: one string made per call. */
-const CODES: number[] = [];
-
-/**
- * 32-bit words (big-endian) as the letters of their bytes, as {@link letters} writes them: the
- * letter of each half byte, from the high ones.
- */
-function wordLetters(words: Int32Array): string {
-  CODES.length = words.length * 8;
-  for (let w = 0; w < words.length; w++) {
-    const word = words[w];
-    for (let i = 0; i < 8; i++)
-      CODES[w * 8 + i] = 97 + ((word >>> (28 - 4 * i)) & 15);
-  }
-  return String.fromCharCode(...CODES);
 }
 
 /** Whether `value` is a request id's digest as {@link LogDigests.requestId} writes it. */
@@ -88,23 +70,19 @@ export class LogDigests {
   /** 8 letters naming the key, stored beside the ledger's digests: which key made them. */
   readonly keyId: string;
 
-  /** The MAC of request ids, its pads hashed once. */
-  private readonly requestIdMac: HmacSha256;
-  /** The words of a request id's digest kept: 128 bits. */
-  private readonly requestIdWords = new Int32Array(REQUEST_ID_LETTERS / 8);
-
   constructor(key?: Buffer) {
     this.configured = key !== undefined;
     this.key = key ?? PROCESS_KEY;
     this.keyId = letters(
       this.mac('key id', '').subarray(0, KEY_ID_LETTERS / 2),
     );
-    this.requestIdMac = new HmacSha256(this.key, macPrefix('request id'));
   }
 
   /** The digest of request id `value` stored as the `requestId` of audit metadata: 32 letters. */
   requestId(value: string): string {
-    return wordLetters(this.requestIdMac.words(value, this.requestIdWords));
+    return letters(
+      this.mac('request id', value).subarray(0, REQUEST_ID_LETTERS / 2),
+    );
   }
 
   /**
@@ -118,14 +96,10 @@ export class LogDigests {
   }
 
   private mac(purpose: string, value: string): Buffer {
+    // the purpose and the value cannot run into each other: the purpose holds no NUL
     return createHmac('sha256', this.key)
-      .update(macPrefix(purpose), 'utf8')
+      .update(`logging ${purpose}\0`, 'utf8')
       .update(value, 'utf8')
       .digest();
   }
-}
-
-/** What a MAC of `purpose` hashes before the value: the purpose holds no NUL, so the two cannot run into each other. */
-function macPrefix(purpose: string): string {
-  return `logging ${purpose}\0`;
 }
