@@ -12,15 +12,18 @@ export const KEY_ID_LETTERS = 8;
 /** Letters of a request id's digest: 128 bits, two letters a byte. */
 const REQUEST_ID_LETTERS = 32;
 
+/** Each byte's two letters. */
+const BYTE_LETTERS = Array.from({ length: 256 }, (_, byte) =>
+  String.fromCharCode(97 + (byte >> 4), 97 + (byte & 15)),
+);
+
 /**
  * Bytes as the letters `a` to `p`, two a byte (high half first): no detector of numbers, codes or
  * words can ever see anything in them.
  */
 function letters(bytes: Buffer): string {
   let text = '';
-  for (const byte of bytes) {
-    text += String.fromCharCode(97 + (byte >> 4), 97 + (byte & 15));
-  }
+  for (const byte of bytes) text += BYTE_LETTERS[byte];
   return text;
 }
 
@@ -77,7 +80,9 @@ export class LogDigests {
 
   /** The digest of request id `value` stored as the `requestId` of audit metadata: 32 letters. */
   requestId(value: string): string {
-    return letters(this.mac('request id', value).subarray(0, 16));
+    return letters(
+      this.mac('request id', value).subarray(0, REQUEST_ID_LETTERS / 2),
+    );
   }
 
   /**
