@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   type CallHandler,
   Controller,
@@ -16,6 +15,7 @@ import {
 import { captureLogs } from './support/logs.js';
 import { loggingModuleRef } from './support/logging-app.js';
 import { databaseSuite } from './support/suite.js';
+import { plainUuid } from './support/ids.js';
 
 /**
  * Which binding audits, and what stops the application at startup: `@Audit` of another installed
@@ -45,13 +45,13 @@ class LibraryController {
   @Post('export')
   @SetMetadata(AUDIT_KEY, specOfAnotherCopy('export_report', ELSEWHERE))
   export() {
-    return { id: randomUUID() };
+    return { id: plainUuid() };
   }
 
   @Post('view')
   @SetMetadata(AUDIT_KEY, specOfAnotherCopy('view_report'))
   view() {
-    return { id: randomUUID() };
+    return { id: plainUuid() };
   }
 }
 
@@ -61,7 +61,7 @@ class ReportsController {
   @Post()
   @Audit('create_report', 'report')
   create() {
-    return { id: randomUUID() };
+    return { id: plainUuid() };
   }
 }
 
@@ -105,7 +105,7 @@ describe('one copy of the package, one binding', () => {
       getType: <T extends string>() => 'http' as T,
       getArgs: <T extends unknown[]>() => [] as unknown as T,
     } as unknown as ExecutionContext;
-    const answer = of({ id: randomUUID() });
+    const answer = of({ id: plainUuid() });
     const next: CallHandler = { handle: () => answer };
     expect(interceptor.intercept(context, next)).toBe(answer);
   });

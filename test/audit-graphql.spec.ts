@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { CallHandler, ExecutionContext, Type } from '@nestjs/common';
 import { lastValueFrom, of } from 'rxjs';
 import {
@@ -9,6 +8,7 @@ import {
 import { loggingApp } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
 import { databaseSuite } from './support/suite.js';
+import { plainUuid } from './support/ids.js';
 
 /**
  * @Audit on a GraphQL resolver, without @nestjs/graphql: the interceptor called the way Nest's
@@ -19,7 +19,7 @@ import { databaseSuite } from './support/suite.js';
 class ProjectsResolver {
   @Audit('create_project', 'cma_project')
   createProject() {
-    return { id: randomUUID() };
+    return { id: plainUuid() };
   }
 }
 
@@ -56,7 +56,7 @@ describe('@Audit on a GraphQL resolver', () => {
       user: { firmId, id: userId },
     };
     const interceptor = app.moduleRef.get(AuditInterceptor);
-    const created = { id: randomUUID() };
+    const created = { id: plainUuid() };
     const next: CallHandler = { handle: () => of(created) };
     const result = await lastValueFrom(
       interceptor.intercept(graphqlContext([{}, {}, { req }, {}]), next),
@@ -94,7 +94,7 @@ describe('@Audit on a GraphQL resolver', () => {
     const next: CallHandler = {
       handle: () => {
         called = true;
-        return of({ id: randomUUID() });
+        return of({ id: plainUuid() });
       },
     };
     const refusal = () =>

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Test } from '@nestjs/testing';
 import {
   AuditTrailService,
@@ -13,6 +12,7 @@ import { maskUuids } from './support/leak-finder.js';
 import { seedFirm } from './support/seed.js';
 import { eventually, readEvents } from './support/streams.js';
 import { databaseSuite } from './support/suite.js';
+import { plainUuid } from './support/ids.js';
 
 /** @Audit (metadata) and the AuditInterceptor it binds over real HTTP, on Express and on Fastify, read back from audit_log. */
 
@@ -36,7 +36,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
     const app = suite.own(
       await httpApp(platform, suite.url, options, { trustProxy }),
     );
-    const firm = await seedFirm(app.dataSource, `firm-${randomUUID()}`);
+    const firm = await seedFirm(app.dataSource, `firm-${plainUuid()}`);
     const headers = { 'x-test-firm': firm.firmId, 'x-test-user': firm.userId };
     return { ...app, ...firm, headers };
   }
@@ -95,7 +95,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
 
   it('records a failed action with its class and status, and passes the error on untouched', async () => {
     const { send, headers, firmId, projectId } = await start();
-    const reviewId = randomUUID();
+    const reviewId = plainUuid();
     const response = await send(
       'POST',
       `/projects/${projectId}/reviews/${reviewId}/resolve`,
@@ -166,7 +166,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
 
   it('writes nothing for undecorated and @SkipAudit routes, and honours class-level @Audit', async () => {
     const { send, headers, firmId } = await start();
-    const reportId = randomUUID();
+    const reportId = plainUuid();
     expect((await send('GET', '/projects/ping', { headers })).status).toBe(200);
     const preview = await send('GET', `/reports/${reportId}/preview`, {
       headers,
@@ -485,8 +485,8 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
 
   it("fails the request when the row cannot be written under onWriteError 'fail', and not under 'continue'", async () => {
     const unknownFirm = {
-      'x-test-firm': randomUUID(),
-      'x-test-user': randomUUID(),
+      'x-test-firm': plainUuid(),
+      'x-test-user': plainUuid(),
     };
     const failing = await start();
     const failed = await failing.send('POST', '/projects', {
@@ -546,7 +546,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
 
   it('audits inherited handlers under a class-level @Audit, and handlers returning an Observable', async () => {
     const { send, headers, firmId, userId } = await start();
-    const documentId = randomUUID();
+    const documentId = plainUuid();
     const shown = await send('GET', `/documents/${documentId}`, { headers });
     expect(shown).toEqual({ status: 200, body: { id: documentId } });
     const streamed = await send('GET', `/documents/${documentId}/stream`, {
@@ -575,7 +575,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
   describe('the outcome at the end of the call', () => {
     it('records an SSE stream in one row at its end: success, the count of events, the entity they carry and never an event id', async () => {
       const { baseUrl, headers, firmId } = await start();
-      const documentId = randomUUID();
+      const documentId = plainUuid();
       const { status, events } = await readEvents(
         `${baseUrl}/streams/${documentId}/events?count=3`,
         headers,
@@ -603,7 +603,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
 
     it('records an SSE client that leaves before the end as cancelled, with what it was sent', async () => {
       const { baseUrl, headers, firmId, audit } = await start();
-      const documentId = randomUUID();
+      const documentId = plainUuid();
       const { events } = await readEvents(
         `${baseUrl}/streams/${documentId}/events?count=1000`,
         headers,
@@ -631,7 +631,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
 
     it('records the last of several values, the one Nest answers with', async () => {
       const { send, headers, firmId } = await start();
-      const documentId = randomUUID();
+      const documentId = plainUuid();
       const response = await send('GET', `/streams/${documentId}/versions`, {
         headers,
       });
@@ -650,7 +650,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
 
     it('records an error after a value as a failure with its class, and passes the error on', async () => {
       const { send, headers, firmId } = await start();
-      const documentId = randomUUID();
+      const documentId = plainUuid();
       const response = await send('GET', `/streams/${documentId}/broken`, {
         headers,
       });
@@ -674,7 +674,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
 
     it('records a call a timeout outside the audit gives up on as cancelled', async () => {
       const { send, headers, firmId } = await start();
-      const documentId = randomUUID();
+      const documentId = plainUuid();
       const response = await send('POST', `/streams/${documentId}/slow`, {
         headers,
       });
@@ -694,8 +694,8 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
 
     it('writes one row per attempt, the second numbered, when a retry outside the audit runs the call again', async () => {
       const { send, headers, firmId, app } = await start();
-      const documentId = randomUUID();
-      const requestId = `flaky-${randomUUID()}`;
+      const documentId = plainUuid();
+      const requestId = `flaky-${plainUuid()}`;
       const response = await send('POST', `/streams/${documentId}/flaky`, {
         headers: { ...headers, 'x-request-id': requestId },
       });
@@ -714,11 +714,11 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
 
     it('writes one row per call when the retry runs inside the audit', async () => {
       const { send, headers, firmId } = await start();
-      const documentId = randomUUID();
+      const documentId = plainUuid();
       const response = await send(
         'POST',
         `/streams/${documentId}/flaky-inside`,
-        { headers: { ...headers, 'x-request-id': `flaky-${randomUUID()}` } },
+        { headers: { ...headers, 'x-request-id': `flaky-${plainUuid()}` } },
       );
       expect(response).toEqual({ status: 201, body: { checked: true } });
       expect(await rows(firmId)).toMatchObject([
@@ -810,7 +810,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
 
   it("audits with the binding of the @Audit that applies: a handler's own, inside the interceptors bound around it", async () => {
     const { send, headers, firmId } = await start();
-    const reportId = randomUUID();
+    const reportId = plainUuid();
     const response = await send('POST', `/enveloped/${reportId}/export`, {
       headers,
     });
@@ -822,7 +822,7 @@ describe.each(PLATFORMS)('@Audit over HTTP on %s', (platform: Platform) => {
   });
 
   it('records the same rows with audit.global on and off', async () => {
-    const ids = { reportId: randomUUID(), documentId: randomUUID() };
+    const ids = { reportId: plainUuid(), documentId: plainUuid() };
     const recorded = async (options: LoggingModuleOptions, run: string) => {
       const { send, headers, firmId, projectId } = await start(options);
       const { reportId, documentId } = ids;

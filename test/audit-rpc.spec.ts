@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import {
@@ -44,6 +43,7 @@ import { loggingModuleRef } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
 import { eventually } from './support/streams.js';
 import { databaseSuite } from './support/suite.js';
+import { plainUuid } from './support/ids.js';
 
 /** What a `view_document` row may store: the message pattern. */
 class ViewDocumentMetadata {
@@ -75,7 +75,7 @@ class RpcProjectsController {
   @Audit('create_project', 'cma_project')
   create(message: Message) {
     RpcProjectsController.calls++;
-    return { id: randomUUID(), name: message.name };
+    return { id: plainUuid(), name: message.name };
   }
 
   @MessagePattern('view_document')
@@ -167,7 +167,7 @@ describe('@Audit on a microservice over TCP', () => {
     });
     await client.connect();
     const dataSource = app.get(DataSource);
-    const firm = await seedFirm(dataSource, `firm-${randomUUID()}`);
+    const firm = await seedFirm(dataSource, `firm-${plainUuid()}`);
     suite.own({
       close: async () => {
         client.close();
@@ -214,7 +214,7 @@ describe('@Audit on a microservice over TCP', () => {
       name: 'Acme CMA',
     });
     expect(created).toEqual({ id: expect.any(String), name: 'Acme CMA' });
-    const documentId = randomUUID();
+    const documentId = plainUuid();
     // the undecorated argument is the payload, whole
     expect(await send('view_document', { actor, documentId })).toEqual({
       actor,
@@ -261,7 +261,7 @@ describe('@Audit on a microservice over TCP', () => {
     const { stream, firmId, userId } = await start({
       audit: { resolveActor: fromMessage },
     });
-    const documentId = randomUUID();
+    const documentId = plainUuid();
     expect(
       await stream('watch_document', { actor: { firmId, userId }, documentId }),
     ).toEqual({

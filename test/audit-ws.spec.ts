@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo, Server } from 'node:net';
 import { WsAdapter } from '@nestjs/platform-ws';
@@ -33,6 +32,7 @@ import { loggingModuleRef } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
 import { eventually } from './support/streams.js';
 import { databaseSuite } from './support/suite.js';
+import { plainUuid } from './support/ids.js';
 
 /** @Audit on a WebSocket gateway (@nestjs/platform-ws) on 127.0.0.1, read back from audit_log. */
 
@@ -59,7 +59,7 @@ class ProjectsGateway {
   })
   create(@MessageBody() _message: Message): WsResponse<{ id: string }> {
     ProjectsGateway.calls++;
-    return { event: 'created', data: { id: randomUUID() } };
+    return { event: 'created', data: { id: plainUuid() } };
   }
 
   /** A message, then the error. */
@@ -111,7 +111,7 @@ describe('@Audit on a WebSocket gateway', () => {
         await app.close();
       },
     });
-    const firm = await seedFirm(app.get(DataSource), `firm-${randomUUID()}`);
+    const firm = await seedFirm(app.get(DataSource), `firm-${plainUuid()}`);
     /** Sends one message and returns the next one the server sends back. */
     const send = async (event: string, data: Message) => {
       const reply = once(socket, 'message');
@@ -176,7 +176,7 @@ describe('@Audit on a WebSocket gateway', () => {
     const { receive, firmId, userId } = await start({
       audit: { resolveActor: fromMessage },
     });
-    const documentId = randomUUID();
+    const documentId = plainUuid();
     const received = await receive(
       'watch_document',
       { actor: { firmId, userId }, documentId },
@@ -226,7 +226,7 @@ describe('@Audit on a WebSocket gateway', () => {
     const { receive, socket, firmId, userId } = await start({
       audit: { resolveActor: fromMessage },
     });
-    const documentId = randomUUID();
+    const documentId = plainUuid();
     await receive(
       'watch_document',
       { actor: { firmId, userId }, documentId, count: 1000 },
