@@ -26,6 +26,7 @@ import {
 } from './logging.providers.js';
 import { ConnectionRoleCheck } from './retention/connection-role.check.js';
 import { LogRetentionService } from './retention/log-retention.service.js';
+import { LogPartitionService } from './partitions/log-partition.service.js';
 import { LogWriterService } from './writer/log-writer.service.js';
 
 const SERVICES = [
@@ -40,6 +41,7 @@ const SERVICES = [
   CreditLedgerService,
   UsageRollupService,
   AuditSealService,
+  LogPartitionService,
 ];
 
 /**
