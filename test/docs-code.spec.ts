@@ -14,8 +14,8 @@ import { childEnv, run } from './support/processes.js';
  * Every TypeScript code block of the README and of docs/ compiles against the package's public
  * entry points, as a host would write it: each block is a module of its own, with its imports,
  * type-checked strictly with `@cma/logging`, `@cma/logging/pricing`, `@cma/logging/entities`,
- * `@cma/logging/migrations`, `@cma/logging/dashboard` and `@cma/logging/seals` mapped to the
- * sources of those entry points.
+ * `@cma/logging/migrations`, `@cma/logging/dashboard`, `@cma/logging/seals` and
+ * `@cma/logging/partitions` mapped to the sources of those entry points.
  */
 
 const root = resolve(import.meta.dirname, '..');
@@ -105,6 +105,7 @@ describe('code blocks of the README and docs/', () => {
             '@cma/logging/migrations': entry('src/logging/migrations/index.ts'),
             '@cma/logging/dashboard': entry('src/logging/dashboard/index.ts'),
             '@cma/logging/seals': entry('src/logging/seals/index.ts'),
+            '@cma/logging/partitions': entry('src/logging/partitions/index.ts'),
           },
         },
         files: names,

@@ -1,6 +1,13 @@
 import type { Client } from 'pg';
 import type { DataSource } from 'typeorm';
-import { AuditSealService, LogRetentionService } from '../src/logging/index.js';
+import {
+  AuditSealService,
+  AuditTrailService,
+  LlmUsageReportService,
+  LogRetentionService,
+  type UsageSummaryQuery,
+} from '../src/logging/index.js';
+import { summaryStatement } from '../src/logging/llm-usage/llm-usage-report.service.js';
 import {
   LogPartitionError,
   LogPartitionService,
@@ -239,6 +246,48 @@ describe('the partitioned layout', () => {
     });
     expect({ contents: await contents(), rollups: await rollups() }).toEqual(
       totals,
+    );
+  });
+
+  it('pages the trail newest first across the months with its keyset cursor', async () => {
+    const app = suite.own(await loggingApp(suite.url));
+    const trail = app.moduleRef.get(AuditTrailService);
+    const { firmId } = firms[1];
+    const paged: string[] = [];
+    for (let after: string | undefined; ;) {
+      const page = await trail.trail({ firmId, limit: 7, after });
+      paged.push(...page.items.map((item) => item.id));
+      if (!page.next) break;
+      after = page.next;
+    }
+    const sorted = await q<{ id: string }>(
+      `SELECT id FROM audit_log WHERE firm_id = $1 ORDER BY created_at DESC, id DESC`,
+      [firmId],
+    );
+    expect(paged).toEqual(sorted.map((row) => row.id));
+    expect(paged.length).toBeGreaterThanOrEqual(72);
+  });
+
+  it('reports a month the same from the rollups and the raw rows, and the most expensive calls of every month', async () => {
+    const app = suite.own(await loggingApp(suite.url));
+    const reports = app.moduleRef.get(LlmUsageReportService);
+    const { firmId } = firms[2];
+    const query = { firmId, from: month(-3), to: month(-2), groupBy: ['day'] };
+    const raw = summaryStatement(query as UsageSummaryQuery);
+    const rows = await q<{ calls: string }>(raw.sql, raw.parameters);
+    const rolled = await reports.summary(query as UsageSummaryQuery);
+    expect(rolled.map((row) => String(row.calls))).toEqual(
+      rows.map((row) => row.calls),
+    );
+    expect(rolled.reduce((n, row) => n + row.calls, 0)).toBe(12);
+    const expensive = await reports.mostExpensive({ firmId, limit: 20 });
+    const expected = await q<{ id: string }>(
+      `SELECT id FROM llm_usage_log WHERE firm_id = $1
+        ORDER BY cost_usd DESC, created_at DESC NULLS LAST, id DESC LIMIT 20`,
+      [firmId],
+    );
+    expect(expensive.map((call) => call.id)).toEqual(
+      expected.map((row) => row.id),
     );
   });
 

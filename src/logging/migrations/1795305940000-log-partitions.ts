@@ -193,7 +193,6 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
     total bigint;
   BEGIN
     ${logsOnly('logging_partition_retire')}
-    PERFORM logging_require_partitioned('logging_partition_retire', target);
     IF month IS NULL OR month <> date_trunc('month', month, 'UTC') THEN
       RAISE EXCEPTION 'logging_partition_retire: month must be the first instant of a UTC month, got %', month
         USING ERRCODE = 'invalid_parameter_value';
@@ -205,6 +204,7 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
     log_name := (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = target);
     hi := logging_month_after(month);
     PERFORM logging_check_retention_floor('logging_partition_retire', target, hi);
+    PERFORM logging_require_partitioned('logging_partition_retire', target);
     part := logging_month_partition(target, month);
     IF part IS NULL THEN
       RAISE EXCEPTION 'logging_partition_retire: % has no partition for the month of % (retired already, or never made)', target, month
@@ -303,6 +303,11 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
     `ALTER FUNCTION ${fn} SECURITY DEFINER`,
     `REVOKE EXECUTE ON FUNCTION ${fn} FROM PUBLIC`,
   ]),
+  // the DDL the definer functions run for the owner: no other role has a use for it
+  ...[
+    'logging_partition_add(regclass, text, timestamptz)',
+    'logging_partition_protect(regclass, text)',
+  ].map((fn) => `REVOKE EXECUTE ON FUNCTION ${fn} FROM PUBLIC`),
   pinSearchPath(PINNED_FUNCTIONS),
 ];
 
