@@ -118,7 +118,6 @@ describe('converting a live install to the partitioned layout', () => {
     longest = 0;
     const results = await partitionLogs(dataSource, {
       batchSize: 1000,
-      pauseMs: 10,
       lockTimeoutMs: 300,
     });
     const during = {
@@ -188,7 +187,7 @@ describe('converting a live install to the partitioned layout', () => {
       const interrupted = await partitionLogs(source, {
         logs: ['audit_log'],
         batchSize: 500,
-        pauseMs: 0,
+        copyShare: 1,
         onProgress: ({ phase, copied }) => {
           if (phase === 'copying' && copied >= 1000) {
             throw new Error('interrupted');
@@ -206,7 +205,7 @@ describe('converting a live install to the partitioned layout', () => {
       );
       const [again] = await partitionLogs(source, {
         logs: ['audit_log'],
-        pauseMs: 0,
+        copyShare: 1,
       });
       expect(again.converted).toBe(true);
       const [counted] = await source.query<{ n: number; ids: number }[]>(

@@ -153,7 +153,10 @@ describe('the partitioned layout', () => {
     least = await createAppRole(suite.url, 'least');
     before = await catalog();
     stats = { contents: await contents(), rollups: await rollups() };
-    converted = await partitionLogs(dataSource, { pauseMs: 0, batchSize: 100 });
+    converted = await partitionLogs(dataSource, {
+      copyShare: 1,
+      batchSize: 100,
+    });
   });
   afterAll(async () => {
     await least?.drop();

@@ -80,7 +80,7 @@ async function ensureTemplate(): Promise<string> {
       try {
         await dataSource.runMigrations();
         if (TEST_LAYOUT === 'partitioned') {
-          await partitionLogs(dataSource, { pauseMs: 0 });
+          await partitionLogs(dataSource, { copyShare: 1 });
         }
       } finally {
         await dataSource.destroy();

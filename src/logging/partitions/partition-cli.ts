@@ -16,16 +16,17 @@ import {
 } from './partition-conversion.js';
 
 const USAGE = `usage: logging:partition [--log audit_log|llm_usage_log|all] [--url <postgres url>]
-                         [--batch-size <rows>] [--pause-ms <ms>] [--months-ahead <n>]
+                         [--batch-size <rows>] [--copy-share <0.01..1>] [--pause-ms <ms>] [--months-ahead <n>]
                          [--lock-timeout-ms <ms>] [--keep-unpartitioned] [--json]
-  --batch-size          rows copied per transaction (default 5000)
-  --pause-ms            pause between batches, to leave the database to the application (default 50)
+  --batch-size          rows copied per transaction (default 2000)
+  --copy-share          the share of time the copy may take, the rest left to the application (default 0.25)
+  --pause-ms            the shortest pause between batches (default 0)
   --months-ahead        month partitions made ahead of the current month (default 3)
   --lock-timeout-ms     the longest the application waits behind a lock of the conversion (default 500)
   --keep-unpartitioned  keep the old table as <log>__unpartitioned instead of dropping it
   --url                 default: DATABASE_URL`;
 
-const integer = (text: string | undefined) =>
+const numeric = (text: string | undefined) =>
   text === undefined ? undefined : Number(text);
 
 async function main(argv: string[]): Promise<number> {
@@ -40,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
         url: { type: 'string' },
         'batch-size': { type: 'string' },
         'pause-ms': { type: 'string' },
+        'copy-share': { type: 'string' },
         'months-ahead': { type: 'string' },
         'lock-timeout-ms': { type: 'string' },
         'keep-unpartitioned': { type: 'boolean', default: false },
@@ -52,10 +54,11 @@ async function main(argv: string[]): Promise<number> {
       Object.entries({
         logs:
           values.log === 'all' ? undefined : [values.log as PartitionedLogName],
-        batchSize: integer(values['batch-size']),
-        pauseMs: integer(values['pause-ms']),
-        monthsAhead: integer(values['months-ahead']),
-        lockTimeoutMs: integer(values['lock-timeout-ms']),
+        batchSize: numeric(values['batch-size']),
+        pauseMs: numeric(values['pause-ms']),
+        copyShare: numeric(values['copy-share']),
+        monthsAhead: numeric(values['months-ahead']),
+        lockTimeoutMs: numeric(values['lock-timeout-ms']),
         keepUnpartitioned: values['keep-unpartitioned'],
       }).filter(([, value]) => value !== undefined),
     );

@@ -9,12 +9,15 @@ import { isIntegerIn } from '../core/option-check.js';
 export interface PartitionConversionOptions {
   /** The logs to convert. Default: both, `['audit_log', 'llm_usage_log']`. */
   logs?: PartitionedLogName[];
-  /** Rows copied per statement, each in a transaction of its own. Default: `5000`; 100 to 100,000. */
+  /** Rows copied per statement, each in a transaction of its own. Default: `2000`; 100 to 100,000. */
   batchSize?: number;
   /**
-   * A pause after each batch, in milliseconds, to leave the database to the application's writes.
-   * Default: `50`; 0 to 60,000.
+   * The share of the time the copy may take: after a batch that took `t` ms, the conversion pauses
+   * at least `t × (1 − copyShare) / copyShare` ms, leaving the rest to the application's writes.
+   * `1`: no pause but `pauseMs`. Default: `0.25`; 0.01 to 1.
    */
+  copyShare?: number;
+  /** The shortest pause after each batch, in milliseconds. Default: `0`; 0 to 60,000. */
   pauseMs?: number;
   /** Month partitions made ahead of the current month. Default: `3`; 0 to 120. */
   monthsAhead?: number;
@@ -69,8 +72,9 @@ export interface PartitionConversionResult {
 /** Defaults of {@link PartitionConversionOptions}. */
 export const CONVERSION_DEFAULTS = {
   logs: [...PARTITIONABLE_LOGS],
-  batchSize: 5000,
-  pauseMs: 50,
+  batchSize: 2000,
+  copyShare: 0.25,
+  pauseMs: 0,
   monthsAhead: 3,
   lockTimeoutMs: 500,
   lockAttempts: 40,
@@ -121,6 +125,14 @@ export function resolveConversionOptions(
       value,
     );
   }
+  check(
+    typeof resolved.copyShare === 'number' &&
+      resolved.copyShare >= 0.01 &&
+      resolved.copyShare <= 1,
+    'copyShare',
+    'a number from 0.01 to 1',
+    resolved.copyShare,
+  );
   check(
     typeof resolved.keepUnpartitioned === 'boolean',
     'keepUnpartitioned',

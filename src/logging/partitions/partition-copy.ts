@@ -161,6 +161,7 @@ export class Conversion {
     );
     let after: string | null = null;
     while (top) {
+      const started = performance.now();
       const [batch] = await this.withRetries(() =>
         this.q<{ last: string | null; n: number }>(
           `WITH b AS (
@@ -181,7 +182,10 @@ export class Conversion {
       this.progress('copying');
       if (batch.n < this.options.batchSize || batch.last === null) break;
       after = batch.last;
-      if (this.options.pauseMs) await sleep(this.options.pauseMs);
+      const { copyShare, pauseMs } = this.options;
+      const took = performance.now() - started;
+      const pause = Math.max(pauseMs, (took * (1 - copyShare)) / copyShare);
+      if (pause > 0) await sleep(pause);
     }
     await this.drainQueue();
   }
