@@ -6,6 +6,7 @@ import {
 } from '../src/logging/partitions/index.js';
 import { createTestDatabase, dataSourceFor } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
+import { childEnv, run } from './support/processes.js';
 import { createAppRole } from './support/roles.js';
 import { databaseSuite } from './support/suite.js';
 
@@ -235,6 +236,31 @@ describe('converting a live install to the partitioned layout', () => {
       }
     });
   });
+
+  it('npm run logging:partition converts the logs of DATABASE_URL, and exits 2 on bad arguments', async () => {
+    await onPlainDatabase(500, async (_, url) => {
+      const cli = (...args: string[]) =>
+        run(
+          'npm',
+          ['run', '-s', 'logging:partition', '--', ...args],
+          childEnv({ DATABASE_URL: url }),
+          120_000,
+        );
+      const bad = await cli('--batch-size', '10');
+      expect(bad.code).toBe(2);
+      expect(bad.output).toContain(
+        'partitionLogs: batchSize must be an integer from 100 to 100000, got 10',
+      );
+      const done = await cli('--copy-share', '1');
+      expect(done.output).toMatch(
+        /PARTITIONED audit_log: 500 rows in \d+ month partitions, swap held the log \d+ ms/,
+      );
+      expect(done.output).toContain(
+        'PARTITIONED llm_usage_log: 0 rows in 4 month partitions',
+      );
+      expect(done.code).toBe(0);
+    });
+  }, 240_000);
 
   it('refuses bad options, naming the field and the rule', async () => {
     await expect(partitionLogs(dataSource, { batchSize: 10 })).rejects.toThrow(
