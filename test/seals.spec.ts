@@ -433,7 +433,8 @@ describe('seals over the logs', () => {
     const both = await cli('--all-firms', '--firm', firmId);
     expect(both.code).toBe(2);
     expect(both.output).toContain('--firm and --all-firms exclude each other');
-  });
+    // four runs of the CLI, each compiling it with ts-node: about 50 s on a busy two-core machine
+  }, 180_000);
 
   it('npm run audit:verify --all-firms gives a verdict per sealed firm and log, and exits 1 when one is tampered', async () => {
     const { seals } = await app();
