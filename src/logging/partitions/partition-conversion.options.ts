@@ -12,9 +12,11 @@ export interface PartitionConversionOptions {
   /** Rows copied per statement, each in a transaction of its own. Default: `2000`; 100 to 100,000. */
   batchSize?: number;
   /**
-   * The share of the time the copy may take: after a batch that took `t` ms, the conversion pauses
-   * at least `t × (1 − copyShare) / copyShare` ms, leaving the rest to the application's writes.
-   * `1`: no pause but `pauseMs`. Default: `0.25`; 0.01 to 1.
+   * The share of the time the copy of the rows there before may take: after a batch that took `t`
+   * ms, the conversion pauses at least `t × (1 − copyShare) / copyShare` ms, leaving the rest to the
+   * application's writes. The rows the application writes meanwhile are copied as they come,
+   * without a pause, so the conversion ends whatever their rate. `1`: no pause but `pauseMs`.
+   * Default: `0.25`; 0.01 to 1.
    */
   copyShare?: number;
   /** The shortest pause after each batch, in milliseconds. Default: `0`; 0 to 60,000. */

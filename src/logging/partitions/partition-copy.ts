@@ -178,31 +178,44 @@ export class Conversion {
         ),
       );
       this.copied += batch.n;
+      const took = performance.now() - started;
       await this.drainQueue();
       this.progress('copying');
       if (batch.n < this.options.batchSize || batch.last === null) break;
       after = batch.last;
       const { copyShare, pauseMs } = this.options;
-      const took = performance.now() - started;
       const pause = Math.max(pauseMs, (took * (1 - copyShare)) / copyShare);
       if (pause > 0) await sleep(pause);
     }
     await this.drainQueue();
   }
 
-  /** Copies the rows whose ids the trigger queued; a row gone since (its firm deleted) is skipped. */
+  /**
+   * Copies the rows whose ids the trigger queued, ten batches' worth a statement, until the queue
+   * is empty; a row gone since (its firm deleted) is skipped. Never paused: the copy keeps up with
+   * the application's writes, whatever their rate, so that the conversion ends.
+   */
   private async drainQueue(): Promise<void> {
-    const [{ n }] = await this.withRetries(() =>
-      this.q<{ n: number }>(
-        `WITH q AS (DELETE FROM ${quote(this.queue)} RETURNING id), copied AS (
-           INSERT INTO ${quote(this.partitioned)}
-           SELECT t.* FROM ${quote(this.log)} t WHERE t.id IN (SELECT id FROM q)
-           ON CONFLICT (id) DO NOTHING
-         )
-         SELECT count(*)::int AS n FROM q`,
-      ),
-    );
-    this.queued += n;
+    const chunk = 10 * this.options.batchSize;
+    for (;;) {
+      const [{ n }] = await this.withRetries(() =>
+        this.q<{ n: number }>(
+          `WITH q AS (
+             DELETE FROM ${quote(this.queue)}
+              WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${quote(this.queue)} LIMIT $1))
+             RETURNING id
+           ), copied AS (
+             INSERT INTO ${quote(this.partitioned)}
+             SELECT t.* FROM ${quote(this.log)} t WHERE t.id IN (SELECT id FROM q)
+             ON CONFLICT (id) DO NOTHING
+           )
+           SELECT count(*)::int AS n FROM q`,
+          [chunk],
+        ),
+      );
+      this.queued += n;
+      if (n < chunk) return;
+    }
   }
 
   /**
