@@ -171,7 +171,7 @@ describe('migrated schema', () => {
       });
     });
 
-    it('has exactly the three spec indexes besides the primary key', async () => {
+    it('has the three spec indexes and the trail index (firm_id, created_at) besides the primary key', async () => {
       expect(await indexesOf(dataSource, 'audit_log')).toEqual({
         pk_audit_log:
           'CREATE UNIQUE INDEX pk_audit_log ON public.audit_log USING btree (id)',
@@ -181,6 +181,9 @@ describe('migrated schema', () => {
           'CREATE INDEX idx_audit_log_created_at ON public.audit_log USING btree (created_at)',
         idx_audit_log_action:
           'CREATE INDEX idx_audit_log_action ON public.audit_log USING btree (action)',
+        // Beyond the spec: a firm's trail, newest first (docs/auditing.md, the trail).
+        idx_audit_log_firm_id_created_at:
+          'CREATE INDEX idx_audit_log_firm_id_created_at ON public.audit_log USING btree (firm_id, created_at)',
       });
     });
   });

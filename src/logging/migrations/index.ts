@@ -9,9 +9,11 @@ import { LedgerRunningBalance1795305860000 } from './1795305860000-ledger-runnin
 import { SealRuns1795305880000 } from './1795305880000-seal-runs.js';
 import { SealReferenceGroups1795305900000 } from './1795305900000-seal-reference-groups.js';
 import { AddLlmUsageLogFirmCostIndex1795305920000 } from './1795305920000-add-llm-usage-log-firm-cost-index.js';
+import { AddAuditLogFirmCreatedAtIndex1795305930000 } from './1795305930000-add-audit-log-firm-created-at-index.js';
 import { LogPartitions1795305940000 } from './1795305940000-log-partitions.js';
 
 export {
+  AddAuditLogFirmCreatedAtIndex1795305930000,
   AddLlmUsageLogFirmCostIndex1795305920000,
   AddLlmUsageLogFirmCreatedAtIndex1795305750000,
   AppendOnlyLogs1795305720000,
@@ -42,5 +44,6 @@ export const LOGGING_MIGRATIONS = [
   SealRuns1795305880000,
   SealReferenceGroups1795305900000,
   AddLlmUsageLogFirmCostIndex1795305920000,
+  AddAuditLogFirmCreatedAtIndex1795305930000,
   LogPartitions1795305940000,
 ];
