@@ -7,7 +7,10 @@ import {
   rm,
   writeFile,
 } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
 import { Client } from 'pg';
 import { join } from 'node:path';
 import {
@@ -261,6 +264,69 @@ describe('sealed archives of closed months', () => {
           ),
         ),
       );
+    }
+  });
+
+  it('the re-import recipe of docs/archives.md loads the archive into a side table equal to the rows it came from', async () => {
+    const { month, start } = monthAgo(14);
+    const f = await firm();
+    await auditRows(f, start, 5, await user(f));
+    await suite.reader.query(
+      `INSERT INTO audit_log (firm_id, action, entity_type, metadata, created_at)
+       VALUES ($1, 'resolve_review', 'review_item', $2, $3)`,
+      [
+        f,
+        '{"zz": [1.50, {"b": null, "a": "line\\nbreak \\"q\\" \\\\ ü"}], "é": 0, "bb": -2e3}',
+        new Date(start.getTime() + DAY),
+      ],
+    );
+    const { seals, archives } = await app();
+    await seals.seal({ log: 'audit_log' });
+    const dir = join(await scratch(), 'archive');
+    await archives.export({ month, dir });
+
+    const doc = await readFile('docs/archives.md', 'utf8');
+    const block = /```sql\n(-- re-import[\s\S]*?)```/.exec(doc)![1];
+    const client = new Client({ connectionString: suite.url });
+    await client.connect();
+    try {
+      // psql's statements: each ends with ';', and a \copy takes its own line
+      const statements: string[] = [];
+      let pending = '';
+      for (const line of block.split('\n')) {
+        if (line.startsWith('--') || !line.trim()) continue;
+        if (line.startsWith('\\copy')) {
+          statements.push(line);
+          continue;
+        }
+        pending += `${line}\n`;
+        if (line.trimEnd().endsWith(';')) {
+          statements.push(pending);
+          pending = '';
+        }
+      }
+      for (const statement of statements) {
+        const copy = /^\\copy (.*) FROM '([^']+)' (WITH .*)$/.exec(statement);
+        if (!copy) {
+          await client.query(statement);
+          continue;
+        }
+        await pipeline(
+          createReadStream(join(dir, copy[2].replace(/^archive\//, ''))),
+          client.query(copyFrom(`COPY ${copy[1]} FROM STDIN ${copy[3]}`)),
+        );
+      }
+      const { rows } = await client.query<{ missing: number; extra: number }>(
+        `SELECT (SELECT count(*)::int FROM (
+                   SELECT * FROM audit_log WHERE firm_id = $1 AND created_at >= $2 AND created_at < $3
+                   EXCEPT SELECT * FROM audit_log_archive) x) AS missing,
+                (SELECT count(*)::int FROM audit_log_archive) - 6 AS extra`,
+        [f, start, monthAgo(13).start],
+      );
+      expect(rows).toEqual([{ missing: 0, extra: 0 }]);
+    } finally {
+      await client.query('DROP TABLE IF EXISTS audit_log_archive');
+      await client.end();
     }
   });
 
