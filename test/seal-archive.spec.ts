@@ -145,7 +145,7 @@ describe('sealed archives of closed months', () => {
     };
   }
 
-  it('exports a closed, sealed month: its rows in canonical order, its seals, a manifest with digests; both offline verifiers recompute the database digests', async () => {
+  it('exports a closed, sealed month: its rows in canonical order, its seals, a manifest with digests; both offline verifiers recompute the database digests; confirm lets the month leave until a row is dated into it', async () => {
     const { seals, archives } = await app({ maxRowsPerSeal: 7 });
     const { month, start } = monthAgo(3);
     const before = monthAgo(4).start;
@@ -265,6 +265,18 @@ describe('sealed archives of closed months', () => {
         ),
       );
     }
+
+    // retention's meeting point: the month may leave, until a row is dated into it
+    expect(await archives.confirm({ dir })).toMatchObject({
+      droppable: true,
+      heldByLaterSeals: 0,
+    });
+    await auditRows(b, start, 1);
+    const changed = await archives.confirm({ dir });
+    expect(changed.droppable).toBe(false);
+    expect(changed.reason).toMatch(
+      /holds 30 row\(s\) of audit_log dated in .*, the archive 29 and later seals 0: rows were added or removed/,
+    );
   });
 
   it('the re-import recipe of docs/archives.md loads the archive into a side table equal to the rows it came from', async () => {
@@ -681,6 +693,9 @@ describe('sealed archives of closed months', () => {
       file: 'rows.jsonl',
       seq: 1,
     });
+    expect((await archives.confirm({ dir: edited })).reason).toMatch(
+      /^the archive does not verify: row-edited in rows.jsonl/,
+    );
   });
 
   it('exports a month of llm_usage_log too; once purged, the month is refused', async () => {
@@ -727,6 +742,9 @@ describe('sealed archives of closed months', () => {
     );
     expect(purged).toMatchObject({ reason: 'purged' });
     expect(purged.message).toMatch(/is a tombstone/);
+    expect((await archives.confirm({ dir })).reason).toMatch(
+      /llm_usage_log .* was purged already/,
+    );
   });
 
   it('npm run audit:archive exports a month, and verifies an archive offline with no database', async () => {
@@ -826,6 +844,13 @@ describe('sealed archives of closed months', () => {
         expect(ids[0]).toBe(before);
         expect(ids).not.toContain(afterwards);
         expect((await plainVerify(dir)).verdict.ok).toBe(true);
+        expect(await archives.confirm({ dir })).toMatchObject({
+          droppable: false,
+          heldByLaterSeals: 1,
+          reason: expect.stringMatching(
+            /1 row\(s\) dated in .* are held by seals of a later month/,
+          ) as string,
+        });
 
         // the month before holds no seal: its row is counted in the later archive
         const empty = await archives.export({

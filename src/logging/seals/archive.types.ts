@@ -154,3 +154,24 @@ export interface ArchiveVerification {
  */
 export type ArchiveRefusal =
   'not-closed' | 'not-sealed' | 'purged' | 'tampered';
+
+/**
+ * The result of `AuditArchiveService.confirm`: whether the archived month's rows may now leave the
+ * database (docs/archives.md, "After the export, the month can leave").
+ */
+export interface ArchiveConfirmation {
+  /**
+   * True when the archive verifies offline, the database still holds exactly the archive's seals
+   * of the month and its rows dated in the month, and no later seal holds a row of the month.
+   */
+  droppable: boolean;
+  /** Why not, in one sentence; absent when `droppable`. */
+  reason?: string;
+  /** The archive's offline verification. */
+  verification: ArchiveVerification;
+  /**
+   * Rows dated in the month that seals of later months hold as late arrivals: they must stay (or
+   * leave with the later month, once it is archived too).
+   */
+  heldByLaterSeals: number;
+}

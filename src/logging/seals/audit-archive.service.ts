@@ -3,9 +3,11 @@ import type { DataSource } from 'typeorm';
 import { LOGGING_DATA_SOURCE } from '../core/logging.constants.js';
 import { checkArchiveDir } from './archive-files.js';
 import { checkExportQuery } from './archive-args.js';
+import { confirmArchive } from './archive-confirm.js';
 import { exportArchive } from './archive-export.js';
 import { verifyArchive } from './archive-verify.js';
 import type {
+  ArchiveConfirmation,
   ArchiveExport,
   ArchiveExportQuery,
   ArchiveVerification,
@@ -60,5 +62,21 @@ export class AuditArchiveService {
    */
   verify(query: ArchiveVerifyQuery): Promise<ArchiveVerification> {
     return verifyArchive(query);
+  }
+
+  /**
+   * Whether the month archived in `dir` may now leave the database (retention's meeting point,
+   * docs/archives.md): the archive verifies offline, the database still holds exactly its seals of
+   * the month and its rows dated in the month, and no seal of a later month holds one of those
+   * rows. Call it just before purging the month's rows or dropping its partition.
+   *
+   * @returns `droppable`, and the `reason` when it is not
+   * @throws AuditSealQueryError for a bad dir, anchors or manifestDigest
+   * @example
+   * const { droppable, reason } = await archives.confirm({ dir, manifestDigest });
+   * if (!droppable) throw new Error(reason);
+   */
+  confirm(query: ArchiveVerifyQuery): Promise<ArchiveConfirmation> {
+    return confirmArchive(this.dataSource, query);
   }
 }

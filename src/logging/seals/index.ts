@@ -16,6 +16,7 @@ export {
 } from './seal.errors.js';
 export type {
   ArchiveChain,
+  ArchiveConfirmation,
   ArchiveErasure,
   ArchiveExport,
   ArchiveExportQuery,
