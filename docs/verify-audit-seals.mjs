@@ -411,6 +411,18 @@ const pastEnd = (us, id, seal) => {
   return us > end || (us === end && id > seal.to_id);
 };
 
+/** The first seal of `chain` (in seq order) whose range ends at or after the row, by bisection. */
+function firstEndingAtOrAfter(chain, us, id) {
+  let lo = 0;
+  let hi = chain.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (pastEnd(us, id, chain[mid])) lo = mid + 1;
+    else hi = mid;
+  }
+  return chain[lo];
+}
+
 /** One seal's digest as it is being recomputed from its rows, in file order. */
 class Recompute {
   constructor(log, seal) {
@@ -611,7 +623,7 @@ export async function verifyArchive(
             to_created_at: head.from_created_at,
             to_id: head.from_id,
           });
-        if (!beforeStart) seal = chain.find((s) => !pastEnd(us, row.id, s));
+        if (!beforeStart) seal = firstEndingAtOrAfter(chain, us, row.id);
       }
       if (!seal) {
         unheld.set(row.firm_id, (unheld.get(row.firm_id) ?? 0) + 1);
@@ -629,6 +641,21 @@ export async function verifyArchive(
     });
   }
 
+  /** `items` grouped by `key`. */
+  const byFirm = (items, key) => {
+    const groups = new Map();
+    for (const item of items) {
+      if (!groups.has(key(item))) groups.set(key(item), []);
+      groups.get(key(item)).push(item);
+    }
+    return groups;
+  };
+  const entries = new Map(manifest.firms.map((c) => [c.firmId, c]));
+  const erasuresOf = byFirm(manifest.erasures, (e) => e.firmId);
+  const anchorsOf = byFirm(
+    anchors.filter((a) => !a.log || a.log === log),
+    (a) => a.firmId,
+  );
   const semantic = [];
   const firms = [
     ...new Set([
@@ -638,7 +665,7 @@ export async function verifyArchive(
     ]),
   ].sort();
   for (const firmId of firms) {
-    const entry = manifest.firms.find((c) => c.firmId === firmId);
+    const entry = entries.get(firmId);
     const chain = chains.get(firmId) ?? [];
     const found = [];
     const note = (seq, kind, message, extra = {}) =>
@@ -650,9 +677,7 @@ export async function verifyArchive(
         ...extra,
         message,
       });
-    const given = anchors.filter(
-      (a) => a.firmId === firmId && (!a.log || a.log === log),
-    );
+    const given = anchorsOf.get(firmId) ?? [];
     // the manifest's head counts as a published digest: the archive's seals must end with it
     const checks = [
       ...(entry ? [[entry.lastSeq, entry.digest]] : []),
@@ -816,7 +841,7 @@ export async function verifyArchive(
       ? Math.min(...found.map((p) => p.seq))
       : Infinity;
     const key = (e) => `${e.seq}:${e.rows}:${e.references}`;
-    const recorded = manifest.erasures.filter((e) => e.firmId === firmId);
+    const recorded = erasuresOf.get(firmId) ?? [];
     const differs = [
       ...erasures.filter((e) => !recorded.some((r) => key(r) === key(e))),
       ...recorded.filter((r) => !erasures.some((e) => key(e) === key(r))),

@@ -3,8 +3,9 @@ import type { SealRows } from './seal-rows.js';
 import { diagnose, type SealHeader } from './seal-verifier.js';
 import type { SealAnchor, SealProblem } from './seal.types.js';
 import type {
+  ArchiveChain,
+  ArchiveErasure,
   ArchiveFile,
-  ArchiveManifest,
   ArchiveProblem,
 } from './archive.types.js';
 import {
@@ -48,19 +49,41 @@ export function sealByRange(
   return chain[lo];
 }
 
+/** What the manifest and the anchors given say of one firm. */
+export interface FirmRecords {
+  /** The firm's chain as the manifest records it; none when the manifest does not list it. */
+  entry: ArchiveChain | undefined;
+  /** The erasures the manifest records for the firm's seals. */
+  erasures: ArchiveErasure[];
+  /** The published digests given for the firm's seals. */
+  anchors: SealAnchor[];
+}
+
+/** `items` by `key`, each list in the order given. */
+export function groupBy<T>(
+  items: Iterable<T>,
+  key: (item: T) => string,
+): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
 /** One firm's first problem in the archive, as `verify` names it, or none. */
 export function checkFirm(
   log: SealableLog,
   firmId: string,
-  manifest: ArchiveManifest,
+  { entry, erasures: recorded, anchors: given }: FirmRecords,
   chain: ArchiveSeal[],
   found: Map<string, SealRows>,
-  anchors: (SealAnchor & { firmId: string })[],
   unheld: number | undefined,
 ): ArchiveProblem | undefined {
-  const entry = manifest.firms.find((c) => c.firmId === firmId);
   const headers: SealHeader[] = chain.map((seal) => headerOf(seal, true));
-  const given = anchors.filter((a) => a.firmId === firmId);
   const problems: ArchiveProblem[] = [];
   if (entry && entry.firstSeq > 1) {
     // the seal before the month, as the manifest records where the chain enters it
@@ -126,7 +149,6 @@ export function checkFirm(
     });
   }
   // erasures: the ones the export recorded, no more, no fewer
-  const recorded = manifest.erasures.filter((e) => e.firmId === firmId);
   const key = (e: { seq: number; rows: number; references: number }) =>
     `${e.seq}:${e.rows}:${e.references}`;
   const now = new Set(verdict.erasures.map(key));

@@ -32,6 +32,7 @@ import {
   writeSynced,
 } from './archive-files.js';
 import { headerOf, monthRows, type MonthRows } from './archive-rows.js';
+import { groupBy } from './archive-chain.js';
 import { verifyArchive } from './archive-verify.js';
 
 const refuse = (
@@ -233,18 +234,14 @@ async function judge(
   found: MonthRows,
 ): Promise<SealVerification[]> {
   const existing = await existingReferences(runner, log, found.found.values());
-  const firms = [...new Set(seals.map((s) => s.firm_id))];
-  const verdicts = firms.map((firm) =>
+  const previous = groupBy(before, (s) => s.firm_id);
+  const verdicts = [...groupBy(seals, (s) => s.firm_id)].map(([firm, month]) =>
     diagnose(
       log,
       firm,
       [
-        ...before
-          .filter((s) => s.firm_id === firm)
-          .map((s) => headerOf(s, false)),
-        ...seals
-          .filter((s) => s.firm_id === firm)
-          .map((s) => headerOf(s, true)),
+        ...(previous.get(firm) ?? []).map((s) => headerOf(s, false)),
+        ...month.map((s) => headerOf(s, true)),
       ],
       [],
       found.found,

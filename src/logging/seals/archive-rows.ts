@@ -56,8 +56,12 @@ export async function monthRows(
   rows: LineFile,
 ): Promise<MonthRows> {
   const chains = new Map<string, ArchiveSeal[]>();
+  const bySeq = new Map<string, ArchiveSeal>();
   for (const seal of seals) {
-    chains.set(seal.firm_id, [...(chains.get(seal.firm_id) ?? []), seal]);
+    const chain = chains.get(seal.firm_id);
+    if (chain) chain.push(seal);
+    else chains.set(seal.firm_id, [seal]);
+    bySeq.set(`${seal.firm_id}:${seal.seq}`, seal);
   }
   const columns = SEAL_COLUMNS[log];
   const { firm: FIRM, id: ID, at: AT, ref: REF } = rowPositions(log);
@@ -128,7 +132,7 @@ export async function monthRows(
           result.inLaterSeals++;
           return;
         }
-        seal = chain.find((s) => s.seq === Number(late));
+        seal = bySeq.get(`${rowFirm}:${late}`);
       } else {
         while (at < chain.length && after(us, id, chain[at])) at++;
         seal = chain[at];

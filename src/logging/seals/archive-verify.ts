@@ -25,7 +25,7 @@ import {
   type ArchiveSeal,
 } from './archive-format.js';
 import { archivedGroups } from './archive-rows.js';
-import { checkFirm, sealByRange } from './archive-chain.js';
+import { checkFirm, groupBy, sealByRange } from './archive-chain.js';
 import { checkArchiveQuery } from './archive-args.js';
 
 /** The lines of a file, each with its number from 1, the bytes hashed into `hash` as read. */
@@ -179,7 +179,9 @@ export async function verifyArchive(
   const chains = new Map<string, ArchiveSeal[]>();
   const late = new Map<string, ArchiveSeal>();
   for (const seal of seals) {
-    chains.set(seal.firm_id, [...(chains.get(seal.firm_id) ?? []), seal]);
+    const chain = chains.get(seal.firm_id);
+    if (chain) chain.push(seal);
+    else chains.set(seal.firm_id, [seal]);
     for (const id of seal.late_ids) late.set(`${seal.firm_id}:${id}`, seal);
   }
 
@@ -249,7 +251,11 @@ export async function verifyArchive(
 
   // each firm's chain, as verify judges it, against the manifest's entry and head
   const entries = new Map(manifest.firms.map((chain) => [chain.firmId, chain]));
-  const ours = anchors.filter((a) => !('log' in a) || a.log === log);
+  const erasures = groupBy(manifest.erasures, (e) => e.firmId);
+  const given = groupBy(
+    anchors.filter((a) => !('log' in a) || a.log === log),
+    (a) => a.firmId,
+  );
   const firms = [
     ...new Set([...entries.keys(), ...chains.keys(), ...unheld.keys()]),
   ].sort();
@@ -258,10 +264,13 @@ export async function verifyArchive(
     const problem = checkFirm(
       log,
       firmId,
-      manifest,
+      {
+        entry: entries.get(firmId),
+        erasures: erasures.get(firmId) ?? [],
+        anchors: given.get(firmId) ?? [],
+      },
       chains.get(firmId) ?? [],
       found,
-      ours,
       unheld.get(firmId),
     );
     if (problem) semantic.push(problem);
