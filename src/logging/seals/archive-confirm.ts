@@ -97,7 +97,7 @@ export async function confirmArchive(
     }
     if (later > 0) {
       return result(
-        `${later} row(s) dated in ${manifest.month} are held by seals of a later month: they stay until that month is archived too`,
+        `${later} row(s) dated in ${manifest.month} are held by seals of a later month, in its archive: they stay in the database, apart from the rest of the month, until that month's rows leave too`,
         later,
       );
     }

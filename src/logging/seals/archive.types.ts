@@ -170,8 +170,9 @@ export interface ArchiveConfirmation {
   /** The archive's offline verification. */
   verification: ArchiveVerification;
   /**
-   * Rows dated in the month that seals of later months hold as late arrivals: they must stay (or
-   * leave with the later month, once it is archived too).
+   * Rows dated in the month that seals of later months hold as late arrivals (they are in the later
+   * month's archive): the month is not `droppable` while there are any, since those seals still
+   * need them in the database; keep them apart when the rest of the month leaves.
    */
   heldByLaterSeals: number;
 }
