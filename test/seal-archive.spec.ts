@@ -630,6 +630,34 @@ describe('sealed archives of closed months', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  it("an owner's edit of the month's last seal is seal-edited, told by the seal after it, as verify tells it", async () => {
+    const { month, start } = monthAgo(16);
+    const g = await firm();
+    await auditRows(g, start, 3);
+    await auditRows(g, monthAgo(15).start, 2);
+    const { seals, archives } = await app();
+    await seals.seal({ log: 'audit_log' });
+    await suite.reader.query('ALTER TABLE log_seal DISABLE TRIGGER USER');
+    try {
+      await suite.reader.query(
+        `UPDATE log_seal SET digest = decode(repeat('ab', 32), 'hex')
+          WHERE log = 'audit_log' AND firm_id = $1 AND seq = 1`,
+        [g],
+      );
+    } finally {
+      await suite.reader.query('ALTER TABLE log_seal ENABLE TRIGGER USER');
+    }
+    expect(await seals.verify({ firmId: g })).toMatchObject({
+      problem: { seq: 1, kind: 'seal-edited' },
+    });
+    await expect(
+      archives.export({ month, dir: join(await scratch(), 'edited-seal') }),
+    ).rejects.toMatchObject({
+      reason: 'tampered',
+      problem: { firmId: g, seq: 1, kind: 'seal-edited' },
+    });
+  });
+
   it('refuses bad arguments naming the field and the rule', async () => {
     const { archives } = await app();
     const dir = await scratch();

@@ -63,7 +63,7 @@ export async function exportArchive(
     await runner.startTransaction('REPEATABLE READ');
     await runner.query('SET TRANSACTION READ ONLY');
     const closedBy = await checkClosed(runner, log, month);
-    const { seals, before } = await monthSeals(runner, log, month);
+    const { seals, neighbours } = await monthSeals(runner, log, month);
     await makeArchiveDir(dir, missing);
     written = true;
     const rows = await LineFile.create(join(dir, ROWS_FILE));
@@ -75,7 +75,7 @@ export async function exportArchive(
       throw error;
     }
     const rowsFile = await rows.close();
-    const verdicts = await judge(runner, log, seals, before, found);
+    const verdicts = await judge(runner, log, seals, neighbours, found);
     await runner.commitTransaction();
     const sealsFile = await LineFile.create(join(dir, SEALS_FILE));
     for (const seal of seals) sealsFile.push(JSON.stringify(seal));
@@ -188,14 +188,16 @@ const SEAL_LINE_SQL = `firm_id::text AS firm_id, seq, kind,
   snapshot, ${usSql('sealed_at')} AS sealed_at, run_seq`;
 
 /**
- * The seals of `log` whose range ends in the month, in firm and seq order, and the seal before
- * each firm's first (the chain's link into the month). A tombstone among them: purged.
+ * The seals of `log` whose range ends in the month, in firm and seq order, and each firm's
+ * neighbours: the seal before its first (the chain's link into the month) and the seal after its
+ * last (which tells an edited digest from an edited row, as `verify` does). A tombstone among the
+ * month's: purged.
  */
 async function monthSeals(
   runner: QueryRunner,
   log: SealableLog,
   month: Month,
-): Promise<{ seals: ArchiveSeal[]; before: ArchiveSeal[] }> {
+): Promise<{ seals: ArchiveSeal[]; neighbours: ArchiveSeal[] }> {
   const seals = (await runner.query(
     `SELECT ${SEAL_LINE_SQL} FROM ${LOG_SEAL_TABLE}
       WHERE log = $1 AND to_created_at >= ${instantSql('$2::bigint')}
@@ -210,16 +212,21 @@ async function monthSeals(
       `${log} ${month.month} was purged: seal ${tombstone.seq} of firm ${tombstone.firm_id} is a tombstone, its rows are gone`,
     );
   }
-  const firsts = seals.filter(
-    (s, i) => seals[i - 1]?.firm_id !== s.firm_id && s.seq > 1,
-  );
-  const before = (await runner.query(
+  const ends = seals.flatMap((s, i) => [
+    ...(seals[i - 1]?.firm_id !== s.firm_id && s.seq > 1
+      ? [{ firm: s.firm_id, seq: s.seq - 1 }]
+      : []),
+    ...(seals[i + 1]?.firm_id !== s.firm_id
+      ? [{ firm: s.firm_id, seq: s.seq + 1 }]
+      : []),
+  ]);
+  const neighbours = (await runner.query(
     `SELECT ${SEAL_LINE_SQL} FROM ${LOG_SEAL_TABLE}
       WHERE log = $1 AND (firm_id, seq) IN (SELECT * FROM unnest($2::uuid[], $3::int[]))
-      ORDER BY firm_id`,
-    [log, firsts.map((s) => s.firm_id), firsts.map((s) => s.seq - 1)],
+      ORDER BY firm_id, seq`,
+    [log, ends.map((e) => e.firm), ends.map((e) => e.seq)],
   )) as ArchiveSeal[];
-  return { seals, before };
+  return { seals, neighbours };
 }
 
 /**
@@ -230,19 +237,19 @@ async function judge(
   runner: QueryRunner,
   log: SealableLog,
   seals: ArchiveSeal[],
-  before: ArchiveSeal[],
+  neighbours: ArchiveSeal[],
   found: MonthRows,
 ): Promise<SealVerification[]> {
   const existing = await existingReferences(runner, log, found.found.values());
-  const previous = groupBy(before, (s) => s.firm_id);
+  const around = groupBy(neighbours, (s) => s.firm_id);
   const verdicts = [...groupBy(seals, (s) => s.firm_id)].map(([firm, month]) =>
     diagnose(
       log,
       firm,
       [
-        ...(previous.get(firm) ?? []).map((s) => headerOf(s, false)),
+        ...(around.get(firm) ?? []).map((s) => headerOf(s, false)),
         ...month.map((s) => headerOf(s, true)),
-      ],
+      ].sort((a, b) => a.seq - b.seq),
       [],
       found.found,
       { pendingLate: 0, runProblems: [], existing },
