@@ -14,6 +14,7 @@ import {
   resolvePricing,
 } from './llm-usage/model-pricing.service.js';
 import { UsageRollupService } from './rollups/usage-rollup.service.js';
+import { AuditArchiveService } from './seals/audit-archive.service.js';
 import { AuditSealService } from './seals/audit-seal.service.js';
 import {
   ASYNC_OPTIONS_TYPE,
@@ -42,6 +43,7 @@ const SERVICES = [
   UsageRollupService,
   AuditSealService,
   LogPartitionService,
+  AuditArchiveService,
 ];
 
 /**
