@@ -1,3 +1,6 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import {
@@ -9,11 +12,16 @@ import {
 } from '../src/logging/index.js';
 import { summaryStatement } from '../src/logging/llm-usage/llm-usage-report.service.js';
 import {
+  type LogMonth,
   LogPartitionError,
   LogPartitionService,
   partitionLogs,
   type PartitionConversionResult,
 } from '../src/logging/partitions/index.js';
+import {
+  AuditArchiveService,
+  verifyArchive,
+} from '../src/logging/seals/index.js';
 import { uuidV7 } from '../src/logging/writer/record-clock.js';
 import { dataSourceFor } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
@@ -490,6 +498,131 @@ describe('the partitioned layout', () => {
       const verdicts = await seals.verifyAll({ log: 'audit_log' });
       expect(verdicts.filter((verdict) => !verdict.ok)).toEqual([]);
       expect(verdicts.length).toBeGreaterThanOrEqual(3);
+    });
+
+    describe('with its archive (docs/archives.md, "After the export, the month can leave")', () => {
+      const ym = (at: Date) => at.toISOString().slice(0, 7);
+      let scratch: string;
+      beforeAll(async () => {
+        scratch = await mkdtemp(join(tmpdir(), 'logging-retire-'));
+      });
+      afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+      /** audit_log's oldest month, its archive exported once (the first time asked). */
+      let exported:
+        { oldest: LogMonth; next: LogMonth; dir: string } | undefined;
+      async function archived() {
+        const app = suite.own(await loggingApp(suite.url));
+        const service = app.moduleRef.get(LogPartitionService);
+        const seals = app.moduleRef.get(AuditSealService);
+        const archives = app.moduleRef.get(AuditArchiveService);
+        if (!exported) {
+          await seals.seal({ log: 'audit_log' });
+          const [oldest, next] = await service.months('audit_log');
+          const dir = join(scratch, ym(oldest.month));
+          await archives.export({
+            month: ym(oldest.month),
+            log: 'audit_log',
+            dir,
+          });
+          exported = { oldest, next, dir };
+        }
+        return { service, seals, archives, ...exported };
+      }
+
+      it('refuses, leaving everything, an archive that does not confirm the month: one byte edited, another month, another row count', async () => {
+        const { service, archives, oldest, next, dir } = await archived();
+        const edited = join(scratch, 'edited');
+        await cp(dir, edited, { recursive: true });
+        const rows = join(edited, 'rows.jsonl');
+        const text = await readFile(rows, 'utf8');
+        const at = text.indexOf('create_project');
+        await writeFile(
+          rows,
+          text.slice(0, at) + 'C' + text.slice(at + 1),
+          'utf8',
+        );
+        const otherMonth = join(scratch, 'other-month');
+        await archives.export({
+          month: ym(next.month),
+          log: 'audit_log',
+          dir: otherMonth,
+        });
+        const kept = await contents();
+        const seals = await q(
+          `SELECT * FROM log_seal ORDER BY log, firm_id, seq`,
+        );
+        for (const [options, message] of [
+          [
+            { archive: { dir: edited } },
+            /the archive in .* refuses it: the archive does not verify: row-edited in rows\.jsonl/,
+          ],
+          [
+            { archive: { dir: otherMonth } },
+            new RegExp(`the archive in .* is of audit_log ${ym(next.month)}`),
+          ],
+          [
+            { archive: { dir }, expectRows: 1 },
+            /expectRows is 1, and the archive in .* holds 36 rows/,
+          ],
+          [{ archive: { dir: '' } }, /archive must be \{ dir/],
+        ] as const) {
+          const error = await service
+            .retireMonth('audit_log', oldest.month, options)
+            .catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(LogPartitionError);
+          expect((error as Error).message).toMatch(message);
+        }
+        expect(await contents()).toEqual(kept);
+        expect(
+          await q(`SELECT * FROM log_seal ORDER BY log, firm_id, seq`),
+        ).toEqual(seals);
+        expect(await partitions('audit_log')).toContain(oldest.table);
+      });
+
+      it("retires the month after confirm: exactly the archive's rows leave, each firm's tombstone is the archive's head, the chains and the archive still verify", async () => {
+        const { service, seals, oldest, dir } = await archived();
+        const manifest = JSON.parse(
+          await readFile(join(dir, 'manifest.json'), 'utf8'),
+        ) as {
+          manifestDigest: string;
+          rows: { total: number; inLaterSeals: number };
+          firms: { firmId: string; lastSeq: number; digest: string }[];
+        };
+        expect(manifest.rows).toMatchObject({ total: 36, inLaterSeals: 0 });
+        const retired = await service.retireMonth('audit_log', oldest.month, {
+          archive: { dir, manifestDigest: manifest.manifestDigest },
+        });
+        expect(retired.dropped + retired.deleted).toBe(36);
+        expect(retired.archive).toEqual({
+          dir,
+          manifestDigest: manifest.manifestDigest,
+          rows: 36,
+          heldByLaterSeals: 0,
+        });
+        expect(await partitions('audit_log')).not.toContain(oldest.table);
+        const { n } = await one<{ n: number }>(
+          `SELECT count(*)::int AS n FROM audit_log WHERE created_at < $1`,
+          [(await service.months('audit_log'))[0].month],
+        );
+        expect(n).toBe(0);
+        for (const head of manifest.firms) {
+          const chain = await seals.list({
+            firmId: head.firmId,
+            log: 'audit_log',
+          });
+          expect(chain[0]).toMatchObject({
+            kind: 'tombstone',
+            seq: head.lastSeq,
+            digest: head.digest,
+          });
+        }
+        const verdicts = await seals.verifyAll({ log: 'audit_log' });
+        expect(verdicts.filter((verdict) => !verdict.ok)).toEqual([]);
+        expect(
+          await verifyArchive({ dir, manifestDigest: manifest.manifestDigest }),
+        ).toMatchObject({ ok: true, rowsChecked: 36 });
+      });
     });
 
     it('refuses a month of a sealed log that no run over every firm has covered', async () => {

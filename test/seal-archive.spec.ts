@@ -23,6 +23,11 @@ import {
   type ArchiveVerification,
   type SealOptions,
 } from '../src/logging/seals/index.js';
+import {
+  LogPartitionService,
+  partitionLogs,
+} from '../src/logging/partitions/index.js';
+import { dataSourceFor } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
 import { childEnv, run } from './support/processes.js';
 import { databaseSuite } from './support/suite.js';
@@ -274,6 +279,7 @@ describe('sealed archives of closed months', () => {
     await auditRows(b, start, 1);
     const changed = await archives.confirm({ dir });
     expect(changed.droppable).toBe(false);
+    expect(changed.refusal).toBe('rows-changed');
     expect(changed.reason).toMatch(
       /holds 30 row\(s\) of audit_log dated in .*, the archive 29 and later seals 0: rows were added or removed/,
     );
@@ -721,9 +727,13 @@ describe('sealed archives of closed months', () => {
       file: 'rows.jsonl',
       seq: 1,
     });
-    expect((await archives.confirm({ dir: edited })).reason).toMatch(
-      /^the archive does not verify: row-edited in rows.jsonl/,
-    );
+    expect(await archives.confirm({ dir: edited })).toMatchObject({
+      droppable: false,
+      refusal: 'unverified',
+      reason: expect.stringMatching(
+        /^the archive does not verify: row-edited in rows.jsonl/,
+      ) as string,
+    });
   });
 
   it('exports a month of llm_usage_log too; once purged, the month is refused', async () => {
@@ -770,9 +780,12 @@ describe('sealed archives of closed months', () => {
     );
     expect(purged).toMatchObject({ reason: 'purged' });
     expect(purged.message).toMatch(/is a tombstone/);
-    expect((await archives.confirm({ dir })).reason).toMatch(
-      /llm_usage_log .* was purged already/,
-    );
+    expect(await archives.confirm({ dir })).toMatchObject({
+      refusal: 'purged',
+      reason: expect.stringMatching(
+        /llm_usage_log .* was purged already/,
+      ) as string,
+    });
   });
 
   it('npm run audit:archive exports a month, and verifies an archive offline with no database', async () => {
@@ -807,6 +820,18 @@ describe('sealed archives of closed months', () => {
     const own = databaseSuite();
     beforeAll(() => (active = own));
     afterAll(() => (active = undefined));
+    /** What the first test made: the firm, both archives and the two late arrivals. */
+    let late:
+      | {
+          firmId: string;
+          month: string;
+          prior: string;
+          dir: string;
+          priorDir: string;
+          before: string;
+          afterwards: string;
+        }
+      | undefined;
 
     it("late arrivals across the month's bounds: one dated in the month before travels with the seal that took it; one dated in the month sealed afterwards is left to a later archive", async () => {
       const { month, start } = monthAgo(7);
@@ -874,6 +899,7 @@ describe('sealed archives of closed months', () => {
         expect((await plainVerify(dir)).verdict.ok).toBe(true);
         expect(await archives.confirm({ dir })).toMatchObject({
           droppable: false,
+          refusal: 'held-by-later-seals',
           heldByLaterSeals: 1,
           reason: expect.stringMatching(
             /1 row\(s\) dated in .* are held by seals of a later month/,
@@ -890,9 +916,74 @@ describe('sealed archives of closed months', () => {
           rows: { total: 0, datedBefore: 0, inLaterSeals: 1 },
         });
         expect((await plainVerify(empty.dir)).verdict.ok).toBe(true);
+        late = {
+          firmId: f,
+          month,
+          prior,
+          dir,
+          priorDir: empty.dir,
+          before,
+          afterwards,
+        };
       } finally {
         await writer.end();
       }
+    });
+
+    it('partitioned, each month retires with its archive, and the row a later seal holds stays, apart, in the default partition', async () => {
+      const { firmId, month, prior, dir, priorDir, before, afterwards } = late!;
+      await db().reader.query(
+        `UPDATE logging_retention_floor SET min_age = interval '30 days'`,
+      );
+      const converter = await dataSourceFor(db().url).initialize();
+      try {
+        await partitionLogs(converter, { copyShare: 1 });
+      } finally {
+        await converter.destroy();
+      }
+      const started = db().own(await loggingApp(db().url));
+      const partitions = started.moduleRef.get(LogPartitionService);
+      const seals = started.moduleRef.get(AuditSealService);
+      const at = (ym: string) => new Date(`${ym}-01T00:00:00.000Z`);
+      const firmRows = async () =>
+        (
+          await db().reader.query<{ id: string; part: string }>(
+            `SELECT id, tableoid::regclass::text AS part FROM audit_log WHERE firm_id = $1 ORDER BY id`,
+            [firmId],
+          )
+        ).rows;
+
+      // confirm: not droppable, held by later seals; the retirement keeps that row and goes on
+      expect(
+        await started.moduleRef
+          .get(AuditArchiveService)
+          .confirm({ dir: priorDir }),
+      ).toMatchObject({
+        droppable: false,
+        refusal: 'held-by-later-seals',
+        heldByLaterSeals: 1,
+      });
+      const first = await partitions.retireMonth('audit_log', at(prior), {
+        archive: { dir: priorDir },
+      });
+      expect(first).toMatchObject({
+        dropped: 0,
+        deleted: 0,
+        archive: { rows: 0, heldByLaterSeals: 1 },
+      });
+      expect((await firmRows()).map((r) => r.id)).toContain(before);
+
+      const second = await partitions.retireMonth('audit_log', at(month), {
+        archive: { dir },
+      });
+      expect(second.dropped + second.deleted).toBe(8);
+      expect(second.archive).toMatchObject({ rows: 8, heldByLaterSeals: 1 });
+      // the month's rows left, the one dated in it that the next month's seal holds stayed
+      expect(await firmRows()).toEqual([
+        { id: afterwards, part: 'audit_log_default' },
+      ]);
+      expect(await seals.verify({ firmId })).toMatchObject({ ok: true });
+      expect((await plainVerify(dir)).verdict.ok).toBe(true);
     });
   });
 });

@@ -4,7 +4,10 @@ import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { AuditLogService, AuditRecorder } from './audit/audit-log.service.js';
 import { AuditTrailService } from './audit/audit-trail.service.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
-import { LOGGING_DATA_SOURCE } from './core/logging.constants.js';
+import {
+  LOGGING_DATA_SOURCE,
+  MONTH_ARCHIVE_CHECK,
+} from './core/logging.constants.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
 import { CreditLedgerService } from './ledger/credit-ledger.service.js';
 import { LlmUsageReportService } from './llm-usage/llm-usage-report.service.js';
@@ -71,6 +74,8 @@ const SERVICES = [
     ...SERVICES,
     AuditRecorder,
     ConnectionRoleCheck,
+    // retiring a month with its archive asks the archives (the partitions never import the seals)
+    { provide: MONTH_ARCHIVE_CHECK, useExisting: AuditArchiveService },
   ],
   // AuditRecorder too: the AuditInterceptor that @Audit binds is built in the host's module.
   exports: [...SERVICES, AuditRecorder],

@@ -57,6 +57,55 @@ export interface RetiredMonth {
   seals: number;
   /** How long the call took, lock waits and retries included, in milliseconds. */
   ms: number;
+  /**
+   * With `retireMonth(log, month, { archive })`: the archive the month was confirmed against, its
+   * rows (those that left: `dropped + deleted`), and the rows of the month that later seals hold,
+   * kept in the default partition (counted in `moved`).
+   */
+  archive?: {
+    dir: string;
+    manifestDigest: string;
+    rows: number;
+    heldByLaterSeals: number;
+  };
+}
+
+/**
+ * The archive of a month, for `LogPartitionService.retireMonth(log, month, { archive })`: the
+ * directory `AuditArchiveService.export` wrote, and what to check it against (the fields of
+ * `ArchiveVerifyQuery` from `@cma/logging/seals`).
+ */
+export interface MonthArchive {
+  /** The archive's directory. */
+  dir: string;
+  /** Seal digests published outside the database, as `AuditArchiveService.verify` takes them. */
+  anchors?: {
+    firmId: string;
+    seq: number;
+    digest: string;
+    log?: PartitionedLogName;
+  }[];
+  /** The manifest digest published when the archive was made: the manifest must have it. */
+  manifestDigest?: string;
+}
+
+/**
+ * What retiring a month asks of its archive: `AuditArchiveService.confirm`, which
+ * LoggingModule binds to `MONTH_ARCHIVE_CHECK` (the partitions never import the seals).
+ */
+export interface MonthArchiveCheck {
+  confirm(query: MonthArchive): Promise<{
+    droppable: boolean;
+    reason?: string;
+    refusal?: string;
+    heldByLaterSeals: number;
+    verification: {
+      log: string | null;
+      month: string | null;
+      rowsChecked: number;
+      manifestDigest: string;
+    };
+  }>;
 }
 
 /** A month could not leave, or the layout does not allow what was asked; nothing changed. */

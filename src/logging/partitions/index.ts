@@ -19,6 +19,7 @@ export type { PartitionOptions } from './partition.options.js';
 export {
   type LogMonth,
   LogPartitionError,
+  type MonthArchive,
   type PartitionedLogName,
   type RetiredMonth,
 } from '../core/log-partitions.js';

@@ -4,6 +4,7 @@ import {
   Injectable,
   Logger,
   type OnApplicationBootstrap,
+  Optional,
 } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import {
@@ -11,6 +12,8 @@ import {
   type LogMonth,
   logMonths,
   LogPartitionError,
+  type MonthArchive,
+  type MonthArchiveCheck,
   PARTITIONABLE_LOGS,
   type PartitionedLogName,
   queryOf,
@@ -19,6 +22,7 @@ import {
 } from '../core/log-partitions.js';
 import {
   LOGGING_DATA_SOURCE,
+  MONTH_ARCHIVE_CHECK,
   PARTITION_OPTIONS,
 } from '../core/logging.constants.js';
 import type { ResolvedPartitionOptions } from './partition.options.js';
@@ -45,6 +49,9 @@ export class LogPartitionService
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(PARTITION_OPTIONS)
     private readonly options: ResolvedPartitionOptions,
+    @Optional()
+    @Inject(MONTH_ARCHIVE_CHECK)
+    private readonly archives?: MonthArchiveCheck,
   ) {}
 
   /**
@@ -144,23 +151,36 @@ export class LogPartitionService
    * runs must cover the month, and each firm's seals ending in it give way to one tombstone seal,
    * so the chains still verify. Rows of the partition dated after the month, and late arrivals a
    * later seal holds, stay (in the default partition). With `expectRows`, it retires nothing
-   * unless exactly that many rows would leave: give the row count of the month's verified archive.
+   * unless exactly that many rows would leave.
+   *
+   * With `archive` (the directory `AuditArchiveService.export` wrote for this log and month), it
+   * first asks `AuditArchiveService.confirm` and retires the month only when the archive verifies
+   * and the database still holds exactly its seals and rows, and then only exactly the archive's
+   * rows (`expectRows` is the archive's row count). Rows of the month that later seals hold
+   * (confirm's `held-by-later-seals`) stay, apart in the default partition, until the later
+   * month leaves, as docs/archives.md has them: the rest of the month is retired.
+   *
    * The log is locked for the detach only, a few milliseconds, waiting at most
    * `partitions.lockTimeoutMs` for it.
    *
    * @returns what left: the partition's rows, rows moved to the default partition, rows deleted
-   *   from other partitions, seals that gave way to tombstones
+   *   from other partitions, seals that gave way to tombstones, and the archive confirmed
    * @throws LogPartitionError naming the rule (bad arguments, not partitioned, no partition for the
    *   month, an older month still there, inside the retention floor, sealing not past the month's
-   *   end, another row count than expected); nothing is retired
+   *   end, another row count than expected, an archive of another log or month or that confirm
+   *   refuses, with its reason); nothing is retired
+   * @throws AuditSealQueryError (from `@cma/logging/seals`) for an archive dir, anchors or
+   *   manifestDigest that are not well formed
    * @example
-   * // after the archive of 2026-01 verified, with 812,345 rows
-   * await partitions.retireMonth('audit_log', new Date('2026-01-01T00:00:00Z'), { expectRows: 812_345 });
+   * // after the archive of 2026-01 was exported, verified and stored
+   * await partitions.retireMonth('audit_log', new Date('2026-01-01T00:00:00Z'), {
+   *   archive: { dir: '/archives/audit_log-2026-01', manifestDigest },
+   * });
    */
   async retireMonth(
     log: PartitionedLogName,
     month: Date,
-    options: { expectRows?: number } = {},
+    options: { expectRows?: number; archive?: MonthArchive } = {},
   ): Promise<RetiredMonth> {
     checkLog('retireMonth', log);
     if (
@@ -182,17 +202,94 @@ export class LogPartitionService
         `retireMonth: expectRows must be an integer of at least 0, got ${JSON.stringify(expectRows)}`,
       );
     }
-    const retired = await retireMonth(this.dataSource, log, month, {
-      expectRows,
-      lockTimeoutMs: this.options.lockTimeoutMs,
-    });
+    const confirmed =
+      options?.archive === undefined
+        ? undefined
+        : await this.confirmArchive(log, month, options.archive, expectRows);
+    const retired: RetiredMonth = await retireMonth(
+      this.dataSource,
+      log,
+      month,
+      {
+        expectRows: confirmed?.rows ?? expectRows,
+        lockTimeoutMs: this.options.lockTimeoutMs,
+      },
+    );
+    if (confirmed) retired.archive = confirmed;
     this.logger.log(
       `${log}: month ${month.toISOString().slice(0, 7)} retired: ${retired.dropped} rows with its partition, ` +
         `${retired.deleted} from others, ${retired.moved} kept, ${retired.seals} seals to tombstones`,
     );
     return retired;
   }
+
+  /**
+   * Asks the archives' service whether `archive` lets `log`'s `month` leave: refuses another log or
+   * month, and every reason of confirm but rows held by later seals, which the retirement keeps.
+   */
+  private async confirmArchive(
+    log: PartitionedLogName,
+    month: Date,
+    archive: MonthArchive,
+    expectRows: number | undefined,
+  ): Promise<ConfirmedArchive> {
+    const yearMonth = month.toISOString().slice(0, 7);
+    const refuse = (why: string) =>
+      new LogPartitionError(
+        `retireMonth: ${log} ${yearMonth}: ${why}; nothing left`,
+      );
+    if (
+      typeof archive !== 'object' ||
+      archive === null ||
+      typeof archive.dir !== 'string' ||
+      archive.dir === ''
+    ) {
+      throw new LogPartitionError(
+        'retireMonth: archive must be { dir, anchors?, manifestDigest? }, dir the directory AuditArchiveService.export wrote',
+      );
+    }
+    if (!this.archives) {
+      throw refuse(
+        'archive needs AuditArchiveService, which LoggingModule provides: call retireMonth through the module',
+      );
+    }
+    const confirmation = await this.archives.confirm(archive);
+    const { verification } = confirmation;
+    if (confirmation.refusal === 'unverified') {
+      throw refuse(
+        `the archive in ${archive.dir} refuses it: ${confirmation.reason}`,
+      );
+    }
+    if (verification.log !== log || verification.month !== yearMonth) {
+      throw refuse(
+        `the archive in ${archive.dir} is of ${verification.log} ${verification.month}`,
+      );
+    }
+    if (
+      !confirmation.droppable &&
+      confirmation.refusal !== 'held-by-later-seals'
+    ) {
+      throw refuse(
+        `the archive in ${archive.dir} refuses it: ${confirmation.reason}`,
+      );
+    }
+    const rows = verification.rowsChecked;
+    if (expectRows !== undefined && expectRows !== rows) {
+      throw refuse(
+        `expectRows is ${expectRows}, and the archive in ${archive.dir} holds ${rows} rows`,
+      );
+    }
+    return {
+      dir: archive.dir,
+      manifestDigest: verification.manifestDigest,
+      rows,
+      heldByLaterSeals: confirmation.heldByLaterSeals,
+    };
+  }
 }
+
+/** The archive confirmed for {@link LogPartitionService.retireMonth}. */
+type ConfirmedArchive = NonNullable<RetiredMonth['archive']>;
 
 function checkLog(method: string, log: unknown): void {
   if (!PARTITIONABLE_LOGS.includes(log as PartitionedLogName)) {

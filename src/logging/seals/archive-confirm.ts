@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
 import { instantSql } from './seal-runs.js';
 import type {
+  ArchiveConfirmRefusal,
   ArchiveConfirmation,
   ArchiveManifest,
   ArchiveVerifyQuery,
@@ -22,17 +23,23 @@ export async function confirmArchive(
   query: ArchiveVerifyQuery,
 ): Promise<ArchiveConfirmation> {
   const verification = await verifyArchive(query);
-  const result = (reason: string | undefined, heldByLaterSeals = 0) => ({
-    droppable: reason === undefined,
-    ...(reason === undefined ? {} : { reason }),
+  const result = (
+    refusal?: [ArchiveConfirmRefusal, string],
+    heldByLaterSeals = 0,
+  ): ArchiveConfirmation => ({
+    droppable: refusal === undefined,
+    ...(refusal === undefined
+      ? {}
+      : { refusal: refusal[0], reason: refusal[1] }),
     verification,
     heldByLaterSeals,
   });
   if (!verification.ok) {
     const p = verification.problem!;
-    return result(
+    return result([
+      'unverified',
       `the archive does not verify: ${p.kind} in ${p.file}: ${p.message}`,
-    );
+    ]);
   }
   const manifest = JSON.parse(
     await readFile(join(query.dir, MANIFEST_FILE), 'utf8'),
@@ -61,9 +68,10 @@ export async function confirmArchive(
       [log, ...bounds],
     );
     if (seals.some((s) => s.kind === 'tombstone')) {
-      return result(
+      return result([
+        'purged',
         `${log} ${manifest.month} was purged already: its seals are tombstones`,
-      );
+      ]);
     }
     const now = seals.map((s) => s.key);
     const changed =
@@ -71,9 +79,10 @@ export async function confirmArchive(
       archived.find((key) => !now.includes(key));
     if (changed !== undefined) {
       const [firm, seq] = changed.split(':');
-      return result(
+      return result([
+        'seals-changed',
         `the database's seals of ${log} ${manifest.month} are not the archive's: seal ${seq} of firm ${firm} differs`,
-      );
+      ]);
     }
     const [{ rows, later }] = await manager.query<
       { rows: number; later: number }[]
@@ -91,13 +100,19 @@ export async function confirmArchive(
     const inMonth = manifest.rows.total - manifest.rows.datedBefore;
     if (rows !== inMonth + later) {
       return result(
-        `the database holds ${rows} row(s) of ${log} dated in ${manifest.month}, the archive ${inMonth} and later seals ${later}: rows were added or removed since the export`,
+        [
+          'rows-changed',
+          `the database holds ${rows} row(s) of ${log} dated in ${manifest.month}, the archive ${inMonth} and later seals ${later}: rows were added or removed since the export`,
+        ],
         later,
       );
     }
     if (later > 0) {
       return result(
-        `${later} row(s) dated in ${manifest.month} are held by seals of a later month, in its archive: they stay in the database, apart from the rest of the month, until that month's rows leave too`,
+        [
+          'held-by-later-seals',
+          `${later} row(s) dated in ${manifest.month} are held by seals of a later month, in its archive: they stay in the database, apart from the rest of the month, until that month's rows leave too`,
+        ],
         later,
       );
     }

@@ -156,6 +156,24 @@ export type ArchiveRefusal =
   'not-closed' | 'not-sealed' | 'purged' | 'tampered';
 
 /**
+ * Why `AuditArchiveService.confirm` found a month not droppable:
+ * - `unverified`: the archive does not verify offline;
+ * - `seals-changed`: the database's seals of the month are not the archive's;
+ * - `purged`: the month's seals are tombstones already;
+ * - `rows-changed`: the database holds other rows dated in the month than the archive (and later
+ *   seals) account for;
+ * - `held-by-later-seals`: everything agrees, but later seals hold rows of the month
+ *   (`heldByLaterSeals`): the rest of the month may leave, those rows must stay apart until the
+ *   later month's rows leave (`LogPartitionService.retireMonth` with the archive does exactly that).
+ */
+export type ArchiveConfirmRefusal =
+  | 'unverified'
+  | 'seals-changed'
+  | 'purged'
+  | 'rows-changed'
+  | 'held-by-later-seals';
+
+/**
  * The result of `AuditArchiveService.confirm`: whether the archived month's rows may now leave the
  * database (docs/archives.md, "After the export, the month can leave").
  */
@@ -167,6 +185,8 @@ export interface ArchiveConfirmation {
   droppable: boolean;
   /** Why not, in one sentence; absent when `droppable`. */
   reason?: string;
+  /** Why not, as a kind; absent when `droppable`. */
+  refusal?: ArchiveConfirmRefusal;
   /** The archive's offline verification. */
   verification: ArchiveVerification;
   /**

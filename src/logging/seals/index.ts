@@ -17,6 +17,7 @@ export {
 export type {
   ArchiveChain,
   ArchiveConfirmation,
+  ArchiveConfirmRefusal,
   ArchiveErasure,
   ArchiveExport,
   ArchiveExportQuery,
