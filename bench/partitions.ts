@@ -223,14 +223,22 @@ async function loadPart(adminUrl: string): Promise<Record<string, unknown>> {
   return out;
 }
 
-/** A Nest application context of the module on `url`. */
-async function appOn(url: string, options: LoggingModuleOptions = {}) {
+/**
+ * A Nest application context of the module on `url`; `name` names its data source, for two
+ * applications alive at once in this process.
+ */
+async function appOn(
+  url: string,
+  options: LoggingModuleOptions = {},
+  name?: string,
+) {
   @Module({
     imports: [
-      TypeOrmModule.forRoot(demoDataSourceOptions(url)),
+      TypeOrmModule.forRoot({ ...demoDataSourceOptions(url), name }),
       LoggingModule.forRoot({
         database: { ownerConnection: 'allow' },
         rollups: { compactIntervalMs: 0 },
+        ...(name === undefined ? {} : { dataSource: name }),
         ...options,
       }),
     ],
@@ -251,12 +259,24 @@ async function queriesPart(adminUrl: string): Promise<Record<string, unknown>> {
   const sides = await Promise.all(
     LAYOUTS.map(async (layout) => {
       const url = urlOf(adminUrl, database(layout));
-      const app = await appOn(url);
+      const app = await appOn(url, {}, `bench_${layout}`);
       const client = new Client({ connectionString: url });
       await client.connect();
       const firms = (
         await client.query<{ id: string }>(`SELECT id FROM firms ORDER BY name`)
       ).rows.map((r) => r.id);
+      // each side reads its own database: a full first page of one of its firms
+      const page = await app
+        .get(AuditTrailService)
+        .trail({ firmId: firms[0], limit: 100 });
+      if (
+        page.items.length !== 100 ||
+        page.items.some((item) => item.firmId !== firms[0])
+      ) {
+        throw new Error(
+          `${layout}: the trail of ${firms[0]} read ${page.items.length} entries of its firm, not 100`,
+        );
+      }
       return {
         layout,
         app,
