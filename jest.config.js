@@ -9,7 +9,7 @@
  *   DATABASE_URL.
  * - `partitioned`: the specs whose subject differs between the two layouts of the logs, again, on
  *   logs partitioned by month (docs/partitions.md): the schema, the append-only guarantees, the
- *   seals, the rollups, the writer, the reports and the dashboard's API. (test/partitions.spec.ts
+ *   seals and their archives, the rollups, the writer, the reports and the dashboard's API. (test/partitions.spec.ts
  *   holds what only that layout has, the trail's pages across months among it.)
  *
  * @type {import('jest').Config}
@@ -34,6 +34,7 @@ const PARTITIONED_SPECS = [
   'seals-erasure',
   'seals-late',
   'seals-time',
+  'seal-archive',
   'writer',
   'usage-reports',
   'dashboard-api',
