@@ -218,7 +218,10 @@ export class LogPartitionService
     if (confirmed) retired.archive = confirmed;
     this.logger.log(
       `${log}: month ${month.toISOString().slice(0, 7)} retired: ${retired.dropped} rows with its partition, ` +
-        `${retired.deleted} from others, ${retired.moved} kept, ${retired.seals} seals to tombstones`,
+        `${retired.deleted} from others, ${retired.moved} kept, ${retired.seals} seals to tombstones` +
+        (confirmed
+          ? `, as the archive in ${confirmed.dir} (manifest ${confirmed.manifestDigest}) confirmed`
+          : ''),
     );
     return retired;
   }
