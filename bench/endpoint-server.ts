@@ -22,270 +22,29 @@
  *
  * Prints `listening <port>` once it accepts connections; SIGTERM shuts it down gracefully. Over
  * the IPC channel, `'start'` and `'stop'` delimit the measured window: `'stop'` answers with the
- * process's CPU time (`process.cpuUsage()`) spent inside it.
+ * process's CPU time (`process.cpuUsage()`) spent inside it, the main thread's (Node 23.9+), and
+ * the garbage collector's pauses in it (`PerformanceObserver` on `gc` entries: time the main thread
+ * stood still for the collector). With `BENCH_PROFILE_DIR` set, the window alone is profiled
+ * (the inspector's sampling profiler, `BENCH_PROFILE_INTERVAL_US`, 100 by default) into
+ * `<dir>/<variant>-<route>-<pid>.cpuprofile`.
  */
 import 'reflect-metadata';
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
-import {
-  BadRequestException,
-  Body,
-  type CallHandler,
-  type CanActivate,
-  Controller,
-  type DynamicModule,
-  type ExecutionContext,
-  Injectable,
-  Module,
-  type NestInterceptor,
-  Param,
-  ParseUUIDPipe,
-  Post,
-  Req,
-  type Type,
-  UseInterceptors,
-} from '@nestjs/common';
-import { type Observable, concatMap } from 'rxjs';
-import { APP_GUARD, NestFactory } from '@nestjs/core';
+import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { InjectRepository, TypeOrmModule } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
-import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
-import { CmaProject } from '../src/demo/entities/index.js';
-import { AuditLog } from '../src/logging/entities/index.js';
-import { Audit, LoggingModule } from '../src/logging/index.js';
-import { type LogWriterOptions } from '../src/logging/writer/writer.options.js';
+import {
+  BenchAppModule,
+  ROUTES,
+  type Route,
+  VARIANTS,
+  type Variant,
+} from './endpoint-app.js';
 import { registerNoopSdk } from './otel-noop.js';
-
-const VARIANTS = [
-  'bare',
-  'interceptor',
-  'als',
-  'undecorated',
-  'peer',
-  'await',
-  'buffered',
-  'buffered-otel',
-  'buffered-otel-off',
-] as const;
-type Variant = (typeof VARIANTS)[number];
-/** The variants with @Audit on the route; `buffered-otel*` also register an SDK (no-op exporters). */
-const AUDITED = new Set<Variant>([
-  'await',
-  'buffered',
-  'buffered-otel',
-  'buffered-otel-off',
-]);
-const ROUTES = ['files', 'projects'] as const;
-type Route = (typeof ROUTES)[number];
-
-interface AuthenticatedRequest {
-  headers: Record<string, string | undefined>;
-  ip?: string;
-  user?: { id?: string; firmId: string };
-}
-
-@Injectable()
-class HeaderAuthGuard implements CanActivate {
-  canActivate(context: ExecutionContext): boolean {
-    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const firmId = request.headers['x-firm-id'];
-    if (firmId) request.user = { id: request.headers['x-user-id'], firmId };
-    return true;
-  }
-}
-
-interface FileBody {
-  name?: unknown;
-  pages?: unknown;
-}
-
-function upload(projectId: string, body: FileBody) {
-  if (typeof body.name !== 'string' || !Number.isInteger(body.pages)) {
-    throw new BadRequestException('name and pages are required');
-  }
-  return {
-    fileId: randomUUID(),
-    projectId,
-    name: body.name,
-    pages: body.pages as number,
-  };
-}
-
-/** Does nothing: what Nest's interceptor pipeline alone costs a route. */
-@Injectable()
-class NoopInterceptor implements NestInterceptor {
-  intercept(
-    _context: ExecutionContext,
-    next: CallHandler,
-  ): Observable<unknown> {
-    return next.handle();
-  }
-}
-
-/**
- * The audit a team writes by hand: after the handler, one `audit_log` row per request through
- * `repository.insert`, awaited before the response. The same row as `@Audit`'s (firm, user,
- * action, entity, IP, outcome), with no batching, no context for the services and no metadata
- * policy.
- */
-@Injectable()
-class PeerAuditInterceptor implements NestInterceptor {
-  constructor(
-    @InjectRepository(AuditLog) private readonly rows: Repository<AuditLog>,
-  ) {}
-
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    return next.handle().pipe(
-      concatMap(async (result: { id?: string }) => {
-        await this.rows.insert({
-          firmId: request.user!.firmId,
-          userId: request.user!.id ?? null,
-          action: 'create_project',
-          entityType: 'cma_project',
-          entityId: result.id ?? null,
-          ipAddress: request.ip ?? null,
-          metadata: { outcome: 'success' },
-        });
-        return result;
-      }),
-    );
-  }
-}
-
-const storage = new AsyncLocalStorage<object>();
-const noop = () => undefined;
-
-/** How each variant decorates the route's controller and handler, and runs the handler's body. */
-function variantOf(
-  variant: Variant,
-  audit: Parameters<typeof Audit>,
-): {
-  controller: ClassDecorator;
-  handler: MethodDecorator;
-  body: <T>(run: () => T) => T;
-} {
-  const audited = AUDITED.has(variant);
-  return {
-    controller:
-      variant === 'interceptor'
-        ? UseInterceptors(NoopInterceptor)
-        : variant === 'peer'
-          ? UseInterceptors(PeerAuditInterceptor)
-          : noop,
-    handler: audited ? Audit(...audit) : noop,
-    // 'als': the handler runs inside AsyncLocalStorage.run and does nothing else with it.
-    body: variant === 'als' ? (run) => storage.run({}, run) : (run) => run(),
-  };
-}
-
-function filesController(variant: Variant): Type {
-  const { controller, handler, body } = variantOf(variant, [
-    'upload_file',
-    'cma_project',
-    {
-      entityId: { param: 'projectId' },
-      metadata: ({ result }) => {
-        const file = result as { fileId: string; pages: number };
-        return { fileId: file.fileId, pages: file.pages };
-      },
-    },
-  ]);
-  @Controller('projects')
-  @controller
-  class FilesController {
-    @Post(':projectId/files')
-    @handler
-    upload(
-      @Param('projectId', ParseUUIDPipe) projectId: string,
-      @Body() file: FileBody,
-    ) {
-      return body(() => upload(projectId, file));
-    }
-  }
-  return FilesController;
-}
-
-function projectsController(variant: Variant): Type {
-  const { controller, handler, body } = variantOf(variant, [
-    'create_project',
-    'cma_project',
-  ]);
-  @Controller('projects')
-  @controller
-  class ProjectsController {
-    constructor(
-      @InjectRepository(CmaProject)
-      private readonly projects: Repository<CmaProject>,
-    ) {}
-
-    @Post()
-    @handler
-    create(
-      @Req() request: AuthenticatedRequest,
-      @Body() project: { name?: unknown },
-    ) {
-      return body(async () => {
-        if (typeof project.name !== 'string' || project.name.length === 0) {
-          throw new BadRequestException('name is required');
-        }
-        const { identifiers } = await this.projects.insert({
-          firmId: request.user!.firmId,
-          name: project.name,
-        });
-        return { id: identifiers[0].id as string, name: project.name };
-      });
-    }
-  }
-  return ProjectsController;
-}
-
-const CONTROLLERS: Record<Route, (variant: Variant) => Type> = {
-  files: filesController,
-  projects: projectsController,
-};
-
-@Module({})
-class BenchAppModule {
-  static for(variant: Variant, route: Route, url: string): DynamicModule {
-    const audited = AUDITED.has(variant);
-    const withModule = audited || variant === 'undecorated';
-    const database =
-      route === 'projects' || withModule || variant === 'peer'
-        ? [
-            TypeOrmModule.forRoot(demoDataSourceOptions(url)),
-            TypeOrmModule.forFeature([CmaProject, AuditLog]),
-          ]
-        : [];
-    return {
-      module: BenchAppModule,
-      imports: [
-        ...database,
-        ...(!withModule
-          ? []
-          : [
-              LoggingModule.forRoot({
-                // e.g. BENCH_WRITER='{"maxDelayMs":0}' to try writer options
-                writer: JSON.parse(
-                  process.env.BENCH_WRITER ?? '{}',
-                ) as LogWriterOptions,
-                audit: {
-                  durability: variant === 'await' ? 'await' : 'buffered',
-                },
-                ...(variant === 'buffered-otel-off'
-                  ? { telemetry: { enabled: false } }
-                  : {}),
-              }),
-            ]),
-      ],
-      controllers: [CONTROLLERS[route](variant)],
-      providers: [{ provide: APP_GUARD, useClass: HeaderAuthGuard }],
-    };
-  }
-}
 
 async function main(): Promise<void> {
   const [variant, route, url, platform = 'express'] = process.argv.slice(2);
@@ -319,21 +78,72 @@ async function main(): Promise<void> {
   ).threadCpuUsage?.bind(process);
   let window = process.cpuUsage();
   let threadWindow = threadCpu?.();
+  // the collector's pauses of the main thread, summed over the window
+  const gc = { ms: 0, count: 0, counting: false };
+  new PerformanceObserver((list) => {
+    if (!gc.counting) return;
+    for (const entry of list.getEntries()) {
+      gc.ms += entry.duration;
+      gc.count++;
+    }
+  }).observe({ entryTypes: ['gc'] });
+  const profile = await windowProfiler(variant, route);
   process.on('message', (message) => {
     if (message === 'start') {
-      window = process.cpuUsage();
-      threadWindow = threadCpu?.();
+      void profile.start().then(() => {
+        gc.ms = 0;
+        gc.count = 0;
+        gc.counting = true;
+        window = process.cpuUsage();
+        threadWindow = threadCpu?.();
+        process.send?.('started');
+      });
     }
     if (message === 'stop') {
       const { user, system } = process.cpuUsage(window);
       const thread = threadCpu?.(threadWindow);
-      process.send?.({
-        cpuUs: user + system,
-        mainThreadCpuUs: thread && thread.user + thread.system,
-      });
+      gc.counting = false;
+      void profile.stop().then(() =>
+        process.send?.({
+          cpuUs: user + system,
+          mainThreadCpuUs: thread && thread.user + thread.system,
+          gcPauseUs: gc.ms * 1000,
+          gcCount: gc.count,
+        }),
+      );
     }
   });
   process.stdout.write(`listening ${port}\n`);
+}
+
+/**
+ * Profiles the measured window when `BENCH_PROFILE_DIR` is set (the inspector's sampling profiler,
+ * in this process), writing `<dir>/<variant>-<route>-<pid>.cpuprofile`; does nothing otherwise.
+ */
+async function windowProfiler(
+  variant: string,
+  route: string,
+): Promise<{ start(): Promise<void>; stop(): Promise<void> }> {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  if (!dir) {
+    return { start: () => Promise.resolve(), stop: () => Promise.resolve() };
+  }
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', {
+    interval: Number(process.env.BENCH_PROFILE_INTERVAL_US ?? 100),
+  });
+  return {
+    start: () => session.post('Profiler.start'),
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(
+        join(dir, `${variant}-${route}-${process.pid}.cpuprofile`),
+        JSON.stringify(profile),
+      );
+    },
+  };
 }
 
 main().catch((error: unknown) => {

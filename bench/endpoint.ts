@@ -22,8 +22,12 @@
  *   BENCH_CONNECTIONS=16 BENCH_SECONDS=10 BENCH_ROUNDS=3 BENCH_PLATFORM=express \
  *     BENCH_ROUTES=files,projects BENCH_NODE=/path/to/node npm run bench:endpoint
  *
+ * BENCH_RATE fixes the requests per second (autocannon's overallRate) instead of driving each
+ * variant as fast as it serves: CPU per request then compares at equal load.
  * BENCH_NODE is the node binary of the servers (default: the one running this script);
- * BENCH_NODE_FLAGS adds flags to it, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
+ * BENCH_NODE_FLAGS adds flags to it, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' (the whole
+ * process). BENCH_PROFILE_DIR profiles the measured window alone, in each server, and writes each
+ * run's figures beside its profile; bench/profile-split.ts compares two variants' profiles.
  *
  * The variants are interleaved round by round, every other round in reverse order; the median
  * round of each counts. After every
@@ -35,6 +39,7 @@
 import 'reflect-metadata';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -50,6 +55,14 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PLATFORM = process.env.BENCH_PLATFORM ?? 'express';
+/**
+ * Requests per second in all, when set: every variant then serves the same rate (below what the
+ * slowest can serve), so that CPU per request compares work alone, without the event loop's
+ * batching, which grows with the load.
+ */
+const RATE = process.env.BENCH_RATE
+  ? Number(process.env.BENCH_RATE)
+  : undefined;
 const NODE = process.env.BENCH_NODE ?? process.execPath;
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '')
   .split(' ')
@@ -90,6 +103,10 @@ interface Result {
   cpuUsPerRequest: number;
   /** Of which the main thread's (Node 23.9+), without GC and libuv helper threads. */
   mainThreadCpuUsPerRequest?: number;
+  /** The garbage collector's pauses of the main thread per request, in µs (part of the above). */
+  gcPauseUsPerRequest: number;
+  /** Collections per 1,000 requests. */
+  gcPer1000Requests: number;
   auditRows?: number;
 }
 
@@ -130,13 +147,24 @@ async function startServer(
 async function serverCpu<T>(
   child: ChildProcess,
   measure: () => Promise<T>,
-): Promise<{ result: T; cpuUs: number; mainThreadCpuUs?: number }> {
+): Promise<{ result: T } & ServerCpu> {
+  const started = once(child, 'message');
   child.send('start');
+  await started;
   const result = await measure();
   const answer = once(child, 'message');
   child.send('stop');
-  const [cpu] = (await answer) as [{ cpuUs: number; mainThreadCpuUs?: number }];
+  const [cpu] = (await answer) as [ServerCpu];
   return { result, ...cpu };
+}
+
+/** What the server measured over the window. */
+interface ServerCpu {
+  cpuUs: number;
+  mainThreadCpuUs?: number;
+  /** The garbage collector's pauses of the main thread. */
+  gcPauseUs: number;
+  gcCount: number;
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
@@ -163,6 +191,7 @@ function load(
     duration: seconds,
     headers: { 'content-type': 'application/json', ...target.headers },
     body: target.body,
+    ...(RATE === undefined ? {} : { overallRate: RATE }),
   });
 }
 
@@ -205,7 +234,7 @@ async function main(): Promise<void> {
 
   const serverNode = execFileSync(NODE, ['--version']).toString().trim();
   console.log(
-    `bench/endpoint: server node ${serverNode}, routes ${ROUTES.join(', ')} on ${PLATFORM}, ${CONNECTIONS} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, ${ROUNDS} rounds, ${machineLine()}, ${server.description}`,
+    `bench/endpoint: server node ${serverNode}, routes ${ROUTES.join(', ')} on ${PLATFORM}, ${CONNECTIONS} connections${RATE === undefined ? '' : ` at ${RATE} req/s`}, ${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, ${ROUNDS} rounds, ${machineLine()}, ${server.description}`,
   );
   const rounds: Result[][] = [];
   for (let round = 1; round <= ROUNDS; round++) {
@@ -229,6 +258,8 @@ async function main(): Promise<void> {
           result: run,
           cpuUs,
           mainThreadCpuUs,
+          gcPauseUs,
+          gcCount,
         } = await serverCpu(child, () => load(port, targets[route], SECONDS));
         await stopServer(child); // flushes buffered rows
         const result: Result = {
@@ -245,7 +276,17 @@ async function main(): Promise<void> {
             mainThreadCpuUs === undefined
               ? undefined
               : mainThreadCpuUs / run.requests.total,
+          gcPauseUsPerRequest: gcPauseUs / run.requests.total,
+          gcPer1000Requests: (gcCount * 1000) / run.requests.total,
         };
+        const profileDir = process.env.BENCH_PROFILE_DIR;
+        if (profileDir) {
+          // beside the window's profile: what bench/profile-split.ts divides it by
+          writeFileSync(
+            join(profileDir, `${variant}-${route}-${child.pid}.json`),
+            JSON.stringify({ ...result, round }),
+          );
+        }
         if (result.non2xx > 0 || result.errors > 0) {
           throw new Error(
             `${route} ${variant}: ${result.non2xx} non-2xx responses, ${result.errors} errors`,
@@ -267,7 +308,7 @@ async function main(): Promise<void> {
           }
         }
         console.log(
-          `  ${route.padEnd(8)} ${variant.padEnd(17)} ${Math.round(result.requestsPerSecond).toString().padStart(6)} req/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms  cpu ${result.cpuUsPerRequest.toFixed(1)} µs/req${result.mainThreadCpuUsPerRequest === undefined ? '' : ` (main thread ${result.mainThreadCpuUsPerRequest.toFixed(1)})`}${result.auditRows === undefined ? '' : `  ${result.auditRows} audit rows`}`,
+          `  ${route.padEnd(8)} ${variant.padEnd(17)} ${Math.round(result.requestsPerSecond).toString().padStart(6)} req/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms  cpu ${result.cpuUsPerRequest.toFixed(1)} µs/req${result.mainThreadCpuUsPerRequest === undefined ? '' : ` (main thread ${result.mainThreadCpuUsPerRequest.toFixed(1)})`}  gc ${result.gcPauseUsPerRequest.toFixed(1)} µs/req${result.auditRows === undefined ? '' : `  ${result.auditRows} audit rows`}`,
         );
         results.push(result);
       }
@@ -294,6 +335,7 @@ async function main(): Promise<void> {
         )
           ? median(runs.map((r) => r.mainThreadCpuUsPerRequest!))
           : undefined,
+        gcPauseUsPerRequest: median(runs.map((r) => r.gcPauseUsPerRequest)),
       };
     });
     const bare = summary[0];
@@ -319,7 +361,8 @@ async function main(): Promise<void> {
         `${row.cpuUsPerRequest.toFixed(1).padStart(10)}  ${((row.cpuOverBareUs >= 0 ? '+' : '') + row.cpuOverBareUs.toFixed(1)).padEnd(8)}` +
         (row.mainThreadCpuOverBareUs === undefined
           ? ''
-          : `  main thread ${row.mainThreadCpuUsPerRequest!.toFixed(1)} (${(row.mainThreadCpuOverBareUs >= 0 ? '+' : '') + row.mainThreadCpuOverBareUs.toFixed(1)})`),
+          : `  main thread ${row.mainThreadCpuUsPerRequest!.toFixed(1)} (${(row.mainThreadCpuOverBareUs >= 0 ? '+' : '') + row.mainThreadCpuOverBareUs.toFixed(1)})`) +
+        `  gc ${row.gcPauseUsPerRequest.toFixed(1)}`,
     );
   }
   const telemetry = telemetrySummary(rounds);

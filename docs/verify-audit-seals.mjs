@@ -6,7 +6,8 @@
 //   npm install pg
 //   node verify-audit-seals.mjs --url postgres://auditor@db/app --firm <uuid> [--log llm_usage_log]
 //
-// Prints each seal's recomputed digest beside the stored one, then a verdict; exits 1 on a mismatch.
+// Prints each seal's recomputed digest beside the stored one, then a verdict; exits 1 on a mismatch,
+// 3 when none but rows after the last seal (or all rows, without seals) are not sealed yet.
 // Under encoding 2 a user or project deleted (ON DELETE SET NULL) is reported as reference-erased.
 //
 // With --archive it checks an archive of a closed month (docs/archives.md) offline, with plain
@@ -318,7 +319,16 @@ export async function verifySeals(client, log, firm) {
       lines.push(line);
     }
   }
-  return { ok, lines, seals: seals.length, erasures };
+  // rows after the last seal (every row, without one): no seal holds them, so nothing verifies them
+  const last = seals.at(-1);
+  const {
+    rows: [{ unsealed }],
+  } = await client.query(
+    `SELECT count(*)::int AS unsealed FROM ${log}
+      WHERE firm_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))`,
+    [firm, last?.to_at ?? null, last?.to_id ?? null],
+  );
+  return { ok, lines, seals: seals.length, erasures, unsealed };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -989,18 +999,24 @@ async function databaseMain(values) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { ok, lines, seals, erasures } = await verifySeals(
+    const { ok, lines, seals, erasures, unsealed } = await verifySeals(
       client,
       values.log ?? 'audit_log',
       values.firm,
     );
     for (const line of lines) console.log(line);
-    console.log(
-      ok
-        ? `VERIFIED: ${seals} seal(s) match their rows${erasures ? ` (${erasures} with references erased by ON DELETE SET NULL)` : ''}`
-        : 'TAMPERED: see FAIL above',
-    );
-    return ok ? 0 : 1;
+    if (!ok) console.log('TAMPERED: see FAIL above');
+    else if (seals || !unsealed) {
+      console.log(
+        `VERIFIED: ${seals} seal(s) match their rows${erasures ? ` (${erasures} with references erased by ON DELETE SET NULL)` : ''}`,
+      );
+    }
+    if (unsealed) {
+      console.log(
+        `UNSEALED: ${unsealed} row(s) ${seals ? 'after the last seal' : 'and no seal at all'}: not verified until a seal holds them`,
+      );
+    }
+    return !ok ? 1 : unsealed ? 3 : 0;
   } finally {
     await client.end();
   }

@@ -6,7 +6,7 @@ import { CmaProject } from './demo/entities/index.js';
 import { HealthController } from './demo/health.controller.js';
 import { SimulatedLlm } from './demo/simulated-llm.js';
 import { LoggingDashboardModule } from './logging/dashboard/index.js';
-import { LoggingModule } from './logging/index.js';
+import { LoggingModule, type LoggingModuleOptions } from './logging/index.js';
 
 /** Where the demo mounts the dashboard. */
 export const DASHBOARD_PATH = 'dashboard';
@@ -18,7 +18,14 @@ export const DASHBOARD_PATH = 'dashboard';
  */
 @Module({})
 export class AppModule {
-  static forDatabase(url: string): DynamicModule {
+  /**
+   * @param logging the LoggingModule's options; the tour seals with `settleMs: 0`, right after
+   *   flushing its own writes, with nothing else writing
+   */
+  static forDatabase(
+    url: string,
+    logging: LoggingModuleOptions = {},
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -27,7 +34,7 @@ export class AppModule {
           migrationsRun: true,
         }),
         TypeOrmModule.forFeature([CmaProject]),
-        LoggingModule.forRoot({}),
+        LoggingModule.forRoot(logging),
         // A demo on the loopback interface: open to whoever runs it, which the module logs as a
         // warning at startup. A real host gives authorize or guard instead.
         LoggingDashboardModule.forRoot({

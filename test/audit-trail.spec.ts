@@ -257,7 +257,8 @@ describe('AuditTrailService', () => {
       } finally {
         await keyed.close();
       }
-    });
+      // four million HMACs: seconds alone, a minute or more on two cores shared with other runs
+    }, 180_000);
 
     it('refuses a digestKey shorter than 32 bytes at forRoot, naming the option', () => {
       for (const digestKey of ['short', Buffer.alloc(31), 42]) {

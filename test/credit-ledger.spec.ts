@@ -989,7 +989,8 @@ describe('credit ledger', () => {
       // with the key, the same search finds the amount: the search itself works
       const right = new LogDigests(Buffer.from(key, 'utf8'));
       expect(found((n) => right.sent(sent(n), salt))).toBe(150000);
-    });
+      // three million digests: seconds alone, a minute or more on two cores shared with other runs
+    }, 180_000);
 
     it('a replay is compared under the key that made the first digest, and on what was stored under another', async () => {
       const userId = await newUser();

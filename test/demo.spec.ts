@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, chmod, rm } from 'node:fs/promises';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, chmod, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
@@ -10,13 +11,20 @@ import type { App } from 'supertest/types.js';
 import { AppModule } from '../src/app.module.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import {
+  type Finished,
   childEnv,
   finished,
   freePort,
+  isAlive,
+  processGroup,
+  processGroupGone,
+  run,
   waitForOutput,
 } from './support/processes.js';
 import { LOGGING_MIGRATIONS } from '../src/logging/index.js';
 import { DEMO_MIGRATIONS } from '../src/demo/migrations/index.js';
+import { DemoProcess } from '../src/demo/demo-process.js';
+import { startEmbeddedPostgres } from '../src/demo/database/embedded-postgres.js';
 
 describe('demo host', () => {
   describe('AppModule on an empty database', () => {
@@ -85,6 +93,10 @@ describe('demo host', () => {
       get pgPort() {
         return pgPort;
       },
+      /** The embedded server's data folder (none with DATABASE_URL). */
+      get dataDir() {
+        return dataParent && join(dataParent, 'pgdata');
+      },
       env: (extra: Record<string, string> = {}) =>
         childEnv({
           ...extra,
@@ -108,12 +120,30 @@ describe('demo host', () => {
   describe('npm start', () => {
     const demo = demoDatabase();
 
-    it('starts on its database (the embedded one without DATABASE_URL), serves /health on the port it prints, and stops on SIGTERM', async () => {
+    /**
+     * Starts `npm start` in a process group of its own, checks that it serves, sends `signal` to
+     * the npm process alone (as a supervisor or `kill` does), and returns what ran and what remains.
+     */
+    async function startThenSignal(signal: 'SIGTERM' | 'SIGINT') {
       const child = spawn('npm', ['start'], {
         detached: true,
         env: demo.env({ PORT: '0' }),
       });
       const exit = finished(child, 90_000);
+      try {
+        return await checkThenSignal(child, signal, exit);
+      } catch (error) {
+        if (processGroup(child.pid!).length)
+          process.kill(-child.pid!, 'SIGKILL');
+        throw error;
+      }
+    }
+
+    async function checkThenSignal(
+      child: ChildProcess,
+      signal: NodeJS.Signals,
+      exit: Promise<Finished>,
+    ) {
       const [, url, dashboard] = await waitForOutput(
         child,
         /Listening on (http:\/\/127\.0\.0\.1:\d+)[^]*Dashboard: (http:\/\/\S+\/dashboard\/)/,
@@ -129,27 +159,162 @@ describe('demo host', () => {
       expect(page.headers.get('content-security-policy')).toContain(
         "script-src 'self'",
       );
+      // npm, the node process it runs and, without DATABASE_URL, the embedded server
+      const running = processGroup(child.pid!);
+      const postmaster = demo.given ? undefined : await postmasterPid();
+      expect(running.length).toBeGreaterThanOrEqual(demo.given ? 2 : 3);
+      if (postmaster) expect(running).toContain(postmaster);
 
-      // npm's process group: npm itself and the node process it runs.
-      process.kill(-child.pid!, 'SIGTERM');
-      const { output } = await exit;
-      expect(output).toContain(demo.description);
+      process.kill(child.pid!, signal);
+      const ended = await exit;
+      return { pgid: child.pid!, running, postmaster, ...ended };
+    }
+
+    /** The pid in the embedded server's postmaster.pid, or undefined when there is none. */
+    async function postmasterPid(): Promise<number | undefined> {
+      const text = await readFile(
+        join(demo.dataDir!, 'postmaster.pid'),
+        'utf8',
+      ).catch(() => undefined);
+      return text === undefined ? undefined : Number(text.split('\n')[0]);
+    }
+
+    /** Nothing of the group is left, the embedded server is gone, its port refuses. */
+    async function expectAllStopped(pgid: number, postmaster?: number) {
+      expect(await processGroupGone(pgid, 5_000)).toEqual([]);
       if (demo.given) return;
-
-      // the embedded server it started stopped with it
+      expect(isAlive(postmaster!)).toBe(false);
+      expect(await postmasterPid()).toBeUndefined();
       const probe = new Client({
         connectionString: `postgres://postgres:postgres@127.0.0.1:${demo.pgPort}/postgres`,
         connectionTimeoutMillis: 2_000,
       });
       await expect(probe.connect()).rejects.toThrow();
       await probe.end().catch(() => undefined);
+    }
+
+    it('starts on its database (the embedded one without DATABASE_URL), serves /health and the dashboard on the port it prints, and SIGTERM to npm stops npm, the app and the embedded PostgreSQL', async () => {
+      const started = await startThenSignal('SIGTERM');
+      expect(started.output).toContain(demo.description);
+      expect(started.output).toContain(
+        'SIGTERM: closing the app, then stopping the database it started',
+      );
+      // npm passes the signal on, and ends by it as its script did
+      expect(started.signal).toBe('SIGTERM');
+      await expectAllStopped(started.pgid, started.postmaster);
     }, 120_000);
+
+    it('SIGINT to npm stops npm, the app and the embedded PostgreSQL too', async () => {
+      const started = await startThenSignal('SIGINT');
+      expect(started.output).toContain(
+        'SIGINT: closing the app, then stopping the database it started',
+      );
+      expect(started.signal).toBe('SIGINT');
+      await expectAllStopped(started.pgid, started.postmaster);
+    }, 120_000);
+  });
+
+  describe('DemoProcess: what npm start and npm run demo stop on a signal', () => {
+    let dataParent: string;
+    let dataDir: string;
+    let port: number;
+    beforeAll(async () => {
+      dataParent = await mkdtemp(join(tmpdir(), 'logging-demo-process-'));
+      await chmod(dataParent, 0o755);
+      dataDir = join(dataParent, 'pgdata');
+      port = await freePort();
+    });
+    afterAll(() => rm(dataParent, { recursive: true, force: true }));
+
+    const startServer = () =>
+      startEmbeddedPostgres({
+        dataDir,
+        port,
+        persistent: true,
+        throwaway: true,
+      });
+
+    /** The embedded server is down: no postmaster.pid, its port refuses. */
+    async function expectServerStopped() {
+      expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
+      const probe = new Client({
+        connectionString: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+        connectionTimeoutMillis: 2_000,
+      });
+      await expect(probe.connect()).rejects.toThrow();
+      await probe.end().catch(() => undefined);
+    }
+
+    it.each([
+      ['fails', () => Promise.reject(new Error('close failed'))],
+      ['hangs past its deadline', () => new Promise<void>(() => undefined)],
+    ])(
+      "stops the embedded PostgreSQL after the app, also when the app's close %s",
+      async (_, close) => {
+        const errors: string[] = [];
+        const stopped: string[] = [];
+        const demo = new DemoProcess({
+          closeDeadlineMs: 300,
+          logger: {
+            log: () => undefined,
+            error: (line: string) => errors.push(line),
+          },
+        });
+        const server = await demo.start('the database', startServer, (s) => {
+          stopped.push('database');
+          return s.stop();
+        });
+        expect(server.started).toBe(true);
+        expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(true);
+        await demo.start(
+          'the app',
+          () => Promise.resolve('app'),
+          () => {
+            stopped.push('app');
+            return close();
+          },
+          { deadline: true },
+        );
+
+        await demo.stop();
+        expect(stopped).toEqual(['app', 'database']);
+        expect(errors).toEqual([
+          expect.stringMatching(
+            /^the app did not stop cleanly: Error: (close failed|not closed within 300 ms)/,
+          ),
+        ]);
+        await expectServerStopped();
+        // once: a second stop() stops nothing again
+        await demo.stop();
+        expect(stopped).toEqual(['app', 'database']);
+      },
+    );
+
+    it('stops a server whose start ends after stop() was called (a signal during boot)', async () => {
+      const demo = new DemoProcess({
+        logger: { log: () => undefined, error: () => undefined },
+      });
+      const starting = demo.start('the database', startServer, (s) => s.stop());
+      const stopping = demo.stop();
+      await expect(starting).rejects.toThrow(
+        'stopping: the database is being stopped',
+      );
+      await stopping;
+      await expectServerStopped();
+      await expect(
+        demo.start(
+          'the app',
+          () => Promise.resolve(1),
+          () => Promise.resolve(),
+        ),
+      ).rejects.toThrow('stopping: the app was not started');
+    });
   });
 
   describe('npm run demo', () => {
     const demo = demoDatabase();
 
-    it("performs the seed's actions for two firms and prints each firm's trail and exact costs", async () => {
+    it("performs the seed's actions for two firms, prints each firm's trail and exact costs, warns of none of its own actions, seals each firm's rows and prints the audit:verify command that verifies them", async () => {
       const child = spawn('npm', ['run', 'demo'], {
         detached: true,
         env: demo.env(),
@@ -181,10 +346,68 @@ describe('demo host', () => {
       }
       // Birch & Co asked for Acme's project: refused, and on record as a failure
       expect(birch).toMatch(/download_cma\s+generated_file\s+failure/);
+      // Each action declares its metadata, which is stored whole: no warning about the demo's own
+      // actions (no undeclared action, no key dropped, no picker failing on a refused call). The
+      // two warnings left are about the demo's setup: a superuser role, an open dashboard.
+      const warnings = output
+        .split('\n')
+        .filter((line) => /\bWARN\b/.test(line));
+      for (const line of warnings) {
+        expect(line).toMatch(/a superuser|allowUnauthenticated: true/);
+      }
+      expect(acme).toMatch(
+        /create_project\s+cma_project\s+\S+\s+success\s+\{"nameLength":24\}/,
+      );
+      expect(acme).toMatch(
+        /resolve_review\s+review_item\s+\S+\s+success\s+\{"decision":"accept","projectId":"[0-9a-f-]{36}"\}/,
+      );
+      expect(acme).toMatch(
+        /download_cma\s+generated_file\s+\S+\s+success\s+\{"format":"xlsx","projectId":"[0-9a-f-]{36}"\}/,
+      );
+      // It seals both logs of each firm, and prints the command that verifies them: the one of
+      // Acme Advisors, run after the demo has ended, verifies every row
+      expect(output).toMatch(
+        /Acme Advisors +audit_log +seal 1: \d+ rows, digest [0-9a-f]{16}…/,
+      );
+      expect(output).toMatch(
+        /Birch & Co +llm_usage_log +seal 1: \d+ rows, digest [0-9a-f]{16}…/,
+      );
+      const firmIds = [
+        ...output.matchAll(/^=== .+ \(firm ([0-9a-f-]{36})\) ===$/gm),
+      ].map((match) => match[1]);
+      const commands = [
+        ...output.matchAll(/^ {2}npm run audit:verify -- (.+)$/gm),
+      ].map((match) => match[1]);
+      const target = demo.given
+        ? ''
+        : `--url postgres://postgres:postgres@127.0.0.1:${demo.pgPort}/cma_logging `;
+      expect(commands).toEqual(firmIds.map((id) => `${target}--firm ${id}`));
+      const verified = await run(
+        'npm',
+        ['run', '-s', 'audit:verify', '--', ...commands[0].split(' ')],
+        demo.env(),
+        120_000,
+      );
+      for (const log of ['audit_log', 'llm_usage_log']) {
+        expect(verified.output).toMatch(
+          new RegExp(
+            `^VERIFIED  ${log} of firm ${firmIds[0]}: \\d+ seal\\(s\\), [1-9]\\d* row\\(s\\), last seal`,
+            'm',
+          ),
+        );
+      }
+      expect(verified.output).not.toMatch(/UNSEALED|TAMPERED/);
+      expect(verified.code).toBe(0);
+      // it started the embedded server for the command, and stopped it after
+      if (!demo.given) {
+        expect(existsSync(join(demo.dataDir!, 'postmaster.pid'))).toBe(false);
+      }
+
       // It ends by printing where the dashboard is.
       expect(output.trim().split('\n').at(-1)).toMatch(
         /^Dashboard: run npm start, then open http:\/\/127\.0\.0\.1:\d+\/dashboard\/$/,
       );
-    }, 180_000);
+      // the demo (a build included) and one run of the CLI, on 2 cores shared with others
+    }, 300_000);
   });
 });

@@ -11,6 +11,7 @@ import { DataSource, type Repository } from 'typeorm';
 import { demoDataSourceOptions } from '../src/demo/database/data-source.js';
 import { Firm, User } from '../src/demo/entities/index.js';
 import {
+  AuditLogService,
   CreditLedgerService,
   LOGGING_ENTITIES,
   LOGGING_MIGRATIONS,
@@ -27,7 +28,10 @@ import {
   LogSealRun,
   RetentionHorizon,
 } from '../src/logging/entities/index.js';
+import { AdminLoggingModule } from './fixtures/admin-logging.module.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { SINGLE_ROLE } from './support/roles.js';
+import { seedFirm } from './support/seed.js';
 
 /** A host feature module that does not import LoggingModule itself. */
 @Injectable()
@@ -39,6 +43,10 @@ class ReportsService {
 
 @Module({ providers: [ReportsService], exports: [ReportsService] })
 class ReportsModule {}
+
+/** `path:line:column` of a place in a file, as the refusal of a second instance names it. */
+const place = (file: string) =>
+  new RegExp(`${file.replace(/[.]/g, '[.]')}:\\d+:\\d+`);
 
 describe('LoggingModule', () => {
   let database: TestDatabase;
@@ -178,5 +186,117 @@ describe('LoggingModule', () => {
       { strict: false },
     );
     expect(await ledgerRepository.countBy({ userId: user.id })).toBe(1);
+  });
+
+  describe('one instance per application', () => {
+    /** Compiles `imports` on a connection it closes itself, for apps that fail to start. */
+    async function refused(imports: unknown[]): Promise<Error> {
+      let connecting: Promise<DataSource> | undefined;
+      const compile = Test.createTestingModule({
+        imports: [
+          TypeOrmModule.forRootAsync({
+            useFactory: () => demoDataSourceOptions(database.url),
+            dataSourceFactory: (options) =>
+              (connecting = new DataSource(options!).initialize()),
+          }),
+          ...(imports as []),
+        ],
+      }).compile();
+      const error = await compile.then(
+        () => new Error('the application started'),
+        (e: unknown) => e as Error,
+      );
+      // Nest gives up on the module without closing the connection it may have begun.
+      await (await connecting)?.destroy();
+      return error;
+    }
+
+    it('a second forRoot in one application is refused at startup, naming both calls', async () => {
+      const error = await refused([
+        LoggingModule.forRoot(SINGLE_ROLE),
+        AdminLoggingModule,
+      ]);
+      expect(error.message).toMatch(
+        /^LoggingModule is imported 2 times in one application: LoggingModule\.forRoot\(\) at \S+ and LoggingModule\.forRoot\(\) at \S+\. One application has one LoggingModule/,
+      );
+      expect(error.message).toMatch(place('test/logging-module.spec.ts'));
+      expect(error.message).toMatch(
+        place('test/fixtures/admin-logging.module.ts'),
+      );
+    });
+
+    it('forRootAsync is refused alike; calls through one helper name their callers', async () => {
+      const logging = () =>
+        LoggingModule.forRootAsync({ useFactory: () => SINGLE_ROLE });
+      const first = logging();
+      const second = logging();
+      const error = await refused([first, second, AdminLoggingModule]);
+      const helper = '(test/logging-module\\.spec\\.ts:\\d+:\\d+)';
+      const match = new RegExp(
+        `^LoggingModule is imported 3 times in one application: ` +
+          `LoggingModule\\.forRootAsync\\(\\) at ${helper} \\(called from ${helper}\\), ` +
+          `LoggingModule\\.forRootAsync\\(\\) at ${helper} \\(called from ${helper}\\) ` +
+          `and LoggingModule\\.forRoot\\(\\) at test/fixtures/admin-logging\\.module\\.ts:\\d+:\\d+\\. `,
+      ).exec(error.message);
+      expect(match).not.toBeNull();
+      const [, inFirst, fromFirst, inSecond, fromSecond] = match!;
+      expect(inFirst).toBe(inSecond); // the helper's line
+      expect(fromFirst).not.toBe(fromSecond); // the two lines that call it
+    });
+
+    it('one forRoot value imported by several modules is one instance', async () => {
+      const logging = LoggingModule.forRoot({
+        ...SINGLE_ROLE,
+        isGlobal: false,
+      });
+      @Module({ imports: [logging] })
+      class BillingModule {}
+      @Module({ imports: [logging] })
+      class SupportModule {}
+      moduleRef = await Test.createTestingModule({
+        imports: [
+          TypeOrmModule.forRoot(demoDataSourceOptions(database.url)),
+          BillingModule,
+          SupportModule,
+        ],
+      }).compile();
+      expect(moduleRef.select(BillingModule).get(AuditLogService)).toBe(
+        moduleRef.select(SupportModule).get(AuditLogService),
+      );
+    });
+
+    it('two applications in one process each keep their own instance and options', async () => {
+      const apps = await Promise.all(
+        [false, true].map((anonymizeIp) =>
+          Test.createTestingModule({
+            imports: [
+              TypeOrmModule.forRoot(demoDataSourceOptions(database.url)),
+              LoggingModule.forRoot({ ...SINGLE_ROLE, audit: { anonymizeIp } }),
+            ],
+          }).compile(),
+        ),
+      );
+      try {
+        await Promise.all(apps.map((app) => app.init()));
+        const firm = await seedFirm(apps[0].get(DataSource), 'two-apps');
+        for (const app of apps) {
+          await app.get(AuditLogService).record({
+            firmId: firm.firmId,
+            action: 'two_apps',
+            entityType: 'firm',
+            ipAddress: '203.0.113.7',
+          });
+        }
+        const rows = await apps[0]
+          .get(DataSource)
+          .query<{ ip: string }[]>(
+            'SELECT ip_address AS ip FROM audit_log WHERE firm_id = $1 ORDER BY id',
+            [firm.firmId],
+          );
+        expect(rows.map((r) => r.ip)).toEqual(['203.0.113.7', '203.0.113.0']);
+      } finally {
+        await Promise.all(apps.map((app) => app.close()));
+      }
+    });
   });
 });

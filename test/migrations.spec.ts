@@ -1,6 +1,9 @@
-import type { DataSource } from 'typeorm';
-import { LOGGING_MIGRATIONS } from '../src/logging/index.js';
-import { DEMO_MIGRATIONS } from '../src/demo/migrations/index.js';
+import { DataSource, type Logger, type MigrationInterface } from 'typeorm';
+import { LOGGING_MIGRATIONS, loggingMigrations } from '../src/logging/index.js';
+import {
+  CreateHostTables1795305600000,
+  DEMO_MIGRATIONS,
+} from '../src/demo/migrations/index.js';
 import { EMPTY_SCHEMA, schemaSnapshot } from './support/catalog.js';
 import {
   createTestDatabase,
@@ -175,5 +178,116 @@ describe('migrations', () => {
 
     await dataSource.runMigrations();
     expect(await schemaSnapshot(dataSource)).toEqual(migrated);
+  });
+});
+
+/**
+ * A host migration made today (`typeorm migration:create` names it with `Date.now()`) sorts after
+ * the module's, whose names carry the time they were written: TypeORM orders by that timestamp,
+ * not by the DataSource's list.
+ */
+describe('migrations of a host whose own migration is newer than the module', () => {
+  let database: TestDatabase;
+  let reference: TestDatabase;
+  const now = Date.now();
+  /** The demo host's tables, in a migration named as `migration:create` names one today. */
+  const hostToday = class extends CreateHostTables1795305600000 {
+    override name = `CreateHostTables${now}`;
+  };
+  Object.defineProperty(hostToday, 'name', { value: `CreateHostTables${now}` });
+
+  /** What TypeORM reports of the migrations it runs (kept here, not printed). */
+  const reported: string[] = [];
+  const logger: Logger = {
+    logQuery: () => undefined,
+    logQueryError: () => undefined,
+    logQuerySlow: () => undefined,
+    logSchemaBuild: () => undefined,
+    logMigration: (message) => void reported.push(message),
+    log: () => undefined,
+  };
+  const withMigrations = async (
+    migrations: (new () => MigrationInterface)[],
+    run: (dataSource: DataSource) => Promise<void>,
+  ) => {
+    const dataSource = new DataSource({
+      ...dataSourceFor(database.url).options,
+      migrations,
+      logger,
+    });
+    await dataSource.initialize();
+    try {
+      await run(dataSource);
+    } finally {
+      await dataSource.destroy();
+    }
+  };
+
+  beforeAll(async () => {
+    [database, reference] = await Promise.all([
+      createTestDatabase({ migrated: false }),
+      createTestDatabase(),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([database?.drop(), reference?.drop()]);
+  });
+
+  it('with LOGGING_MIGRATIONS listed as they are, refuses before creating anything, naming the missing tables and the fix', async () => {
+    expect(now).toBeGreaterThan(1795305900000);
+    await withMigrations([hostToday, ...LOGGING_MIGRATIONS], async (ds) => {
+      await expect(ds.runMigrations()).rejects.toThrow(
+        "CreateLoggingTables1795305660000: the host's tables firms, users, cma_projects do not exist yet, and the module's tables reference firms, users and cma_projects. Create them in a host migration that runs before the module's. TypeORM runs migrations in the order of the 13-digit timestamps ending their names, so list the module's migrations in the DataSource as loggingMigrations({ after: '<the name of that host migration>' }) (from '@cma/logging'), which places them right after it, then run migration:run again. Nothing was created.",
+      );
+      expect(reported).toEqual([
+        expect.stringMatching(
+          /^Migration "CreateLoggingTables1795305660000" failed, error: CreateLoggingTables1795305660000: the host's tables firms, users, cma_projects do not exist yet/,
+        ),
+      ]);
+      expect(await schemaSnapshot(ds)).toEqual(EMPTY_SCHEMA);
+      expect(
+        await ds.query('SELECT count(*)::int AS n FROM migrations'),
+      ).toEqual([{ n: 0 }]);
+
+      // Only the tables still missing are named.
+      await ds.query(`CREATE TABLE firms (id uuid PRIMARY KEY)`);
+      await expect(ds.runMigrations()).rejects.toThrow(
+        "CreateLoggingTables1795305660000: the host's tables users, cma_projects do not exist yet",
+      );
+      await ds.query(`DROP TABLE firms`);
+    });
+  });
+
+  it('with loggingMigrations({ after }), runs the host migration first and builds the same schema, then reverts to nothing', async () => {
+    const placed = loggingMigrations({ after: hostToday });
+    await withMigrations([...placed, hostToday], async (ds) => {
+      const executed = await ds.runMigrations();
+      expect(executed.map((m) => m.name)).toEqual([
+        `CreateHostTables${now}`,
+        ...LOGGING_MIGRATIONS.map(
+          (m, i) => `${new m().name.slice(0, -13)}${now + i + 1}`,
+        ),
+      ]);
+      expect(
+        await ds.query('SELECT name FROM migrations ORDER BY id LIMIT 2'),
+      ).toEqual([
+        { name: `CreateHostTables${now}` },
+        { name: `CreateLoggingTables${now + 1}` },
+      ]);
+      const migrated = await dataSourceFor(reference.url).initialize();
+      try {
+        expect(await schemaSnapshot(ds)).toEqual(
+          await schemaSnapshot(migrated),
+        );
+      } finally {
+        await migrated.destroy();
+      }
+      expect(await ds.runMigrations()).toEqual([]);
+
+      for (let i = 0; i < placed.length + 1; i++) {
+        await ds.undoLastMigration();
+      }
+      expect(await schemaSnapshot(ds)).toEqual(EMPTY_SCHEMA);
+    });
   });
 });

@@ -20,8 +20,8 @@ describe('public API', () => {
     api = readApi();
   }, 120_000);
 
-  it('the root entry exports 61 names or fewer', () => {
-    expect(api['@cma/logging'].length).toBeLessThanOrEqual(61);
+  it('the root entry exports 63 names or fewer', () => {
+    expect(api['@cma/logging'].length).toBeLessThanOrEqual(63);
   });
 
   it.each(Object.keys(ENTRY_POINTS))(

@@ -436,6 +436,108 @@ describe('seals over the logs', () => {
     // four runs of the CLI, each compiling it with ts-node: about 50 s on a busy two-core machine
   }, 180_000);
 
+  it('rows no seal holds yet are UNSEALED, never VERIFIED: verify counts them, and npm run audit:verify exits 3', async () => {
+    const { seals } = await app();
+    const firmId = await firm();
+    await auditRows(firmId, 6, 2);
+    const verify = () =>
+      auditVerify(suite.url, '--firm', firmId, '--log', 'audit_log');
+
+    // no seal at all: nothing verified, and the verifier says so
+    expect(await seals.verify({ firmId })).toMatchObject({
+      ok: true,
+      sealsChecked: 0,
+      rowsChecked: 0,
+      unsealed: 6,
+      last: null,
+    });
+    const none = await verify();
+    expect(none.output).toContain(
+      `UNSEALED  audit_log of firm ${firmId}: 6 row(s) not sealed yet, and no seal at all: not verified until a seal holds them`,
+    );
+    expect(none.output).not.toContain('VERIFIED');
+    expect(none.code).toBe(3);
+    // and so does the plain-Node verifier in docs/
+    const plain = await run(
+      process.execPath,
+      ['docs/verify-audit-seals.mjs', '--firm', firmId],
+      childEnv({ DATABASE_URL: suite.url }),
+    );
+    expect(plain.output.trim()).toBe(
+      'UNSEALED: 6 row(s) and no seal at all: not verified until a seal holds them',
+    );
+    expect(plain.code).toBe(3);
+
+    // sealed: all verified
+    const [made] = await seals.seal({ firmId, log: 'audit_log' });
+    const sealed = await verify();
+    expect(sealed.output.trim()).toBe(
+      `VERIFIED  audit_log of firm ${firmId}: 1 seal(s), 6 row(s), last seal 1 digest ${made.digest}`,
+    );
+    expect(sealed.code).toBe(0);
+
+    // rows after the seal: the sealed ones verified, the new ones not
+    await freshRows(firmId, 2);
+    expect(await seals.verify({ firmId })).toMatchObject({
+      ok: true,
+      sealsChecked: 1,
+      rowsChecked: 6,
+      unsealed: 2,
+    });
+    const plainTail = await run(
+      process.execPath,
+      ['docs/verify-audit-seals.mjs', '--firm', firmId],
+      childEnv({ DATABASE_URL: suite.url }),
+    );
+    expect(plainTail.output).toContain('VERIFIED: 1 seal(s) match their rows');
+    expect(plainTail.output).toContain(
+      'UNSEALED: 2 row(s) after the last seal: not verified until a seal holds them',
+    );
+    expect(plainTail.code).toBe(3);
+    // a window that ends before them checks the sealed past alone
+    expect(
+      await seals.verify({ firmId, to: new Date(Date.now() - 3_600_000) }),
+    ).toMatchObject({ ok: true, sealsChecked: 1, unsealed: 0 });
+    // --all-firms names a firm with rows and no seal too
+    const other = await firm();
+    await auditRows(other, 3, 1);
+    const all = await auditVerify(
+      suite.url,
+      '--all-firms',
+      '--log',
+      'audit_log',
+    );
+    expect(all.output).toContain(
+      `VERIFIED  audit_log of firm ${firmId}: 1 seal(s), 6 row(s)`,
+    );
+    expect(all.output).toContain(
+      `UNSEALED  audit_log of firm ${firmId}: 2 row(s) not sealed yet: not verified until a seal holds them`,
+    );
+    expect(all.output).toContain(
+      `UNSEALED  audit_log of firm ${other}: 3 row(s) not sealed yet, and no seal at all`,
+    );
+    expect(all.output).not.toContain(`VERIFIED  audit_log of firm ${other}`);
+    // (its exit code speaks of every firm of this file's database, tampered ones of other tests too)
+    expect(
+      (await seals.verifyAll({ log: 'audit_log' })).find(
+        (v) => v.firmId === other,
+      ),
+    ).toMatchObject({ ok: true, sealsChecked: 0, unsealed: 3 });
+
+    // tampering is told beside them (the CLI then exits 1: verify-verdict.spec.ts)
+    await asOwner(
+      'audit_log',
+      `UPDATE audit_log SET action = 'download_cma' WHERE id = (SELECT id FROM audit_log WHERE firm_id = $1 ORDER BY created_at LIMIT 1)`,
+      [firmId],
+    );
+    expect(await seals.verify({ firmId })).toMatchObject({
+      ok: false,
+      problem: { seq: 1, kind: 'row-edited' },
+      unsealed: 2,
+    });
+    // three runs of the CLI, each a few seconds of node and ts-node, more on a loaded machine
+  }, 180_000);
+
   it('npm run audit:verify --all-firms gives a verdict per sealed firm and log, and exits 1 when one is tampered', async () => {
     const { seals } = await app();
     const firmIds = [await firm(), await firm()];
@@ -464,7 +566,8 @@ describe('seals over the logs', () => {
       `TAMPERED  audit_log of firm ${firmIds[1]}: seal 1, row-edited`,
     );
     expect(after.code).toBe(1);
-  });
+    // two CLI runs, each compiling its TypeScript: half a minute each on a loaded machine
+  }, 180_000);
 
   it('llm_usage_log is sealed and verified the same way', async () => {
     const { seals } = await app();

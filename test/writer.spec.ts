@@ -153,6 +153,34 @@ describe('record() and the batched writer', () => {
     });
   });
 
+  it('stores text exactly in a buffered batch: quotes, backslashes, braces, commas, NULL and letters beyond ASCII', async () => {
+    const { usage, writer, firmId } = await start();
+    const texts = [
+      'He said "no" \\ then {a,b}',
+      'NULL',
+      '',
+      'é, ü, 漢字 \\" end',
+      '\\',
+    ];
+    const usageIds = await Promise.all(
+      texts.map((text) =>
+        usage.record(
+          usageEntry(firmId, { success: false, errorMessage: `x ${text}` }),
+          { durability: 'buffered' },
+        ),
+      ),
+    );
+    await writer.flush();
+    const { rows } = await suite.reader.query<{ id: string; text: string }>(
+      'SELECT id, error_message AS text FROM llm_usage_log WHERE id = ANY($1)',
+      [usageIds],
+    );
+    const stored = Object.fromEntries(rows.map((r) => [r.id, r.text]));
+    expect(usageIds.map((id) => stored[id])).toEqual(
+      texts.map((text) => `x ${text}`),
+    );
+  });
+
   it('fails a bad row alone: the rest of its batch commits', async () => {
     const { audit, writer, firmId, moduleRef } = await start();
     const logs = captureLogs(moduleRef);

@@ -2,7 +2,8 @@
  * `npm run demo`: boots the demo host on the embedded database (or `DATABASE_URL`), performs the
  * seed's five actions for two firms over HTTP, with simulated LLM calls of the three seed models,
  * prints each firm's audit trail and cost summary, then the OpenTelemetry spans of the LLM calls
- * (`OTEL=console`: exported to the console as they end), and exits.
+ * (`OTEL=console`: exported to the console as they end), adds a month of history, seals each
+ * firm's rows and prints the `audit:verify` command that checks them, and exits.
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
@@ -12,6 +13,7 @@ import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { AppModule, DASHBOARD_PATH } from '../app.module.js';
 import {
+  AuditSealService,
   AuditTrailService,
   LlmUsageReportService,
   LogWriterService,
@@ -19,6 +21,7 @@ import {
 import { configureDemoApp } from './configure.js';
 import { resolveDemoDatabase } from './database/data-source.js';
 import { type Row, formatTable } from './format-table.js';
+import { DemoProcess } from './demo-process.js';
 import { startDemoTelemetry } from './telemetry.js';
 import { seedUsageHistory } from './usage-history.js';
 
@@ -29,13 +32,42 @@ interface Actor {
   projectId?: string;
 }
 
+/** Nest's logger prints errors and warnings only here; what the tour says of its stop goes to stderr. */
+const demo = new DemoProcess({
+  logger: {
+    log: (line) => console.error(line),
+    error: (line) => console.error(line),
+  },
+});
+
+/**
+ * The `audit:verify` command for a firm of the demo: on the embedded server, with its URL (the
+ * repository's script starts that server for the command when it is down); on `DATABASE_URL`,
+ * without it, so that its password is not printed.
+ */
+function verifyCommand(url: string, firmId: string): string {
+  const target = url === process.env.DATABASE_URL ? '' : `--url ${url} `;
+  return `npm run audit:verify -- ${target}--firm ${firmId}`;
+}
+
 async function main(): Promise<void> {
+  await demo.handleSignals();
   const telemetry = startDemoTelemetry(); // before the app, as a host starts its SDK
-  const database = await resolveDemoDatabase();
-  const app = configureDemoApp(
-    await NestFactory.create(AppModule.forDatabase(database.url), {
-      logger: ['error', 'warn'],
-    }),
+  const database = await demo.start('the database', resolveDemoDatabase, (db) =>
+    db.stop(),
+  );
+  const app = await demo.start(
+    'the app',
+    async () =>
+      configureDemoApp(
+        await NestFactory.create(
+          // sealed right after its own writes are flushed, with nothing else writing: no settling
+          AppModule.forDatabase(database.url, { seals: { settleMs: 0 } }),
+          { logger: ['error', 'warn'] },
+        ),
+      ),
+    (created) => created.close(),
+    { deadline: true },
   );
   try {
     await app.listen(0, '127.0.0.1');
@@ -185,17 +217,38 @@ async function main(): Promise<void> {
     console.log(
       `\nAdded ${history.calls} LLM calls and ${history.actions} audited actions over the 30 days before today.`,
     );
+
+    // Each firm's rows of both logs, hash-chained, and how an auditor checks them.
+    const auditSeals = app.get(AuditSealService);
+    console.log("\nSealed each firm's trail (docs/tamper-evidence.md):");
+    for (const actor of actors) {
+      for (const seal of await auditSeals.seal({ firmId: actor.firmId })) {
+        console.log(
+          `  ${actor.firm.padEnd(14)} ${seal.log.padEnd(13)} seal ${seal.seq}: ${seal.rowCount} rows, digest ${seal.digest.slice(0, 16)}…`,
+        );
+      }
+    }
+    console.log(
+      database.url === process.env.DATABASE_URL
+        ? "\nVerify the seals with the auditors' CLI, with DATABASE_URL set as for this demo:"
+        : "\nVerify the seals with the auditors' CLI (it starts the embedded PostgreSQL for the command when npm start is not running):",
+    );
+    for (const actor of actors) {
+      console.log(`  ${verifyCommand(database.url, actor.firmId)}`);
+    }
     console.log(
       `Dashboard: run npm start, then open http://127.0.0.1:${process.env.PORT ?? 3000}/${DASHBOARD_PATH}/`,
     );
   } finally {
-    await app.close();
-    await database.stop();
+    // the app, then the embedded PostgreSQL, even when the app's close fails
+    await demo.stop();
     await telemetry.shutdown();
   }
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
+  if (demo.signalled) return; // the signal's handler stops the process
   console.error(error);
+  await demo.stop();
   process.exit(1);
 });

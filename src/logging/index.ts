@@ -22,7 +22,8 @@ export {
 
 // Schema, for the host's DataSource
 export { LOGGING_ENTITIES } from './entities/index.js';
-export { LOGGING_MIGRATIONS } from './migrations/index.js';
+// (its options type, `LoggingMigrationsOptions`, is at `@cma/logging/migrations`)
+export { LOGGING_MIGRATIONS, loggingMigrations } from './migrations/index.js';
 
 // Auditing controller actions
 export {
@@ -36,6 +37,7 @@ export { auditContext } from './core/audit-context.js';
 // Services
 export { AuditLogService } from './audit/audit-log.service.js';
 export {
+  type AuditTrailEntry,
   AuditTrailService,
   type AuditTrailPage,
   type AuditTrailQuery,

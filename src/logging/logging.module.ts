@@ -25,6 +25,12 @@ import {
   OPTIONS_TYPE,
 } from './logging.module-definition.js';
 import {
+  LOGGING_INSTANCE,
+  LOGGING_INSTANCE_PROVIDERS,
+  type LoggingInstance,
+  loggingInstance,
+} from './logging.instance.js';
+import {
   checkFeatureOptions,
   FEATURE_OPTION_PROVIDERS,
 } from './logging.providers.js';
@@ -53,7 +59,9 @@ const SERVICES = [
  * The LLM usage log and the audit trail for a NestJS app on TypeORM and PostgreSQL.
  *
  * The host owns the connection: it calls `TypeOrmModule.forRoot(...)` itself, lists
- * `LOGGING_ENTITIES` and `LOGGING_MIGRATIONS` in its DataSource, and imports this module once.
+ * `LOGGING_ENTITIES` and `loggingMigrations({ after })` in its DataSource, and imports this module
+ * once: a second `forRoot` or `forRootAsync` in one application is refused at startup, naming
+ * both calls.
  *
  * @example
  * ```ts
@@ -81,23 +89,39 @@ const SERVICES = [
   exports: [...SERVICES, AuditRecorder],
 })
 export class LoggingModule extends ConfigurableModuleClass {
-  /** Registers the module with options known up front. */
+  /**
+   * Registers the module with options known up front. Once per application: a second call imported
+   * into the same application fails its startup, naming both calls.
+   */
   static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    const instance = loggingInstance('forRoot');
     // Options known up front fail here, before the host connects; the providers check them again.
     resolvePricing(options.pricing);
     checkFeatureOptions(options);
-    return withRepositories(super.forRoot(options), options.dataSource);
+    return withRepositories(
+      super.forRoot(options),
+      options.dataSource,
+      instance,
+    );
   }
 
-  /** Registers the module with options from a factory, class or existing provider. */
+  /**
+   * Registers the module with options from a factory, class or existing provider. Once per
+   * application, as `forRoot`.
+   */
   static forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
-    return withRepositories(super.forRootAsync(options), options.dataSource);
+    return withRepositories(
+      super.forRootAsync(options),
+      options.dataSource,
+      loggingInstance('forRootAsync'),
+    );
   }
 }
 
 function withRepositories(
   definition: DynamicModule,
   dataSource: string | undefined,
+  instance: LoggingInstance,
 ): DynamicModule {
   const repositories = TypeOrmModule.forFeature(LOGGING_ENTITIES, dataSource);
   return {
@@ -109,6 +133,8 @@ function withRepositories(
         provide: LOGGING_DATA_SOURCE,
         useExisting: getDataSourceToken(dataSource),
       },
+      { provide: LOGGING_INSTANCE, useValue: instance },
+      ...LOGGING_INSTANCE_PROVIDERS,
     ],
     exports: [...(definition.exports ?? []), repositories],
   };

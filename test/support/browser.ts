@@ -17,9 +17,12 @@ export const SCREENSHOTS = resolve(
 
 /**
  * Headless Chromium with a fresh profile, no network beyond what the page asks for, and nothing
- * of its own running in the background.
+ * of its own running in the background; `locale` and `timezoneId` as a user's browser would have
+ * them (default: Chromium's own).
  */
-export async function launchChromium(): Promise<{
+export async function launchChromium(
+  emulate: { locale?: string; timezoneId?: string } = {},
+): Promise<{
   context: BrowserContext;
   close: () => Promise<void>;
 }> {
@@ -44,6 +47,7 @@ export async function launchChromium(): Promise<{
       '--disable-sync',
     ],
     viewport: { width: 1366, height: 900 },
+    ...emulate,
   });
   return {
     context,

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, Provider, Type } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import {
   FastifyAdapter,
@@ -22,6 +22,12 @@ import {
 import type { Platform } from './http-app.js';
 import { SINGLE_ROLE } from './roles.js';
 
+/** What a test host adds of its own: controllers (its files), providers (a global guard). */
+export interface HostExtras {
+  controllers?: Type[];
+  providers?: Provider[];
+}
+
 /**
  * A host of the LoggingModule and the dashboard at `options.path`, listening on a free port of
  * 127.0.0.1 on the chosen platform.
@@ -30,6 +36,7 @@ export async function dashboardApp(
   url: string,
   options: LoggingDashboardOptions,
   platform: Platform = 'express',
+  extras: HostExtras = {},
 ) {
   const moduleRef = await Test.createTestingModule({
     imports: [
@@ -37,11 +44,14 @@ export async function dashboardApp(
       LoggingModule.forRoot(SINGLE_ROLE),
       LoggingDashboardModule.forRoot(options),
     ],
+    controllers: extras.controllers ?? [],
+    providers: extras.providers ?? [],
   }).compile();
   const app: INestApplication =
     platform === 'fastify'
       ? moduleRef.createNestApplication<NestFastifyApplication>(
-          new FastifyAdapter(),
+          // The page is at `<path>/`: Fastify tells `/a` and `/a/` apart unless told not to.
+          new FastifyAdapter({ routerOptions: { ignoreTrailingSlash: true } }),
           { logger: false },
         )
       : moduleRef.createNestApplication<NestExpressApplication>({
@@ -56,6 +66,7 @@ export async function dashboardApp(
     dataSource: app.get(DataSource),
     reports: app.get(LlmUsageReportService),
     trail: app.get(AuditTrailService),
+    url: (path: string) => base + path,
     /** GET `path` under the app, with `headers`. */
     get: (path: string, headers: Record<string, string> = {}) =>
       fetch(base + path, { headers, redirect: 'manual' }),

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:net';
 
 /** A free TCP port on the loopback interface. */
@@ -104,4 +106,46 @@ export function waitForOutput(
       reject(new Error(`exited with ${code} before ${pattern}:\n${output}`));
     });
   });
+}
+
+/** Whether a process of that pid exists (a zombie included). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, under another user (the embedded server runs as `postgres` under root)
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The pids of the processes in process group `pgid`, from /proc (Linux). */
+export function processGroup(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // ended meanwhile
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
+    const [, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid) members.push(Number(entry));
+  }
+  return members.sort((a, b) => a - b);
+}
+
+/** Waits up to `timeoutMs` for process group `pgid` to be empty; returns who is still in it. */
+export async function processGroupGone(
+  pgid: number,
+  timeoutMs: number,
+): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = processGroup(pgid);
+    if (left.length === 0 || Date.now() > deadline) return left;
+    await sleep(100);
+  }
 }

@@ -54,3 +54,28 @@ export class RunExtractionMetadata {
   @Max(100)
   failedCalls: number;
 }
+
+/** What a `create_project` audit row may store: the length of the name (the name stays in `cma_projects`). */
+export class CreateProjectMetadata {
+  @IsInt()
+  @Max(200)
+  nameLength: number;
+}
+
+/** What a `resolve_review` audit row may store: the project and the decision. */
+export class ResolveReviewMetadata {
+  @IsUUID()
+  projectId: string;
+
+  @IsIn(['accept', 'reject'])
+  decision: 'accept' | 'reject';
+}
+
+/** What a `download_cma` audit row may store: the project and the file's format. */
+export class DownloadCmaMetadata {
+  @IsUUID()
+  projectId: string;
+
+  @IsIn(['xlsx'])
+  format: 'xlsx';
+}

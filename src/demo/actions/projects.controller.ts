@@ -14,6 +14,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import {
   Audit,
+  type AuditDecoratorOptions,
   LlmUsageService,
   usageFromGemini,
 } from '../../logging/index.js';
@@ -22,13 +23,31 @@ import { CmaProject } from '../entities/index.js';
 import { SimulatedLlm, type SimulatedRequest } from '../simulated-llm.js';
 import {
   CreateProjectDto,
+  CreateProjectMetadata,
+  DownloadCmaMetadata,
   ResolveReviewDto,
+  ResolveReviewMetadata,
   RunExtractionMetadata,
   UploadFileDto,
   UploadFileMetadata,
 } from './dto.js';
 
 type AuthenticatedRequest = { user: DemoUser };
+
+/**
+ * An `@Audit` metadata picker that reads what the handler returned when it succeeded. A failed
+ * call's row keeps the keys the module adds (`outcome`, `errorClass`, `status`), and the picker is
+ * not asked to read a result there is none of.
+ */
+function ofSuccess<T>(
+  pick: (
+    result: T,
+    params: Record<string, string | undefined>,
+  ) => Record<string, unknown>,
+): NonNullable<AuditDecoratorOptions['metadata']> {
+  return ({ outcome, result, params }) =>
+    outcome === 'success' ? pick(result as T, params) : undefined;
+}
 
 /** The LLM calls of one extraction: one per seed model, and a fallback that fails. */
 const EXTRACTION_CALLS: (SimulatedRequest & {
@@ -85,7 +104,12 @@ export class ProjectsController {
   ) {}
 
   @Post()
-  @Audit('create_project', 'cma_project')
+  @Audit('create_project', 'cma_project', {
+    metadata: ofSuccess<{ name: string }>((project) => ({
+      nameLength: project.name.length,
+    })),
+    metadataClass: CreateProjectMetadata,
+  })
   async create(
     @Req() request: AuthenticatedRequest,
     @Body() dto: CreateProjectDto,
@@ -99,10 +123,10 @@ export class ProjectsController {
 
   @Post(':projectId/files')
   @Audit('upload_file', 'uploaded_file', {
-    metadata: ({ result }) => {
-      const file = result as { projectId: string; pages: number };
-      return { projectId: file.projectId, pages: file.pages };
-    },
+    metadata: ofSuccess<{ projectId: string; pages: number }>((file) => ({
+      projectId: file.projectId,
+      pages: file.pages,
+    })),
     metadataClass: UploadFileMetadata,
   })
   async upload(
@@ -117,10 +141,10 @@ export class ProjectsController {
   @Post(':projectId/extractions')
   @Audit('run_extraction', 'cma_project', {
     entityId: { param: 'projectId' },
-    metadata: ({ result }) => {
-      const run = result as { calls: number; failedCalls: number };
-      return { calls: run.calls, failedCalls: run.failedCalls };
-    },
+    metadata: ofSuccess<{ calls: number; failedCalls: number }>((run) => ({
+      calls: run.calls,
+      failedCalls: run.failedCalls,
+    })),
     metadataClass: RunExtractionMetadata,
   })
   async extract(
@@ -150,7 +174,14 @@ export class ProjectsController {
   }
 
   @Post(':projectId/reviews/:reviewId/resolve')
-  @Audit('resolve_review', 'review_item', { entityId: { param: 'reviewId' } })
+  @Audit('resolve_review', 'review_item', {
+    entityId: { param: 'reviewId' },
+    metadata: ofSuccess<{ decision: string }>((review, params) => ({
+      projectId: params.projectId,
+      decision: review.decision,
+    })),
+    metadataClass: ResolveReviewMetadata,
+  })
   async resolve(
     @Req() request: AuthenticatedRequest,
     @Param('projectId', ParseUUIDPipe) projectId: string,
@@ -162,7 +193,13 @@ export class ProjectsController {
   }
 
   @Get(':projectId/cma')
-  @Audit('download_cma', 'generated_file')
+  @Audit('download_cma', 'generated_file', {
+    metadata: ofSuccess<{ projectId: string; format: string }>((file) => ({
+      projectId: file.projectId,
+      format: file.format,
+    })),
+    metadataClass: DownloadCmaMetadata,
+  })
   async download(
     @Req() request: AuthenticatedRequest,
     @Param('projectId', ParseUUIDPipe) projectId: string,

@@ -33,18 +33,22 @@ const NO_PARAMS: Readonly<Record<string, string | undefined>> = Object.freeze(
   {},
 );
 
+/** What a call's description takes from its handler, the same for every call: read once. */
+export type AuditedHandler = Pick<AuditCall, 'spec' | 'handler' | 'sse'>;
+
 /**
  * The description of one call: its transport, handler and request, read from `context` once.
+ * @param audited what the handler's calls share: the spec that applies, `Controller.handler`, and
+ *   whether it is an `@Sse()` route
  * @throws AuditConfigurationError on a GraphQL resolver whose context holds no request, or a
  *   transport the audit does not know
  */
 export function describeCall(
-  spec: AuditSpec,
+  audited: AuditedHandler,
   context: ExecutionContext,
-  sse: boolean,
 ): AuditCall {
+  const { spec, handler, sse } = audited;
   const transport = context.getType<string>();
-  const handler = `${context.getClass().name}.${context.getHandler().name}`;
   const request = transportRequest(spec, transport, handler, context);
   const params =
     (request.transport === undefined ? request.params : undefined) ?? NO_PARAMS;

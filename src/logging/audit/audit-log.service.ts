@@ -187,9 +187,9 @@ export class AuditRecorder implements OnModuleInit {
     entry: AuditLogEntryDto,
     system: SystemMetadata,
     options?: RecordOptions,
-  ): Promise<string> {
+  ): string | Promise<string> {
     const picked = entry.metadata;
-    let declared: Record<string, unknown> = {};
+    let declared: Record<string, unknown> | undefined;
     if (
       picked !== null &&
       typeof picked === 'object' &&
@@ -205,30 +205,34 @@ export class AuditRecorder implements OnModuleInit {
       }
     }
     entry.metadata = this.store(declared, system, entry);
-    const written = this.table.write(entry, options);
+    // a 'buffered' row taken at once gives its id at once: the call ends in the same turn
+    const written = this.table.take(entry, options);
     const metrics = this.metrics;
     if (!metrics) return written;
+    if (typeof written === 'string') {
+      metrics.audited(entry.action, system.outcome, entry.firmId);
+      return written;
+    }
     return written.then((id) => {
       metrics.audited(entry.action, system.outcome, entry.firmId);
       return id;
     });
   }
 
-  /** The metadata as stored: the system keys checked, and the whole within the size bound. */
+  /**
+   * The metadata as stored: the system keys checked, and the whole within the size bound. `system`
+   * is the row's own: its request id is replaced by the id's keyed digest.
+   */
   private store(
-    declared: Record<string, unknown>,
+    declared: Record<string, unknown> | undefined,
     system: SystemMetadata,
     entry: AuditLogEntry,
   ): Record<string, unknown> {
     // the request id is never stored as given: its keyed digest is (docs/metadata-policy.md)
     const requestId = safeRequestId(system.requestId);
-    const { metadata, dropped } = storedMetadata(declared, {
-      ...system,
-      requestId:
-        requestId === null
-          ? system.requestId
-          : this.digests.requestId(requestId),
-    });
+    if (requestId !== null)
+      system.requestId = this.digests.requestId(requestId);
+    const { metadata, dropped } = storedMetadata(declared, system);
     if (dropped.length > 0) this.dropped(entry, dropped, 'trimmed');
     return markMeasuredJson(metadata);
   }

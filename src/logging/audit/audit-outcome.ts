@@ -33,7 +33,10 @@ export type Settling = PromiseLike<unknown> | Observable<unknown> | void;
 export interface WatchOptions {
   /** The runs of the call: every subscription is one, counted here. */
   readonly attempts: CallAttempts;
-  /** Writes the row of the end. A `success` whose row fails ends the call with that error. */
+  /**
+   * Writes the row of the end. A `success` whose row fails ends the call with that error. Called
+   * as a method of the options, as `enter` is.
+   */
   readonly settle: (end: CallEnd) => Settling;
   /** Subscribes to the handler (the audit context is put in force there). Default: as is. */
   readonly enter?: <R>(subscribe: () => R) => R;
@@ -44,7 +47,6 @@ export interface WatchOptions {
   readonly scheduler?: SchedulerLike;
 }
 
-const asIs = <R>(subscribe: () => R): R => subscribe();
 const ignore = (): void => undefined;
 
 /**
@@ -55,13 +57,14 @@ const ignore = (): void => undefined;
  * in the same turn (a plain value, a promise, `of(x)`: every single answer) waits for the row,
  * so with durability `'await'` the client receives it after the commit. A value not followed by
  * completion in its turn goes out at the end of the turn, or when the next one comes: streams
- * (SSE, RPC streams) flow. Completion and errors always wait for the row.
+ * (SSE, RPC streams) flow. Completion and errors always wait for the row; a row written at once
+ * (`settle` returning nothing) lets them go in the same turn.
  */
 export function watchCall<T>(
   handle: () => Observable<T>,
   options: WatchOptions,
 ): Observable<T> {
-  const { attempts, settle, enter = asIs, scheduler } = options;
+  const { attempts, scheduler } = options;
   return new Observable<T>((subscriber) => {
     const attempt = ++attempts.count;
     attempts.active = true;
@@ -93,10 +96,10 @@ export function watchCall<T>(
     ) => {
       ended = true;
       attempts.active = false;
-      whenSettled(settle, callEnd, then, unwritten);
+      whenSettled(options, callEnd, then, unwritten);
     };
 
-    const source = enter(() =>
+    const subscribe = () =>
       handle().subscribe({
         next: (value) => {
           values++;
@@ -127,8 +130,10 @@ export function watchCall<T>(
               subscriber.error(writeError);
             },
           ),
-      }),
-    );
+      });
+    // Nest's pipeline (pipes, the handler) runs inside the subscription: `enter` puts the audit
+    // context in force around it
+    const source = options.enter ? options.enter(subscribe) : subscribe();
     return () => {
       source.unsubscribe();
       held = undefined;
@@ -141,21 +146,21 @@ export function watchCall<T>(
         values,
         attempt,
       };
-      whenSettled(settle, callEnd, ignore, ignore);
+      whenSettled(options, callEnd, ignore, ignore);
     };
   });
 }
 
-/** Writes the row of `callEnd`, then `done`, or `failed` with the write's error. */
+/** Writes the row of `callEnd` (`options.settle`), then `done`, or `failed` with the write's error. */
 function whenSettled(
-  settle: WatchOptions['settle'],
+  options: WatchOptions,
   callEnd: CallEnd,
   done: () => void,
   failed: (error: unknown) => void,
 ): void {
   let settling: Settling;
   try {
-    settling = settle(callEnd);
+    settling = options.settle(callEnd);
   } catch (error) {
     return failed(error);
   }

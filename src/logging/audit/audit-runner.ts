@@ -1,11 +1,17 @@
-import { HttpException, Logger } from '@nestjs/common';
+import { type CallHandler, HttpException, Logger } from '@nestjs/common';
 import { isUUID } from 'class-validator';
 import { type Observable, defer, finalize, from, mergeMap } from 'rxjs';
 import type { RecordOptions } from '../writer/log-writer.service.js';
-import { type AuditContext, auditContext } from '../core/audit-context.js';
+import { type AuditContext, runInAuditContext } from '../core/audit-context.js';
 import type { AuditRecorder } from './audit-log.service.js';
 import { type AuditCall, where } from './audit-call.js';
-import { type CallAttempts, type CallEnd, watchCall } from './audit-outcome.js';
+import {
+  type CallAttempts,
+  type CallEnd,
+  type Settling,
+  type WatchOptions,
+  watchCall,
+} from './audit-outcome.js';
 import type { AuditArgs, AuditSpec } from './audit-spec.js';
 import { AuditConfigurationError, AuditWriteError } from './audit.errors.js';
 import { type AuditActor, defaultActorResolver } from './audit.options.js';
@@ -33,8 +39,8 @@ export class AuditRunner {
   }
 
   /**
-   * Audits the call: resolves its actor, runs `handle()` with the audit context in force and
-   * writes one row per run when it ends ({@link watchCall}). A call that cannot be attributed is
+   * Audits the call: resolves its actor, runs the handler (`next.handle()`) with the audit context
+   * in force and writes one row per run when it ends ({@link watchCall}). A call that cannot be attributed is
    * refused before the handler runs: by a throw when that is known at once, else by the
    * Observable's error.
    * @param attempts the runs of the call, shared by the bindings that see it
@@ -43,41 +49,39 @@ export class AuditRunner {
   audit(
     call: AuditCall,
     attempts: CallAttempts,
-    handle: () => Observable<unknown>,
+    next: CallHandler,
   ): Observable<unknown> {
     const actor = this.resolveActor(call);
     if (actor instanceof Promise) {
       return from(actor).pipe(
-        mergeMap((resolved) => this.run(call, attempts, resolved, handle)),
+        mergeMap((resolved) => this.run(call, attempts, resolved, next)),
       );
     }
-    return this.run(call, attempts, actor, handle);
+    return this.run(call, attempts, actor, next);
   }
 
   private run(
     call: AuditCall,
     attempts: CallAttempts,
     actor: AuditActor | null | undefined,
-    handle: () => Observable<unknown>,
+    next: CallHandler,
   ): Observable<unknown> {
     const ctx = this.contextOf(call, actor);
     if (ctx === null) {
       // run unaudited, and once: the bindings inside see the call under way
       return defer(() => {
         attempts.active = true;
-        return handle();
+        return next.handle();
       }).pipe(
         finalize(() => {
           attempts.active = false;
         }),
       );
     }
-    return watchCall(handle, {
-      attempts,
-      // Nest's pipeline (pipes, the handler) runs inside the subscription, with the context
-      enter: (subscribe) => auditContext.run(ctx, subscribe),
-      settle: (end) => this.record(call, ctx, end),
-    });
+    return watchCall(
+      () => next.handle(),
+      new AuditedCall(this, call, ctx, attempts),
+    );
   }
 
   /** The firm and user of the call, as `audit.resolveActor` finds them; maybe a promise. */
@@ -139,14 +143,13 @@ export class AuditRunner {
   }
 
   /**
-   * Writes the row of the call's end. Only a success's row can fail the call (`onWriteError:
-   * 'fail'`): a failed action's error goes on unchanged, and a cancelled call has no one waiting.
+   * Writes the row of the call's end: nothing comes back when it is written at once (a
+   * `'buffered'` row taken into the queue), else a promise of the write. Only a success's row can
+   * fail the call (`onWriteError: 'fail'`): a failed action's error goes on unchanged, and a
+   * cancelled call has no one waiting.
+   * @throws AuditWriteError when a success's row written at once could not be
    */
-  private async record(
-    call: AuditCall,
-    ctx: AuditContext,
-    end: CallEnd,
-  ): Promise<void> {
+  record(call: AuditCall, ctx: AuditContext, end: CallEnd): Settling {
     const { outcome, values, attempt } = end;
     const system: SystemMetadata = { outcome };
     if (outcome === 'failure') {
@@ -158,65 +161,83 @@ export class AuditRunner {
       system.values = values;
     }
     if (attempt > 1) system.attempt = attempt;
-    const args: AuditArgs = {
-      outcome,
-      context: call.context,
-      request: call.request,
-      params: call.params,
-      result: end.value,
-      values,
-      error: end.error,
-    };
+    let written: string | Promise<string>;
     try {
-      await this.write(call, args, ctx, system);
+      written = this.write(call, end, ctx, system);
     } catch (error) {
-      this.writeFailed(call.spec, error);
-      if (
-        outcome === 'success' &&
-        this.recorder.options.onWriteError === 'fail'
-      ) {
-        throw new AuditWriteError(call.spec.action, error);
-      }
-      return;
+      return this.unwritten(call, outcome, error);
     }
-    if (outcome === 'failure') this.recorder.counters.failuresRecorded++;
-    if (outcome === 'cancelled') this.recorder.counters.cancelledRecorded++;
+    if (typeof written === 'string') return this.recorded(outcome);
+    return written.then(
+      () => this.recorded(outcome),
+      (error: unknown) => this.unwritten(call, outcome, error),
+    );
   }
 
-  private async write(
+  private recorded(outcome: CallEnd['outcome']): void {
+    const { counters } = this.recorder;
+    counters.actionsRecorded++;
+    if (outcome === 'failure') counters.failuresRecorded++;
+    if (outcome === 'cancelled') counters.cancelledRecorded++;
+  }
+
+  /** @throws AuditWriteError for a success's row with `onWriteError: 'fail'` */
+  private unwritten(
     call: AuditCall,
-    args: AuditArgs,
+    outcome: CallEnd['outcome'],
+    error: unknown,
+  ): void {
+    this.writeFailed(call.spec, error);
+    if (
+      outcome === 'success' &&
+      this.recorder.options.onWriteError === 'fail'
+    ) {
+      throw new AuditWriteError(call.spec.action, error);
+    }
+  }
+
+  private write(
+    call: AuditCall,
+    end: CallEnd,
     ctx: AuditContext,
     system: SystemMetadata,
-  ): Promise<void> {
+  ): string | Promise<string> {
     const { spec } = call;
+    // what the host's functions receive, made only when there is one to call
+    const args =
+      typeof spec.entityId === 'function' || spec.metadata
+        ? argsOf(call, end)
+        : undefined;
     system.requestId = ctx.requestId;
-    await this.recorder.recordAction(
+    return this.recorder.recordAction(
       {
         firmId: ctx.firmId as string,
         userId: ctx.userId,
         action: spec.action,
         entityType: spec.entityType,
-        entityId: this.entityId(call, args),
+        entityId: this.entityId(call, end, args),
         ipAddress: ctx.ipAddress,
-        metadata: this.metadata(spec, args),
+        metadata: args && this.metadata(spec, args),
       },
       system,
       this.recordOptions,
     );
-    this.recorder.counters.actionsRecorded++;
   }
 
-  private entityId(call: AuditCall, args: AuditArgs): string | null {
+  private entityId(
+    call: AuditCall,
+    end: CallEnd,
+    args: AuditArgs | undefined,
+  ): string | null {
     const { spec } = call;
     const source = spec.entityId;
     let value: unknown;
     try {
-      if (typeof source === 'function') value = source(args);
-      else if ('param' in source) value = args.params[source.param];
+      if (typeof source === 'function') value = source(args!);
+      else if ('param' in source) value = call.params[source.param];
       else {
         // an SSE event's own id numbers the event: the entity is in what it carries
-        const result = call.sse ? dataOf(args.result) : args.result;
+        const result = call.sse ? dataOf(end.value) : end.value;
         if (result !== null && typeof result === 'object') {
           value = (result as Record<string, unknown>)[source.result];
         }
@@ -286,6 +307,41 @@ export class AuditRunner {
     }
     return newRequestId();
   }
+}
+
+/**
+ * The options of {@link watchCall} for one audited call, in one object: the audit context put in
+ * force around the handler, and its row written when it ends.
+ */
+class AuditedCall implements WatchOptions {
+  constructor(
+    private readonly runner: AuditRunner,
+    private readonly call: AuditCall,
+    private readonly ctx: AuditContext,
+    readonly attempts: CallAttempts,
+  ) {}
+
+  /** Nest's pipeline (pipes, the handler) runs inside the subscription, with the context. */
+  enter<R>(subscribe: () => R): R {
+    return runInAuditContext(this.ctx, subscribe);
+  }
+
+  settle(end: CallEnd): Settling {
+    return this.runner.record(this.call, this.ctx, end);
+  }
+}
+
+/** What an entity-id or metadata function of `@Audit` receives for the call's end. */
+function argsOf(call: AuditCall, end: CallEnd): AuditArgs {
+  return {
+    outcome: end.outcome,
+    context: call.context,
+    request: call.request,
+    params: call.params,
+    result: end.value,
+    values: end.values,
+    error: end.error,
+  };
 }
 
 /** What an SSE `MessageEvent` carries: its `data`. */

@@ -4,11 +4,12 @@ import {
   Injectable,
   type NestInterceptor,
   Optional,
+  type Type,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Observable } from 'rxjs';
 import { AuditRecorder } from './audit-log.service.js';
-import { describeCall } from './audit-call.js';
+import { type AuditedHandler, describeCall } from './audit-call.js';
 import type { CallAttempts } from './audit-outcome.js';
 import { AuditRunner } from './audit-runner.js';
 import { AUDIT_KEY, type AuditSpec, THIS_COPY, copyOf } from './audit-spec.js';
@@ -45,7 +46,15 @@ const CALLS = new WeakMap<object, CallAttempts>();
 @Injectable()
 export class AuditInterceptor implements NestInterceptor {
   private readonly runner: AuditRunner;
-  private readonly sse = new WeakMap<object, boolean>();
+  /**
+   * What each handler's calls share, by handler and controller (an inherited handler serves more
+   * than one), read once: the spec that applies and the handler's name, or null for calls this
+   * binding passes through.
+   */
+  private readonly handlers = new WeakMap<
+    object,
+    Map<object, AuditedHandler | null>
+  >();
 
   constructor(
     private readonly reflector: Reflector,
@@ -64,20 +73,8 @@ export class AuditInterceptor implements NestInterceptor {
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const handler = context.getHandler();
-    const own = this.reflector.get<AuditSpec | false | undefined>(
-      AUDIT_KEY,
-      handler,
-    );
-    const spec =
-      own ??
-      this.reflector.get<AuditSpec | false | undefined>(
-        AUDIT_KEY,
-        context.getClass(),
-      );
-    // another copy's @Audit is that copy's to audit (two copies are refused at startup)
-    if (!spec || copyOf(spec) !== THIS_COPY) return next.handle();
-    if (own && this.onController) return next.handle();
+    const audited = this.audited(context.getHandler(), context.getClass());
+    if (audited === null) return next.handle();
     const args = context.getArgs();
     let attempts = CALLS.get(args);
     if (attempts === undefined) {
@@ -86,8 +83,7 @@ export class AuditInterceptor implements NestInterceptor {
     } else if (attempts.active) {
       return next.handle();
     }
-    const call = describeCall(spec, context, this.isSse(handler));
-    return this.runner.audit(call, attempts, () => next.handle());
+    return this.runner.audit(describeCall(audited, context), attempts, next);
   }
 
   /**
@@ -98,14 +94,37 @@ export class AuditInterceptor implements NestInterceptor {
     return false;
   }
 
-  /** Whether `handler` is an `@Sse()` route; read once per handler. */
-  private isSse(handler: object): boolean {
-    let sse = this.sse.get(handler);
-    if (sse === undefined) {
-      sse = carries(handler, SSE_KEYS);
-      this.sse.set(handler, sse);
+  /** What the calls of `handler` in `controller` share, or null to pass them through; read once. */
+  private audited(handler: object, controller: object): AuditedHandler | null {
+    let byController = this.handlers.get(handler);
+    if (byController === undefined) {
+      byController = new Map();
+      this.handlers.set(handler, byController);
     }
-    return sse;
+    let audited = byController.get(controller);
+    if (audited === undefined) {
+      audited = this.read(handler as Type, controller as Type);
+      byController.set(controller, audited);
+    }
+    return audited;
+  }
+
+  private read(handler: Type, controller: Type): AuditedHandler | null {
+    const own = this.reflector.get<AuditSpec | false | undefined>(
+      AUDIT_KEY,
+      handler,
+    );
+    const spec =
+      own ??
+      this.reflector.get<AuditSpec | false | undefined>(AUDIT_KEY, controller);
+    // another copy's @Audit is that copy's to audit (two copies are refused at startup)
+    if (!spec || copyOf(spec) !== THIS_COPY) return null;
+    if (own && this.onController) return null;
+    return {
+      spec,
+      handler: `${controller.name}.${handler.name}`,
+      sse: carries(handler, SSE_KEYS),
+    };
   }
 }
 

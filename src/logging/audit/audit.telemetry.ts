@@ -10,11 +10,16 @@ import type { AuditStats } from './audit.options.js';
  * tenant data: the firm id is added only with `telemetry.firmIdAttribute`.
  */
 export class AuditMetrics {
-  /** The count of audited actions per attribute set, read when the host's reader collects. */
+  /**
+   * The count of audited actions per attribute set, read when the host's reader collects: by
+   * action, then by outcome (and firm, with `firmIdAttribute`).
+   */
   private readonly actions = new Map<
     string,
-    { attributes: Attributes; count: number }
+    Map<string, { attributes: Attributes; count: number }>
   >();
+  /** Attribute sets counted so far. */
+  private points = 0;
   /** Where actions past MAX_ACTION_POINTS attribute sets are counted, as the SDK's overflow. */
   private readonly overflow = {
     attributes: { 'otel.metric.overflow': true } as Attributes,
@@ -33,8 +38,10 @@ export class AuditMetrics {
           'Audited actions whose row was written (or accepted into the buffer)',
       })
       .addCallback((result) => {
-        for (const { attributes, count } of this.actions.values()) {
-          result.observe(count, attributes);
+        for (const byOutcome of this.actions.values()) {
+          for (const { attributes, count } of byOutcome.values()) {
+            result.observe(count, attributes);
+          }
         }
         if (this.overflow.count > 0) {
           result.observe(this.overflow.count, this.overflow.attributes);
@@ -87,12 +94,19 @@ export class AuditMetrics {
       this.otel.options.firmIdAttribute && typeof firmId === 'string'
         ? firmId
         : undefined;
-    const key = `${action}\u0000${known ? outcome : ''}\u0000${firm ?? ''}`;
-    let point = this.actions.get(key);
+    // without a firm, the outcome itself is the key: no string is made per action
+    const key =
+      firm === undefined
+        ? known
+          ? outcome
+          : ''
+        : `${known ? outcome : ''}\u0000${firm}`;
+    let byOutcome = this.actions.get(action);
+    let point = byOutcome?.get(key);
     if (!point) {
       // Actions are the host's own names, few (times the firms when opted in); the bound keeps a
       // stray caller from growing it, as the SDK's own cardinality limit does.
-      if (this.actions.size >= MAX_ACTION_POINTS) {
+      if (this.points >= MAX_ACTION_POINTS) {
         this.overflow.count++;
         return;
       }
@@ -100,7 +114,12 @@ export class AuditMetrics {
       if (known) attributes[A.outcome] = outcome;
       if (firm !== undefined) attributes[A.firmId] = firm;
       point = { attributes, count: 0 };
-      this.actions.set(key, point);
+      if (byOutcome === undefined) {
+        byOutcome = new Map();
+        this.actions.set(action, byOutcome);
+      }
+      byOutcome.set(key, point);
+      this.points++;
     }
     point.count++;
   }

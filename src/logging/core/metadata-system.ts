@@ -4,11 +4,7 @@ import { isRequestIdDigest } from './log-digests.js';
 import { detectSensitive } from './sensitive-values.js';
 import { AUDIT_METADATA_MAX_BYTES } from './logging.constants.js';
 import type { SanitizedMetadata } from './metadata-policy.types.js';
-import {
-  jsonBytes,
-  type MetadataDrop,
-  type MetadataRule,
-} from './metadata-walk.js';
+import { jsonBytes, type MetadataDrop } from './metadata-walk.js';
 
 /**
  * The keys the module adds to audit metadata itself (`outcome`, `errorClass`, `status`,
@@ -63,12 +59,6 @@ export function newRequestId(): string {
 export function systemMetadata(system: SystemMetadata): SanitizedMetadata {
   const metadata: Record<string, unknown> = {};
   const dropped: MetadataDrop[] = [];
-  const keep = (key: keyof SystemMetadata, ok: boolean, rule: MetadataRule) => {
-    const value = system[key];
-    if (value === undefined || value === null) return;
-    if (ok) metadata[key] = value;
-    else dropped.push({ path: key, rule });
-  };
   const {
     outcome,
     errorClass,
@@ -78,44 +68,73 @@ export function systemMetadata(system: SystemMetadata): SanitizedMetadata {
     attempt,
     metadataRefused,
   } = system;
-  keep(
-    'outcome',
-    outcome === 'success' || outcome === 'failure' || outcome === 'cancelled',
-    'not_an_identifier',
-  );
-  keep(
-    'errorClass',
-    typeof errorClass === 'string' &&
+  // each key kept when it obeys its rule, reported when it does not; undefined and null left out
+  if (outcome !== undefined && outcome !== null) {
+    if (
+      outcome === 'success' ||
+      outcome === 'failure' ||
+      outcome === 'cancelled'
+    ) {
+      metadata.outcome = outcome;
+    } else dropped.push({ path: 'outcome', rule: 'not_an_identifier' });
+  }
+  if (errorClass !== undefined && errorClass !== null) {
+    if (
+      typeof errorClass === 'string' &&
       CLASS_NAME.test(errorClass) &&
-      detectSensitive(errorClass) === null,
-    'not_an_identifier',
-  );
-  keep('status', integer(status, 100, 599), 'not_a_count');
+      detectSensitive(errorClass) === null
+    ) {
+      metadata.errorClass = errorClass;
+    } else dropped.push({ path: 'errorClass', rule: 'not_an_identifier' });
+  }
+  if (status !== undefined && status !== null) {
+    if (integer(status, 100, 599)) metadata.status = status;
+    else dropped.push({ path: 'status', rule: 'not_a_count' });
+  }
   // the keyed digest of the request id, made by the caller: the id itself is never stored
-  keep('requestId', isRequestIdDigest(requestId), 'not_an_identifier');
-  keep('values', integer(values, 0), 'not_a_count');
-  keep('attempt', integer(attempt, 2), 'not_a_count');
-  keep('metadataRefused', metadataRefused === true, 'not_a_boolean');
+  if (requestId !== undefined && requestId !== null) {
+    if (isRequestIdDigest(requestId)) metadata.requestId = requestId;
+    else dropped.push({ path: 'requestId', rule: 'not_an_identifier' });
+  }
+  if (values !== undefined && values !== null) {
+    if (integer(values, 0)) metadata.values = values;
+    else dropped.push({ path: 'values', rule: 'not_a_count' });
+  }
+  if (attempt !== undefined && attempt !== null) {
+    if (integer(attempt, 2)) metadata.attempt = attempt;
+    else dropped.push({ path: 'attempt', rule: 'not_a_count' });
+  }
+  if (metadataRefused !== undefined && metadataRefused !== null) {
+    if (metadataRefused === true) metadata.metadataRefused = true;
+    else dropped.push({ path: 'metadataRefused', rule: 'not_a_boolean' });
+  }
   return { metadata, dropped };
 }
 
 /**
  * The metadata as stored: the sanitized `declared` keys and the checked system keys, which take
  * precedence, within {@link AUDIT_METADATA_MAX_BYTES}; declared keys are dropped from the last back
- * until it fits (`too_large`), which the policy's `maxBytes` makes rare.
+ * until it fits (`too_large`), which the policy's `maxBytes` makes rare. Without declared keys, the
+ * system keys alone, which always fit.
  */
 export function storedMetadata(
-  declared: Record<string, unknown>,
+  declared: Record<string, unknown> | undefined,
   system: SystemMetadata,
 ): SanitizedMetadata {
   const checked = systemMetadata(system);
+  if (declared === undefined) return checked;
+  const keys = Object.keys(declared);
+  if (keys.length === 0) return checked;
   const metadata: Record<string, unknown> = {
     ...declared,
     ...checked.metadata,
   };
-  const keys = Object.keys(declared).filter((k) => !(k in checked.metadata));
-  while (keys.length > 0 && jsonBytes(metadata) > AUDIT_METADATA_MAX_BYTES) {
-    const key = keys.pop()!;
+  const trimmable = keys.filter((k) => !(k in checked.metadata));
+  while (
+    trimmable.length > 0 &&
+    jsonBytes(metadata) > AUDIT_METADATA_MAX_BYTES
+  ) {
+    const key = trimmable.pop()!;
     delete metadata[key];
     checked.dropped.push({ path: key, rule: 'too_large' });
   }

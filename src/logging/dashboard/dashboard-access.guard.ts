@@ -24,9 +24,10 @@ export function viewerOf(request: object): DashboardViewer {
 }
 
 /**
- * Runs the host's `authorize` hook on every dashboard request and remembers its answer; denies
- * (403) when it answers none. After a host `guard` without `authorize`, or with
- * `allowUnauthenticated`, the viewer sees every firm.
+ * Runs the host's `authorize` hook on every dashboard data request and remembers its answer;
+ * denies (403) when it answers none. With `authorize: 'all-firms'` (after the host's `guard`) or
+ * `allowUnauthenticated`, the viewer sees every firm; with neither and no hook, nobody is let in
+ * (`forRoot` refuses such options, so this is a second lock).
  */
 @Injectable()
 export class DashboardAccessGuard implements CanActivate {
@@ -38,9 +39,13 @@ export class DashboardAccessGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<object>();
     const { authorize } = this.options;
-    const viewer = authorize
-      ? viewerFrom(await authorize(request))
-      : ({ scope: 'all', userId: null } as const);
+    const viewer =
+      typeof authorize === 'function'
+        ? viewerFrom(await authorize(request))
+        : authorize === 'all-firms' ||
+            this.options.allowUnauthenticated === true
+          ? ({ scope: 'all', userId: null } as const)
+          : undefined;
     if (!viewer)
       throw new ForbiddenException('Not allowed to view the dashboard');
     viewers.set(request, viewer);

@@ -38,12 +38,37 @@ function read(name: string, vendor: boolean): Buffer {
   }
 }
 
-/** Every file the dashboard serves, by name; read once, at startup, so a missing one fails then. */
-export function loadDashboardAssets(): Map<string, DashboardAsset> {
+/** The page's placeholder for the host's `clientAuth` module, filled in at startup. */
+const CLIENT_AUTH_META = '<meta name="logging-dashboard-auth" content="" />';
+
+const escapeAttribute = (text: string): string =>
+  text.replace(/[&"'<>]/g, (c) => `&#${c.codePointAt(0)};`);
+
+/**
+ * Every file the dashboard serves, by name; read once, at startup, so a missing one fails then.
+ * The page names the host's `clientAuth` module, if any.
+ */
+export function loadDashboardAssets(
+  clientAuthModule?: string,
+): Map<string, DashboardAsset> {
   const assets = new Map<string, DashboardAsset>();
   for (const [name, type] of Object.entries(OWN)) {
     assets.set(name, { body: read(name, false), type });
   }
+  const page = assets.get('index.html')!;
+  const html = page.body.toString('utf8');
+  if (!html.includes(CLIENT_AUTH_META)) {
+    throw new Error(`index.html lacks ${CLIENT_AUTH_META}`);
+  }
+  page.body = Buffer.from(
+    html.replace(
+      CLIENT_AUTH_META,
+      CLIENT_AUTH_META.replace(
+        'content=""',
+        `content="${escapeAttribute(clientAuthModule ?? '')}"`,
+      ),
+    ),
+  );
   for (const [name, type] of Object.entries(VENDOR)) {
     assets.set(name, { body: read(name, true), type });
   }

@@ -22,6 +22,10 @@ import {
 } from '../llm-usage/llm-usage-report.service.js';
 import { csvLine } from './dashboard-csv.js';
 import {
+  DashboardNamesService,
+  type ShownNames,
+} from './dashboard-names.service.js';
+import {
   DASHBOARD_DATA_SOURCE,
   DASHBOARD_OPTIONS,
   type DashboardFirm,
@@ -40,6 +44,11 @@ export interface DashboardRange {
   firmId: string;
   from: string;
   to: string;
+}
+
+/** A trail page with the names of its users, as `describe` gave them. */
+export interface NamedTrailPage extends AuditTrailPage {
+  names: Pick<ShownNames, 'users'>;
 }
 
 /** One failed LLM call, its message as stored (scrubbed when it was recorded). */
@@ -98,6 +107,7 @@ export class DashboardDataService {
     private readonly reports: LlmUsageReportService,
     private readonly trail: AuditTrailService,
     private readonly audit: AuditLogService,
+    private readonly names: DashboardNamesService,
     @Inject(DASHBOARD_DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(DASHBOARD_OPTIONS)
     private readonly options: LoggingDashboardOptions,
@@ -132,13 +142,32 @@ export class DashboardDataService {
     throw new ForbiddenException('This viewer may not see that firm');
   }
 
-  /** The firms the viewer may pick. */
-  async firms(viewer: DashboardViewer): Promise<DashboardFirm[]> {
-    if (viewer.scope === 'firm') return [{ id: viewer.firmId, name: null }];
-    if (this.options.listFirms) return this.options.listFirms(this.dataSource);
-    return this.dataSource.query<DashboardFirm[]>(
-      'SELECT id::text AS id FROM firms ORDER BY id LIMIT 1000',
+  /**
+   * The firms the viewer may pick (a firm viewer: their own), each with its name: the one
+   * `listFirms` gave, else the one `describe` gives, else none (the page shows the short id).
+   */
+  async firms(
+    viewer: DashboardViewer,
+    request: unknown,
+  ): Promise<DashboardFirm[]> {
+    const listed: DashboardFirm[] =
+      viewer.scope === 'firm'
+        ? [{ id: viewer.firmId, name: null }]
+        : this.options.listFirms
+          ? await this.options.listFirms(this.dataSource)
+          : await this.dataSource.query<DashboardFirm[]>(
+              'SELECT id::text AS id FROM firms ORDER BY id LIMIT 1000',
+            );
+    const unnamed = listed.filter((firm) => !firm.name).map((firm) => firm.id);
+    const { firms } = await this.names.names(
+      { firmIds: unnamed, userIds: [] },
+      viewer,
+      request,
     );
+    return listed.map((firm) => ({
+      id: firm.id,
+      name: firm.name || firms[firm.id] || null,
+    }));
   }
 
   /** Totals over the range and the per-day, per-model rows the chart stacks. */
@@ -182,6 +211,21 @@ export class DashboardDataService {
   /** One page of the firm's audit trail. */
   trailPage(query: AuditTrailQuery): Promise<AuditTrailPage> {
     return asBadRequest(() => this.trail.trail(query));
+  }
+
+  /** One page of the firm's audit trail, with the names `describe` gives its users. */
+  async namedTrailPage(
+    query: AuditTrailQuery,
+    viewer: DashboardViewer,
+    request: unknown,
+  ): Promise<NamedTrailPage> {
+    const page = await this.trailPage(query);
+    const { users } = await this.names.names(
+      { firmIds: [], userIds: page.items.map((entry) => entry.userId ?? '') },
+      viewer,
+      request,
+    );
+    return { ...page, names: { users } };
   }
 
   /**

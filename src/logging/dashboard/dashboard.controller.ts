@@ -1,12 +1,10 @@
 import {
-  type CallHandler,
   type CanActivate,
   Controller,
-  type ExecutionContext,
   Get,
   Inject,
   Injectable,
-  type NestInterceptor,
+  type NestMiddleware,
   NotFoundException,
   Param,
   Query,
@@ -15,11 +13,9 @@ import {
   StreamableFile,
   type Type,
   UseGuards,
-  UseInterceptors,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { Readable } from 'node:stream';
-import type { Observable } from 'rxjs';
 import type { AuditTrailQuery } from '../audit/audit-trail.service.js';
 import { DashboardAccessGuard, viewerOf } from './dashboard-access.guard.js';
 import {
@@ -46,30 +42,31 @@ function limitOf(value: string | undefined, fallback: number): number {
   return /^\d{1,6}$/.test(value) ? Number(value) : Number.NaN;
 }
 
-/** Sets the security headers on every dashboard response, through Nest's HTTP adapter. */
+/**
+ * Sets the security headers (and `Cache-Control: no-store`) on every response of the dashboard's
+ * routes. A middleware, so it runs before any guard, the host's global ones included: a 401 or 403,
+ * a 400, a 404 and an error carry them as well as a 200. Express and Fastify both hand middleware
+ * a response with `setHeader` (Fastify the raw Node response, whose headers it keeps).
+ */
 @Injectable()
-export class DashboardHeadersInterceptor implements NestInterceptor {
-  constructor(private readonly adapterHost: HttpAdapterHost) {}
-
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const adapter = this.adapterHost.httpAdapter;
-    const response: unknown = context.switchToHttp().getResponse();
+export class DashboardHeadersMiddleware implements NestMiddleware {
+  use(_request: unknown, response: unknown, next: () => void): void {
+    const target = response as { setHeader(name: string, value: string): void };
     for (const [name, value] of Object.entries(DASHBOARD_SECURITY_HEADERS)) {
-      adapter.setHeader(response, name, value);
+      target.setHeader(name, value);
     }
-    adapter.setHeader(response, 'Cache-Control', 'no-store');
-    return next.handle();
+    target.setHeader('Cache-Control', 'no-store');
+    next();
   }
 }
 
 /**
- * The dashboard's routes: the page, its files, and the JSON and CSV endpoints. Mounted at the
- * host's path by {@link mountDashboardController}, behind the host's hook.
+ * The page and its files (script, styles, chart library): no firm's data. Mounted at the host's
+ * path by {@link mountDashboardControllers}, behind the host's hook unless `clientAuth` is given.
  */
-export class DashboardController {
+export class DashboardShellController {
   // Every parameter names its token: the mounted subclass inherits them.
   constructor(
-    @Inject(DashboardDataService) private readonly data: DashboardDataService,
     @Inject(DASHBOARD_ASSETS)
     private readonly assets: Map<string, DashboardAsset>,
     @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
@@ -96,6 +93,17 @@ export class DashboardController {
     if (!asset) throw new NotFoundException();
     return new StreamableFile(asset.body, { type: asset.type });
   }
+}
+
+/**
+ * The JSON and CSV endpoints, always behind the host's hook. Mounted at the host's path by
+ * {@link mountDashboardControllers}.
+ */
+export class DashboardController {
+  // Every parameter names its token: the mounted subclass inherits them.
+  constructor(
+    @Inject(DashboardDataService) private readonly data: DashboardDataService,
+  ) {}
 
   /** Who is looking, and the firms they may pick. */
   @Get('api/viewer')
@@ -104,7 +112,7 @@ export class DashboardController {
     return {
       scope: viewer.scope,
       firmId: viewer.scope === 'firm' ? viewer.firmId : null,
-      firms: await this.data.firms(viewer),
+      firms: await this.data.firms(viewer, request),
     };
   }
 
@@ -130,11 +138,15 @@ export class DashboardController {
   @Get('api/trail')
   async trail(@Req() request: object, @Query() query: Params) {
     const filters = await this.trailQuery(request, query);
-    return this.data.trailPage({
-      ...filters,
-      limit: limitOf(one(query.limit), 50),
-      after: one(query.after),
-    });
+    return this.data.namedTrailPage(
+      {
+        ...filters,
+        limit: limitOf(one(query.limit), 50),
+        after: one(query.after),
+      },
+      viewerOf(request),
+      request,
+    );
   }
 
   @Get('api/trail.csv')
@@ -192,18 +204,22 @@ export class DashboardController {
 }
 
 /**
- * The controller class of one mount: a subclass of {@link DashboardController} at `path`, behind
- * the host's guard (if any), then {@link DashboardAccessGuard}. A class per mount, so the
- * decorators are never applied to a shared class.
+ * The controller classes of one mount, at `path`: the shell (page and files) and the endpoints.
+ * The endpoints sit behind the host's guard (if any), then {@link DashboardAccessGuard}; the shell
+ * too, unless `openShell` (for `clientAuth`, whose credentials a navigation cannot carry). Classes
+ * of their own per mount, so the decorators are never applied to a shared class.
  */
-export function mountDashboardController(
+export function mountDashboardControllers(
   path: string,
   guard: Type<CanActivate> | undefined,
-): Type<DashboardController> {
+  openShell: boolean,
+): [Type<DashboardShellController>, Type<DashboardController>] {
+  class LoggingDashboardShellController extends DashboardShellController {}
   class LoggingDashboardController extends DashboardController {}
   const guards = guard ? [guard, DashboardAccessGuard] : [DashboardAccessGuard];
-  UseInterceptors(DashboardHeadersInterceptor)(LoggingDashboardController);
+  if (!openShell) UseGuards(...guards)(LoggingDashboardShellController);
   UseGuards(...guards)(LoggingDashboardController);
+  Controller(path)(LoggingDashboardShellController);
   Controller(path)(LoggingDashboardController);
-  return LoggingDashboardController;
+  return [LoggingDashboardShellController, LoggingDashboardController];
 }

@@ -2,24 +2,31 @@ import {
   type DynamicModule,
   Inject,
   Logger,
+  type MiddlewareConsumer,
   Module,
+  type NestModule,
   type OnModuleInit,
+  type Type,
 } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DashboardAccessGuard } from './dashboard-access.guard.js';
 import { loadDashboardAssets } from './dashboard-assets.js';
 import {
   DASHBOARD_ASSETS,
-  DashboardHeadersInterceptor,
-  mountDashboardController,
+  DashboardHeadersMiddleware,
+  mountDashboardControllers,
 } from './dashboard.controller.js';
 import { DashboardDataService } from './dashboard-data.service.js';
+import { DashboardNamesService } from './dashboard-names.service.js';
 import {
   checkDashboardOptions,
   DASHBOARD_DATA_SOURCE,
   DASHBOARD_OPTIONS,
   type LoggingDashboardOptions,
 } from './dashboard.options.js';
+
+/** The controller classes of each mount, by its checked options, for the headers middleware. */
+const mounts = new WeakMap<LoggingDashboardOptions, Type[]>();
 
 /**
  * A usage and audit dashboard, mounted at a path of the host's choice behind the host's own
@@ -28,8 +35,9 @@ import {
  * chart library are served by the module itself (no CDN) under a strict Content-Security-Policy.
  *
  * It reads through `LlmUsageReportService` and `AuditTrailService`, so `LoggingModule` must be imported too
- * (it is global by default). Refuses to start without `authorize` or `guard`, unless
- * `allowUnauthenticated: true`, which logs a warning at startup.
+ * (it is global by default; import it once, in the root module). Refuses to start without
+ * `authorize` (a guard alone names no firm), unless `allowUnauthenticated: true`, which logs a
+ * warning at startup.
  *
  * @example
  * ```ts
@@ -45,7 +53,7 @@ import {
  * ```
  */
 @Module({})
-export class LoggingDashboardModule implements OnModuleInit {
+export class LoggingDashboardModule implements NestModule, OnModuleInit {
   private readonly logger = new Logger('LoggingDashboard');
 
   constructor(
@@ -56,27 +64,44 @@ export class LoggingDashboardModule implements OnModuleInit {
   /**
    * Mounts the dashboard at `options.path`.
    *
-   * @throws DashboardConfigurationError without an authorisation hook, or with a bad option
+   * @throws DashboardConfigurationError without an authorisation hook (a `guard` alone is none), or
+   * with a bad option
    */
   static forRoot(options: LoggingDashboardOptions): DynamicModule {
     const checked = checkDashboardOptions(options);
     const guards = checked.guard ? [checked.guard] : [];
+    const controllers = mountDashboardControllers(
+      checked.path,
+      checked.guard,
+      checked.clientAuth !== undefined,
+    );
+    mounts.set(checked, controllers);
     return {
       module: LoggingDashboardModule,
-      controllers: [mountDashboardController(checked.path, checked.guard)],
+      controllers,
       providers: [
         { provide: DASHBOARD_OPTIONS, useValue: checked },
         {
           provide: DASHBOARD_DATA_SOURCE,
           useExisting: getDataSourceToken(checked.dataSource),
         },
-        { provide: DASHBOARD_ASSETS, useFactory: loadDashboardAssets },
+        {
+          provide: DASHBOARD_ASSETS,
+          useFactory: () => loadDashboardAssets(checked.clientAuth?.module),
+        },
         DashboardDataService,
+        DashboardNamesService,
         DashboardAccessGuard,
-        DashboardHeadersInterceptor,
         ...guards,
       ],
     };
+  }
+
+  /** The security headers on every response of the mount's routes, set before any guard runs. */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer
+      .apply(DashboardHeadersMiddleware)
+      .forRoutes(...(mounts.get(this.options) ?? []));
   }
 
   onModuleInit(): void {

@@ -1,13 +1,16 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { refuseWithoutHostTables } from './host-tables.js';
 
 /**
  * Creates `llm_usage_log` and `audit_log` as the table spec gives them. Runs after the host's
- * `firms`, `users` and `cma_projects` tables exist: the logs reference them.
+ * `firms`, `users` and `cma_projects` tables exist: the logs reference them; without them it
+ * refuses before creating anything, naming the missing tables and the fix.
  */
 export class CreateLoggingTables1795305660000 implements MigrationInterface {
   name = 'CreateLoggingTables1795305660000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
+    await refuseWithoutHostTables(queryRunner, this.name);
     await queryRunner.query(`
       CREATE TABLE "llm_usage_log" (
         "id" uuid NOT NULL DEFAULT gen_random_uuid(),

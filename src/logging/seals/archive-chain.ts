@@ -123,7 +123,9 @@ export function checkFirm(
     [...heads, ...inArchive],
     found,
     {
+      // an archive holds sealed rows only: none after its last seal
       pendingLate: 0,
+      tail: 0,
       runProblems: [],
       existing: new Set(),
     },

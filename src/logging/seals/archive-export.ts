@@ -252,7 +252,8 @@ async function judge(
       ].sort((a, b) => a.seq - b.seq),
       [],
       found.found,
-      { pendingLate: 0, runProblems: [], existing },
+      // the month is closed and sealed (checked above): no row after its last seal counts
+      { pendingLate: 0, tail: 0, runProblems: [], existing },
     ),
   );
   const bad = verdicts.find((v) => !v.ok);

@@ -103,31 +103,37 @@ export async function verifyChains(
     `a.firm_id AS "firmId", a.id`,
   );
   const skip = pending.map((row) => row.id);
-  // rows after each firm's last seal dated in time its cover run sealed: inserted since
+  // rows after each firm's last seal, but for the late arrivals: dated in time its cover run
+  // sealed, they were inserted since (a gap); dated after it, or for a firm no run covered, no
+  // seal holds them yet (a tail). One pass over the rows after the heads.
   const gaps = new Map<string, Gap>();
-  if (covers.all || covers.firms.size) {
-    for (const gap of await manager.query<(Gap & { firmId: string })[]>(
-      `SELECT a.firm_id AS "firmId", p.seq AS run, count(*)::int AS n
-         FROM ${log} a LEFT JOIN (${HEADS_SQL}) h ON h.firm_id = a.firm_id
-         ${coverJoinSql(log, 3)}
-        WHERE ($2::uuid IS NULL OR a.firm_id = $2::uuid) AND a.created_at <= p.upto
-          AND (h.id IS NULL OR (a.created_at, a.id) > (h.to_created_at, h.to_id))
-          AND a.id <> ALL ($6::uuid[])
-          AND ($7::timestamptz IS NULL OR a.created_at >= $7::timestamptz)
-          AND ($8::timestamptz IS NULL OR a.created_at < $8::timestamptz)
-        GROUP BY a.firm_id, p.seq`,
-      [
-        log,
-        firmId ?? null,
-        ...coverParams(covers),
-        skip,
-        from ?? null,
-        to ?? null,
-      ],
-    )) {
-      gaps.set(gap.firmId, { n: gap.n, run: gap.run });
-      if (!chains.has(gap.firmId)) chains.set(gap.firmId, []);
-    }
+  const tails = new Map<string, number>();
+  for (const after of await manager.query<
+    { firmId: string; run: number | null; gap: number; tail: number }[]
+  >(
+    `SELECT a.firm_id AS "firmId", max(p.seq) AS run,
+            count(*) FILTER (WHERE a.created_at <= p.upto)::int AS gap,
+            count(*) FILTER (WHERE p.seq IS NULL OR a.created_at > p.upto)::int AS tail
+       FROM ${log} a LEFT JOIN (${HEADS_SQL}) h ON h.firm_id = a.firm_id
+       ${coverJoinSql(log, 3, true)}
+      WHERE ($2::uuid IS NULL OR a.firm_id = $2::uuid)
+        AND (h.id IS NULL OR (a.created_at, a.id) > (h.to_created_at, h.to_id))
+        AND a.id <> ALL ($6::uuid[])
+        AND ($7::timestamptz IS NULL OR a.created_at >= $7::timestamptz)
+        AND ($8::timestamptz IS NULL OR a.created_at < $8::timestamptz)
+      GROUP BY a.firm_id`,
+    [
+      log,
+      firmId ?? null,
+      ...coverParams(covers),
+      skip,
+      from ?? null,
+      to ?? null,
+    ],
+  )) {
+    if (after.gap) gaps.set(after.firmId, { n: after.gap, run: after.run! });
+    if (after.tail) tails.set(after.firmId, after.tail);
+    if (!chains.has(after.firmId)) chains.set(after.firmId, []);
   }
   const runProblems = await checkRuns(
     manager,
@@ -160,6 +166,7 @@ export async function verifyChains(
   return [...chains].map(([firm, chain]) =>
     diagnose(log, firm, chain, anchors, found, {
       pendingLate: pending.filter((row) => row.firmId === firm).length,
+      tail: tails.get(firm) ?? 0,
       gap: gaps.get(firm),
       runProblems,
       existing,
@@ -170,6 +177,8 @@ export async function verifyChains(
 /** What the verdict on a firm's chain needs beside its seals and their rows. */
 export interface ChainContext {
   pendingLate: number;
+  /** Rows after the last seal that no run has covered yet. */
+  tail: number;
   gap?: Gap;
   runProblems: RunProblem[];
   /** Of the references of groups no longer found, those whose referenced row exists. */
@@ -186,7 +195,7 @@ export function diagnose(
   headers: SealHeader[],
   anchors: SealAnchor[],
   found: Map<string, SealRows>,
-  { pendingLate, gap, runProblems, existing }: ChainContext,
+  { pendingLate, tail, gap, runProblems, existing }: ChainContext,
 ): SealVerification {
   const head = headers.at(-1);
   const result: SealVerification = {
@@ -197,6 +206,7 @@ export function diagnose(
     rowsChecked: 0,
     last: head ? { seq: head.seq, digest: head.digest } : null,
     pendingLate,
+    unsealed: tail + pendingLate,
     erasures: [],
   };
   const problems: SealProblem[] = [];

@@ -155,6 +155,14 @@ export interface SealVerification {
   /** Late arrivals not sealed yet: the next seal takes them in. */
   pendingLate: number;
   /**
+   * Rows of the firm in the checked range that no seal holds yet, so that nothing vouches for
+   * them: those made after the last seal (every row, for a firm without seals) and the late
+   * arrivals waiting for the next seal (`pendingLate`, counted here too). `ok` speaks of the sealed
+   * rows only; the next seal takes these in. Rows that appeared in time a run had already sealed
+   * are not counted here: they are tampering (`row-inserted`).
+   */
+  unsealed: number;
+  /**
    * Seals checked, up to the first bad one, where a deleted user or project had its reference set
    * to NULL: not tampering, and no reason for `ok` to be false. Empty when there are none.
    */

@@ -2,10 +2,11 @@
 /**
  * The auditor's verifier: `npm run audit:verify -- --firm <uuid>` (or the package's
  * `logging-audit-verify` bin) recomputes a firm's seal chains from the rows in the database behind
- * `--url` or `DATABASE_URL`, prints a verdict per log, and exits 0 when every chain verifies (a user
- * or project deleted under ON DELETE SET NULL is printed as an `ERASED` line, not tampering), 1 on
- * tampering, 2 on bad arguments or no connection. `--all-firms` verifies every firm with seals, in
- * one pass over each log.
+ * `--url` or `DATABASE_URL`, prints a verdict per log, and exits 0 when every chain verifies and
+ * every row is sealed (a user or project deleted under ON DELETE SET NULL is printed as an `ERASED`
+ * line, not tampering), 1 on tampering, 2 on bad arguments or no connection, 3 when nothing is
+ * tampered but some rows are not sealed yet (an `UNSEALED` line: nothing vouches for them).
+ * `--all-firms` verifies every firm with seals or rows, in one pass over each log.
  */
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
@@ -13,37 +14,16 @@ import { AuditSealService } from './audit-seal.service.js';
 import { SEALABLE_LOGS, type SealableLog } from './seal-encoding.js';
 import { resolveSealOptions } from './seal.options.js';
 import type { SealAnchor, SealVerification } from './seal.types.js';
+import { VERIFY_EXIT, describeVerdict, exitCodeOf } from './verify-verdict.js';
 
 const USAGE = `usage: audit:verify --firm <uuid> [--log audit_log|llm_usage_log|all]
                     [--anchor <seq>:<hex digest>]... [--from <ISO date>] [--to <ISO date>]
                     [--url <postgres url>] [--json]
        audit:verify --all-firms [--log audit_log|llm_usage_log|all] [--url <postgres url>] [--json]
   --anchor     a digest published by onSeal; the chain must still hold it (repeatable)
-  --all-firms  every firm with seals, one verdict per firm and log (no --anchor, --from, --to)
-  --url        default: DATABASE_URL`;
-
-/**
- * One log's verdict as the auditor reads it: `VERIFIED` or `TAMPERED`, then an `ERASED` line for
- * each seal whose rows had a user or project deleted (not tampering).
- */
-export function describeVerdict(verdict: SealVerification): string {
-  const head = `${verdict.log} of firm ${verdict.firmId}`;
-  const erased = verdict.erasures.map(
-    ({ seq, kind, message }) =>
-      `\nERASED    ${head}: seal ${seq}, ${kind}: ${message}`,
-  );
-  if (!verdict.ok) {
-    const { seq, kind, message } = verdict.problem!;
-    return `TAMPERED  ${head}: seal ${seq}, ${kind}: ${message}${erased.join('')}`;
-  }
-  const last = verdict.last
-    ? `, last seal ${verdict.last.seq} digest ${verdict.last.digest}`
-    : ', no seals yet';
-  const pending = verdict.pendingLate
-    ? ` (${verdict.pendingLate} late arrival(s) wait for the next seal)`
-    : '';
-  return `VERIFIED  ${head}: ${verdict.sealsChecked} seal(s), ${verdict.rowsChecked} row(s)${last}${pending}${erased.join('')}`;
-}
+  --all-firms  every firm with seals or rows, one verdict per firm and log (no --anchor, --from, --to)
+  --url        default: DATABASE_URL
+exit: 0 verified, 1 tampered, 2 bad arguments or no connection, 3 rows not sealed yet`;
 
 /** What is wrong with the arguments, or undefined when they can run. */
 function misuseOf(
@@ -80,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
     }));
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`);
-    return 2;
+    return VERIFY_EXIT.misuse;
   }
   const url = values.url ?? process.env.DATABASE_URL;
   const logs: SealableLog[] =
@@ -94,14 +74,14 @@ async function main(argv: string[]): Promise<number> {
   const misuse = misuseOf(url, allFirms, values);
   if (misuse) {
     console.error(`${misuse}\n${USAGE}`);
-    return 2;
+    return VERIFY_EXIT.misuse;
   }
   const dataSource = new DataSource({ type: 'postgres', url, entities: [] });
   try {
     await dataSource.initialize();
   } catch (error) {
     console.error(`cannot connect: ${(error as Error).message}`);
-    return 2;
+    return VERIFY_EXIT.misuse;
   }
   try {
     const seals = new AuditSealService(dataSource, resolveSealOptions({}));
@@ -126,10 +106,10 @@ async function main(argv: string[]): Promise<number> {
         values.json ? JSON.stringify(verdict) : describeVerdict(verdict),
       );
     }
-    return verdicts.every((v) => v.ok) ? 0 : 1;
+    return exitCodeOf(verdicts);
   } catch (error) {
     console.error((error as Error).message);
-    return 2;
+    return VERIFY_EXIT.misuse;
   } finally {
     await dataSource.destroy();
   }

@@ -87,6 +87,15 @@ export class BatchWriter<Entry> {
    * already waiting (`'wait'`) or refuses the row (`'reject'`).
    */
   write(entry: Entry, durability: Durability): Promise<string> {
+    const taken = this.take(entry, durability);
+    return typeof taken === 'string' ? Promise.resolve(taken) : taken;
+  }
+
+  /**
+   * {@link write}, with the id of a `'buffered'` row taken into the queue at once given back as
+   * it is, not in a promise: what the caller does next need not wait for a turn of the event loop.
+   */
+  take(entry: Entry, durability: Durability): string | Promise<string> {
     if (this.state === 'closed') return Promise.reject(this.refused());
     if (this.roomWaiters.length > 0 || this.depth >= this.options.bufferSize) {
       if (this.options.onFullBuffer === 'reject') {
@@ -103,8 +112,14 @@ export class BatchWriter<Entry> {
     return this.accept(entry, durability);
   }
 
-  /** Takes one entry into the queue; resolves with its id once the durability allows. */
-  private accept(entry: Entry, durability: Durability): Promise<string> {
+  /**
+   * Takes one entry into the queue: its id at once for `'buffered'`, else once the durability
+   * allows.
+   */
+  private accept(
+    entry: Entry,
+    durability: Durability,
+  ): string | Promise<string> {
     // The id keeps the order rows were recorded in; created_at is stamped when the batch is formed.
     const id = uuidV7(nextMicros());
     let row: unknown[];
@@ -128,7 +143,7 @@ export class BatchWriter<Entry> {
     this.sender.metrics?.queued(1);
     if (durability === 'buffered') {
       this.enqueue(pending);
-      return Promise.resolve(id);
+      return id;
     }
     return new Promise((resolve, reject) => {
       pending.resolve = () => resolve(id);
@@ -311,10 +326,9 @@ export class BatchWriter<Entry> {
       this.depth < this.options.bufferSize
     ) {
       const waiter = this.roomWaiters.shift()!;
-      this.accept(waiter.entry, waiter.durability).then(
-        waiter.resolve,
-        waiter.reject,
-      );
+      const taken = this.accept(waiter.entry, waiter.durability);
+      if (typeof taken === 'string') waiter.resolve(taken);
+      else taken.then(waiter.resolve, waiter.reject);
     }
     this.updateDepth();
     this.settleWaiters();

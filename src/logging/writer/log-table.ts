@@ -70,6 +70,35 @@ export function columnArrays(rows: readonly unknown[][], width: number) {
   return arrays;
 }
 
+/**
+ * The PostgreSQL array literal node-postgres would write for `values` (`{"a",NULL,"b"}`: every
+ * value quoted, `\\` and `"` escaped), made in one pass and one `join`, where node-postgres grows a
+ * string value by value and escapes each with two expressions; undefined when `values` holds
+ * anything but strings, numbers, booleans and nulls, for node-postgres to write.
+ */
+export function arrayLiteral(values: readonly unknown[]): string | undefined {
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (value === null || value === undefined) parts[i] = 'NULL';
+    else if (typeof value === 'string') parts[i] = quoted(value);
+    else if (typeof value === 'number' || typeof value === 'boolean') {
+      parts[i] = `"${String(value)}"`;
+    } else return undefined;
+  }
+  return `{${parts.join(',')}}`;
+}
+
+const ELEMENT_SPECIALS = /[\\"]/;
+const ELEMENT_ESCAPES = /[\\"]/g;
+
+/** A string as an element of an array literal: quoted, its `\` and `"` escaped with `\`. */
+function quoted(value: string): string {
+  return ELEMENT_SPECIALS.test(value)
+    ? `"${value.replace(ELEMENT_ESCAPES, '\\$&')}"`
+    : `"${value}"`;
+}
+
 /** How the batched writer follows one statement of its own. */
 export interface StatementControl {
   /** Aborted at the shutdown deadline: the statement is given up, its connection closed. */

@@ -63,6 +63,11 @@ export interface TableWriter<Entry> {
   record(input: unknown, options?: RecordOptions): Promise<string>;
   /** Writes an entry built from values already checked; resolves with the row's id. */
   write(entry: Entry, options?: RecordOptions): Promise<string>;
+  /**
+   * {@link write}, with the id of a `'buffered'` row taken into the queue at once given back as it
+   * is, not in a promise (every other case, a promise as from `write`).
+   */
+  take(entry: Entry, options?: RecordOptions): string | Promise<string>;
 }
 
 /**
@@ -166,9 +171,15 @@ export class LogWriterService
     );
     this.batchWriters.push(batches as BatchWriter<never>);
     const writer: TableWriter<Entry> = {
-      record: (input, options = {}) =>
-        this.write(batches, this.validate(table, input), options),
-      write: (entry, options = {}) => this.write(batches, entry, options),
+      record: (input, options = {}) => {
+        const taken = this.write(batches, this.validate(table, input), options);
+        return typeof taken === 'string' ? Promise.resolve(taken) : taken;
+      },
+      write: (entry, options = {}) => {
+        const taken = this.write(batches, entry, options);
+        return typeof taken === 'string' ? Promise.resolve(taken) : taken;
+      },
+      take: (entry, options = {}) => this.write(batches, entry, options),
     };
     this.writers.set(table.name, writer);
     return writer;
@@ -288,17 +299,18 @@ export class LogWriterService
     }
   }
 
+  /** The id of a `'buffered'` row taken at once, else a promise of it. */
   private write<Entry>(
     writer: BatchWriter<Entry>,
     entry: Entry,
     { durability, manager }: RecordOptions,
-  ): Promise<string> {
+  ): string | Promise<string> {
     if (manager) {
       return writer.sender.writeWith(
         (sql, parameters) => manager.query(sql, parameters),
         entry,
       );
     }
-    return writer.write(entry, durability ?? this.options.durability);
+    return writer.take(entry, durability ?? this.options.durability);
   }
 }

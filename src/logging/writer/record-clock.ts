@@ -58,18 +58,15 @@ const POOL_IDS = 2048;
 const pool = Buffer.alloc(8 * POOL_IDS);
 let poolNext = POOL_IDS;
 
-/** The millisecond parts of the last id and timestamp: a burst shares its millisecond. */
-let cachedMs = -1;
-let cachedIdPrefix = '';
-let cachedIsoPrefix = '';
-
-function cacheMillisecond(ms: number): void {
-  if (ms === cachedMs) return;
-  cachedMs = ms;
-  const hex = ms.toString(16).padStart(12, '0');
-  cachedIdPrefix = `${hex.slice(0, 8)}-${hex.slice(8)}-7`;
-  cachedIsoPrefix = new Date(ms).toISOString().slice(0, 23); // ...SS.mmm
-}
+/**
+ * The millisecond parts of the last id and of the last timestamp, each kept for a burst sharing its
+ * millisecond. Apart: an id is made when a row is recorded and its timestamp when its batch is
+ * formed, later, so one cache for both would be made again at every call.
+ */
+let idMs = -1;
+let idPrefix = '';
+let isoMs = -1;
+let isoPrefix = '';
 
 /**
  * The UUIDv7 for a microsecond reading (RFC 9562, section 6.2, method 3): 48 bits of Unix
@@ -79,7 +76,11 @@ function cacheMillisecond(ms: number): void {
  */
 export function uuidV7(micros: number): string {
   const ms = Math.floor(micros / 1000);
-  cacheMillisecond(ms);
+  if (ms !== idMs) {
+    idMs = ms;
+    const hex = ms.toString(16).padStart(12, '0');
+    idPrefix = `${hex.slice(0, 8)}-${hex.slice(8)}-7`;
+  }
   const fraction = Math.floor(((micros - ms * 1000) * 4096) / 1000);
   if (poolNext === POOL_IDS) {
     randomFillSync(pool);
@@ -89,7 +90,7 @@ export function uuidV7(micros: number): string {
   pool[r] = 0x80 | (pool[r] & 0x3f); // the variant, 0b10
   const random = pool.toString('hex', r, r + 8);
   return (
-    cachedIdPrefix +
+    idPrefix +
     fraction.toString(16).padStart(3, '0') +
     '-' +
     random.slice(0, 4) +
@@ -101,8 +102,11 @@ export function uuidV7(micros: number): string {
 /** `micros` as `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */
 export function microsToIso(micros: number): string {
   const ms = Math.floor(micros / 1000);
-  cacheMillisecond(ms);
-  return `${cachedIsoPrefix}${String(micros - ms * 1000).padStart(3, '0')}Z`;
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoPrefix = new Date(ms).toISOString().slice(0, 23); // ...SS.mmm
+  }
+  return `${isoPrefix}${String(micros - ms * 1000).padStart(3, '0')}Z`;
 }
 
 /** The next reading of the record clock, as an id and a `created_at`. */

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { StatementControl } from './log-table.js';
+import { arrayLiteral, type StatementControl } from './log-table.js';
 import { LogStatementTimeoutError } from './writer.errors.js';
 import { isAnswer } from './database-errors.js';
 
@@ -95,7 +95,8 @@ export class WriterPool {
   }
 
   /**
-   * Runs one statement on a connection of the pool and resolves with the driver's result. Fails
+   * Runs one statement on a connection of the pool and resolves with the driver's result. Array
+   * parameters go as their array literals, as node-postgres would write them. Fails
    * with `LogStatementTimeoutError` after `timeoutMs` without an answer (connection included; 0: no
    * limit), or when `control.signal` aborts; the connection is then closed, and a late answer
    * ignored. `control.sent()` is called when the statement leaves on its connection.
@@ -124,7 +125,7 @@ export class WriterPool {
     let broken: Error | undefined;
     const onError = (error: Error) => (broken = error);
     client.on('error', onError);
-    const statement = client.query(sql, parameters);
+    const statement = client.query(sql, parameters.map(literalOf));
     statement.catch(() => undefined);
     control?.sent();
     try {
@@ -153,6 +154,13 @@ export class WriterPool {
     ]);
     clearTimeout(timer);
   }
+}
+
+/** An array parameter as its array literal (`arrayLiteral`), anything else as it is. */
+function literalOf(parameter: unknown): unknown {
+  return Array.isArray(parameter)
+    ? (arrayLiteral(parameter) ?? parameter)
+    : parameter;
 }
 
 /** A promise that rejects with a `GivenUp` after `timeoutMs` (0: never) or when `signal` aborts. */

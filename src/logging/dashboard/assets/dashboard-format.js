@@ -44,10 +44,10 @@ export function usdExact(decimal) {
   return `$${grouped}.${fraction.padEnd(6, '0')}`;
 }
 
-/** A rounded USD figure for display: cents from one dollar up, four decimals below. */
+/** A rounded USD figure for display: cents from one cent up, four decimals below. */
 export function usdRounded(decimal) {
   const value = Number(decimal);
-  return (Math.abs(value) >= 1 || value === 0 ? USD_2 : USD_4).format(value);
+  return (Math.abs(value) >= 0.01 || value === 0 ? USD_2 : USD_4).format(value);
 }
 
 /** A USD amount rounded for display, the exact six-decimal figure on hover. */
@@ -85,6 +85,39 @@ export function shortId(id) {
   return exact(String(id).slice(0, 8), String(id), 'id');
 }
 
+/** An id shown by the host's name for it (the full id on hover), else as {@link shortId}. */
+export function named(id, name) {
+  if (!id || !name) return shortId(id);
+  return exact(name, String(id), 'name');
+}
+
+/** A decimal string (`'4.216843'`) as a count of millionths, exactly. */
+export function micros(decimal) {
+  const text = String(decimal);
+  const negative = text.startsWith('-');
+  const [whole, fraction = ''] = text.replace(/^[-+]/, '').split('.');
+  const value =
+    BigInt(whole || '0') * 1000000n +
+    BigInt(fraction.padEnd(6, '0').slice(0, 6));
+  return negative ? -value : value;
+}
+
+/** Millionths as the six-decimal string the API uses. */
+export function decimalOf(millionths) {
+  const negative = millionths < 0n;
+  const digits = (negative ? -millionths : millionths)
+    .toString()
+    .padStart(7, '0');
+  return `${negative ? '-' : ''}${digits.slice(0, -6)}.${digits.slice(-6)}`;
+}
+
+/** `'YYYY-MM-DD'` naming a real day (no 2026-02-30). */
+export function isIsoDay(text) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const date = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && isoDay(date) === text;
+}
+
 /** `'YYYY-MM-DD'` of a Date, in UTC. */
 export function isoDay(date) {
   return date.toISOString().slice(0, 10);
@@ -105,12 +138,33 @@ export function daysBetween(from, to) {
   return days;
 }
 
-/** An error message, clamped to three lines, in full on hover. */
+/**
+ * An error message as stored, its line breaks kept, clamped to four lines; {@link expandable}
+ * offers the rest.
+ */
 export function message(text) {
   if (!text) return el('span', 'muted', '—');
-  const node = el('div', 'message', text);
-  node.title = text;
-  return node;
+  return el('div', 'message', text);
+}
+
+/**
+ * Gives each clamped message under `root` that holds more than it shows a "Show all" button;
+ * call once the rows are in the page (it measures them).
+ */
+export function expandable(root) {
+  for (const node of root.querySelectorAll('.message')) {
+    if (node.nextElementSibling?.classList.contains('more-text')) continue;
+    if (node.scrollHeight <= node.clientHeight + 1) continue;
+    const toggle = el('button', 'more-text', 'Show all');
+    toggle.type = 'button';
+    toggle.setAttribute('aria-expanded', 'false');
+    toggle.addEventListener('click', () => {
+      const open = node.classList.toggle('open');
+      toggle.textContent = open ? 'Show less' : 'Show all';
+      toggle.setAttribute('aria-expanded', String(open));
+    });
+    node.after(toggle);
+  }
 }
 
 /** Metadata as a list of `key: value`, each part text. */
