@@ -21,6 +21,7 @@ const FEATURES = [
   'retention',
   'rollups',
   'seals',
+  'partitions',
 ];
 const features = FEATURES.join('|');
 

@@ -7,6 +7,10 @@
  * - `integration`: the specs under `test/`. Every test file gets a database of its own on one
  *   PostgreSQL server per run: the embedded one started by the global setup, or the server behind
  *   DATABASE_URL.
+ * - `partitioned`: the specs whose subject differs between the two layouts of the logs, again, on
+ *   logs partitioned by month (docs/partitions.md): the schema, the append-only guarantees, the
+ *   seals and their archives, the rollups, the writer, the reports and the dashboard's API. (test/partitions.spec.ts
+ *   holds what only that layout has, the trail's pages across months among it.)
  *
  * @type {import('jest').Config}
  */
@@ -19,6 +23,30 @@ const shared = {
   },
 };
 
+/** The specs the `partitioned` project runs a second time, on the partitioned layout. */
+const PARTITIONED_SPECS = [
+  'schema',
+  'schema-diff',
+  'append-only',
+  'database-roles',
+  'rollups',
+  'seals',
+  'seals-erasure',
+  'seals-late',
+  'seals-time',
+  'seal-archive',
+  'writer',
+  'usage-reports',
+  'dashboard-api',
+];
+
+const integration = {
+  ...shared,
+  roots: ['<rootDir>/test'],
+  globalSetup: '<rootDir>/test/setup/global-setup.mjs',
+  globalTeardown: '<rootDir>/test/setup/global-teardown.mjs',
+};
+
 export default {
   testTimeout: 60_000,
   projects: [
@@ -29,13 +57,12 @@ export default {
       testMatch: ['**/*.spec.ts'],
       setupFiles: ['<rootDir>/test/setup/no-database.mjs'],
     },
+    { ...integration, displayName: 'integration', testMatch: ['**/*.spec.ts'] },
     {
-      ...shared,
-      displayName: 'integration',
-      roots: ['<rootDir>/test'],
-      testMatch: ['**/*.spec.ts'],
-      globalSetup: '<rootDir>/test/setup/global-setup.mjs',
-      globalTeardown: '<rootDir>/test/setup/global-teardown.mjs',
+      ...integration,
+      displayName: 'partitioned',
+      testMatch: PARTITIONED_SPECS.map((spec) => `**/test/${spec}.spec.ts`),
+      setupFiles: ['<rootDir>/test/setup/partitioned-layout.mjs'],
     },
   ],
 };

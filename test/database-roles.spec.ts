@@ -157,13 +157,38 @@ describe('guarantees held against the application role', () => {
     expect(rows.map((r) => r.name)).toEqual([
       'logging_check_retention_floor',
       'logging_clock_bound',
+      'logging_default_partition',
       'logging_holds_seal_lock',
+      'logging_month_after',
+      'logging_month_partition',
       'logging_owner_acts',
+      'logging_partition_add',
+      'logging_partition_protect',
+      'logging_partition_retire',
+      'logging_partitions_ensure',
       'logging_purge_batch',
       'logging_purge_cutoff',
       'logging_purge_sealed',
+      'logging_require_partitioned',
       'logging_rollup_compact',
+      'logging_uuid_floor',
     ]);
+    // a month inside the floor does not leave by its partition, and the DDL of the partitions'
+    // functions is the owner's alone
+    for (const [sql, message] of [
+      [
+        `SELECT * FROM logging_partition_retire('llm_usage_log', date_trunc('month', now() - interval '60 days', 'UTC'))`,
+        /^logging_partition_retire: cutoff .* is inside the retention floor of llm_usage_log \(90 days\)/,
+      ],
+      [
+        `SELECT logging_partition_add('audit_log', 'audit_log', date_trunc('month', now(), 'UTC') + interval '5 years')`,
+        /permission denied|must be owner/,
+      ],
+    ] as const) {
+      const error = await refusal(app, sql);
+      expect(error.code).toBe('42501');
+      expect(error.message).toMatch(message);
+    }
     for (const [sql, floor] of [
       [
         `SELECT logging_purge_batch('audit_log', now() + interval '1 day', 100000)`,

@@ -1,10 +1,13 @@
 import type { DataSource } from 'typeorm';
-import { openTestDataSource } from './support/database.js';
+import { openTestDataSource, TEST_LAYOUT } from './support/database.js';
 
 /**
  * The migrated schema, read back from pg_catalog, against the table spec
  * (shared/seeds/000_ad84d8e79b694542.txt): columns in order with type, nullability and default;
- * constraints with their definitions; the six spec indexes and the reports index on llm_usage_log (firm_id, created_at); no row-level security.
+ * constraints with their definitions; the six spec indexes and the reports indexes on llm_usage_log
+ * (firm_id, created_at) and (firm_id, cost_usd DESC, ...); no row-level security. The jest project
+ * `partitioned` checks the same on logs partitioned by month (docs/partitions.md): an index of a
+ * partitioned table reads `ON ONLY` the table, each partition having its own.
  */
 
 interface ColumnRow {
@@ -56,7 +59,9 @@ async function indexesOf(
       ORDER BY indexname`,
     [table],
   );
-  return Object.fromEntries(rows.map((r) => [r.name, r.definition]));
+  return Object.fromEntries(
+    rows.map((r) => [r.name, r.definition.replace(' ON ONLY ', ' ON ')]),
+  );
 }
 
 const col = (
@@ -134,6 +139,9 @@ describe('migrated schema', () => {
         // Beyond the spec: the usage reports' index (see README, "Usage reports").
         idx_llm_usage_log_firm_id_created_at:
           'CREATE INDEX idx_llm_usage_log_firm_id_created_at ON public.llm_usage_log USING btree (firm_id, created_at)',
+        // Beyond the spec: the most expensive calls' order (docs/reports.md).
+        idx_llm_usage_log_firm_id_cost_usd:
+          'CREATE INDEX idx_llm_usage_log_firm_id_cost_usd ON public.llm_usage_log USING btree (firm_id, cost_usd DESC, created_at DESC NULLS LAST, id DESC)',
       });
     });
   });
@@ -163,7 +171,7 @@ describe('migrated schema', () => {
       });
     });
 
-    it('has exactly the three spec indexes besides the primary key', async () => {
+    it('has the three spec indexes and the trail index (firm_id, created_at) besides the primary key', async () => {
       expect(await indexesOf(dataSource, 'audit_log')).toEqual({
         pk_audit_log:
           'CREATE UNIQUE INDEX pk_audit_log ON public.audit_log USING btree (id)',
@@ -173,6 +181,9 @@ describe('migrated schema', () => {
           'CREATE INDEX idx_audit_log_created_at ON public.audit_log USING btree (created_at)',
         idx_audit_log_action:
           'CREATE INDEX idx_audit_log_action ON public.audit_log USING btree (action)',
+        // Beyond the spec: a firm's trail, newest first (docs/auditing.md, the trail).
+        idx_audit_log_firm_id_created_at:
+          'CREATE INDEX idx_audit_log_firm_id_created_at ON public.audit_log USING btree (firm_id, created_at)',
       });
     });
   });
@@ -234,6 +245,20 @@ describe('migrated schema', () => {
           'CREATE INDEX idx_credit_transaction_refund_of ON public.credit_transaction USING btree (refund_of)',
       });
     });
+  });
+
+  it(`lays the logs out as the ${TEST_LAYOUT} layout: ${TEST_LAYOUT === 'partitioned' ? 'range-partitioned on id' : 'one table each'}`, async () => {
+    const rows: { table: string; key: string | null }[] =
+      await dataSource.query(
+        `SELECT c.relname AS "table", pg_get_partkeydef(c.oid) AS key
+           FROM pg_class c WHERE c.oid IN ('audit_log'::regclass, 'llm_usage_log'::regclass)
+          ORDER BY 1`,
+      );
+    const key = TEST_LAYOUT === 'partitioned' ? 'RANGE (id)' : null;
+    expect(rows).toEqual([
+      { table: 'audit_log', key },
+      { table: 'llm_usage_log', key },
+    ]);
   });
 
   it('enables no row-level security on the logs or the ledger', async () => {

@@ -1,8 +1,9 @@
 /**
  * `@cma/logging`: what a host app imports. Price data and cost helpers are at
  * `@cma/logging/pricing`, the entity classes and table constants at `@cma/logging/entities`, the
- * migration classes at `@cma/logging/migrations`. The list of exports of each entry point is
- * recorded in `api/` and checked by the tests.
+ * migration classes at `@cma/logging/migrations`, the partitioned layout of the logs at
+ * `@cma/logging/partitions`. The list of exports of each entry point is recorded in `api/` and
+ * checked by the tests.
  *
  * @packageDocumentation
  */

@@ -4,7 +4,10 @@ import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { AuditLogService, AuditRecorder } from './audit/audit-log.service.js';
 import { AuditTrailService } from './audit/audit-trail.service.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
-import { LOGGING_DATA_SOURCE } from './core/logging.constants.js';
+import {
+  LOGGING_DATA_SOURCE,
+  MONTH_ARCHIVE_CHECK,
+} from './core/logging.constants.js';
 import { LOGGING_ENTITIES } from './entities/index.js';
 import { CreditLedgerService } from './ledger/credit-ledger.service.js';
 import { LlmUsageReportService } from './llm-usage/llm-usage-report.service.js';
@@ -14,6 +17,7 @@ import {
   resolvePricing,
 } from './llm-usage/model-pricing.service.js';
 import { UsageRollupService } from './rollups/usage-rollup.service.js';
+import { AuditArchiveService } from './seals/audit-archive.service.js';
 import { AuditSealService } from './seals/audit-seal.service.js';
 import {
   ASYNC_OPTIONS_TYPE,
@@ -32,6 +36,7 @@ import {
 } from './logging.providers.js';
 import { ConnectionRoleCheck } from './retention/connection-role.check.js';
 import { LogRetentionService } from './retention/log-retention.service.js';
+import { LogPartitionService } from './partitions/log-partition.service.js';
 import { LogWriterService } from './writer/log-writer.service.js';
 
 const SERVICES = [
@@ -46,6 +51,8 @@ const SERVICES = [
   CreditLedgerService,
   UsageRollupService,
   AuditSealService,
+  LogPartitionService,
+  AuditArchiveService,
 ];
 
 /**
@@ -75,6 +82,8 @@ const SERVICES = [
     ...SERVICES,
     AuditRecorder,
     ConnectionRoleCheck,
+    // retiring a month with its archive asks the archives (the partitions never import the seals)
+    { provide: MONTH_ARCHIVE_CHECK, useExisting: AuditArchiveService },
   ],
   // AuditRecorder too: the AuditInterceptor that @Audit binds is built in the host's module.
   exports: [...SERVICES, AuditRecorder],

@@ -5,6 +5,7 @@ import type { PricingOptions } from './llm-usage/model-pricing.service.js';
 import type { LoggingTelemetryOptions } from './core/telemetry.options.js';
 import type { UsageRollupOptions } from './rollups/usage-rollup.types.js';
 import type { SealOptions } from './seals/seal.options.js';
+import type { PartitionOptions } from './partitions/partition.options.js';
 import type { DatabaseRoleOptions } from './retention/connection-role.check.js';
 import type { LogWriterOptions } from './writer/writer.options.js';
 
@@ -32,6 +33,11 @@ export interface LoggingModuleOptions {
   seals?: SealOptions;
   /** How the module treats the database role it connects as. */
   database?: DatabaseRoleOptions;
+  /**
+   * The partitioned layout, for logs converted with `partitionLogs()`: months made ahead, how
+   * often, and the lock wait of a month's retirement. See docs/partitions.md.
+   */
+  partitions?: PartitionOptions;
   /**
    * The secret key of the digests the module stores instead of values it must not store as given
    * (docs/metadata-policy.md, "Keyed digests"): the request id of audit rows, and the ledger's

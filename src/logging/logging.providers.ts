@@ -7,6 +7,7 @@ import {
   DATABASE_OPTIONS,
   LEDGER_OPTIONS,
   LOG_DIGESTS,
+  PARTITION_OPTIONS,
   PRICING_OPTIONS,
   TELEMETRY_OPTIONS,
   ROLLUP_OPTIONS,
@@ -22,6 +23,7 @@ import { LOGGING_MODULE_OPTIONS } from './logging.module-definition.js';
 import type { LoggingModuleOptions } from './logging.options.js';
 import { resolveDatabaseRoleOptions } from './retention/connection-role.check.js';
 import { resolveSealOptions } from './seals/seal.options.js';
+import { resolvePartitionOptions } from './partitions/partition.options.js';
 import { resolveWriterOptions } from './writer/writer.options.js';
 
 type Slice = readonly [
@@ -46,6 +48,7 @@ const FEATURE_OPTION_SLICES: readonly Slice[] = [
   [LEDGER_OPTIONS, resolveLedgerOptions],
   [SEAL_OPTIONS, (options) => resolveSealOptions(options.seals)],
   [DATABASE_OPTIONS, (options) => resolveDatabaseRoleOptions(options.database)],
+  [PARTITION_OPTIONS, (options) => resolvePartitionOptions(options.partitions)],
   [LOG_DIGESTS, logDigests],
 ];
 

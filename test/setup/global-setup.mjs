@@ -21,6 +21,9 @@ function freePort() {
 }
 
 export default async function globalSetup() {
+  // one server for every project of the run (jest runs a setup shared by projects once; this holds
+  // if it ever runs it twice)
+  if (globalThis.__LOGGING_TEST_SERVER__) return;
   process.env.LOGGING_TEST_RUN = `r${Date.now().toString(36)}${process.pid}`;
   if (process.env.DATABASE_URL) {
     process.env.LOGGING_TEST_ADMIN_URL = process.env.DATABASE_URL;

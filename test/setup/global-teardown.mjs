@@ -26,6 +26,7 @@ export default async function globalTeardown() {
   }
 
   if (embedded) {
+    globalThis.__LOGGING_TEST_SERVER__ = undefined;
     await embedded.server.stop();
     await rm(embedded.parent, { recursive: true, force: true });
   }

@@ -26,6 +26,7 @@ export const ENTRY_POINTS: Record<string, string> = {
   '@cma/logging/migrations': 'src/logging/migrations/index.ts',
   '@cma/logging/dashboard': 'src/logging/dashboard/index.ts',
   '@cma/logging/seals': 'src/logging/seals/index.ts',
+  '@cma/logging/partitions': 'src/logging/partitions/index.ts',
 };
 
 function kindOf(symbol: ts.Symbol): string {

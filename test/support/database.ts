@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { demoDataSourceOptions } from '../../src/demo/database/data-source.js';
+import { partitionLogs } from '../../src/logging/partitions/index.js';
 
 /**
  * Databases for tests. Each test file creates its own on the run's server (see
@@ -21,7 +22,17 @@ function env(name: string): string {
 
 const adminUrl = () => env('LOGGING_TEST_ADMIN_URL');
 const runId = () => env('LOGGING_TEST_RUN');
-const templateName = () => `logging_test_${runId()}_template`;
+
+/**
+ * The layout of the logs in migrated test databases: `'partitioned'` when the jest project
+ * `partitioned` runs the file (LOGGING_TEST_LAYOUT, test/setup/partitioned-layout.mjs), the logs then
+ * converted by `partitionLogs()` after the migrations; one table per log otherwise.
+ */
+export const TEST_LAYOUT: 'single' | 'partitioned' =
+  process.env.LOGGING_TEST_LAYOUT === 'partitioned' ? 'partitioned' : 'single';
+
+const templateName = () =>
+  `logging_test_${runId()}_template${TEST_LAYOUT === 'partitioned' ? '_partitioned' : ''}`;
 
 /** The URL of `database` on the test server, with the admin URL's credentials. */
 export function databaseUrl(database: string): string {
@@ -68,6 +79,9 @@ async function ensureTemplate(): Promise<string> {
       await dataSource.initialize();
       try {
         await dataSource.runMigrations();
+        if (TEST_LAYOUT === 'partitioned') {
+          await partitionLogs(dataSource, { copyShare: 1 });
+        }
       } finally {
         await dataSource.destroy();
       }

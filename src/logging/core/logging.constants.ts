@@ -82,5 +82,8 @@ export const TELEMETRY_OPTIONS = Symbol('LOGGING_TELEMETRY_OPTIONS');
 export const ROLLUP_OPTIONS = Symbol('LOGGING_ROLLUP_OPTIONS');
 export const SEAL_OPTIONS = Symbol('LOGGING_SEAL_OPTIONS');
 export const DATABASE_OPTIONS = Symbol('LOGGING_DATABASE_OPTIONS');
+export const PARTITION_OPTIONS = Symbol('LOGGING_PARTITION_OPTIONS');
+/** What retiring a month asks of its archive (`MonthArchiveCheck`): the archives' service. */
+export const MONTH_ARCHIVE_CHECK = Symbol('LOGGING_MONTH_ARCHIVE_CHECK');
 /** The module's keyed digests (`LogDigests`), under the root option `digestKey`. */
 export const LOG_DIGESTS = Symbol('LOGGING_LOG_DIGESTS');

@@ -19,6 +19,8 @@ import {
  * `metadata` holds references and counts only, never financial data.
  */
 @Entity({ name: AUDIT_LOG_TABLE })
+// Beyond the spec's three: a firm's trail, newest first.
+@Index('idx_audit_log_firm_id_created_at', ['firmId', 'createdAt'])
 export class AuditLog {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_audit_log' })
   id: string;

@@ -29,6 +29,14 @@ const TASK_TYPE_CHECK = `task_type IN (${LLM_TASK_TYPES.map((t) => `'${t}'`).joi
 @Entity({ name: LLM_USAGE_LOG_TABLE })
 // Beyond the spec's three: a firm's rows of a date range, for the usage reports.
 @Index('idx_llm_usage_log_firm_id_created_at', ['firmId', 'createdAt'])
+// The order of the most expensive calls: (firm_id, cost_usd DESC, created_at DESC NULLS LAST, id
+// DESC) in the migration; TypeORM compares an index's columns, not their directions.
+@Index('idx_llm_usage_log_firm_id_cost_usd', [
+  'firmId',
+  'costUsd',
+  'createdAt',
+  'id',
+])
 @Check('chk_llm_usage_log_task_type', TASK_TYPE_CHECK)
 export class LlmUsageLog {
   @PrimaryGeneratedColumn('uuid', {

@@ -16,7 +16,7 @@ import {
 } from './1795305820000-create-log-seals.js';
 
 /** The key of the advisory lock every sealer and every purge takes. */
-const SEAL_LOCK = `pg_catalog.hashtext('logging.log_seal')`;
+export const SEAL_LOCK = `pg_catalog.hashtext('logging.log_seal')`;
 
 /** Default retention floors: purges may not reach rows younger than these. */
 export const RETENTION_FLOOR_DEFAULTS = {

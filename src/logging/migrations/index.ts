@@ -8,6 +8,9 @@ import { DatabaseGuarantees1795305840000 } from './1795305840000-database-guaran
 import { LedgerRunningBalance1795305860000 } from './1795305860000-ledger-running-balance.js';
 import { SealRuns1795305880000 } from './1795305880000-seal-runs.js';
 import { SealReferenceGroups1795305900000 } from './1795305900000-seal-reference-groups.js';
+import { AddLlmUsageLogFirmCostIndex1795305920000 } from './1795305920000-add-llm-usage-log-firm-cost-index.js';
+import { AddAuditLogFirmCreatedAtIndex1795305930000 } from './1795305930000-add-audit-log-firm-created-at-index.js';
+import { LogPartitions1795305940000 } from './1795305940000-log-partitions.js';
 import {
   type LoggingMigrationsOptions,
   type MigrationClass,
@@ -15,6 +18,8 @@ import {
 } from './logging-migrations.js';
 
 export {
+  AddAuditLogFirmCreatedAtIndex1795305930000,
+  AddLlmUsageLogFirmCostIndex1795305920000,
   AddLlmUsageLogFirmCreatedAtIndex1795305750000,
   AppendOnlyLogs1795305720000,
   CreateCreditLedger1795305780000,
@@ -23,6 +28,7 @@ export {
   CreateLogSeals1795305820000,
   DatabaseGuarantees1795305840000,
   LedgerRunningBalance1795305860000,
+  LogPartitions1795305940000,
   SealRuns1795305880000,
   SealReferenceGroups1795305900000,
 };
@@ -45,6 +51,9 @@ export const LOGGING_MIGRATIONS = [
   LedgerRunningBalance1795305860000,
   SealRuns1795305880000,
   SealReferenceGroups1795305900000,
+  AddLlmUsageLogFirmCostIndex1795305920000,
+  AddAuditLogFirmCreatedAtIndex1795305930000,
+  LogPartitions1795305940000,
 ];
 
 /**

@@ -6,6 +6,7 @@ import {
   LOGGING_DATA_SOURCE,
 } from '../core/logging.constants.js';
 import { LOG_SEAL_TABLE } from '../entities/log-seal.entity.js';
+import { retireMonthsBefore } from '../core/log-partitions.js';
 
 /** The tables `LogRetentionService.purge` can delete from. */
 export type LogTableName = typeof LLM_USAGE_LOG_TABLE | typeof AUDIT_LOG_TABLE;
@@ -43,6 +44,10 @@ export class LogRetentionService {
    * with how many it deleted. Rows written while it runs are not touched unless older than the
    * cutoff. Safe to run again after an interruption: what is deleted stays deleted.
    *
+   * On a partitioned log (docs/partitions.md) the whole months before the cutoff leave first, each
+   * by detaching and dropping its partition (`logging_partition_retire()`), and only the rows of
+   * the partial month after them are deleted in batches; the count includes both.
+   *
    * @throws LogRetentionError for a table that is not a log, a cutoff that is not a valid Date, a
    *   bad batch size, a cutoff inside the table's retention floor ({@link floors}), or a log with
    *   sealed rows before the cutoff (those go with `AuditSealService.purge`, by whole seals); the
@@ -77,6 +82,13 @@ export class LogRetentionService {
     await this.refuseInsideFloor(table, olderThan);
     await this.refuseSealedRows(table, olderThan);
     let total = 0;
+    for (const month of await retireMonthsBefore(
+      this.dataSource,
+      table,
+      olderThan,
+    )) {
+      total += month.dropped + month.deleted;
+    }
     for (;;) {
       const [{ deleted }] = await this.dataSource
         .query<{ deleted: number }[]>(

@@ -38,6 +38,7 @@ import { verifyChains } from './seal-verifier.js';
 import { RUN_SELECT_SQL } from './seal-run-record.js';
 import { LOG_SEAL_RUN_TABLE } from '../entities/log-seal-run.entity.js';
 import { LogWriterService } from '../writer/log-writer.service.js';
+import { retireMonthsBefore } from '../core/log-partitions.js';
 
 /**
  * Hash-chained seals over each firm's `audit_log` and `llm_usage_log` rows, and their verification
@@ -299,7 +300,8 @@ export class AuditSealService
    * Retention for a sealed log: deletes, for every firm, the rows of the seals whose range ends
    * before `olderThan`, whole seals only, together with those seals, and leaves one tombstone seal
    * with the last one's digest so the chain still verifies (`logging_purge_sealed()`). Late arrivals
-   * are sealed first; rows not sealed yet are kept.
+   * are sealed first; rows not sealed yet are kept. A partitioned log's whole months before
+   * `olderThan` leave first, by their partitions with the same tombstones (docs/partitions.md).
    *
    * @returns how many rows and seals were purged
    * @throws AuditSealQueryError for an unknown log or a bad date
@@ -315,6 +317,7 @@ export class AuditSealService
     if (olderThan === undefined)
       throw new AuditSealQueryError('purge: olderThan is required');
     await this.seal({ log });
+    const months = await retireMonthsBefore(this.dataSource, log, olderThan);
     const purged = await this.locked(true, async (runner) => {
       const targets = await select<{
         firmId: string;
@@ -336,7 +339,9 @@ export class AuditSealService
         );
         rows += Number(deleted);
       }
-      return { rows, seals: targets.reduce((sum, t) => sum + t.seals, 0) };
+      const seals = [...months, ...targets].reduce((n, t) => n + t.seals, 0);
+      for (const m of months) rows += m.dropped + m.deleted;
+      return { rows, seals };
     });
     this.logger.log(
       `${log}: ${purged!.rows} sealed rows in ${purged!.seals} seals before ${olderThan.toISOString()} purged`,

@@ -216,7 +216,7 @@ function storedGroups(head: SealHead): ReferenceGroup[] {
 }
 
 /** The groups of `now` and `stored` without an equal (reference, rows, digest) on the other side. */
-function referenceDeltas(
+export function referenceDeltas(
   now: readonly ReferenceGroup[],
   stored: readonly ReferenceGroup[],
 ): GroupDelta[] {

@@ -28,7 +28,7 @@ import type {
 } from './seal.types.js';
 
 /** A seal's fields as verification compares them: bounds in microseconds, to compare exactly. */
-interface Header {
+export interface SealHeader {
   id: string;
   firmId: string;
   seq: number;
@@ -73,7 +73,7 @@ export async function verifyChains(
 ): Promise<SealVerification[]> {
   const us = (column: string) =>
     `(extract(epoch FROM ${column}) * 1000000)::bigint::text`;
-  const headers = await manager.query<Header[]>(
+  const headers = await manager.query<SealHeader[]>(
     `SELECT id, firm_id AS "firmId", seq, kind, ${us('from_created_at')} AS "fromUs",
             ${us('to_created_at')} AS "toUs",
             encode(prev_digest, 'hex') AS prev, encode(digest, 'hex') AS digest,
@@ -85,7 +85,7 @@ export async function verifyChains(
       ORDER BY firm_id, seq`,
     [log, firmId ?? null, from ?? null, to ?? null],
   );
-  const chains = new Map<string, Header[]>(firmId ? [[firmId, []]] : []);
+  const chains = new Map<string, SealHeader[]>(firmId ? [[firmId, []]] : []);
   for (const header of headers) {
     const chain = chains.get(header.firmId) ?? [];
     chain.push(header);
@@ -175,7 +175,7 @@ export async function verifyChains(
 }
 
 /** What the verdict on a firm's chain needs beside its seals and their rows. */
-interface Context {
+export interface ChainContext {
   pendingLate: number;
   /** Rows after the last seal that no run has covered yet. */
   tail: number;
@@ -185,14 +185,17 @@ interface Context {
   existing: ReadonlySet<string>;
 }
 
-/** The verdict on one firm's chain, from its seals and the rows found for each. */
-function diagnose(
+/**
+ * The verdict on one firm's chain, from its seals (those outside the window checked serve as
+ * neighbours only) and the rows found for each: the database's `verify`, and the archives'.
+ */
+export function diagnose(
   log: SealableLog,
   firmId: string,
-  headers: Header[],
+  headers: SealHeader[],
   anchors: SealAnchor[],
   found: Map<string, SealRows>,
-  { pendingLate, tail, gap, runProblems, existing }: Context,
+  { pendingLate, tail, gap, runProblems, existing }: ChainContext,
 ): SealVerification {
   const head = headers.at(-1);
   const result: SealVerification = {

@@ -1,4 +1,4 @@
-/** `seal`, `verify` or `purge` was called with bad arguments; nothing was written. */
+/** A method of the seals or archives was called with bad arguments; nothing was written. */
 export class AuditSealQueryError extends Error {
   constructor(message: string) {
     super(message);
@@ -16,5 +16,24 @@ export class SealPublishError extends Error {
   ) {
     super(message, options);
     this.name = 'SealPublishError';
+  }
+}
+
+/**
+ * `AuditArchiveService.export` refused the month, writing nothing: `reason` says why
+ * (`ArchiveRefusal`), the message names the month, and for `tampered` and `not-sealed`, `problem`
+ * names the firm, the seal and the kind, as `verify` reports them.
+ */
+export class AuditArchiveError extends Error {
+  constructor(
+    readonly reason: import('./archive.types.js').ArchiveRefusal,
+    message: string,
+    /** The first problem found, for `tampered` and `not-sealed`. */
+    readonly problem?: import('./seal.types.js').SealProblem & {
+      firmId: string;
+    },
+  ) {
+    super(message);
+    this.name = 'AuditArchiveError';
   }
 }
