@@ -85,8 +85,13 @@ describe('loggingMigrations', () => {
     expect(
       loggingMigrations({ after: 'CreateHostTables1796186709510' }).map(nameOf),
     ).toEqual(byClass);
+    // the last of the module's migrations, named with the host's timestamp plus its position
+    const last = LOGGING_MIGRATIONS[LOGGING_MIGRATIONS.length - 1].name.replace(
+      /\d{13}$/,
+      '',
+    );
     expect(byClass[byClass.length - 1]).toBe(
-      `SealReferenceGroups${1_796_186_709_510 + LOGGING_MIGRATIONS.length}`,
+      `${last}${1_796_186_709_510 + LOGGING_MIGRATIONS.length}`,
     );
   });
 
@@ -136,8 +141,15 @@ describe('loggingMigrations', () => {
   });
 
   it('refuses a host migration with no 13-digit timestamps left after it', () => {
-    expect(() => loggingMigrations({ after: 'Last9999999999995' })).toThrow(
-      "loggingMigrations: 'after' (Last9999999999995) leaves no 13-digit timestamps after it for the module's 10 migrations.",
+    const after = `Last${9_999_999_999_999 - LOGGING_MIGRATIONS.length + 1}`;
+    expect(() => loggingMigrations({ after })).toThrow(
+      `loggingMigrations: 'after' (${after}) leaves no 13-digit timestamps after it for the module's ${LOGGING_MIGRATIONS.length} migrations.`,
     );
+    // one timestamp more leaves room for them all
+    expect(
+      loggingMigrations({
+        after: `Last${9_999_999_999_999 - LOGGING_MIGRATIONS.length}`,
+      }),
+    ).toHaveLength(LOGGING_MIGRATIONS.length);
   });
 });
