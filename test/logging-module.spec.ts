@@ -84,6 +84,9 @@ describe('LoggingModule', () => {
       'LedgerRunningBalance1795305860000',
       'SealRuns1795305880000',
       'SealReferenceGroups1795305900000',
+      'AddLlmUsageLogFirmCostIndex1795305920000',
+      'AddAuditLogFirmCreatedAtIndex1795305930000',
+      'LogPartitions1795305940000',
     ]);
   });
 

@@ -60,7 +60,7 @@ const BINS = {
 const MAJORS = ['22', '24'] as const;
 type Major = (typeof MAJORS)[number];
 /** The newest of the module's migrations: a host migration made today sorts after it. */
-const LAST_MODULE_MIGRATION = 1795305900000;
+const LAST_MODULE_MIGRATION = 1795305940000;
 const MODULE_MIGRATIONS = [
   'CreateLoggingTables',
   'AppendOnlyLogs',
@@ -72,6 +72,9 @@ const MODULE_MIGRATIONS = [
   'LedgerRunningBalance',
   'SealRuns',
   'SealReferenceGroups',
+  'AddLlmUsageLogFirmCostIndex',
+  'AddAuditLogFirmCreatedAtIndex',
+  'LogPartitions',
 ];
 
 interface Manifest {
@@ -289,12 +292,18 @@ describe('the packed module', () => {
     const manifest = await manifestOf(packed);
     expect(manifest.bin).toEqual({
       'logging-audit-verify': 'dist/src/logging/seals/verify-cli.js',
+      'logging-audit-archive': 'dist/src/logging/seals/archive-cli.js',
+      'logging-partition': 'dist/src/logging/partitions/partition-cli.js',
     });
-    expect(
-      (
-        await readFile(join(packed, 'docs/verify-audit-seals.mjs'), 'utf8')
-      ).split('\n')[0],
-    ).toBe('#!/usr/bin/env node');
+    for (const script of [
+      'docs/verify-audit-seals.mjs',
+      ...Object.values(manifest.bin ?? {}),
+    ]) {
+      expect([
+        script,
+        (await readFile(join(packed, script), 'utf8')).split('\n')[0],
+      ]).toEqual([script, '#!/usr/bin/env node']);
+    }
   });
 
   it('passes `npm publish --dry-run`: not private, public access, the repository named', async () => {
@@ -397,9 +406,16 @@ describe('the packed module', () => {
     expect(existsSync(join(app, 'node_modules/@opentelemetry/api'))).toBe(
       false,
     );
-    expect(
-      existsSync(join(app, 'node_modules/.bin/logging-audit-verify')),
-    ).toBe(true);
+    for (const bin of [
+      'logging-audit-verify',
+      'logging-audit-archive',
+      'logging-partition',
+    ]) {
+      expect([bin, existsSync(join(app, 'node_modules/.bin', bin))]).toEqual([
+        bin,
+        true,
+      ]);
+    }
 
     for (const peer of PEERS) {
       const link = join(app, 'node_modules', peer);
