@@ -25,14 +25,9 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { inject } from 'light-my-request';
-import { DataSource } from 'typeorm';
-import {
-  demoDataSourceOptions,
-  resolveDemoDatabase,
-} from '../src/demo/database/data-source.js';
 import { LogWriterService } from '../src/logging/writer/log-writer.service.js';
 import { BenchAppModule, type Route, type Variant } from './endpoint-app.js';
-import { freshDatabase } from './support.js';
+import { seedEndpointDatabase } from './support.js';
 
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'interceptor,buffered').split(
   ',',
@@ -68,21 +63,8 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
   if (!threadCpu) throw new Error('audit-path needs Node 23.9+');
-  const server = await resolveDemoDatabase();
-  const url = await freshDatabase(server.url, 'logging_bench_endpoint');
-  const setup = await new DataSource(demoDataSourceOptions(url)).initialize();
-  await setup.runMigrations();
-  const [firm] = await setup.query<{ id: string }[]>(
-    `INSERT INTO firms (name) VALUES ('bench') RETURNING id`,
-  );
-  const [user] = await setup.query<{ id: string }[]>(
-    `INSERT INTO users (firm_id, email) VALUES ($1, 'bench@bench.test') RETURNING id`,
-    [firm.id],
-  );
-  const [project] = await setup.query<{ id: string }[]>(
-    `INSERT INTO cma_projects (firm_id, name) VALUES ($1, 'bench CMA') RETURNING id`,
-    [firm.id],
-  );
+  const { server, url, setup, firm, user, project } =
+    await seedEndpointDatabase();
   const request =
     ROUTE === 'projects'
       ? { url: '/projects', payload: { name: 'bench-load' } }

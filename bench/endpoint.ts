@@ -43,12 +43,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { DataSource } from 'typeorm';
-import {
-  demoDataSourceOptions,
-  resolveDemoDatabase,
-} from '../src/demo/database/data-source.js';
-import { freshDatabase, machineLine, writeResults } from './support.js';
+import { machineLine, seedEndpointDatabase, writeResults } from './support.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -201,21 +196,8 @@ function median(values: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const server = await resolveDemoDatabase();
-  const url = await freshDatabase(server.url, 'logging_bench_endpoint');
-  const setup = await new DataSource(demoDataSourceOptions(url)).initialize();
-  await setup.runMigrations();
-  const [firm] = await setup.query<{ id: string }[]>(
-    `INSERT INTO firms (name) VALUES ('bench') RETURNING id`,
-  );
-  const [user] = await setup.query<{ id: string }[]>(
-    `INSERT INTO users (firm_id, email) VALUES ($1, 'bench@bench.test') RETURNING id`,
-    [firm.id],
-  );
-  const [project] = await setup.query<{ id: string }[]>(
-    `INSERT INTO cma_projects (firm_id, name) VALUES ($1, 'bench CMA') RETURNING id`,
-    [firm.id],
-  );
+  const { server, url, setup, firm, user, project } =
+    await seedEndpointDatabase();
   const headers = { 'x-firm-id': firm.id, 'x-user-id': user.id };
   const targets: Record<string, Target> = {
     files: {

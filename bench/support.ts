@@ -4,6 +4,11 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import {
+  demoDataSourceOptions,
+  resolveDemoDatabase,
+} from '../src/demo/database/data-source.js';
 
 /** Drops and creates `name` on the server behind `adminUrl`, and returns its URL. */
 export async function freshDatabase(
@@ -59,4 +64,27 @@ export async function writeResults(
       2,
     ) + '\n',
   );
+}
+
+/**
+ * The bench's database made anew (`logging_bench_endpoint` on the demo's server, or DATABASE_URL's),
+ * migrated, with one firm, its user and its project: what the bench app's requests act for.
+ */
+export async function seedEndpointDatabase() {
+  const server = await resolveDemoDatabase();
+  const url = await freshDatabase(server.url, 'logging_bench_endpoint');
+  const setup = await new DataSource(demoDataSourceOptions(url)).initialize();
+  await setup.runMigrations();
+  const [firm] = await setup.query<{ id: string }[]>(
+    `INSERT INTO firms (name) VALUES ('bench') RETURNING id`,
+  );
+  const [user] = await setup.query<{ id: string }[]>(
+    `INSERT INTO users (firm_id, email) VALUES ($1, 'bench@bench.test') RETURNING id`,
+    [firm.id],
+  );
+  const [project] = await setup.query<{ id: string }[]>(
+    `INSERT INTO cma_projects (firm_id, name) VALUES ($1, 'bench CMA') RETURNING id`,
+    [firm.id],
+  );
+  return { server, url, setup, firm, user, project };
 }
