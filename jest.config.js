@@ -49,6 +49,10 @@ const integration = {
 
 export default {
   testTimeout: 60_000,
+  // Two test files at a time, whatever the cores: most of a spec's time is spent waiting on
+  // PostgreSQL and on the processes it starts, so two overlap on a two-core machine, where Jest's
+  // default (cores − 1) would run them one by one.
+  maxWorkers: 2,
   projects: [
     {
       ...shared,

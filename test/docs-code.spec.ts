@@ -28,6 +28,7 @@ import { DataSource } from 'typeorm';
 import { CmaProject, DEMO_ENTITIES } from '../src/demo/entities/index.js';
 import type * as Logging from '../src/logging/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { plainUuid } from './support/ids.js';
 import { childEnv, run } from './support/processes.js';
 import { SINGLE_ROLE } from './support/roles.js';
 import { seedFirm } from './support/seed.js';
@@ -373,13 +374,13 @@ describe('code blocks of the README and docs/', () => {
     });
 
     it('docs/auditing.md: @Audit with metadataClass stores the picked fileId and pages', async () => {
-      const fileId = randomUUID();
+      const fileId = plainUuid();
       // The block's `declare class` and `declare const`, defined before its classes are.
       provide({
         CreateProjectDto: class {},
         UploadDto: class {},
         projects: {
-          create: () => Promise.resolve({ id: randomUUID() }),
+          create: () => Promise.resolve({ id: plainUuid() }),
           upload: (_: string, dto: { pages: number }) =>
             Promise.resolve({ id: fileId, pages: dto.pages }),
         },
@@ -473,7 +474,8 @@ describe('code blocks of the README and docs/', () => {
         loggingOptions: Logging.LoggingModuleOptions;
       }>('docs/ledger.md', 'class DeductMetadata');
       const running = await host(loggingOptions);
-      const documentId = randomUUID();
+      // ids the identity detectors take for ids, as in the audit specs (test/support/ids.ts)
+      const documentId = plainUuid();
       provide({
         ledger: running.get(logging.CreditLedgerService),
         userId: firm.userId,
