@@ -279,6 +279,105 @@ describe('the partitioned layout', () => {
     expect(paged.length).toBeGreaterThanOrEqual(72);
   });
 
+  it('pages the trail exactly with rows far from their date: in the default partition, in a month partition, with no date', async () => {
+    const app = suite.own(await loggingApp(suite.url));
+    const trail = app.moduleRef.get(AuditTrailService);
+    const [{ id: firmId }] = await q<{ id: string }>(
+      `INSERT INTO firms (name) VALUES ('strays') RETURNING id`,
+    );
+    // five rows a month for six months, ids of their dates, one in three 'download_cma'
+    for (let offset = -6; offset <= -1; offset++) {
+      await q(
+        `INSERT INTO audit_log (id, firm_id, action, entity_type, created_at)
+         SELECT ${V7('t.at')}, $2, CASE WHEN i % 3 = 0 THEN 'download_cma' ELSE 'upload_file' END,
+                'uploaded_file', t.at
+           FROM generate_series(1, 5) i, LATERAL (SELECT $1::timestamptz + i * interval '2 days' AS at) t`,
+        [month(offset), firmId],
+      );
+    }
+    const at = (offset: number, days: number) =>
+      new Date(month(offset).getTime() + days * 86_400_000);
+    const far = {
+      // an id of no month (not the module's): the default partition
+      random: 'f0000000-0000-4000-8000-00000000a001',
+      // the largest id: the default partition, past every range's end
+      top: 'ffffffff-ffff-ffff-ffff-ffffffffffff',
+      // an id of five months ago dated last month: five months ago's partition
+      early: uuidV7(at(-5, 10).getTime() * 1000),
+      // an id of four months ago written now by the application's role: four months ago's partition
+      late: uuidV7(at(-4, 1).getTime() * 1000),
+    };
+    await q(
+      `INSERT INTO audit_log (id, firm_id, action, entity_type, created_at) VALUES
+         ($1, $4, 'upload_file', 'uploaded_file', $5), ($2, $4, 'download_cma', 'uploaded_file', $6),
+         ($3, $4, 'upload_file', 'uploaded_file', $7), (gen_random_uuid(), $4, 'upload_file', 'uploaded_file', NULL)`,
+      [far.random, far.top, far.early, firmId, at(-3, 5), at(-2, 1), at(-1, 3)],
+    );
+    const client = await least.connect();
+    await client.query(
+      `INSERT INTO audit_log (id, firm_id, action, entity_type) VALUES ($1, $2, 'upload_file', 'uploaded_file')`,
+      [far.late, firmId],
+    );
+    expect(await where('audit_log', far.random)).toBe('audit_log_default');
+    expect(await where('audit_log', far.top)).toBe('audit_log_default');
+    expect(await where('audit_log', far.early)).toBe(
+      `audit_log_p${suffix(month(-5))}`,
+    );
+    expect(await where('audit_log', far.late)).toBe(
+      `audit_log_p${suffix(month(-4))}`,
+    );
+    // the two months are flagged, by the trigger of their partition, whoever wrote the row
+    const flagged = await q<{ month: Date }>(
+      `SELECT month FROM logging_log_month WHERE log = 'audit_log' AND strays ORDER BY month`,
+    );
+    expect(flagged.map((row) => row.month)).toEqual([month(-5), month(-4)]);
+
+    /** Every page of `query`, `limit` entries a page, against ORDER BY over the whole log. */
+    const pagesMatch = async (
+      query: { from?: Date; to?: Date; action?: string },
+      limit: number,
+      where: string,
+      parameters: unknown[],
+    ) => {
+      const paged: string[] = [];
+      for (let after: string | undefined; ;) {
+        const page = await trail.trail({ firmId, limit, after, ...query });
+        paged.push(...page.items.map((item) => item.id));
+        if (!page.next) break;
+        after = page.next;
+      }
+      const sorted = await q<{ id: string }>(
+        `SELECT id FROM audit_log WHERE firm_id = $1 ${where} ORDER BY created_at DESC, id DESC`,
+        [firmId, ...parameters],
+      );
+      expect(paged).toEqual(sorted.map((row) => row.id));
+      return paged;
+    };
+    for (const limit of [2, 5, 100]) {
+      const all = await pagesMatch({}, limit, '', []);
+      // the row with no date first, as ORDER BY created_at DESC has it; every far row in its place
+      expect(all).toHaveLength(35);
+      expect(all).toEqual(expect.arrayContaining(Object.values(far)));
+    }
+    const lastMonth = { from: month(-1), to: month(0) };
+    const inLastMonth = await pagesMatch(
+      lastMonth,
+      2,
+      'AND created_at >= $2 AND created_at < $3',
+      [lastMonth.from, lastMonth.to],
+    );
+    expect(inLastMonth).toContain(far.early);
+    const downloads = await pagesMatch(
+      { action: 'download_cma' },
+      3,
+      `AND action = $2`,
+      ['download_cma'],
+    );
+    expect(downloads).toContain(far.top);
+    // the months retired below count the three firms of the setup only
+    await q(`DELETE FROM firms WHERE id = $1`, [firmId]);
+  });
+
   it('reports a month the same from the rollups and the raw rows, and the most expensive calls of every month', async () => {
     const app = suite.own(await loggingApp(suite.url));
     const reports = app.moduleRef.get(LlmUsageReportService);
@@ -345,6 +444,27 @@ describe('the partitioned layout', () => {
         'a DROP of a partition',
         () => `DROP TABLE ${current()}`,
         /must be owner/,
+      ],
+      [
+        'an INSERT into logging_log_month (a month the reads would skip)',
+        () =>
+          `INSERT INTO logging_log_month (log, month) VALUES ('audit_log', '2001-01-01T00:00:00Z')`,
+        /only the owner of the table may change it/,
+      ],
+      [
+        'an UPDATE of logging_log_month (a flag taken off)',
+        () => `UPDATE logging_log_month SET strays = false`,
+        /only the owner of the table may change it/,
+      ],
+      [
+        'a DELETE from logging_log_month',
+        () => `DELETE FROM logging_log_month`,
+        /only the owner of the table may change it/,
+      ],
+      [
+        'a TRUNCATE of logging_log_month',
+        () => `TRUNCATE logging_log_month`,
+        /TRUNCATE refused/,
       ],
       [
         'a month retired inside the retention floor',

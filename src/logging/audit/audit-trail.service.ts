@@ -10,7 +10,11 @@ import {
 } from 'class-validator';
 import type { DataSource } from 'typeorm';
 import { LogDigests } from '../core/log-digests.js';
-import { LOG_DIGESTS, LOGGING_DATA_SOURCE } from '../core/logging.constants.js';
+import {
+  AUDIT_LOG_TABLE,
+  LOG_DIGESTS,
+  LOGGING_DATA_SOURCE,
+} from '../core/logging.constants.js';
 import {
   type EntryViolation,
   LogQueryError,
@@ -22,6 +26,7 @@ import {
   keysetPage,
 } from '../core/keyset-cursor.js';
 import { IsInstant, IsLaterThan, toInstant } from '../core/validation-rules.js';
+import { layoutOf, queryOf } from '../core/log-partitions.js';
 
 /** Most entries one `trail()` page holds. */
 export const AUDIT_TRAIL_MAX_LIMIT = 1000;
@@ -149,15 +154,23 @@ interface Row {
   cursor_at: string;
 }
 
+const COLUMNS = `id, firm_id, user_id, action, entity_type, entity_id, metadata, ip_address,
+              created_at, ${CURSOR_TIME_SQL} AS cursor_at`;
+
 /** Reads the audit trail: always one firm's, never another's. */
 @Injectable()
 export class AuditTrailService {
+  /** Whether audit_log is partitioned by month: its pages are then read by logging_audit_page(). */
+  private readonly partitioned: () => Promise<boolean>;
+
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
     @Optional()
     @Inject(LOG_DIGESTS)
     private readonly digests: LogDigests = new LogDigests(),
-  ) {}
+  ) {
+    this.partitioned = layoutOf(queryOf(dataSource), AUDIT_LOG_TABLE);
+  }
 
   /**
    * What audit rows store as `metadata.requestId` for request id `requestId`: its keyed digest
@@ -195,6 +208,28 @@ export class AuditTrailService {
     if (violations.length) throw new AuditTrailQueryError(violations);
 
     const limit = instance.limit ?? AUDIT_TRAIL_DEFAULT_LIMIT;
+    const rows = (await this.partitioned())
+      ? await this.monthsPage(instance, cursor, limit)
+      : await this.page(instance, cursor, limit);
+    return keysetPage(rows, limit, (row) => ({
+      id: row.id,
+      firmId: row.firm_id,
+      userId: row.user_id,
+      action: row.action,
+      entityType: row.entity_type,
+      entityId: row.entity_id,
+      metadata: row.metadata,
+      ipAddress: row.ip_address,
+      createdAt: row.created_at,
+    }));
+  }
+
+  /** The page from the one table of the unpartitioned layout. */
+  private page(
+    instance: AuditTrailQueryDto,
+    cursor: { t: string; id: string } | undefined,
+    limit: number,
+  ): Promise<Row[]> {
     const parameters: unknown[] = [instance.firmId, limit + 1];
     const where = ['firm_id = $1'];
     const add = (sql: string, value: unknown) => {
@@ -226,25 +261,48 @@ export class AuditTrailService {
         `(created_at, id) < ($${parameters.length - 1}::timestamptz, $${parameters.length}::uuid)`,
       );
     }
-    const rows = await this.dataSource.query<Row[]>(
-      `SELECT id, firm_id, user_id, action, entity_type, entity_id, metadata, ip_address,
-              created_at, ${CURSOR_TIME_SQL} AS cursor_at
+    return this.dataSource.query<Row[]>(
+      `SELECT ${COLUMNS}
          FROM audit_log
         WHERE ${where.join(' AND ')}
         ORDER BY created_at DESC, id DESC
         LIMIT $2`,
       parameters,
     );
-    return keysetPage(rows, limit, (row) => ({
-      id: row.id,
-      firmId: row.firm_id,
-      userId: row.user_id,
-      action: row.action,
-      entityType: row.entity_type,
-      entityId: row.entity_id,
-      metadata: row.metadata,
-      ipAddress: row.ip_address,
-      createdAt: row.created_at,
-    }));
+  }
+
+  /**
+   * The page from the partitioned layout: logging_audit_page() reads back from the page's end a
+   * month at a time, then wider, only the partitions whose ids can hold those dates
+   * (docs/partitions.md, "Reading a few months").
+   */
+  private monthsPage(
+    instance: AuditTrailQueryDto,
+    cursor: { t: string; id: string } | undefined,
+    limit: number,
+  ): Promise<Row[]> {
+    const instant = (value: Date | string | undefined) =>
+      value === undefined ? null : toInstant(value)!.toISOString();
+    return this.dataSource.query<Row[]>(
+      `SELECT ${COLUMNS}
+         FROM logging_audit_page($1::uuid, $2::timestamptz, $3::timestamptz, $4::timestamptz,
+                                 $5::uuid, $6::text, $7::text, $8::uuid, $9::uuid, $10::text, $11::int)
+        ORDER BY created_at DESC, id DESC`,
+      [
+        instance.firmId,
+        instant(instance.from),
+        instant(instance.to),
+        cursor?.t ?? null,
+        cursor?.id ?? null,
+        instance.action ?? null,
+        instance.entityType ?? null,
+        instance.entityId ?? null,
+        instance.userId ?? null,
+        instance.requestId === undefined
+          ? null
+          : this.digests.requestId(instance.requestId),
+        limit + 1,
+      ],
+    );
   }
 }

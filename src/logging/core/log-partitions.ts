@@ -129,6 +129,32 @@ export async function isPartitioned(
   return row?.partitioned ?? false;
 }
 
+/**
+ * How long a reader trusts what it last read of a log's layout. A conversion changes it while the
+ * application runs; a read made for the other layout is exact all the same, only slower.
+ */
+export const LAYOUT_TRUSTED_MS = 60_000;
+
+/** Whether `log` is partitioned, asked again once {@link LAYOUT_TRUSTED_MS} has passed. */
+export function layoutOf(
+  query: QueryFn,
+  log: PartitionedLogName,
+): () => Promise<boolean> {
+  let known: { at: number; partitioned: Promise<boolean> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (!known || now - known.at > LAYOUT_TRUSTED_MS) {
+      const partitioned = isPartitioned(query, log);
+      known = { at: now, partitioned };
+      // a failed read is not remembered
+      partitioned.catch(() => {
+        if (known?.partitioned === partitioned) known = undefined;
+      });
+    }
+    return known.partitioned;
+  };
+}
+
 /** The month partitions of `log`, oldest first; none when it is not partitioned. */
 export async function logMonths(
   query: QueryFn,

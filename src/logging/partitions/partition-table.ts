@@ -94,6 +94,8 @@ export async function preparePartitioned(
   indexes: IndexPlan[],
   monthsAhead: number,
 ): Promise<number> {
+  // what an earlier conversion that stopped short left of the log's months
+  await q(`DELETE FROM logging_log_month WHERE log = $1`, [log]);
   await q(
     `CREATE TABLE ${quote(partitioned)} (LIKE ${quote(log)}
        INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS)
