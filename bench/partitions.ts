@@ -54,6 +54,7 @@ import {
   LoggingModule,
   type LoggingModuleOptions,
 } from '../src/logging/index.js';
+import { idCondition } from '../src/logging/core/log-partitions.js';
 import { summaryStatement } from '../src/logging/llm-usage/llm-usage-report.service.js';
 import {
   LogPartitionService,
@@ -298,11 +299,24 @@ async function queriesPart(adminUrl: string): Promise<Record<string, unknown>> {
   const queries: [string, (side: Side, i: number) => Promise<unknown>][] = [
     [
       'firm-month usage summary, raw rows',
-      (side, i) => {
-        const { sql, parameters } = summaryStatement({
-          firmId: side.firms[(i * 37) % FIRMS],
-          ...month(i),
-        });
+      // as the module reads a range's raw rows: on the partitioned layout, with the condition on
+      // id that leaves the other months unread (its query timed with it)
+      async (side, i) => {
+        const range = month(i);
+        const ids =
+          side.layout === 'partitioned'
+            ? await idCondition(
+                async <T>(sql: string, parameters?: unknown[]) =>
+                  (await side.client.query(sql, parameters)).rows as T[],
+                'llm_usage_log',
+                range.from,
+                range.to,
+              )
+            : undefined;
+        const { sql, parameters } = summaryStatement(
+          { firmId: side.firms[(i * 37) % FIRMS], ...range },
+          ids,
+        );
         return side.client.query(sql, parameters);
       },
     ],

@@ -155,10 +155,13 @@ describe('guarantees held against the application role', () => {
           AND has_function_privilege(current_user, p.oid, 'EXECUTE') ORDER BY 1`,
     );
     expect(rows.map((r) => r.name)).toEqual([
+      'logging_audit_page',
       'logging_check_retention_floor',
       'logging_clock_bound',
       'logging_default_partition',
       'logging_holds_seal_lock',
+      'logging_id_ranges',
+      'logging_id_stray',
       'logging_month_after',
       'logging_month_partition',
       'logging_owner_acts',

@@ -45,6 +45,7 @@ describe('migrations', () => {
       'llm_usage_log',
       'log_seal',
       'log_seal_run',
+      'logging_log_month',
       'logging_retention_floor',
       'logging_retention_horizon',
       'users',

@@ -23,6 +23,7 @@ import {
   verifyArchive,
 } from '../src/logging/seals/index.js';
 import { uuidV7 } from '../src/logging/writer/record-clock.js';
+import { idCondition } from '../src/logging/core/log-partitions.js';
 import { dataSourceFor } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
 import { type AppRole, createAppRole } from './support/roles.js';
@@ -375,6 +376,81 @@ describe('the partitioned layout', () => {
     );
     expect(downloads).toContain(far.top);
     // the months retired below count the three firms of the setup only
+    await q(`DELETE FROM firms WHERE id = $1`, [firmId]);
+  });
+
+  it("reports a range's usage exactly with rows far from their date, reading only the partitions their ids can be in", async () => {
+    const app = suite.own(await loggingApp(suite.url));
+    const reports = app.moduleRef.get(LlmUsageReportService);
+    const [{ id: firmId }] = await q<{ id: string }>(
+      `INSERT INTO firms (name) VALUES ('usage strays') RETURNING id`,
+    );
+    const insert = (id: string | null, at: Date, cost: string) =>
+      q(
+        `INSERT INTO llm_usage_log (id, firm_id, model, task_type, input_tokens, output_tokens, cost_usd, created_at)
+         VALUES (coalesce($1::uuid, ${V7('$2::timestamptz')}), $3, 'gemini-3-flash', 'extraction', 10, 1, $4, $2)`,
+        [id, at, firmId, cost],
+      );
+    const inLastMonth = (days: number) =>
+      new Date(month(-1).getTime() + days * 86_400_000 + 3_600_000);
+    await insert(null, inLastMonth(2), '0.000100');
+    await insert(null, inLastMonth(9), '0.000200');
+    // an id of no month, and one of three months ago: the default partition, and that month's
+    await insert(
+      'f0000000-0000-4000-8000-00000000b001',
+      inLastMonth(4),
+      '0.000400',
+    );
+    await insert(
+      uuidV7(month(-3).getTime() * 1000 + 5e9),
+      inLastMonth(6),
+      '0.000800',
+    );
+    const range = { firmId, from: month(-1), to: month(0) };
+    const [summary] = await reports.summary(range);
+    expect(summary).toMatchObject({ calls: 4, costUsd: '0.001500' });
+    const expensive = await reports.mostExpensive({ ...range, limit: 3 });
+    expect(expensive.map((call) => call.costUsd)).toEqual([
+      '0.000800',
+      '0.000400',
+      '0.000200',
+    ]);
+    // the statement of the range reads its month and the days either side, the default partition
+    // and the flagged months (three months ago's, and any an earlier test flagged), nothing else
+    const flagged = await q<{ part: string }>(
+      `SELECT 'llm_usage_log_p' || to_char(month AT TIME ZONE 'UTC', 'YYYYMM') AS part
+         FROM logging_log_month WHERE log = 'llm_usage_log' AND strays`,
+    );
+    expect(flagged.map((row) => row.part)).toContain(
+      `llm_usage_log_p${suffix(month(-3))}`,
+    );
+    const ids = await idCondition(
+      (sql, parameters) => q(sql, parameters),
+      'llm_usage_log',
+      range.from,
+      range.to,
+    );
+    const raw = summaryStatement(range, ids);
+    expect(await one<{ calls: string }>(raw.sql, raw.parameters)).toMatchObject(
+      { calls: '4' },
+    );
+    const plan = JSON.stringify(
+      await q(`EXPLAIN (FORMAT JSON) ${raw.sql}`, raw.parameters),
+    );
+    const read = [...plan.matchAll(/"Relation Name":"(llm_usage_log_\w+)"/g)]
+      .map((m) => m[1])
+      .sort();
+    expect([...new Set(read)]).toEqual(
+      [
+        ...new Set([
+          'llm_usage_log_default',
+          ...flagged.map((row) => row.part),
+          `llm_usage_log_p${suffix(month(-2))}`,
+          `llm_usage_log_p${suffix(month(-1))}`,
+          `llm_usage_log_p${suffix(month(0))}`,
+        ]),
+      ].sort(),
+    );
     await q(`DELETE FROM firms WHERE id = $1`, [firmId]);
   });
 

@@ -155,6 +155,36 @@ export function layoutOf(
   };
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const TOP_ID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+
+/**
+ * A condition on `id` that every row of the partitioned `log` dated in [`from`, `to`) meets
+ * (`logging_id_ranges`, docs/partitions.md, "Reading a few months"), with its bounds written out,
+ * so that the planner reads only the partitions they fall in. `null` for no bound.
+ */
+export async function idCondition(
+  query: QueryFn,
+  log: PartitionedLogName,
+  from: Date | null,
+  to: Date | null,
+): Promise<string> {
+  const [{ ranges }] = await query<{ ranges: string[] }>(
+    `SELECT logging_id_ranges($1::regclass, $2::timestamptz, $3::timestamptz)::text[] AS ranges`,
+    [log, from?.toISOString() ?? '-infinity', to?.toISOString() ?? 'infinity'],
+  );
+  if (ranges.length % 2 || !ranges.every((id) => UUID.test(id))) {
+    throw new LogPartitionError(
+      `logging_id_ranges(${log}) answered ${ranges.length} values that are not pairs of ids`,
+    );
+  }
+  const terms: string[] = [];
+  for (let i = 0; i < ranges.length; i += 2) {
+    terms.push(`(id >= '${ranges[i]}' AND id < '${ranges[i + 1]}')`);
+  }
+  return `(${[...terms, `id = '${TOP_ID}'`].join(' OR ')})`;
+}
+
 /** The month partitions of `log`, oldest first; none when it is not partitioned. */
 export async function logMonths(
   query: QueryFn,

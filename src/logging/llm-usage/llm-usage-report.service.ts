@@ -16,6 +16,7 @@ import {
 } from '../core/logging.constants.js';
 import { LogQueryError, queryViolations } from '../core/entry-validation.js';
 import { IsInstant, IsLaterThan, toInstant } from '../core/validation-rules.js';
+import { idCondition, layoutOf, queryOf } from '../core/log-partitions.js';
 import { everyDay, rollupSummaryStatement } from './rollup-summary.js';
 import {
   USAGE_REPORT_GROUPS,
@@ -122,10 +123,14 @@ const GROUP_COLUMNS: Record<
 
 /**
  * The raw-row summary: the same answer `summary` gives from the rollups, read from `llm_usage_log`
- * alone. Group keys come first, in the order given; rows are ordered by them. Internal, exported for
- * the tests and the benchmark (its baseline).
+ * alone. Group keys come first, in the order given; rows are ordered by them. `ids`, on the
+ * partitioned layout: the condition on id of the range's rows (`idCondition`). Internal, exported
+ * for the tests and the benchmark (its baseline).
  */
-export function summaryStatement(query: UsageSummaryQuery): ReportStatement {
+export function summaryStatement(
+  query: UsageSummaryQuery,
+  ids?: string,
+): ReportStatement {
   const groups = query.groupBy ?? [];
   const keys = groups.map(
     (group) =>
@@ -143,7 +148,7 @@ export function summaryStatement(query: UsageSummaryQuery): ReportStatement {
       'round(coalesce(sum(cost_usd), 0), 6)::text AS "costUsd"',
     ].join(', ')}`,
     `FROM ${LLM_USAGE_LOG_TABLE}`,
-    'WHERE firm_id = $1 AND created_at >= $2 AND created_at < $3',
+    `WHERE firm_id = $1 AND created_at >= $2 AND created_at < $3${ids ? ` AND ${ids}` : ''}`,
     ...(positions.length
       ? [`GROUP BY ${positions.join(', ')}`, `ORDER BY ${order.join(', ')}`]
       : []),
@@ -165,9 +170,10 @@ export function summaryStatement(query: UsageSummaryQuery): ReportStatement {
  */
 export function mostExpensiveStatement(
   query: ExpensiveCallsQuery,
+  ids?: string,
 ): ReportStatement {
   const parameters: unknown[] = [query.firmId];
-  const where = ['firm_id = $1'];
+  const where = ['firm_id = $1', ...(ids ? [ids] : [])];
   if (query.from !== undefined && query.from !== null) {
     parameters.push(toInstant(query.from)!.toISOString());
     where.push(`created_at >= $${parameters.length}`);
@@ -207,9 +213,33 @@ interface SummaryRecord {
  */
 @Injectable()
 export class LlmUsageReportService {
+  /** Whether llm_usage_log is partitioned by month: its reads of a range then bound the id. */
+  private readonly partitioned: () => Promise<boolean>;
+
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
-  ) {}
+  ) {
+    this.partitioned = layoutOf(queryOf(dataSource), LLM_USAGE_LOG_TABLE);
+  }
+
+  /**
+   * On the partitioned layout, the condition on id of the rows dated in [from, to)
+   * (docs/partitions.md, "Reading a few months"); nothing on one table, or for a whole history.
+   */
+  private async ids(
+    from: ReportInstant | null | undefined,
+    to: ReportInstant | null | undefined,
+  ): Promise<string | undefined> {
+    if (from === undefined || from === null || !(await this.partitioned())) {
+      return undefined;
+    }
+    return idCondition(
+      queryOf(this.dataSource),
+      LLM_USAGE_LOG_TABLE,
+      toInstant(from)!,
+      to === undefined || to === null ? null : toInstant(to)!,
+    );
+  }
 
   /**
    * Usage of one firm over [`from`, `to`), grouped by any combination of `'day'` (UTC),
@@ -225,7 +255,10 @@ export class LlmUsageReportService {
    */
   async summary(query: UsageSummaryQuery): Promise<UsageSummaryRow[]> {
     const valid = validQuery(UsageSummaryQueryDto, 'usage summary', query);
-    const { sql, parameters } = rollupSummaryStatement(valid);
+    const { sql, parameters } = rollupSummaryStatement(
+      valid,
+      await this.ids(valid.from, valid.to),
+    );
     const rows: SummaryRecord[] = await this.dataSource.query(sql, parameters);
     return rows.map((row) => ({
       ...row,
@@ -261,7 +294,10 @@ export class LlmUsageReportService {
       'most expensive calls',
       query,
     );
-    const { sql, parameters } = mostExpensiveStatement(valid);
+    const { sql, parameters } = mostExpensiveStatement(
+      valid,
+      await this.ids(valid.from, valid.to),
+    );
     return this.dataSource.query(sql, parameters);
   }
 }

@@ -63,10 +63,12 @@ const NEGATED_SUMS =
 
 /**
  * The statement `summary` runs, for a valid query. Parameters: `$1` firm, `$2`-`$5` the raw edges,
- * `$6`-`$7` the whole days. Internal, exported for the tests and the benchmark.
+ * `$6`-`$7` the whole days; `ids`, on the partitioned layout, the condition on id of the range's
+ * rows (`idCondition`). Internal, exported for the tests and the benchmark.
  */
 export function rollupSummaryStatement(
   query: UsageSummaryQuery,
+  ids?: string,
 ): ReportStatement {
   const groups = query.groupBy ?? [];
   const byProject = groups.includes('project');
@@ -74,7 +76,7 @@ export function rollupSummaryStatement(
     `SELECT (created_at AT TIME ZONE 'UTC')::date AS day, model, task_type, cma_project_id AS project,
        1::bigint AS calls, CASE WHEN success = false THEN 1 ELSE 0 END::bigint AS failures,
        input_tokens::bigint AS input_tokens, output_tokens::bigint AS output_tokens, cost_usd::numeric AS cost_usd
-     FROM ${LLM_USAGE_LOG_TABLE} WHERE firm_id = $1 AND ${range}`;
+     FROM ${LLM_USAGE_LOG_TABLE} WHERE firm_id = $1 AND ${range}${ids ? ` AND ${ids}` : ''}`;
   const rolled = (table: string, project: string, sums: string) =>
     `SELECT day, model, task_type, ${project} AS project, ${sums}
      FROM ${table} WHERE firm_id = $1 AND day >= $6 AND day < $7`;
