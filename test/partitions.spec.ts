@@ -307,12 +307,25 @@ describe('the partitioned layout', () => {
       early: uuidV7(at(-5, 10).getTime() * 1000),
       // an id of four months ago written now by the application's role: four months ago's partition
       late: uuidV7(at(-4, 1).getTime() * 1000),
+      // a row of the owner's dated two months ahead, with an id of that date: that month's partition
+      ahead: uuidV7(at(2, 1).getTime() * 1000),
     };
     await q(
       `INSERT INTO audit_log (id, firm_id, action, entity_type, created_at) VALUES
          ($1, $4, 'upload_file', 'uploaded_file', $5), ($2, $4, 'download_cma', 'uploaded_file', $6),
-         ($3, $4, 'upload_file', 'uploaded_file', $7), (gen_random_uuid(), $4, 'upload_file', 'uploaded_file', NULL)`,
-      [far.random, far.top, far.early, firmId, at(-3, 5), at(-2, 1), at(-1, 3)],
+         ($3, $4, 'upload_file', 'uploaded_file', $7), (gen_random_uuid(), $4, 'upload_file', 'uploaded_file', NULL),
+         ($8, $4, 'upload_file', 'uploaded_file', $9)`,
+      [
+        far.random,
+        far.top,
+        far.early,
+        firmId,
+        at(-3, 5),
+        at(-2, 1),
+        at(-1, 3),
+        far.ahead,
+        at(2, 1),
+      ],
     );
     const client = await least.connect();
     await client.query(
@@ -327,11 +340,18 @@ describe('the partitioned layout', () => {
     expect(await where('audit_log', far.late)).toBe(
       `audit_log_p${suffix(month(-4))}`,
     );
-    // the two months are flagged, by the trigger of their partition, whoever wrote the row
+    expect(await where('audit_log', far.ahead)).toBe(
+      `audit_log_p${suffix(month(2))}`,
+    );
+    // the three months are flagged, by the trigger of their partition, whoever wrote the row
     const flagged = await q<{ month: Date }>(
       `SELECT month FROM logging_log_month WHERE log = 'audit_log' AND strays ORDER BY month`,
     );
-    expect(flagged.map((row) => row.month)).toEqual([month(-5), month(-4)]);
+    expect(flagged.map((row) => row.month)).toEqual([
+      month(-5),
+      month(-4),
+      month(2),
+    ]);
 
     /** Every page of `query`, `limit` entries a page, against ORDER BY over the whole log. */
     const pagesMatch = async (
@@ -357,7 +377,7 @@ describe('the partitioned layout', () => {
     for (const limit of [2, 5, 100]) {
       const all = await pagesMatch({}, limit, '', []);
       // the row with no date first, as ORDER BY created_at DESC has it; every far row in its place
-      expect(all).toHaveLength(35);
+      expect(all).toHaveLength(36);
       expect(all).toEqual(expect.arrayContaining(Object.values(far)));
     }
     const lastMonth = { from: month(-1), to: month(0) };

@@ -39,7 +39,7 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
   // Ids of the writer (record-clock.ts) taken from that millisecond on sort at or after it.
   `CREATE FUNCTION "logging_uuid_floor"(at timestamptz) RETURNS uuid
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-      SELECT (lpad(to_hex(floor(extract(epoch FROM at) * 1000)::bigint), 12, '0')
+      SELECT (lpad(to_hex(floor(extract(epoch FROM at - '1970-01-01 00:00:00+00'::timestamptz) * 1000)::bigint), 12, '0')
               || '00000000000000000000')::uuid
     $$`,
   // The first instant of the UTC month after the one `month` starts.
@@ -110,10 +110,11 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
     $$`,
   // The ranges of ids that hold every row of `target` dated in [w_lo, w_hi) (with no window: every
   // row far from its date), as [lo, hi) pairs in one array; 'ffffffff-…' stands for no upper end.
-  // A row's partition is its id's month: a row within 12 hours of its date is in the window's ids
-  // widened by a day each way; one farther (logging_id_stray) is in the default partition or in a
-  // month logging_log_month flags. When logging_log_month does not describe the partitions (a
-  // partition made or dropped by hand), every id.
+  // A row's partition is its id's month: a row within 12 hours of its date, dated at most 12 hours
+  // after it was written, is in the window's ids widened by a day each way (the window ending 12
+  // hours from now at the latest); any other row is in the default partition or in a month
+  // logging_log_month flags. When logging_log_month does not describe the partitions (a partition
+  // made or dropped by hand), every id.
   `CREATE FUNCTION "logging_id_ranges"(target regclass, w_lo timestamptz, w_hi timestamptz) RETURNS uuid[]
     LANGUAGE plpgsql STABLE AS $$
   DECLARE
@@ -135,8 +136,7 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
       ranges := ARRAY[
         CASE WHEN w_lo - interval '1 day' < '1970-01-01 00:00:00+00' THEN zero
              ELSE logging_uuid_floor(w_lo - interval '1 day') END,
-        CASE WHEN w_hi + interval '1 day' >= '9999-01-01 00:00:00+00' THEN top
-             ELSE logging_uuid_floor(w_hi + interval '1 day') END];
+        logging_uuid_floor(least(w_hi, clock_timestamp() + interval '12 hours') + interval '1 day')];
     END IF;
     -- the default partition's ids: before the first month, between months, after the last
     FOR m IN SELECT l.month, l.strays FROM logging_log_month l WHERE l.log = log_name ORDER BY l.month LOOP
@@ -155,10 +155,13 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
   END
   $$`,
   // One page of a firm's audit trail, newest first: AuditTrailService.trail() on the partitioned
-  // layout. It reads a month or so back from the page's end, then four times as far each time the
-  // page is not full, down to `from_at` (or the first row), reading only the partitions the
-  // window's ids are in (logging_id_ranges) under a plan made once per session. Rows with no
-  // created_at (only the owner writes them) come first, as ORDER BY created_at DESC has them.
+  // layout. It reads a month back from the page's end, then four times as far each time the page
+  // is not full, down to `from_at` (or the first row), each time only the partitions whose ids can
+  // hold the window's rows (logging_id_ranges). Its statements are planned once per connection
+  // (force_generic_plan), the partitions outside the window left out as each starts; with sorts
+  // off, their plan walks the (firm_id, created_at) index of each partition left, whatever the
+  // estimates. Rows with no created_at (only the owner writes them) come first, as ORDER BY
+  // created_at DESC has them.
   `CREATE FUNCTION "logging_audit_page"(
     firm uuid, from_at timestamptz, to_at timestamptz, after_at timestamptz, after_id uuid,
     want_action text, want_entity_type text, want_entity_id uuid, want_user uuid, want_request text,
@@ -167,16 +170,18 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
     id uuid, firm_id uuid, user_id uuid, action text, entity_type text, entity_id uuid,
     metadata jsonb, ip_address text, created_at timestamptz
   )
-    LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+    LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan SET enable_sort = off AS $$
   #variable_conflict use_column
   DECLARE
     zero constant uuid := '00000000-0000-0000-0000-000000000000';
+    top constant uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
     w_hi timestamptz := least(coalesce(to_at, 'infinity'), coalesce(after_at + interval '1 microsecond', 'infinity'));
     w_lo timestamptz;
     floor_at timestamptz := coalesce(from_at, '-infinity');
     span interval := interval '32 days';
     need integer := lim;
     got integer;
+    far uuid[];
     r uuid[];
     r1 uuid; r2 uuid; r3 uuid; r4 uuid; r5 uuid; r6 uuid; r7 uuid; r8 uuid; r9 uuid; r10 uuid; r11 uuid; r12 uuid;
   BEGIN
@@ -184,12 +189,11 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
       RAISE EXCEPTION 'logging_audit_page: firm and a limit of at least 1 are required'
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- the ids of the rows far from their date: the default partition's, the flagged months'
+    far := logging_id_ranges('audit_log', NULL, NULL);
     IF from_at IS NULL AND to_at IS NULL AND after_at IS NULL THEN
-      -- the rows with no date first, among the rows far from their date
-      r := logging_id_ranges('audit_log', NULL, NULL);
-      IF cardinality(r) > 12 THEN
-        r := ARRAY[zero, 'ffffffff-ffff-ffff-ffff-ffffffffffff'];
-      END IF;
+      -- the rows with no date first, all of them far from it
+      r := CASE WHEN cardinality(far) > 12 THEN ARRAY[zero, top] ELSE far END;
       r := r || array_fill(zero, ARRAY[12 - cardinality(r)]);
       r1 := r[1]; r2 := r[2]; r3 := r[3]; r4 := r[4]; r5 := r[5]; r6 := r[6];
       r7 := r[7]; r8 := r[8]; r9 := r[9]; r10 := r[10]; r11 := r[11]; r12 := r[12];
@@ -217,9 +221,13 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
       IF w_lo <= floor_at OR span > interval '3000 days' THEN
         w_lo := floor_at;
       END IF;
-      r := logging_id_ranges('audit_log', w_lo, w_hi);
+      -- the window's ids, widened by a day each way, its end 12 hours from now at the latest
+      r := ARRAY[
+        CASE WHEN w_lo - interval '1 day' < '1970-01-01 00:00:00+00' THEN zero
+             ELSE logging_uuid_floor(w_lo - interval '1 day') END,
+        logging_uuid_floor(least(w_hi, clock_timestamp() + interval '12 hours') + interval '1 day')] || far;
       IF cardinality(r) > 12 THEN
-        r := ARRAY[zero, 'ffffffff-ffff-ffff-ffff-ffffffffffff'];
+        r := ARRAY[zero, top];
       END IF;
       r := r || array_fill(zero, ARRAY[12 - cardinality(r)]);
       r1 := r[1]; r2 := r[2]; r3 := r[3]; r4 := r[4]; r5 := r[5]; r6 := r[6];
@@ -306,12 +314,15 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
     END IF;
     EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)', parent, part, lo, hi);
     PERFORM logging_partition_protect(part, log);
-    -- the month is known to the reads of a few months, flagged when a row far from its date is in it
+    -- the month is known to the reads of a few months, flagged when a row far from its date, or
+    -- dated more than 12 hours after it was written (the owner's alone), is in it
     IF strays THEN
-      EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE logging_id_stray(id, created_at))', part) INTO far;
+      EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE logging_id_stray(id, created_at)
+                                                   OR created_at > statement_timestamp() + interval ''12 hours'')', part) INTO far;
     END IF;
     EXECUTE format('CREATE TRIGGER "trg_logging_partition_stray" AFTER INSERT ON %s FOR EACH ROW
-                      WHEN (logging_id_stray(NEW.id, NEW.created_at))
+                      WHEN (logging_id_stray(NEW.id, NEW.created_at)
+                            OR NEW.created_at > statement_timestamp() + interval ''12 hours'')
                       EXECUTE FUNCTION logging_partition_note_stray(%L, %L)', part, log, month);
     INSERT INTO logging_log_month AS m (log, month, strays) VALUES (log, month, far)
       ON CONFLICT ON CONSTRAINT pk_logging_log_month DO UPDATE SET strays = EXCLUDED.strays;
