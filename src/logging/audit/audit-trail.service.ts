@@ -284,7 +284,7 @@ export class AuditTrailService {
     const instant = (value: Date | string | undefined) =>
       value === undefined ? null : toInstant(value)!.toISOString();
     return this.dataSource.query<Row[]>(
-      `SELECT ${COLUMNS}
+      `SELECT *
          FROM logging_audit_page($1::uuid, $2::timestamptz, $3::timestamptz, $4::timestamptz,
                                  $5::uuid, $6::text, $7::text, $8::uuid, $9::uuid, $10::text, $11::int)
         ORDER BY created_at DESC, id DESC`,

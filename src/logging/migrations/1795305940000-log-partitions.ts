@@ -161,14 +161,14 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
   // (force_generic_plan), the partitions outside the window left out as each starts; with sorts
   // off, their plan walks the (firm_id, created_at) index of each partition left, whatever the
   // estimates. Rows with no created_at (only the owner writes them) come first, as ORDER BY
-  // created_at DESC has them.
+  // created_at DESC has them. `cursor_at` is the keyset cursor's time (core/keyset-cursor.ts).
   `CREATE FUNCTION "logging_audit_page"(
     firm uuid, from_at timestamptz, to_at timestamptz, after_at timestamptz, after_id uuid,
     want_action text, want_entity_type text, want_entity_id uuid, want_user uuid, want_request text,
     lim integer
   ) RETURNS TABLE (
     id uuid, firm_id uuid, user_id uuid, action text, entity_type text, entity_id uuid,
-    metadata jsonb, ip_address text, created_at timestamptz
+    metadata jsonb, ip_address text, created_at timestamptz, cursor_at text
   )
     LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan SET enable_sort = off AS $$
   #variable_conflict use_column
@@ -199,7 +199,8 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
       r7 := r[7]; r8 := r[8]; r9 := r[9]; r10 := r[10]; r11 := r[11]; r12 := r[12];
       RETURN QUERY
         SELECT a.id, a.firm_id, a.user_id, a.action, a.entity_type, a.entity_id, a.metadata,
-               a.ip_address, a.created_at
+               a.ip_address, a.created_at,
+               to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
           FROM audit_log a
          WHERE a.firm_id = firm AND a.created_at IS NULL
            AND ((a.id >= r1 AND a.id < r2) OR (a.id >= r3 AND a.id < r4) OR (a.id >= r5 AND a.id < r6)
@@ -234,7 +235,8 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
       r7 := r[7]; r8 := r[8]; r9 := r[9]; r10 := r[10]; r11 := r[11]; r12 := r[12];
       RETURN QUERY
         SELECT a.id, a.firm_id, a.user_id, a.action, a.entity_type, a.entity_id, a.metadata,
-               a.ip_address, a.created_at
+               a.ip_address, a.created_at,
+               to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
           FROM audit_log a
          WHERE a.firm_id = firm AND a.created_at >= w_lo AND a.created_at < w_hi
            AND ((a.id >= r1 AND a.id < r2) OR (a.id >= r3 AND a.id < r4) OR (a.id >= r5 AND a.id < r6)
