@@ -45,6 +45,11 @@ const month = (offset: number): Date => {
     Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1),
   );
 };
+const uuidFloor = (ms: number) =>
+  ms
+    .toString(16)
+    .padStart(12, '0')
+    .replace(/^(.{8})(.{4})$/, '$1-$2') + '-0000-0000-000000000000';
 const suffix = (at: Date) => at.toISOString().slice(0, 7).replace('-', '');
 
 /** A UUIDv7 of SQL's timestamp `at`, as the writer makes them. */
@@ -395,6 +400,18 @@ describe('the partitioned layout', () => {
       ['download_cma'],
     );
     expect(downloads).toContain(far.top);
+    // a partition made by hand, past the functions that keep logging_log_month: every id is read
+    await q(
+      `CREATE TABLE audit_log_by_hand PARTITION OF audit_log
+         FOR VALUES FROM ('f1000000-0000-0000-0000-000000000000') TO ('f2000000-0000-0000-0000-000000000000')`,
+    );
+    expect(
+      await one(
+        `SELECT logging_id_ranges('audit_log', NULL, NULL)::text[] AS ranges`,
+      ),
+    ).toEqual({ ranges: [uuidFloor(0), far.top] });
+    await pagesMatch({}, 5, '', []);
+    await q(`DROP TABLE audit_log_by_hand`);
     // the months retired below count the three firms of the setup only
     await q(`DELETE FROM firms WHERE id = $1`, [firmId]);
   });

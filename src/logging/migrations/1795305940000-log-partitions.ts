@@ -127,9 +127,7 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
     n integer := 0;
   BEGIN
     SELECT c.relname INTO log_name FROM pg_catalog.pg_class c WHERE c.oid = target AND c.relkind = 'p';
-    IF log_name IS NULL
-       OR (SELECT count(*) FROM logging_log_month l WHERE l.log = log_name)
-          <> (SELECT count(*) - 1 FROM pg_catalog.pg_inherits i WHERE i.inhparent = target) THEN
+    IF log_name IS NULL THEN
       RETURN ARRAY[zero, top];
     END IF;
     IF w_lo IS NOT NULL THEN
@@ -151,6 +149,9 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
       prev := logging_month_after(m.month);
       n := n + 1;
     END LOOP;
+    IF n <> (SELECT count(*) - 1 FROM pg_catalog.pg_inherits i WHERE i.inhparent = target) THEN
+      RETURN ARRAY[zero, top];
+    END IF;
     RETURN ranges || ARRAY[CASE WHEN n = 0 THEN zero ELSE logging_uuid_floor(prev) END, top];
   END
   $$`,
