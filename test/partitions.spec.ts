@@ -24,6 +24,7 @@ import {
 } from '../src/logging/seals/index.js';
 import { uuidV7 } from '../src/logging/writer/record-clock.js';
 import { idCondition } from '../src/logging/core/log-partitions.js';
+import { ID_STRAY_BODIES } from '../src/logging/migrations/1795305940000-log-partitions.js';
 import { dataSourceFor } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
 import { type AppRole, createAppRole } from './support/roles.js';
@@ -414,6 +415,65 @@ describe('the partitioned layout', () => {
     await q(`DROP TABLE audit_log_by_hand`);
     // the months retired below count the three firms of the setup only
     await q(`DELETE FROM firms WHERE id = $1`, [firmId]);
+  });
+
+  it('tells a row far from its date with either body of logging_id_stray, each holding what the reads rely on', async () => {
+    const bodies = Object.entries(ID_STRAY_BODIES);
+    for (const [name, body] of bodies) {
+      await q(
+        `CREATE FUNCTION pg_temp.stray_${name}(id uuid, at timestamptz) RETURNS boolean
+           LANGUAGE sql IMMUTABLE AS $$ ${body} $$`,
+      );
+    }
+    const base = Date.UTC(2026, 10, 30, 23, 59, 59, 999);
+    const hour = 3_600_000;
+    const offsets = [
+      0,
+      1,
+      999,
+      hour,
+      12 * hour - 1,
+      12 * hour,
+      12 * hour + 1,
+      5 * 24 * hour,
+    ];
+    const cases: [string, Date | null][] = [];
+    for (const offset of [...offsets, ...offsets.map((o) => -o)]) {
+      cases.push([uuidV7(base * 1000), new Date(base + offset)]);
+    }
+    cases.push(
+      [uuidV7(base * 1000), null],
+      ['f0000000-0000-4000-8000-000000000001', new Date(base)],
+      // a version-4 id whose first 48 bits are its date's millisecond
+      [`${uuidFloor(base).slice(0, 14)}4000-8000-000000000001`, new Date(base)],
+    );
+    const { rows } = await owner.query<Record<string, boolean>>(
+      `SELECT ${bodies.map(([name]) => `pg_temp.stray_${name}(c.id, c.at) AS "${name}"`).join(', ')},
+              logging_id_stray(c.id, c.at) AS installed
+         FROM unnest($1::uuid[], $2::timestamptz[]) AS c(id, at)`,
+      [cases.map(([id]) => id), cases.map(([, at]) => at)],
+    );
+    const first48 = (id: string) =>
+      parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+    rows.forEach((row, i) => {
+      const [id, at] = cases[i];
+      const distance =
+        at === null ? Infinity : Math.abs(first48(id) - at.getTime());
+      for (const [name] of bodies) {
+        // false only for a row whose id is within 12 hours of its date
+        if (!row[name])
+          expect([name, i, distance < 12 * hour]).toEqual([name, i, true]);
+        // a UUIDv7 within 12 hours either way, strictly, is near by both
+        if (distance < 12 * hour - 1 && id.charAt(14) === '7') {
+          expect([name, i, row[name]]).toEqual([name, i, false]);
+        }
+      }
+      // PostgreSQL 17 and later install the body of the built-in uuid functions
+      expect(row.installed).toBe(row.uuidFunctions);
+    });
+    // far by both bodies: six ids 12 hours or more away, no date, an id of no date; by the
+    // built-in functions alone, the version-4 id of its date
+    expect(rows.filter((row) => row.uuidFunctions)).toHaveLength(9);
   });
 
   it("reports a range's usage exactly with rows far from their date, reading only the partitions their ids can be in", async () => {

@@ -33,6 +33,26 @@ const logsOnly = (caller: string) => `
         USING ERRCODE = 'invalid_parameter_value';
     END IF;`;
 
+/**
+ * The bodies of `logging_id_stray(id, at)`: true when `at` is NULL or the id's first 48 bits (a
+ * UUIDv7's millisecond) are 12 hours or more from it. Both keep what the reads rely on: a row it
+ * answers false for has its id within 12 hours of its date.
+ *
+ * - `uuidFunctions`, PostgreSQL 17 and later: the built-in `uuid_extract_version` and
+ *   `uuid_extract_timestamp` (every id but a UUIDv7's is far), next to free on a write;
+ * - `text`, PostgreSQL 15 and 16: the first 12 hex digits read as a number, about a microsecond a
+ *   row written.
+ */
+export const ID_STRAY_BODIES = {
+  uuidFunctions: `SELECT at IS NULL OR pg_catalog.uuid_extract_version(id) IS DISTINCT FROM 7
+        OR (pg_catalog.uuid_extract_timestamp(id) OPERATOR(pg_catalog.-) at) OPERATOR(pg_catalog.>=) '12 hours'::pg_catalog.interval
+        OR (at OPERATOR(pg_catalog.-) pg_catalog.uuid_extract_timestamp(id)) OPERATOR(pg_catalog.>=) '12 hours'::pg_catalog.interval`,
+  text: `SELECT at IS NULL OR pg_catalog.abs(
+        (('x' OPERATOR(pg_catalog.||) pg_catalog.translate(pg_catalog.left(id::pg_catalog.text, 13), '-', ''))::pg_catalog.bit(48))::pg_catalog.int8
+        OPERATOR(pg_catalog.-) pg_catalog.floor(pg_catalog.extract('epoch', at OPERATOR(pg_catalog.-) '1970-01-01 00:00:00+00'::pg_catalog.timestamptz) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8
+      ) OPERATOR(pg_catalog.>=) 43200000`,
+} as const;
+
 /** The statements of `up`, in order. */
 export const LOG_PARTITIONS_UP: readonly string[] = [
   // The smallest UUID whose UUIDv7 timestamp is `at`'s millisecond: the bound of a month partition.
@@ -48,16 +68,20 @@ export const LOG_PARTITIONS_UP: readonly string[] = [
       SELECT ((month AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC'
     $$`,
   // Whether a row's id is more than 12 hours from its date (or it has no date): its partition is
-  // not its date's month. The first 48 bits of a UUIDv7 are its millisecond; any other id is
-  // almost always this far. Inlined where it is used (a trigger's WHEN, the page's conditions),
-  // so every name in it is qualified: no search_path of a session changes what it says.
-  `CREATE FUNCTION "logging_id_stray"(id uuid, at timestamptz) RETURNS boolean
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-      SELECT at IS NULL OR pg_catalog.abs(
-        (('x' OPERATOR(pg_catalog.||) pg_catalog.translate(pg_catalog.left(id::pg_catalog.text, 13), '-', ''))::pg_catalog.bit(48))::pg_catalog.int8
-        OPERATOR(pg_catalog.-) pg_catalog.floor(pg_catalog.extract('epoch', at OPERATOR(pg_catalog.-) '1970-01-01 00:00:00+00'::pg_catalog.timestamptz) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8
-      ) OPERATOR(pg_catalog.>=) 43200000
-    $$`,
+  // not its date's month. Inlined where it is used (a trigger's WHEN on every row written, the
+  // reads' conditions), so every name in it is qualified: no search_path of a session changes
+  // what it says. Its body is the server's fastest (ID_STRAY_BODIES).
+  `DO $do$
+  BEGIN
+    IF pg_catalog.current_setting('server_version_num')::int >= 170000 THEN
+      EXECUTE $f$CREATE FUNCTION "logging_id_stray"(id uuid, at timestamptz) RETURNS boolean
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ ${ID_STRAY_BODIES.uuidFunctions} $$$f$;
+    ELSE
+      EXECUTE $f$CREATE FUNCTION "logging_id_stray"(id uuid, at timestamptz) RETURNS boolean
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ ${ID_STRAY_BODIES.text} $$$f$;
+    END IF;
+  END
+  $do$`,
   // The month partitions of each partitioned log, kept by the functions that add and retire them,
   // and whether a row far from its date went into one (logging_id_stray): what a read of a few
   // months needs to know to leave the other partitions unread (logging_id_ranges).
