@@ -51,6 +51,7 @@ describe('migration scripts with DATABASE_URL', () => {
       'llm_usage_log',
       'log_seal',
       'log_seal_run',
+      'logging_log_month',
       'logging_retention_floor',
       'logging_retention_horizon',
       'users',

@@ -24,7 +24,7 @@ import {
 } from '../src/logging/seals/index.js';
 import { uuidV7 } from '../src/logging/writer/record-clock.js';
 import { idCondition } from '../src/logging/core/log-partitions.js';
-import { ID_STRAY_BODIES } from '../src/logging/migrations/1795305940000-log-partitions.js';
+import { ID_STRAY_BODIES } from '../src/logging/migrations/partition-reads.js';
 import { dataSourceFor } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
 import { type AppRole, createAppRole } from './support/roles.js';
