@@ -148,7 +148,9 @@ async function main(): Promise<void> {
     const reports = app.get(LlmUsageReportService);
     const until = new Date(Date.now() + 1000);
     for (const actor of actors) {
-      console.log(`\n=== ${actor.firm} (firm ${actor.firmId}) ===\n`);
+      console.log(
+        `\n=== ${actor.firm} (firm ${actor.firmId}, project ${actor.projectId}) ===\n`,
+      );
       const { items } = await app
         .get(AuditTrailService)
         .trail({ firmId: actor.firmId, from: started });
