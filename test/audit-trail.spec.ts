@@ -92,6 +92,52 @@ describe('AuditTrailService', () => {
     expect(seen).toEqual(newestFirst());
   });
 
+  it('pages past rows with no date (only the owner writes them): first, by id, then the dated ones', async () => {
+    const undated = await seedFirm(app.dataSource, 'trail-undated');
+    const client = new Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      await client.query(
+        `INSERT INTO audit_log (firm_id, action, entity_type, created_at)
+         SELECT $1, 'upload_file', 'cma_project', CASE WHEN i <= 3 THEN NULL ELSE $2::timestamptz + i * interval '1 hour' END
+           FROM generate_series(1, 6) i`,
+        [undated.firmId, new Date(Date.UTC(2026, 2, 1))],
+      );
+      const sorted = (
+        await client.query<{ id: string }>(
+          `SELECT id FROM audit_log WHERE firm_id = $1 ORDER BY created_at DESC, id DESC`,
+          [undated.firmId],
+        )
+      ).rows.map((row) => row.id);
+      for (const limit of [1, 2, 4]) {
+        const seen: (Date | null)[] = [];
+        const ids: string[] = [];
+        for (let after: string | undefined; ;) {
+          const page = await trail.trail({
+            firmId: undated.firmId,
+            limit,
+            after,
+          });
+          ids.push(...page.items.map((item) => item.id));
+          seen.push(...page.items.map((item) => item.createdAt));
+          if (!page.next) break;
+          after = page.next;
+        }
+        expect(ids).toEqual(sorted);
+        expect(seen.map((at) => at === null)).toEqual([
+          true,
+          true,
+          true,
+          false,
+          false,
+          false,
+        ]);
+      }
+    } finally {
+      await client.end();
+    }
+  });
+
   it('filters by action, user, entity and a half-open range', async () => {
     const downloads = await trail.trail({
       firmId: firm.firmId,

@@ -800,6 +800,8 @@ describe('credit ledger', () => {
       for (const after of [
         'garbage!',
         Buffer.from('["x","y"]').toString('base64url'),
+        // a trail's position after a row with no date: every ledger row has one
+        Buffer.from(`[null,"${randomUUID()}"]`).toString('base64url'),
       ]) {
         const error = await failure(ledger.history(userId, { after }));
         expect(error).toBeInstanceOf(LogEntryValidationError);

@@ -6,6 +6,7 @@ import type { DataSource } from 'typeorm';
 import {
   AuditSealService,
   AuditTrailService,
+  type AuditTrailEntry,
   LlmUsageReportService,
   LogRetentionService,
   type UsageSummaryQuery,
@@ -414,6 +415,43 @@ describe('the partitioned layout', () => {
     await pagesMatch({}, 5, '', []);
     await q(`DROP TABLE audit_log_by_hand`);
     // the months retired below count the three firms of the setup only
+    await q(`DELETE FROM firms WHERE id = $1`, [firmId]);
+  });
+
+  it('pages past rows with no date (only the owner writes them): first, by id, then the dated ones', async () => {
+    const app = suite.own(await loggingApp(suite.url));
+    const trail = app.moduleRef.get(AuditTrailService);
+    const [{ id: firmId }] = await q<{ id: string }>(
+      `INSERT INTO firms (name) VALUES ('undated') RETURNING id`,
+    );
+    await q(
+      `INSERT INTO audit_log (firm_id, action, entity_type, created_at)
+       SELECT $1, 'upload_file', 'uploaded_file', CASE WHEN i <= 3 THEN NULL ELSE $2::timestamptz + i * interval '1 hour' END
+         FROM generate_series(1, 6) i`,
+      [firmId, month(-1)],
+    );
+    const sorted = await q<{ id: string }>(
+      `SELECT id FROM audit_log WHERE firm_id = $1 ORDER BY created_at DESC, id DESC`,
+      [firmId],
+    );
+    for (const limit of [1, 2, 4]) {
+      const items: AuditTrailEntry[] = [];
+      for (let after: string | undefined; ;) {
+        const page = await trail.trail({ firmId, limit, after });
+        items.push(...page.items);
+        if (!page.next) break;
+        after = page.next;
+      }
+      expect(items.map((item) => item.id)).toEqual(sorted.map((row) => row.id));
+      expect(items.map((item) => item.createdAt === null)).toEqual([
+        true,
+        true,
+        true,
+        false,
+        false,
+        false,
+      ]);
+    }
     await q(`DELETE FROM firms WHERE id = $1`, [firmId]);
   });
 

@@ -157,7 +157,7 @@ async function main(): Promise<void> {
       const trail: Row[] = items.reverse().map((item) => {
         const { outcome, requestId: _requestId, ...rest } = item.metadata ?? {};
         return {
-          time: item.createdAt.toISOString().slice(11, 23),
+          time: item.createdAt?.toISOString().slice(11, 23) ?? '(no date)',
           user: item.userId?.slice(0, 8) ?? null,
           action: item.action,
           'entity type': item.entityType,

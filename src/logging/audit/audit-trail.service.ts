@@ -22,6 +22,7 @@ import {
 } from '../core/entry-validation.js';
 import {
   CURSOR_TIME_SQL,
+  type CursorPosition,
   decodeCursor,
   keysetPage,
 } from '../core/keyset-cursor.js';
@@ -67,7 +68,8 @@ export interface AuditTrailEntry {
   entityId: string | null;
   metadata: Record<string, unknown> | null;
   ipAddress: string | null;
-  createdAt: Date;
+  /** Null only on a row the table's owner wrote without one (docs/auditing.md, "Reading the audit trail"). */
+  createdAt: Date | null;
 }
 
 /** One page of `AuditTrailService.trail()`: its entries and the cursor of the next page. */
@@ -150,8 +152,8 @@ interface Row {
   entity_id: string | null;
   metadata: Record<string, unknown> | null;
   ip_address: string | null;
-  created_at: Date;
-  cursor_at: string;
+  created_at: Date | null;
+  cursor_at: string | null;
 }
 
 const COLUMNS = `id, firm_id, user_id, action, entity_type, entity_id, metadata, ip_address,
@@ -227,7 +229,7 @@ export class AuditTrailService {
   /** The page from the one table of the unpartitioned layout. */
   private page(
     instance: AuditTrailQueryDto,
-    cursor: { t: string; id: string } | undefined,
+    cursor: CursorPosition | undefined,
     limit: number,
   ): Promise<Row[]> {
     const parameters: unknown[] = [instance.firmId, limit + 1];
@@ -255,7 +257,13 @@ export class AuditTrailService {
         this.digests.requestId(instance.requestId),
       );
     }
-    if (cursor) {
+    if (cursor?.t === null) {
+      // after a row with no date: the others with none and a smaller id, then every dated row
+      parameters.push(cursor.id);
+      where.push(
+        `(created_at IS NOT NULL OR id < $${parameters.length}::uuid)`,
+      );
+    } else if (cursor) {
       parameters.push(cursor.t, cursor.id);
       where.push(
         `(created_at, id) < ($${parameters.length - 1}::timestamptz, $${parameters.length}::uuid)`,
@@ -278,7 +286,7 @@ export class AuditTrailService {
    */
   private monthsPage(
     instance: AuditTrailQueryDto,
-    cursor: { t: string; id: string } | undefined,
+    cursor: CursorPosition | undefined,
     limit: number,
   ): Promise<Row[]> {
     const instant = (value: Date | string | undefined) =>

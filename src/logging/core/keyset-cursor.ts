@@ -1,7 +1,9 @@
 /**
  * Opaque cursors for keyset pagination on `(created_at, id)`, newest first: the position of the
  * last row of a page, `created_at` to the microsecond as PostgreSQL keeps it (a JavaScript Date
- * would cut it to the millisecond and skip or repeat rows).
+ * would cut it to the millisecond and skip or repeat rows). A log row may have no `created_at`
+ * (only the table's owner can write one): `ORDER BY created_at DESC` puts those rows first, and a
+ * page that ends on one has a cursor with no time.
  */
 
 /** The SQL expression of a row's cursor time; select it beside the row. */
@@ -10,15 +12,19 @@ export const CURSOR_TIME_SQL = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-
 const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** The cursor after the row of `time` (from {@link CURSOR_TIME_SQL}) and `id`. */
-export function encodeCursor(time: string, id: string): string {
+/** The cursor after the row of `time` (from {@link CURSOR_TIME_SQL}; null: no date) and `id`. */
+export function encodeCursor(time: string | null, id: string): string {
   return Buffer.from(JSON.stringify([time, id]), 'utf8').toString('base64url');
 }
 
+/** A page's position: the last row's cursor time (null: the row has no date) and id. */
+export interface CursorPosition {
+  t: string | null;
+  id: string;
+}
+
 /** The position a cursor of {@link encodeCursor} holds, or undefined for anything else. */
-export function decodeCursor(
-  cursor: string,
-): { t: string; id: string } | undefined {
+export function decodeCursor(cursor: string): CursorPosition | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -27,11 +33,11 @@ export function decodeCursor(
   }
   return Array.isArray(parsed) &&
     parsed.length === 2 &&
-    typeof parsed[0] === 'string' &&
+    (parsed[0] === null ||
+      (typeof parsed[0] === 'string' && CURSOR_TIME.test(parsed[0]))) &&
     typeof parsed[1] === 'string' &&
-    CURSOR_TIME.test(parsed[0]) &&
     UUID.test(parsed[1])
-    ? { t: parsed[0], id: parsed[1] }
+    ? { t: parsed[0] as string | null, id: parsed[1] }
     : undefined;
 }
 
@@ -39,7 +45,10 @@ export function decodeCursor(
  * A page of `limit` rows out of the `limit + 1` fetched newest first, each row with its
  * `cursor_at` ({@link CURSOR_TIME_SQL}) and `id`, and the cursor of the next page if there is one.
  */
-export function keysetPage<Row extends { id: string; cursor_at: string }, Item>(
+export function keysetPage<
+  Row extends { id: string; cursor_at: string | null },
+  Item,
+>(
   rows: Row[],
   limit: number,
   toItem: (row: Row) => Item,

@@ -333,7 +333,9 @@ export class CreditLedgerService implements OnModuleInit {
 
 function decodeHistoryCursor(cursor: string): { t: string; id: string } {
   const position = decodeCursor(cursor);
-  if (position) return position;
+  // every ledger row has its created_at: a position with no time is no cursor of history()
+  if (position && position.t !== null)
+    return { t: position.t, id: position.id };
   throw new LogEntryValidationError('credit query', [
     {
       field: 'after',

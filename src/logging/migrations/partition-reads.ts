@@ -158,7 +158,8 @@ export const PARTITION_READS_UP: readonly string[] = [
     -- the ids of the rows far from their date: the default partition's, the flagged months'
     far := logging_id_ranges('audit_log', NULL, NULL);
     IF from_at IS NULL AND to_at IS NULL AND after_at IS NULL THEN
-      -- the rows with no date first, all of them far from it
+      -- the rows with no date first, all of them far from it (after_id: the page before ended on
+      -- one of them, and those with smaller ids follow)
       r := CASE WHEN cardinality(far) > 12 THEN ARRAY[zero, top] ELSE far END;
       r := r || array_fill(zero, ARRAY[12 - cardinality(r)]);
       r1 := r[1]; r2 := r[2]; r3 := r[3]; r4 := r[4]; r5 := r[5]; r6 := r[6];
@@ -172,7 +173,7 @@ export const PARTITION_READS_UP: readonly string[] = [
            AND ((a.id >= r1 AND a.id < r2) OR (a.id >= r3 AND a.id < r4) OR (a.id >= r5 AND a.id < r6)
                 OR (a.id >= r7 AND a.id < r8) OR (a.id >= r9 AND a.id < r10) OR (a.id >= r11 AND a.id < r12)
                 OR a.id = 'ffffffff-ffff-ffff-ffff-ffffffffffff')
-           AND (after_at IS NULL OR (a.created_at, a.id) < (after_at, after_id))
+           AND (after_id IS NULL OR a.id < after_id)
            AND (want_action IS NULL OR a.action = want_action)
            AND (want_entity_type IS NULL OR a.entity_type = want_entity_type)
            AND (want_entity_id IS NULL OR a.entity_id = want_entity_id)
