@@ -26,7 +26,12 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { inject } from 'light-my-request';
 import { LogWriterService } from '../src/logging/writer/log-writer.service.js';
-import { BenchAppModule, type Route, type Variant } from './endpoint-app.js';
+import {
+  BenchAppModule,
+  hasLoggingModule,
+  type Route,
+  type Variant,
+} from './endpoint-app.js';
 import { seedEndpointDatabase } from './support.js';
 
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'interceptor,buffered').split(
@@ -89,12 +94,9 @@ async function main(): Promise<void> {
       { logger: ['error', 'warn'], abortOnError: false },
     );
     await app.init();
-    let writer: LogWriterService | undefined;
-    try {
-      writer = app.get(LogWriterService, { strict: false });
-    } catch {
-      writer = undefined;
-    }
+    const writer = hasLoggingModule(variant)
+      ? app.get(LogWriterService, { strict: false })
+      : undefined;
     apps.set(variant, {
       app,
       dispatch: app.getHttpAdapter().getInstance() as Dispatch,

@@ -46,7 +46,7 @@ export const VARIANTS = [
 ] as const;
 export type Variant = (typeof VARIANTS)[number];
 /** The variants with @Audit on the route; `buffered-otel*` also register an SDK (no-op exporters). */
-const AUDITED = new Set<Variant>([
+export const AUDITED: ReadonlySet<Variant> = new Set<Variant>([
   'await',
   'buffered',
   'buffered-otel',
@@ -222,11 +222,14 @@ const CONTROLLERS: Record<Route, (variant: Variant) => Type> = {
   projects: projectsController,
 };
 
+/** Whether the variant's app imports LoggingModule: the audited ones and `undecorated`. */
+export const hasLoggingModule = (variant: Variant) =>
+  AUDITED.has(variant) || variant === 'undecorated';
+
 @Module({})
 export class BenchAppModule {
   static for(variant: Variant, route: Route, url: string): DynamicModule {
-    const audited = AUDITED.has(variant);
-    const withModule = audited || variant === 'undecorated';
+    const withModule = hasLoggingModule(variant);
     const database =
       route === 'projects' || withModule || variant === 'peer'
         ? [
