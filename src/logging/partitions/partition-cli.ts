@@ -7,13 +7,13 @@
  * conversion failed (the log is left as it was), 2 on bad arguments or no connection.
  */
 import { parseArgs } from 'node:util';
-import { DataSource } from 'typeorm';
 import type { PartitionedLogName } from '../core/log-partitions.js';
 import {
   type PartitionConversionOptions,
   partitionLogs,
   resolveConversionOptions,
 } from './partition-conversion.js';
+import { onDatabase } from '../core/cli-database.js';
 
 const USAGE = `usage: logging:partition [--log audit_log|llm_usage_log|all] [--url <postgres url>]
                          [--batch-size <rows>] [--copy-share <0.01..1>] [--pause-ms <ms>] [--months-ahead <n>]
@@ -71,45 +71,39 @@ async function main(argv: string[]): Promise<number> {
     console.error(`no --url and no DATABASE_URL\n${USAGE}`);
     return 2;
   }
-  const dataSource = new DataSource({ type: 'postgres', url, entities: [] });
-  try {
-    await dataSource.initialize();
-  } catch (error) {
-    console.error(`cannot connect: ${(error as Error).message}`);
-    return 2;
-  }
-  try {
-    let shown = 0;
-    const results = await partitionLogs(dataSource, {
-      ...options,
-      onProgress: ({ log, phase, copied, queued }) => {
-        if (json || (phase === 'copying' && Date.now() - shown < 2000)) return;
-        shown = Date.now();
+  return onDatabase(url, 2, async (dataSource) => {
+    try {
+      let shown = 0;
+      const results = await partitionLogs(dataSource, {
+        ...options,
+        onProgress: ({ log, phase, copied, queued }) => {
+          if (json || (phase === 'copying' && Date.now() - shown < 2000))
+            return;
+          shown = Date.now();
+          console.log(
+            `${log}: ${phase}, ${copied} rows copied, ${queued} queued rows copied`,
+          );
+        },
+      });
+      for (const result of results) {
         console.log(
-          `${log}: ${phase}, ${copied} rows copied, ${queued} queued rows copied`,
+          json
+            ? JSON.stringify(result)
+            : result.converted
+              ? `PARTITIONED ${result.log}: ${result.copied + result.queued} rows in ${result.months} month partitions, ` +
+                `swap held the log ${result.swapMs} ms (${result.swapAttempts} tries), ${result.ms} ms in all` +
+                (result.keptAs
+                  ? `; the old table is kept as ${result.keptAs}`
+                  : '')
+              : `PARTITIONED ${result.log}: partitioned already, nothing done`,
         );
-      },
-    });
-    for (const result of results) {
-      console.log(
-        json
-          ? JSON.stringify(result)
-          : result.converted
-            ? `PARTITIONED ${result.log}: ${result.copied + result.queued} rows in ${result.months} month partitions, ` +
-              `swap held the log ${result.swapMs} ms (${result.swapAttempts} tries), ${result.ms} ms in all` +
-              (result.keptAs
-                ? `; the old table is kept as ${result.keptAs}`
-                : '')
-            : `PARTITIONED ${result.log}: partitioned already, nothing done`,
-      );
+      }
+      return 0;
+    } catch (error) {
+      console.error((error as Error).message);
+      return 1;
     }
-    return 0;
-  } catch (error) {
-    console.error((error as Error).message);
-    return 1;
-  } finally {
-    await dataSource.destroy();
-  }
+  });
 }
 
 process.exitCode = await main(process.argv.slice(2));

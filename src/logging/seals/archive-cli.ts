@@ -9,12 +9,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { DataSource } from 'typeorm';
 import { AuditArchiveService } from './audit-archive.service.js';
 import { verifyArchive } from './archive-verify.js';
 import { AuditArchiveError, AuditSealQueryError } from './seal.errors.js';
 import type { SealableLog } from './seal-encoding.js';
 import type { ArchiveVerification } from './archive.types.js';
+import { onDatabase } from '../core/cli-database.js';
 
 const USAGE = `usage: audit:archive --month <YYYY-MM> --out <dir> [--log audit_log|llm_usage_log]
                      [--url <postgres url>] [--json]
@@ -105,31 +105,24 @@ async function main(argv: string[]): Promise<number> {
     console.error(`${misuse}\n${USAGE}`);
     return 2;
   }
-  const dataSource = new DataSource({ type: 'postgres', url, entities: [] });
-  try {
-    await dataSource.initialize();
-  } catch (error) {
-    console.error(`cannot connect: ${(error as Error).message}`);
-    return 2;
-  }
-  try {
-    const made = await new AuditArchiveService(dataSource).export({
-      month: values.month!,
-      log: values.log as SealableLog,
-      dir: values.out!,
-    });
-    print(made.dir, made.verification);
-    return 0;
-  } catch (error) {
-    if (error instanceof AuditArchiveError) {
-      console.error(`REFUSED   ${error.reason}: ${error.message}`);
-      return 1;
+  return onDatabase(url!, 2, async (dataSource) => {
+    try {
+      const made = await new AuditArchiveService(dataSource).export({
+        month: values.month!,
+        log: values.log as SealableLog,
+        dir: values.out!,
+      });
+      print(made.dir, made.verification);
+      return 0;
+    } catch (error) {
+      if (error instanceof AuditArchiveError) {
+        console.error(`REFUSED   ${error.reason}: ${error.message}`);
+        return 1;
+      }
+      console.error((error as Error).message);
+      return error instanceof AuditSealQueryError ? 2 : 1;
     }
-    console.error((error as Error).message);
-    return error instanceof AuditSealQueryError ? 2 : 1;
-  } finally {
-    await dataSource.destroy();
-  }
+  });
 }
 
 process.exitCode = await main(process.argv.slice(2));

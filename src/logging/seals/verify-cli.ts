@@ -9,12 +9,12 @@
  * `--all-firms` verifies every firm with seals or rows, in one pass over each log.
  */
 import { parseArgs } from 'node:util';
-import { DataSource } from 'typeorm';
 import { AuditSealService } from './audit-seal.service.js';
 import { SEALABLE_LOGS, type SealableLog } from './seal-encoding.js';
 import { resolveSealOptions } from './seal.options.js';
 import type { SealAnchor, SealVerification } from './seal.types.js';
 import { VERIFY_EXIT, describeVerdict, exitCodeOf } from './verify-verdict.js';
+import { onDatabase } from '../core/cli-database.js';
 
 const USAGE = `usage: audit:verify --firm <uuid> [--log audit_log|llm_usage_log|all]
                     [--anchor <seq>:<hex digest>]... [--from <ISO date>] [--to <ISO date>]
@@ -76,43 +76,36 @@ async function main(argv: string[]): Promise<number> {
     console.error(`${misuse}\n${USAGE}`);
     return VERIFY_EXIT.misuse;
   }
-  const dataSource = new DataSource({ type: 'postgres', url, entities: [] });
-  try {
-    await dataSource.initialize();
-  } catch (error) {
-    console.error(`cannot connect: ${(error as Error).message}`);
-    return VERIFY_EXIT.misuse;
-  }
-  try {
-    const seals = new AuditSealService(dataSource, resolveSealOptions({}));
-    const verdicts: SealVerification[] = [];
-    for (const log of logs) {
-      if (allFirms) {
-        verdicts.push(...(await seals.verifyAll({ log })));
-        continue;
+  return onDatabase(url!, VERIFY_EXIT.misuse, async (dataSource) => {
+    try {
+      const seals = new AuditSealService(dataSource, resolveSealOptions({}));
+      const verdicts: SealVerification[] = [];
+      for (const log of logs) {
+        if (allFirms) {
+          verdicts.push(...(await seals.verifyAll({ log })));
+          continue;
+        }
+        verdicts.push(
+          await seals.verify({
+            firmId: values.firm!,
+            log,
+            anchors: log === logs[0] ? anchors : [],
+            from: values.from ? new Date(values.from) : undefined,
+            to: values.to ? new Date(values.to) : undefined,
+          }),
+        );
       }
-      verdicts.push(
-        await seals.verify({
-          firmId: values.firm!,
-          log,
-          anchors: log === logs[0] ? anchors : [],
-          from: values.from ? new Date(values.from) : undefined,
-          to: values.to ? new Date(values.to) : undefined,
-        }),
-      );
+      for (const verdict of verdicts) {
+        console.log(
+          values.json ? JSON.stringify(verdict) : describeVerdict(verdict),
+        );
+      }
+      return exitCodeOf(verdicts);
+    } catch (error) {
+      console.error((error as Error).message);
+      return VERIFY_EXIT.misuse;
     }
-    for (const verdict of verdicts) {
-      console.log(
-        values.json ? JSON.stringify(verdict) : describeVerdict(verdict),
-      );
-    }
-    return exitCodeOf(verdicts);
-  } catch (error) {
-    console.error((error as Error).message);
-    return VERIFY_EXIT.misuse;
-  } finally {
-    await dataSource.destroy();
-  }
+  });
 }
 
 process.exitCode = await main(process.argv.slice(2));
