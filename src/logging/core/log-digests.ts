@@ -14,19 +14,20 @@ export const KEY_ID_LETTERS = 8;
 /** Letters of a request id's digest: 128 bits, two letters a byte. */
 const REQUEST_ID_LETTERS = 32;
 
-/** Each byte's two letters. */
-const BYTE_LETTERS = Array.from({ length: 256 }, (_, byte) =>
-  String.fromCharCode(97 + (byte >> 4), 97 + (byte & 15)),
-);
+/** The char codes of a digest's letters, reused: a string is made of them once they are all set. */
+const LETTER_CODES = new Uint16Array(64);
 
 /**
- * Bytes as the letters `a` to `p`, two a byte (high half first): no detector of numbers, codes or
- * words can ever see anything in them.
+ * Bytes (at most 32) as the letters `a` to `p`, two a byte (high half first): no detector of
+ * numbers, codes or words can ever see anything in them.
  */
 function letters(bytes: Uint8Array): string {
-  let text = '';
-  for (const byte of bytes) text += BYTE_LETTERS[byte];
-  return text;
+  const codes = LETTER_CODES.subarray(0, 2 * bytes.length);
+  for (let i = 0; i < bytes.length; i++) {
+    codes[2 * i] = 97 + (bytes[i] >> 4);
+    codes[2 * i + 1] = 97 + (bytes[i] & 15);
+  }
+  return String.fromCharCode(...codes);
 }
 
 /** Whether `value` is a request id's digest as {@link LogDigests.requestId} writes it. */
@@ -122,6 +123,8 @@ interface Mac {
   update(bytes: Uint8Array): Mac;
   digestInto(out: Uint8Array): void;
   clone(): Mac;
+  /** Copies the state into `to` (an instance of the same MAC) or a new instance. */
+  _cloneInto(to?: Mac): Mac;
 }
 
 const UTF8 = new TextEncoder();
@@ -142,12 +145,14 @@ class KeyedMac {
   private bytes = new Uint8Array(256);
   /** Where a digest is written, reused: a digest is read before the next is made. */
   private readonly out = new Uint8Array(32);
+  /** The state a digest is made in, a copy of the base's each time, reused. */
+  private scratch: Mac | undefined;
 
   constructor(private readonly base: Mac) {}
 
   /** The digest of `value` (as UTF-8) after what the base holds; valid until the next call. */
   digest(value: string): Uint8Array {
-    const mac = this.base.clone();
+    const mac = (this.scratch = this.base._cloneInto(this.scratch));
     mac.update(this.encode(value));
     mac.digestInto(this.out);
     return this.out;
