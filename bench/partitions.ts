@@ -60,7 +60,12 @@ import {
   LogPartitionService,
   partitionLogs,
 } from '../src/logging/partitions/index.js';
-import { freshDatabase, machineLine, writeResults } from './support.js';
+import {
+  freshDatabase,
+  machineLine,
+  serverLine,
+  writeResults,
+} from './support.js';
 
 const LAYOUTS = ['single', 'partitioned'] as const;
 type Layout = (typeof LAYOUTS)[number];
@@ -638,13 +643,7 @@ async function retirePart(adminUrl: string): Promise<Record<string, unknown>> {
 async function main(): Promise<void> {
   Logger.overrideLogger(['error', 'warn']);
   const server = await resolveDemoDatabase();
-  const admin = new Client({ connectionString: server.url });
-  await admin.connect();
-  const version = (
-    await admin.query<{ server_version: string }>('SHOW server_version')
-  ).rows[0].server_version;
-  await admin.end();
-  const where = `${server.description}, PostgreSQL ${version}`;
+  const where = await serverLine(server);
   console.log(
     `bench/partitions: ${PARTS.join(', ')}; ${ROWS} rows per log, ${machineLine()}, Node ${process.version}, ${where}`,
   );

@@ -43,7 +43,12 @@ import {
   insertFromRaw,
   ROLLUP_TABLES,
 } from '../src/logging/core/rollup-tables.js';
-import { freshDatabase, machineLine, writeResults } from './support.js';
+import {
+  freshDatabase,
+  machineLine,
+  serverLine,
+  writeResults,
+} from './support.js';
 
 const SIZES = (process.env.BENCH_ROWS ?? '1000000,10000000')
   .split(',')
@@ -325,13 +330,7 @@ async function main(): Promise<void> {
     for (const target of TARGETS) await load(server.url, target);
   }
   if (STEP === 'time' || STEP === 'all') {
-    const admin = new Client({ connectionString: server.url });
-    await admin.connect();
-    const version = (
-      await admin.query<{ server_version: string }>('SHOW server_version')
-    ).rows[0].server_version;
-    await admin.end();
-    const database = `${server.description}, PostgreSQL ${version}`;
+    const database = await serverLine(server);
     console.log(
       `bench/reports: ${TARGETS.join(', ')}; ${RUNS} runs (${BASELINE_RUNS} for raw firm-years), ${machineLine()}, ${database}`,
     );

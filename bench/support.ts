@@ -25,6 +25,23 @@ export async function freshDatabase(
   return url.toString();
 }
 
+/** `<where the server is>, PostgreSQL <version>`: the server a bench ran on, for its first line. */
+export async function serverLine(server: {
+  url: string;
+  description: string;
+}): Promise<string> {
+  const admin = new Client({ connectionString: server.url });
+  await admin.connect();
+  try {
+    const version = (
+      await admin.query<{ server_version: string }>('SHOW server_version')
+    ).rows[0].server_version;
+    return `${server.description}, PostgreSQL ${version}`;
+  } finally {
+    await admin.end();
+  }
+}
+
 /** The machine, as the results record it. */
 export function machine(): { cores: number; memoryGiB: number } {
   return {
