@@ -305,6 +305,31 @@ describe('the partitioned layout', () => {
     }
     const at = (offset: number, days: number) =>
       new Date(month(offset).getTime() + days * 86_400_000);
+    // months one after another, none flagged: the default partition's ids before and after them
+    const months = (
+      await q<{ month: Date }>(
+        `SELECT month FROM logging_log_month WHERE log = 'audit_log' ORDER BY month`,
+      )
+    ).map((row) => row.month.getTime());
+    const first = months[0];
+    const last = new Date(months[months.length - 1]);
+    const afterLast = Date.UTC(
+      last.getUTCFullYear(),
+      last.getUTCMonth() + 1,
+      1,
+    );
+    const ranges = async () =>
+      (
+        await one<{ ranges: string[] }>(
+          `SELECT logging_id_ranges('audit_log', NULL, NULL)::text[] AS ranges`,
+        )
+      ).ranges;
+    expect(await ranges()).toEqual([
+      uuidFloor(0),
+      uuidFloor(first),
+      uuidFloor(afterLast),
+      'ffffffff-ffff-ffff-ffff-ffffffffffff',
+    ]);
     const far = {
       // an id of no month (not the module's): the default partition
       random: 'f0000000-0000-4000-8000-00000000a001',
@@ -359,6 +384,17 @@ describe('the partitioned layout', () => {
       month(-4),
       month(2),
     ]);
+    // and each flagged month's ids are read with them
+    expect(await ranges()).toEqual([
+      uuidFloor(0),
+      uuidFloor(first),
+      ...[-5, -4, 2].flatMap((offset) => [
+        uuidFloor(month(offset).getTime()),
+        uuidFloor(month(offset + 1).getTime()),
+      ]),
+      uuidFloor(afterLast),
+      far.top,
+    ]);
 
     /** Every page of `query`, `limit` entries a page, against ORDER BY over the whole log. */
     const pagesMatch = async (
@@ -387,6 +423,12 @@ describe('the partitioned layout', () => {
       expect(all).toHaveLength(36);
       expect(all).toEqual(expect.arrayContaining(Object.values(far)));
     }
+    // the function's own order, window after window, with every far row in its place
+    const raw = await q<{ id: string }>(
+      `SELECT id FROM logging_audit_page($1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 100)`,
+      [firmId],
+    );
+    expect(raw.map((row) => row.id)).toEqual(await pagesMatch({}, 100, '', []));
     const lastMonth = { from: month(-1), to: month(0) };
     const inLastMonth = await pagesMatch(
       lastMonth,
@@ -434,6 +476,12 @@ describe('the partitioned layout', () => {
       `SELECT id FROM audit_log WHERE firm_id = $1 ORDER BY created_at DESC, id DESC`,
       [firmId],
     );
+    // the function gives its rows in the trail's order itself (the service sorts only if not)
+    const raw = await q<{ id: string }>(
+      `SELECT id FROM logging_audit_page($1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 100)`,
+      [firmId],
+    );
+    expect(raw.map((row) => row.id)).toEqual(sorted.map((row) => row.id));
     for (const limit of [1, 2, 4]) {
       const items: AuditTrailEntry[] = [];
       for (let after: string | undefined; ;) {

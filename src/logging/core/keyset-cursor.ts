@@ -61,3 +61,31 @@ export function keysetPage<
     next: more ? encodeCursor(last.cursor_at, last.id) : null,
   };
 }
+
+/** What a row's place in the keyset order is read from: its cursor time and its id. */
+interface Keyed {
+  cursor_at: string | null;
+  id: string;
+}
+
+/**
+ * `ORDER BY created_at DESC, id DESC` (rows with no date first), on the rows' cursor times
+ * ({@link CURSOR_TIME_SQL}) and ids: both compare as text in the order PostgreSQL compares the
+ * values (times of one width to the microsecond, UUIDs in lowercase hex).
+ */
+export function keysetOrder(a: Keyed, b: Keyed): number {
+  if (a.cursor_at !== b.cursor_at) {
+    if (a.cursor_at === null) return -1;
+    if (b.cursor_at === null) return 1;
+    return a.cursor_at > b.cursor_at ? -1 : 1;
+  }
+  return a.id === b.id ? 0 : a.id > b.id ? -1 : 1;
+}
+
+/** Whether `rows` are in {@link keysetOrder}. */
+export function inKeysetOrder(rows: readonly Keyed[]): boolean {
+  for (let i = 1; i < rows.length; i++) {
+    if (keysetOrder(rows[i - 1], rows[i]) > 0) return false;
+  }
+  return true;
+}

@@ -89,10 +89,21 @@ export const PARTITION_READS_UP: readonly string[] = [
     ranges uuid[] := '{}';
     m record;
     prev timestamptz;
-    n integer := 0;
+    n integer;
+    parts bigint;
+    first_month timestamptz;
+    last_month timestamptz;
+    flagged boolean;
   BEGIN
-    SELECT c.relname INTO log_name FROM pg_catalog.pg_class c WHERE c.oid = target AND c.relkind = 'p';
-    IF log_name IS NULL THEN
+    SELECT c.relname, l.n, l.first_month, l.last_month, l.flagged,
+           (SELECT count(*) - 1 FROM pg_catalog.pg_inherits i WHERE i.inhparent = target)
+      INTO log_name, n, first_month, last_month, flagged, parts
+      FROM pg_catalog.pg_class c,
+           LATERAL (SELECT count(*)::int AS n, min(l.month) AS first_month, max(l.month) AS last_month,
+                           coalesce(bool_or(l.strays), false) AS flagged
+                      FROM logging_log_month l WHERE l.log = c.relname) l
+     WHERE c.oid = target AND c.relkind = 'p';
+    IF log_name IS NULL OR n <> parts THEN
       RETURN ARRAY[zero, top];
     END IF;
     IF w_lo IS NOT NULL THEN
@@ -100,6 +111,14 @@ export const PARTITION_READS_UP: readonly string[] = [
         CASE WHEN w_lo - interval '1 day' < '1970-01-01 00:00:00+00' THEN zero
              ELSE logging_uuid_floor(w_lo - interval '1 day') END,
         logging_uuid_floor(least(w_hi, clock_timestamp() + interval '12 hours') + interval '1 day')];
+    END IF;
+    IF n = 0 THEN
+      RETURN ranges || ARRAY[zero, top];
+    END IF;
+    IF NOT flagged AND last_month = ((first_month AT TIME ZONE 'UTC') + (n - 1) * interval '1 month') AT TIME ZONE 'UTC' THEN
+      -- months one after another, none flagged: the default partition's ids before and after them
+      RETURN ranges || ARRAY[zero, logging_uuid_floor(first_month),
+                             logging_uuid_floor(logging_month_after(last_month)), top];
     END IF;
     -- the default partition's ids: before the first month, between months, after the last
     FOR m IN SELECT l.month, l.strays FROM logging_log_month l WHERE l.log = log_name ORDER BY l.month LOOP
@@ -112,12 +131,8 @@ export const PARTITION_READS_UP: readonly string[] = [
         ranges := ranges || ARRAY[logging_uuid_floor(m.month), logging_uuid_floor(logging_month_after(m.month))];
       END IF;
       prev := logging_month_after(m.month);
-      n := n + 1;
     END LOOP;
-    IF n <> (SELECT count(*) - 1 FROM pg_catalog.pg_inherits i WHERE i.inhparent = target) THEN
-      RETURN ARRAY[zero, top];
-    END IF;
-    RETURN ranges || ARRAY[CASE WHEN n = 0 THEN zero ELSE logging_uuid_floor(prev) END, top];
+    RETURN ranges || ARRAY[logging_uuid_floor(prev), top];
   END
   $$`,
   // One page of a firm's audit trail, newest first: AuditTrailService.trail() on the partitioned
