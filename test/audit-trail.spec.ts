@@ -11,6 +11,11 @@ import { type AuditTrailEntry } from '../src/logging/audit/audit-trail.service.j
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { loggingApp } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
+import {
+  everyTrailPage,
+  UNDATED_AND_DATED_ROWS,
+  UNDATED_FIRST,
+} from './support/trail.js';
 
 /** AuditTrailService.trail: one firm's trail, newest first, filtered, paged, validated. */
 
@@ -79,17 +84,12 @@ describe('AuditTrailService', () => {
   });
 
   it('pages with the next cursor across ties, every row once', async () => {
-    const seen: string[] = [];
-    let after: string | undefined;
-    let pages = 0;
-    do {
-      const page = await trail.trail({ firmId: firm.firmId, limit: 4, after });
-      seen.push(...page.items.map((item) => item.id));
-      after = page.next ?? undefined;
-      pages++;
-    } while (after);
+    const { items, pages } = await everyTrailPage(trail, {
+      firmId: firm.firmId,
+      limit: 4,
+    });
     expect(pages).toBe(9);
-    expect(seen).toEqual(newestFirst());
+    expect(items.map((item) => item.id)).toEqual(newestFirst());
   });
 
   it('pages past rows with no date (only the owner writes them): first, by id, then the dated ones', async () => {
@@ -97,12 +97,10 @@ describe('AuditTrailService', () => {
     const client = new Client({ connectionString: database.url });
     await client.connect();
     try {
-      await client.query(
-        `INSERT INTO audit_log (firm_id, action, entity_type, created_at)
-         SELECT $1, 'upload_file', 'cma_project', CASE WHEN i <= 3 THEN NULL ELSE $2::timestamptz + i * interval '1 hour' END
-           FROM generate_series(1, 6) i`,
-        [undated.firmId, new Date(Date.UTC(2026, 2, 1))],
-      );
+      await client.query(UNDATED_AND_DATED_ROWS, [
+        undated.firmId,
+        new Date(Date.UTC(2026, 2, 1)),
+      ]);
       const sorted = (
         await client.query<{ id: string }>(
           `SELECT id FROM audit_log WHERE firm_id = $1 ORDER BY created_at DESC, id DESC`,
@@ -110,28 +108,14 @@ describe('AuditTrailService', () => {
         )
       ).rows.map((row) => row.id);
       for (const limit of [1, 2, 4]) {
-        const seen: (Date | null)[] = [];
-        const ids: string[] = [];
-        for (let after: string | undefined; ;) {
-          const page = await trail.trail({
-            firmId: undated.firmId,
-            limit,
-            after,
-          });
-          ids.push(...page.items.map((item) => item.id));
-          seen.push(...page.items.map((item) => item.createdAt));
-          if (!page.next) break;
-          after = page.next;
-        }
-        expect(ids).toEqual(sorted);
-        expect(seen.map((at) => at === null)).toEqual([
-          true,
-          true,
-          true,
-          false,
-          false,
-          false,
-        ]);
+        const { items } = await everyTrailPage(trail, {
+          firmId: undated.firmId,
+          limit,
+        });
+        expect(items.map((item) => item.id)).toEqual(sorted);
+        expect(items.map((item) => item.createdAt === null)).toEqual(
+          UNDATED_FIRST,
+        );
       }
     } finally {
       await client.end();

@@ -6,7 +6,6 @@ import type { DataSource } from 'typeorm';
 import {
   AuditSealService,
   AuditTrailService,
-  type AuditTrailEntry,
   LlmUsageReportService,
   LogRetentionService,
   type UsageSummaryQuery,
@@ -31,6 +30,11 @@ import { loggingApp } from './support/logging-app.js';
 import { type AppRole, createAppRole } from './support/roles.js';
 import { refusal } from './support/sql.js';
 import { databaseSuite } from './support/suite.js';
+import {
+  everyTrailPage,
+  UNDATED_AND_DATED_ROWS,
+  UNDATED_FIRST,
+} from './support/trail.js';
 
 /**
  * The partitioned layout (docs/partitions.md): the conversion of a populated install, where rows
@@ -272,13 +276,9 @@ describe('the partitioned layout', () => {
     const app = suite.own(await loggingApp(suite.url));
     const trail = app.moduleRef.get(AuditTrailService);
     const { firmId } = firms[1];
-    const paged: string[] = [];
-    for (let after: string | undefined; ;) {
-      const page = await trail.trail({ firmId, limit: 7, after });
-      paged.push(...page.items.map((item) => item.id));
-      if (!page.next) break;
-      after = page.next;
-    }
+    const paged = (await everyTrailPage(trail, { firmId, limit: 7 })).items.map(
+      (item) => item.id,
+    );
     const sorted = await q<{ id: string }>(
       `SELECT id FROM audit_log WHERE firm_id = $1 ORDER BY created_at DESC, id DESC`,
       [firmId],
@@ -403,13 +403,9 @@ describe('the partitioned layout', () => {
       where: string,
       parameters: unknown[],
     ) => {
-      const paged: string[] = [];
-      for (let after: string | undefined; ;) {
-        const page = await trail.trail({ firmId, limit, after, ...query });
-        paged.push(...page.items.map((item) => item.id));
-        if (!page.next) break;
-        after = page.next;
-      }
+      const paged = (
+        await everyTrailPage(trail, { firmId, limit, ...query })
+      ).items.map((item) => item.id);
       const sorted = await q<{ id: string }>(
         `SELECT id FROM audit_log WHERE firm_id = $1 ${where} ORDER BY created_at DESC, id DESC`,
         [firmId, ...parameters],
@@ -466,12 +462,7 @@ describe('the partitioned layout', () => {
     const [{ id: firmId }] = await q<{ id: string }>(
       `INSERT INTO firms (name) VALUES ('undated') RETURNING id`,
     );
-    await q(
-      `INSERT INTO audit_log (firm_id, action, entity_type, created_at)
-       SELECT $1, 'upload_file', 'uploaded_file', CASE WHEN i <= 3 THEN NULL ELSE $2::timestamptz + i * interval '1 hour' END
-         FROM generate_series(1, 6) i`,
-      [firmId, month(-1)],
-    );
+    await q(UNDATED_AND_DATED_ROWS, [firmId, month(-1)]);
     const sorted = await q<{ id: string }>(
       `SELECT id FROM audit_log WHERE firm_id = $1 ORDER BY created_at DESC, id DESC`,
       [firmId],
@@ -483,22 +474,11 @@ describe('the partitioned layout', () => {
     );
     expect(raw.map((row) => row.id)).toEqual(sorted.map((row) => row.id));
     for (const limit of [1, 2, 4]) {
-      const items: AuditTrailEntry[] = [];
-      for (let after: string | undefined; ;) {
-        const page = await trail.trail({ firmId, limit, after });
-        items.push(...page.items);
-        if (!page.next) break;
-        after = page.next;
-      }
+      const { items } = await everyTrailPage(trail, { firmId, limit });
       expect(items.map((item) => item.id)).toEqual(sorted.map((row) => row.id));
-      expect(items.map((item) => item.createdAt === null)).toEqual([
-        true,
-        true,
-        true,
-        false,
-        false,
-        false,
-      ]);
+      expect(items.map((item) => item.createdAt === null)).toEqual(
+        UNDATED_FIRST,
+      );
     }
     await q(`DELETE FROM firms WHERE id = $1`, [firmId]);
   });

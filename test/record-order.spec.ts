@@ -3,7 +3,7 @@ import {
   AuditTrailService,
   CreditLedgerService,
 } from '../src/logging/index.js';
-import { type AuditTrailEntry } from '../src/logging/audit/audit-trail.service.js';
+import { everyTrailPage } from './support/trail.js';
 import { loggingApp } from './support/logging-app.js';
 import { seedFirm } from './support/seed.js';
 import { databaseSuite } from './support/suite.js';
@@ -21,14 +21,9 @@ describe('record order', () => {
 
   /** Every entry of the firm's trail, oldest first, read page by page. */
   async function wholeTrail(trail: AuditTrailService, firmId: string) {
-    const items: AuditTrailEntry[] = [];
-    let after: string | undefined;
-    do {
-      const page = await trail.trail({ firmId, limit: 1000, after });
-      items.push(...page.items);
-      after = page.next ?? undefined;
-    } while (after);
-    return items.reverse();
+    return (
+      await everyTrailPage(trail, { firmId, limit: 1000 })
+    ).items.reverse();
   }
 
   it('reads 1,000 audit rows recorded back to back in record order, 20 times in a row', async () => {
