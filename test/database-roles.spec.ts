@@ -10,6 +10,7 @@ import {
   clockOffsetMicros,
   followClock,
 } from '../src/logging/writer/record-clock.js';
+import { plainUuid } from './support/ids.js';
 import { loggingApp, loggingModuleRef } from './support/logging-app.js';
 import { captureLogs } from './support/logs.js';
 import { type AppRole, createAppRole } from './support/roles.js';
@@ -67,7 +68,12 @@ describe('guarantees held against the application role', () => {
        VALUES ($1, $2, 'gemini-3-flash', 'extraction', 10, 1, 0.000124, $3) RETURNING id`,
       [firmId, projectId, at],
     );
-    return { firmId, userId, projectId, auditId, usageId };
+    const creditId = await q(
+      `INSERT INTO credit_transaction (user_id, operation, amount, idempotency_key, created_at)
+       VALUES ($1, 'grant', 5, 'roles-fixture', $2) RETURNING id`,
+      [userId, at],
+    );
+    return { firmId, userId, projectId, auditId, usageId, creditId };
   }
 
   /** Every row of the append-only tables, as the owner reads them. */
@@ -93,7 +99,7 @@ describe('guarantees held against the application role', () => {
     await ledger.grant({
       userId: rows[0].id,
       amount: 10,
-      idempotencyKey: randomUUID(),
+      idempotencyKey: plainUuid(),
     });
     await started.moduleRef.get(AuditSealService).seal();
   }
