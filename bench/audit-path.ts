@@ -12,7 +12,8 @@
  *   PATH="$(bash .ci/node 24):$PATH" node dist/bench/audit-path.js
  *   # BENCH_VARIANTS (interceptor,buffered), BENCH_ROUTE (projects), BENCH_BLOCKS (30),
  *   # BENCH_BLOCK_REQUESTS (400), BENCH_INFLIGHT (16), BENCH_PROFILE_DIR (a profile per block, for
- *   # bench/profile-split.js)
+ *   # bench/profile-split.js), BENCH_HEAP_PROFILE_DIR (a sampling heap profile per block, every
+ *   # allocation counted whether collected or not, for Chrome DevTools' Memory tab)
  *
  * Node 23.9+ (`process.threadCpuUsage`). It works in the database of bench/endpoint,
  * `logging_bench_endpoint`, made anew.
@@ -42,6 +43,7 @@ const BLOCKS = Number(process.env.BENCH_BLOCKS ?? 30);
 const BLOCK_REQUESTS = Number(process.env.BENCH_BLOCK_REQUESTS ?? 400);
 const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? 16);
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+const HEAP_DIR = process.env.BENCH_HEAP_PROFILE_DIR;
 
 type Dispatch = Parameters<typeof inject>[0];
 
@@ -133,6 +135,11 @@ async function main(): Promise<void> {
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 100 });
   }
+  const heap = HEAP_DIR ? new Session() : undefined;
+  if (heap) {
+    heap.connect();
+    await heap.post('HeapProfiler.enable');
+  }
 
   // warm-up: every variant, twice a block
   for (const variant of VARIANTS) await run(variant, 2 * BLOCK_REQUESTS);
@@ -143,6 +150,13 @@ async function main(): Promise<void> {
     for (const variant of order) {
       await new Promise((resolve) => setTimeout(resolve, 20));
       if (session) await session.post('Profiler.start');
+      if (heap) {
+        await heap.post('HeapProfiler.startSampling', {
+          samplingInterval: 1024,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        });
+      }
       const gcBefore = gc.us;
       const before = threadCpu();
       await run(variant, BLOCK_REQUESTS);
@@ -156,6 +170,13 @@ async function main(): Promise<void> {
         gcPauseUs: gc.us - gcBefore,
       };
       blocks.push(block);
+      if (heap) {
+        const { profile } = await heap.post('HeapProfiler.stopSampling');
+        writeFileSync(
+          join(HEAP_DIR!, `${variant}-${ROUTE}-${b}.heapprofile`),
+          JSON.stringify(profile),
+        );
+      }
       if (session) {
         const { profile } = await session.post('Profiler.stop');
         const name = `${variant}-${ROUTE}-${b}`;

@@ -14,20 +14,19 @@ export const KEY_ID_LETTERS = 8;
 /** Letters of a request id's digest: 128 bits, two letters a byte. */
 const REQUEST_ID_LETTERS = 32;
 
-/** The char codes of a digest's letters, reused: a string is made of them once they are all set. */
-const LETTER_CODES = new Uint16Array(64);
+/** The letters of a digest, reused: the string is read out of it once they are all set. */
+const LETTER_BYTES = Buffer.alloc(64);
 
 /**
  * Bytes (at most 32) as the letters `a` to `p`, two a byte (high half first): no detector of
  * numbers, codes or words can ever see anything in them.
  */
 function letters(bytes: Uint8Array): string {
-  const codes = LETTER_CODES.subarray(0, 2 * bytes.length);
   for (let i = 0; i < bytes.length; i++) {
-    codes[2 * i] = 97 + (bytes[i] >> 4);
-    codes[2 * i + 1] = 97 + (bytes[i] & 15);
+    LETTER_BYTES[2 * i] = 97 + (bytes[i] >> 4);
+    LETTER_BYTES[2 * i + 1] = 97 + (bytes[i] & 15);
   }
-  return String.fromCharCode(...codes);
+  return LETTER_BYTES.toString('latin1', 0, 2 * bytes.length);
 }
 
 /** Whether `value` is a request id's digest as {@link LogDigests.requestId} writes it. */
