@@ -1,4 +1,7 @@
+import { HttpException } from '@nestjs/common';
 import { Observable, type SchedulerLike, isObservable } from 'rxjs';
+import type { AuditCall } from './audit-call.js';
+import type { AuditArgs } from './audit-spec.js';
 
 /**
  * How an audited call ended, as its row records it.
@@ -170,4 +173,50 @@ function whenSettled(
     return;
   }
   settling.then(done, failed);
+}
+
+/** What an entity-id or metadata function of `@Audit` receives for the call's end. */
+export function argsOf(call: AuditCall, end: CallEnd): AuditArgs {
+  return {
+    outcome: end.outcome,
+    context: call.context,
+    request: call.request,
+    params: call.params,
+    result: end.value,
+    values: end.values,
+    error: end.error,
+  };
+}
+
+/** What an SSE `MessageEvent` carries: its `data`. */
+export function dataOf(event: unknown): unknown {
+  return event !== null && typeof event === 'object'
+    ? (event as { data?: unknown }).data
+    : undefined;
+}
+
+/** The class of what a handler threw, as a row stores it: a plain name, else `Error`. */
+export function errorClass(error: unknown): string {
+  const name =
+    error instanceof Error
+      ? error.constructor.name || error.name
+      : typeof error;
+  return /^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(name) ? name : 'Error';
+}
+
+/**
+ * The HTTP status of an error: an `HttpException`'s, else a `status` or `statusCode` of 400-599
+ * it carries, else 500.
+ */
+export function httpStatus(error: unknown): number {
+  if (error instanceof HttpException) return error.getStatus();
+  const status =
+    (error as { status?: unknown; statusCode?: unknown } | null)?.status ??
+    (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' &&
+    Number.isInteger(status) &&
+    status >= 400 &&
+    status <= 599
+    ? status
+    : 500;
 }

@@ -1,4 +1,4 @@
-import { type CallHandler, HttpException, Logger } from '@nestjs/common';
+import { type CallHandler, Logger } from '@nestjs/common';
 import { isUUID } from 'class-validator';
 import { type Observable, defer, finalize, from, mergeMap } from 'rxjs';
 import type { RecordOptions } from '../writer/log-writer.service.js';
@@ -10,6 +10,10 @@ import {
   type CallEnd,
   type Settling,
   type WatchOptions,
+  argsOf,
+  dataOf,
+  errorClass,
+  httpStatus,
   watchCall,
 } from './audit-outcome.js';
 import type { AuditArgs, AuditSpec } from './audit-spec.js';
@@ -329,45 +333,4 @@ class AuditedCall implements WatchOptions {
   settle(end: CallEnd): Settling {
     return this.runner.record(this.call, this.ctx, end);
   }
-}
-
-/** What an entity-id or metadata function of `@Audit` receives for the call's end. */
-function argsOf(call: AuditCall, end: CallEnd): AuditArgs {
-  return {
-    outcome: end.outcome,
-    context: call.context,
-    request: call.request,
-    params: call.params,
-    result: end.value,
-    values: end.values,
-    error: end.error,
-  };
-}
-
-/** What an SSE `MessageEvent` carries: its `data`. */
-function dataOf(event: unknown): unknown {
-  return event !== null && typeof event === 'object'
-    ? (event as { data?: unknown }).data
-    : undefined;
-}
-
-function errorClass(error: unknown): string {
-  const name =
-    error instanceof Error
-      ? error.constructor.name || error.name
-      : typeof error;
-  return /^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(name) ? name : 'Error';
-}
-
-function httpStatus(error: unknown): number {
-  if (error instanceof HttpException) return error.getStatus();
-  const status =
-    (error as { status?: unknown; statusCode?: unknown } | null)?.status ??
-    (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' &&
-    Number.isInteger(status) &&
-    status >= 400 &&
-    status <= 599
-    ? status
-    : 500;
 }
