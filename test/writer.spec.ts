@@ -153,7 +153,7 @@ describe('record() and the batched writer', () => {
     });
   });
 
-  it('stores text exactly in a buffered batch: quotes, backslashes, braces, commas, NULL and letters beyond ASCII', async () => {
+  it('stores text exactly in a buffered batch: quotes, backslashes, braces, commas, NULL, letters beyond ASCII and JSON escapes', async () => {
     const { usage, writer, firmId } = await start();
     const texts = [
       'He said "no" \\ then {a,b}',
@@ -161,6 +161,8 @@ describe('record() and the batched writer', () => {
       '',
       'é, ü, 漢字 \\" end',
       '\\',
+      'an emoji 😀 and \\ud83d\\ude00 as six letters each',
+      '\\\\u0041 \\n \\t',
     ];
     const usageIds = await Promise.all(
       texts.map((text) =>
@@ -179,6 +181,31 @@ describe('record() and the batched writer', () => {
     expect(usageIds.map((id) => stored[id])).toEqual(
       texts.map((text) => `x ${text}`),
     );
+  });
+
+  it('stores a lone surrogate as U+FFFD, as node-postgres writes text, and writes its batch', async () => {
+    const { usage, writer, firmId } = await start();
+    const texts = ['a \ud800 b', 'c \udfff', 'plain'];
+    const usageIds = await Promise.all(
+      texts.map((text) =>
+        usage.record(
+          usageEntry(firmId, { success: false, errorMessage: `x ${text}` }),
+          { durability: 'buffered' },
+        ),
+      ),
+    );
+    await writer.flush();
+    const { rows } = await suite.reader.query<{ id: string; text: string }>(
+      'SELECT id, error_message AS text FROM llm_usage_log WHERE id = ANY($1)',
+      [usageIds],
+    );
+    const stored = Object.fromEntries(rows.map((r) => [r.id, r.text]));
+    expect(usageIds.map((id) => stored[id])).toEqual([
+      'x a \ufffd b',
+      'x c \ufffd',
+      'x plain',
+    ]);
+    expect(writer.stats()).toMatchObject({ rowsFailed: 0 });
   });
 
   it('fails a bad row alone: the rest of its batch commits', async () => {

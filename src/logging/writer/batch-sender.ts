@@ -10,8 +10,10 @@ import {
   columnArrays,
   insertStatement,
   type LogTable,
+  packedInsertStatement,
   type QueryExecutor,
   RESTAMP_AFTER_MS,
+  type StatementControl,
   stampCreatedAt,
   type WriterLogger,
 } from './log-table.js';
@@ -28,7 +30,10 @@ import type { TableMetrics } from './writer.telemetry.js';
 export interface Pending {
   /** Accepted order: `flush()` waits for the rows accepted before it was called. */
   seq: number;
-  row: unknown[];
+  /** The row packed as JSON ({@link packRow}), or its column values when it could not be. */
+  row: string | unknown[];
+  /** Its created_at, stamped when its batch is formed (`stampCreatedAt`); '' until then. */
+  createdAt: string;
   /** When its created_at was stamped, in ms since the epoch; 0 before its batch is formed. */
   stamped: number;
   durability: Durability;
@@ -75,6 +80,8 @@ const pause = (ms: number, signal: AbortSignal) =>
  */
 export class BatchSender<Entry> {
   private readonly sql: string;
+  /** The statement of a batch whose rows are all packed. */
+  private readonly packedSql: string;
   private readonly width: number;
   /** Where created_at sits in a row: the writer stamps it when the row's batch is formed. */
   private readonly createdAtColumn: number;
@@ -89,6 +96,7 @@ export class BatchSender<Entry> {
     private readonly logger: WriterLogger,
   ) {
     this.sql = insertStatement(table);
+    this.packedSql = packedInsertStatement(table);
     this.width = table.columns.length;
     this.createdAtColumn = table.columns.findIndex(
       ([name]) => name === 'created_at',
@@ -126,20 +134,11 @@ export class BatchSender<Entry> {
     const { attempts, baseDelayMs, maxDelayMs } = this.options.retry;
     for (let attempt = 1; !batch.abandoned; attempt++) {
       if (Date.now() - rows[0].stamped > RESTAMP_AFTER_MS) {
-        stampCreatedAt(rows, this.createdAtColumn);
+        stampCreatedAt(rows);
       }
       const control = { signal, sent: () => (batch.sending = rows) };
       try {
-        await this.timed(() =>
-          this.execute(
-            this.sql,
-            columnArrays(
-              rows.map((p) => p.row),
-              this.width,
-            ),
-            control,
-          ),
-        );
+        await this.timed(() => this.statement(rows, control));
       } catch (error) {
         if (batch.sending && !isAnswer(error)) batch.unsure = true;
         batch.sending = undefined;
@@ -180,6 +179,35 @@ export class BatchSender<Entry> {
       }
       return;
     }
+  }
+
+  /**
+   * Runs the INSERT of `rows`: one JSON parameter when every row is packed, else column arrays
+   * (a packed row read back from its JSON, which holds only strings, numbers, booleans and nulls).
+   */
+  private statement(
+    rows: readonly Pending[],
+    control: StatementControl,
+  ): Promise<unknown> {
+    const stamps = new Array<string>(rows.length);
+    let json = '[';
+    let packed = true;
+    for (let i = 0; i < rows.length; i++) {
+      const { row, createdAt } = rows[i];
+      stamps[i] = createdAt;
+      if (typeof row !== 'string') packed = false;
+      else json += i === 0 ? row : `,${row}`;
+    }
+    if (packed) {
+      return this.execute(this.packedSql, [`${json}]`, stamps], control);
+    }
+    const values = rows.map(({ row, createdAt }) => {
+      const copy: unknown[] =
+        typeof row === 'string' ? (JSON.parse(row) as unknown[]) : [...row];
+      copy[this.createdAtColumn] = createdAt;
+      return copy;
+    });
+    return this.execute(this.sql, columnArrays(values, this.width), control);
   }
 
   /** Runs one statement, timing it when there are metrics. */

@@ -6,6 +6,7 @@ import {
   type LogWriterStats,
   resolveWriterOptions,
 } from './writer.options.js';
+import { sentColumns } from '../../../test/support/sent-columns.js';
 
 /**
  * How rows flow through the batched writer when the database holds its statements: what a flush
@@ -43,10 +44,10 @@ interface Statement {
 function heldDatabase() {
   const statements: Statement[] = [];
   let refusing = false;
-  const execute: QueryExecutor = (_sql, columns, control) =>
+  const execute: QueryExecutor = (sql, parameters, control) =>
     new Promise((resolve, reject) => {
       const signal = control?.signal;
-      const ns = (columns as unknown[][])[1] as number[];
+      const ns = sentColumns(sql, parameters, 2)[1] as number[];
       if (refusing) {
         statements.push({ ns, signal, answer: () => undefined });
         reject(

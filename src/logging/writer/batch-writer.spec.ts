@@ -1,6 +1,7 @@
 import { BatchWriter } from './batch-writer.js';
 import { RESTAMP_AFTER_MS, type LogTable } from './log-table.js';
 import { resolveWriterOptions } from './writer.options.js';
+import { sentColumns } from '../../../test/support/sent-columns.js';
 
 /**
  * When rows are dated: the database refuses (for every role but the owner) a created_at more than
@@ -40,8 +41,8 @@ describe('the batched writer dates rows when they leave', () => {
     const sent: unknown[][][] = [];
     const writer = new BatchWriter<Entry>(
       TABLE,
-      (_sql, columns) => {
-        sent.push(columns as unknown[][]);
+      (sql, parameters) => {
+        sent.push(sentColumns(sql, parameters, 2));
         return Promise.resolve();
       },
       resolveWriterOptions({ bufferedDelayMs: 300 }),
@@ -68,8 +69,8 @@ describe('the batched writer dates rows when they leave', () => {
     const started = Date.now();
     const writer = new BatchWriter<Entry>(
       TABLE,
-      (_sql, columns) => {
-        const [ids, , createdAt] = columns as unknown[][];
+      (sql, parameters) => {
+        const [ids, , createdAt] = sentColumns(sql, parameters, 2);
         attempts.push({ at: Date.now(), ids, createdAt: [...createdAt] });
         if (Date.now() - started < RESTAMP_AFTER_MS + 300) {
           return Promise.reject(

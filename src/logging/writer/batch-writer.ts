@@ -4,7 +4,12 @@ import {
   BatchSender,
   type Pending,
 } from './batch-sender.js';
-import type { LogTable, QueryExecutor, WriterLogger } from './log-table.js';
+import {
+  type LogTable,
+  packRow,
+  type QueryExecutor,
+  type WriterLogger,
+} from './log-table.js';
 import { nextMicros, uuidV7 } from './record-clock.js';
 import { LogBufferFullError, LogWriterClosedError } from './writer.errors.js';
 import type {
@@ -122,9 +127,10 @@ export class BatchWriter<Entry> {
   ): string | Promise<string> {
     // The id keeps the order rows were recorded in; created_at is stamped when the batch is formed.
     const id = uuidV7(nextMicros());
-    let row: unknown[];
+    let row: string | unknown[];
     try {
-      row = this.table.values(entry, id, '');
+      const values = this.table.values(entry, id, '');
+      row = packRow(values) ?? values;
     } catch (error) {
       return Promise.reject(
         error instanceof Error ? error : new Error(String(error)),
@@ -133,6 +139,7 @@ export class BatchWriter<Entry> {
     const pending: Pending = {
       seq: this.accepted++,
       row,
+      createdAt: '',
       stamped: 0,
       durability,
       at: Date.now(),

@@ -44,16 +44,66 @@ export function insertStatement(table: LogTable<unknown>): string {
 }
 
 /**
- * Dates `batch`'s rows now, in queue order, from the record clock, in column `column`: batches are
- * formed in queue order, so created_at keeps the order the rows were recorded in, as their ids do.
+ * The statement that inserts a batch of packed rows ({@link packRow}): `$1` a JSON array of the
+ * rows, each a JSON array of its column values; `$2` the rows' created_at, stamped when the batch
+ * is formed. A queued row is then one string, not an array of values, until its batch leaves.
+ *
+ *   INSERT INTO t (a, b, ..., created_at) SELECT (x.v->>0)::uuid, (x.v->>1)::text, ..., x.at
+ *   FROM ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::timestamptz[])) AS x(v, at)
+ *   ON CONFLICT (id) DO NOTHING
+ */
+export function packedInsertStatement(table: LogTable<unknown>): string {
+  const names = table.columns.map(([name]) => `"${name}"`).join(', ');
+  const values = table.columns
+    .map(([name, type], i) =>
+      name === 'created_at' ? 'x.at' : `(x.v->>${i})::${type}`,
+    )
+    .join(', ');
+  return (
+    `INSERT INTO "${table.name}" (${names}) SELECT ${values}` +
+    ` FROM ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::timestamptz[])) AS x(v, at)` +
+    ` ON CONFLICT ("id") DO NOTHING`
+  );
+}
+
+/**
+ * A lone surrogate as `JSON.stringify` escapes it (`\ud800`), which PostgreSQL's JSON refuses; after
+ * an even run of backslashes only, so an escaped backslash followed by `ud800` is left as it is.
+ */
+const LONE_SURROGATE = /(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g;
+
+/**
+ * `row` as the JSON array {@link packedInsertStatement} reads, or undefined when a value is not a
+ * string, a finite number, a boolean or null (such rows go as column arrays). A lone surrogate is
+ * written as U+FFFD, as node-postgres writes it in text.
+ */
+export function packRow(row: readonly unknown[]): string | undefined {
+  for (const value of row) {
+    if (
+      value !== null &&
+      typeof value !== 'string' &&
+      typeof value !== 'boolean' &&
+      !(typeof value === 'number' && Number.isFinite(value))
+    ) {
+      return undefined;
+    }
+  }
+  const json = JSON.stringify(row);
+  return json.includes('\\ud')
+    ? json.replace(LONE_SURROGATE, '$1\\ufffd')
+    : json;
+}
+
+/**
+ * Dates `batch`'s rows now, in queue order, from the record clock: batches are formed in queue
+ * order, so created_at keeps the order the rows were recorded in, as their ids do.
  */
 export function stampCreatedAt(
-  batch: readonly { row: unknown[]; stamped: number }[],
-  column: number,
+  batch: readonly { createdAt: string; stamped: number }[],
 ): void {
   const now = Date.now();
   for (const pending of batch) {
-    pending.row[column] = microsToIso(nextMicros());
+    pending.createdAt = microsToIso(nextMicros());
     pending.stamped = now;
   }
 }
