@@ -149,6 +149,7 @@ async function main(): Promise<void> {
     const order = b % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
     for (const variant of order) {
       await new Promise((resolve) => setTimeout(resolve, 20));
+      const name = `${variant}-${ROUTE}-${b}`;
       if (session) await session.post('Profiler.start');
       if (heap) {
         await heap.post('HeapProfiler.startSampling', {
@@ -173,13 +174,12 @@ async function main(): Promise<void> {
       if (heap) {
         const { profile } = await heap.post('HeapProfiler.stopSampling');
         writeFileSync(
-          join(HEAP_DIR!, `${variant}-${ROUTE}-${b}.heapprofile`),
+          join(HEAP_DIR!, `${name}.heapprofile`),
           JSON.stringify(profile),
         );
       }
       if (session) {
         const { profile } = await session.post('Profiler.stop');
-        const name = `${variant}-${ROUTE}-${b}`;
         writeFileSync(
           join(PROFILE_DIR!, `${name}.cpuprofile`),
           JSON.stringify(profile),

@@ -68,12 +68,12 @@ describe('guarantees held against the application role', () => {
        VALUES ($1, $2, 'gemini-3-flash', 'extraction', 10, 1, 0.000124, $3) RETURNING id`,
       [firmId, projectId, at],
     );
-    const creditId = await q(
+    await q(
       `INSERT INTO credit_transaction (user_id, operation, amount, idempotency_key, created_at)
        VALUES ($1, 'grant', 5, 'roles-fixture', $2) RETURNING id`,
       [userId, at],
     );
-    return { firmId, userId, projectId, auditId, usageId, creditId };
+    return { firmId, userId, projectId, auditId, usageId };
   }
 
   /** Every row of the append-only tables, as the owner reads them. */

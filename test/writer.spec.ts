@@ -153,8 +153,30 @@ describe('record() and the batched writer', () => {
     });
   });
 
-  it('stores text exactly in a buffered batch: quotes, backslashes, braces, commas, NULL, letters beyond ASCII and JSON escapes', async () => {
+  /**
+   * Records a failed call with error message `x <text>` for each of `texts` in one buffered batch,
+   * and reads back what `llm_usage_log` stored, in the same order.
+   */
+  async function storedErrorMessages(texts: string[]) {
     const { usage, writer, firmId } = await start();
+    const usageIds = await Promise.all(
+      texts.map((text) =>
+        usage.record(
+          usageEntry(firmId, { success: false, errorMessage: `x ${text}` }),
+          { durability: 'buffered' },
+        ),
+      ),
+    );
+    await writer.flush();
+    const { rows } = await suite.reader.query<{ id: string; text: string }>(
+      'SELECT id, error_message AS text FROM llm_usage_log WHERE id = ANY($1)',
+      [usageIds],
+    );
+    const byId = Object.fromEntries(rows.map((r) => [r.id, r.text]));
+    return { stored: usageIds.map((id) => byId[id]), writer };
+  }
+
+  it('stores text exactly in a buffered batch: quotes, backslashes, braces, commas, NULL, letters beyond ASCII and JSON escapes', async () => {
     const texts = [
       'He said "no" \\ then {a,b}',
       'NULL',
@@ -164,47 +186,17 @@ describe('record() and the batched writer', () => {
       'an emoji 😀 and \\ud83d\\ude00 as six letters each',
       '\\\\u0041 \\n \\t',
     ];
-    const usageIds = await Promise.all(
-      texts.map((text) =>
-        usage.record(
-          usageEntry(firmId, { success: false, errorMessage: `x ${text}` }),
-          { durability: 'buffered' },
-        ),
-      ),
-    );
-    await writer.flush();
-    const { rows } = await suite.reader.query<{ id: string; text: string }>(
-      'SELECT id, error_message AS text FROM llm_usage_log WHERE id = ANY($1)',
-      [usageIds],
-    );
-    const stored = Object.fromEntries(rows.map((r) => [r.id, r.text]));
-    expect(usageIds.map((id) => stored[id])).toEqual(
-      texts.map((text) => `x ${text}`),
-    );
+    const { stored } = await storedErrorMessages(texts);
+    expect(stored).toEqual(texts.map((text) => `x ${text}`));
   });
 
   it('stores a lone surrogate as U+FFFD, as node-postgres writes text, and writes its batch', async () => {
-    const { usage, writer, firmId } = await start();
-    const texts = ['a \ud800 b', 'c \udfff', 'plain'];
-    const usageIds = await Promise.all(
-      texts.map((text) =>
-        usage.record(
-          usageEntry(firmId, { success: false, errorMessage: `x ${text}` }),
-          { durability: 'buffered' },
-        ),
-      ),
-    );
-    await writer.flush();
-    const { rows } = await suite.reader.query<{ id: string; text: string }>(
-      'SELECT id, error_message AS text FROM llm_usage_log WHERE id = ANY($1)',
-      [usageIds],
-    );
-    const stored = Object.fromEntries(rows.map((r) => [r.id, r.text]));
-    expect(usageIds.map((id) => stored[id])).toEqual([
-      'x a \ufffd b',
-      'x c \ufffd',
-      'x plain',
+    const { stored, writer } = await storedErrorMessages([
+      'a \ud800 b',
+      'c \udfff',
+      'plain',
     ]);
+    expect(stored).toEqual(['x a \ufffd b', 'x c \ufffd', 'x plain']);
     expect(writer.stats()).toMatchObject({ rowsFailed: 0 });
   });
 
