@@ -843,15 +843,20 @@ describe('sealed archives of closed months', () => {
       const lateWindowMs = 400 * DAY;
       const writer = new Client({ connectionString: db().url });
       await writer.connect();
-      /** Inserts a row of `f` dated `at` in a transaction left open until the run is made. */
+      /**
+       * Inserts a row of `f` dated `at` in a transaction left open until the run is made. Its id
+       * is a random v4 UUID starting with `f`, beyond every month's ids, so that on the
+       * partitioned layout it is in the default partition, as a row far from its date is: a
+       * random id of the column's default lands in a month made ahead about once in 5,000.
+       */
       const inFlight = async (at: Date, during: () => Promise<unknown>) => {
         await writer.query('BEGIN');
         const {
           rows: [{ id }],
         } = await writer.query<{ id: string }>(
-          `INSERT INTO audit_log (firm_id, action, entity_type, created_at)
-           VALUES ($1, 'download_cma', 'generated_file', $2) RETURNING id`,
-          [f, at],
+          `INSERT INTO audit_log (id, firm_id, action, entity_type, created_at)
+           VALUES ($3, $1, 'download_cma', 'generated_file', $2) RETURNING id`,
+          [f, at, `f${randomUUID().slice(1)}`],
         );
         await during();
         await writer.query('COMMIT');
