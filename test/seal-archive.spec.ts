@@ -847,7 +847,9 @@ describe('sealed archives of closed months', () => {
        * Inserts a row of `f` dated `at` in a transaction left open until the run is made. Its id
        * is a random v4 UUID starting with `f`, beyond every month's ids, so that on the
        * partitioned layout it is in the default partition, as a row far from its date is: a
-       * random id of the column's default lands in a month made ahead about once in 5,000.
+       * random id of the column's default lands in a month made ahead about once in 9,000 (some
+       * eleven months, each 1 in 100,000 of the ids), and one of the test's two late rows about
+       * once in 4,500 runs.
        */
       const inFlight = async (at: Date, during: () => Promise<unknown>) => {
         await writer.query('BEGIN');

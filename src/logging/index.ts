@@ -42,10 +42,8 @@ export {
   type AuditTrailPage,
   type AuditTrailQuery,
 } from './audit/audit-trail.service.js';
-export {
-  type LlmTrackMeta,
-  LlmUsageService,
-} from './llm-usage/llm-usage.service.js';
+export { LlmUsageService } from './llm-usage/llm-usage.service.js';
+export type { LlmTrackMeta } from './llm-usage/llm-track.js';
 export {
   type ExpensiveCall,
   type ExpensiveCallsQuery,

@@ -5,7 +5,7 @@ import { AuditArchiveError } from './seal.errors.js';
 import { SEAL_COLUMNS, type SealableLog } from './seal-encoding.js';
 import { existingReferences } from './seal-references.js';
 import { instantSql, readCovers, usSql } from './seal-runs.js';
-import { diagnose } from './seal-verifier.js';
+import { diagnose } from './seal-diagnosis.js';
 import type { SealVerification } from './seal.types.js';
 import type {
   ArchiveChain,

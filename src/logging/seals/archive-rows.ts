@@ -12,7 +12,7 @@ import { SealHash } from './seal-hash.js';
 import type { ReferenceGroup } from './seal-references.js';
 import { referenceDeltas, type SealRows } from './seal-rows.js';
 import { instantSql } from './seal-runs.js';
-import type { SealHeader } from './seal-verifier.js';
+import type { SealHeader } from './seal-diagnosis.js';
 import type { ArchiveSeal, Month } from './archive-format.js';
 import type { LineFile } from './archive-files.js';
 

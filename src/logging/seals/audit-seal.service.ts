@@ -51,8 +51,6 @@ export class AuditSealService
   implements OnApplicationBootstrap, BeforeApplicationShutdown
 {
   private readonly logger = new Logger('LoggingModule');
-  /** The seal options in force, defaults merged. */
-  readonly options: ResolvedSealOptions;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   /** Set at shutdown: a background run still going stops giving way and finishes. */
@@ -60,12 +58,11 @@ export class AuditSealService
 
   constructor(
     @Inject(LOGGING_DATA_SOURCE) private readonly dataSource: DataSource,
-    @Inject(SEAL_OPTIONS) options: ResolvedSealOptions,
+    /** The seal options in force, defaults merged. */
+    @Inject(SEAL_OPTIONS) readonly options: ResolvedSealOptions,
     /** The writer background sealing gives way to; none outside the module (the CLI). */
     @Optional() private readonly writer?: LogWriterService,
-  ) {
-    this.options = options;
-  }
+  ) {}
 
   /** This process's writer has rows queued or statements in flight, and no shutdown is under way. */
   private writerBusy(): boolean {

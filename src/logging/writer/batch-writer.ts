@@ -10,6 +10,7 @@ import {
   type QueryExecutor,
   type WriterLogger,
 } from './log-table.js';
+import { DrainTimer } from './drain-timer.js';
 import { nextMicros, uuidV7 } from './record-clock.js';
 import { LogBufferFullError, LogWriterClosedError } from './writer.errors.js';
 import type {
@@ -50,10 +51,7 @@ export class BatchWriter<Entry> {
   private accepted = 0;
   /** Queued rows below this `seq` leave without waiting for a full batch: a flush waits for them. */
   private flushTarget = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private immediate: NodeJS.Immediate | undefined;
-  /** When the timer fires, in ms since the epoch. */
-  private timerDue = 0;
+  private readonly drainTimer = new DrainTimer(() => this.drain(true));
   /** `'await'` rows in `queue`: while there are any, the short delay applies. */
   private awaitQueued = 0;
   private readonly roomWaiters: RoomWaiter<Entry>[] = [];
@@ -207,7 +205,7 @@ export class BatchWriter<Entry> {
   abandon(shutdownTimeoutMs: number): void {
     this.state = 'closed';
     this.refuseWaiters();
-    this.cancelTimer();
+    this.drainTimer.cancel();
     const lost = this.queue.splice(0);
     const queued = lost.length;
     this.awaitQueued = 0;
@@ -256,32 +254,7 @@ export class BatchWriter<Entry> {
         : this.awaitQueued > 0
           ? Date.now() + this.options.maxDelayMs
           : this.queue[0].at + this.options.bufferedDelayMs;
-    if (this.immediate) return;
-    if (this.timer) {
-      if (this.timerDue <= due) return;
-      this.cancelTimer();
-    }
-    const delay = due - Date.now();
-    if (delay <= 0) {
-      // After the I/O callbacks of this turn, so rows arriving together share a batch.
-      this.immediate = setImmediate(() => {
-        this.immediate = undefined;
-        this.drain(true);
-      });
-      return;
-    }
-    this.timerDue = due;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.drain(true);
-    }, delay);
-  }
-
-  private cancelTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    if (this.immediate) clearImmediate(this.immediate);
-    this.timer = undefined;
-    this.immediate = undefined;
+    this.drainTimer.arm(due);
   }
 
   /**
@@ -290,8 +263,8 @@ export class BatchWriter<Entry> {
    */
   private drain(all: boolean): void {
     const now = all || this.state !== 'open';
-    if ((this.timer || this.immediate) && (now || this.queue.length === 0)) {
-      this.cancelTimer();
+    if (this.drainTimer.armed && (now || this.queue.length === 0)) {
+      this.drainTimer.cancel();
     }
     const { batchSize, concurrency } = this.options;
     while (
