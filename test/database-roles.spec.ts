@@ -421,6 +421,25 @@ describe('the module on a role with only INSERT, SELECT and EXECUTE', () => {
     return id;
   }
 
+  /**
+   * Waits until the database clock has passed the latest row of `firmId` in either log. The writer
+   * dates rows by its record clock, which follows the database's to within half a round trip: a
+   * row may be dated a few ms past the `now()` of a seal made at once after it, which leaves it to
+   * the next run (settleMs is 0 here).
+   */
+  async function untilDatabaseClockPasses(firmId: string): Promise<void> {
+    for (;;) {
+      const { rows } = await suite.reader.query<{ past: boolean }>(
+        `SELECT clock_timestamp() > greatest(
+           (SELECT max(created_at) FROM audit_log WHERE firm_id = $1),
+           (SELECT max(created_at) FROM llm_usage_log WHERE firm_id = $1)) AS past`,
+        [firmId],
+      );
+      if (rows[0].past) return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
   const countOf = async (table: string, firmId: string) =>
     (
       await suite.reader.query<{ n: number }>(
@@ -473,6 +492,7 @@ describe('the module on a role with only INSERT, SELECT and EXECUTE', () => {
     );
     expect(await countOf('audit_log', firmId)).toBe(1);
     expect(await countOf('llm_usage_log', firmId)).toBe(1);
+    await untilDatabaseClockPasses(firmId);
     const made = await seals.seal({ firmId });
     expect(made.map((s) => s.log).sort()).toEqual([
       'audit_log',

@@ -429,7 +429,7 @@ describe('the database goes away', () => {
 
 /** The writer's shutdown deadline in the drill, and how much later the SIGKILL comes. */
 const SHUTDOWN_MS = 2_000;
-const GRACE_MS = 500;
+const GRACE_MS = 1_000;
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
