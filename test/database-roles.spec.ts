@@ -15,6 +15,7 @@ import { loggingApp, loggingModuleRef } from './support/logging-app.js';
 import { captureLogs } from './support/logs.js';
 import { type AppRole, createAppRole } from './support/roles.js';
 import { refusal } from './support/sql.js';
+import { eventually } from './support/streams.js';
 import { databaseSuite } from './support/suite.js';
 
 /**
@@ -428,16 +429,19 @@ describe('the module on a role with only INSERT, SELECT and EXECUTE', () => {
    * the next run (settleMs is 0 here).
    */
   async function untilDatabaseClockPasses(firmId: string): Promise<void> {
-    for (;;) {
-      const { rows } = await suite.reader.query<{ past: boolean }>(
-        `SELECT clock_timestamp() > greatest(
-           (SELECT max(created_at) FROM audit_log WHERE firm_id = $1),
-           (SELECT max(created_at) FROM llm_usage_log WHERE firm_id = $1)) AS past`,
-        [firmId],
-      );
-      if (rows[0].past) return;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    const past = await eventually(
+      async () =>
+        (
+          await suite.reader.query<{ past: boolean }>(
+            `SELECT clock_timestamp() > greatest(
+               (SELECT max(created_at) FROM audit_log WHERE firm_id = $1),
+               (SELECT max(created_at) FROM llm_usage_log WHERE firm_id = $1)) AS past`,
+            [firmId],
+          )
+        ).rows[0].past,
+      (value) => value,
+    );
+    expect(past).toBe(true);
   }
 
   const countOf = async (table: string, firmId: string) =>

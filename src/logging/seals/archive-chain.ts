@@ -1,7 +1,6 @@
 import type { SealableLog } from './seal-encoding.js';
 import type { SealRows } from './seal-rows.js';
-import { diagnose } from './seal-diagnosis.js';
-import type { SealHeader } from './seal-diagnosis.js';
+import { diagnose, type SealHeader } from './seal-diagnosis.js';
 import type { SealAnchor, SealProblem } from './seal.types.js';
 import type {
   ArchiveChain,

@@ -4,11 +4,9 @@ import { microsToIso, nextMicros } from './record-clock.js';
  * How rows of one log table are written, described by the feature that owns the table and registered
  * with `LogWriterService.register()`: its columns with the PostgreSQL type of each, and the
  * function that turns a validated entry into the column values. One statement inserts a whole batch:
- *
- *   INSERT INTO t (a, b, ...) SELECT * FROM unnest($1::uuid[], $2::text[], ...)
- *   ON CONFLICT (id) DO NOTHING
- *
- * Its text and parameter count do not depend on the batch size. Ids are made by the writer, so a
+ * its rows packed as one JSON parameter ({@link packedInsertStatement}), or as one array per column
+ * ({@link insertStatement}) when a value cannot go as JSON and for a row written through a caller's
+ * transaction. Its text and parameter count do not depend on the batch size. Ids are made by the writer, so a
  * batch retried after a lost commit acknowledgement cannot insert a row twice; they are UUIDv7 from
  * the record clock (record-clock.ts) when the row is recorded, so ids sort in record order.
  * `created_at` is stamped from the same clock when the row's batch is formed, in queue order, and
@@ -32,15 +30,26 @@ export interface LogTable<Entry> {
   values(entry: Entry, id: string, createdAt: string): unknown[];
 }
 
-export function insertStatement(table: LogTable<unknown>): string {
+/**
+ * `INSERT INTO` the table's columns of the rows `select` reads; a row whose id is there already is
+ * skipped.
+ */
+function insertOf(table: LogTable<unknown>, select: string): string {
   const names = table.columns.map(([name]) => `"${name}"`).join(', ');
+  return `INSERT INTO "${table.name}" (${names}) ${select} ON CONFLICT ("id") DO NOTHING`;
+}
+
+/**
+ * The statement that inserts a batch as one array per column:
+ *
+ *   INSERT INTO t (a, b, ...) SELECT * FROM unnest($1::uuid[], $2::text[], ...)
+ *   ON CONFLICT (id) DO NOTHING
+ */
+export function insertStatement(table: LogTable<unknown>): string {
   const arrays = table.columns
     .map(([, type], i) => `$${i + 1}::${type}[]`)
     .join(', ');
-  return (
-    `INSERT INTO "${table.name}" (${names}) SELECT * FROM unnest(${arrays})` +
-    ` ON CONFLICT ("id") DO NOTHING`
-  );
+  return insertOf(table, `SELECT * FROM unnest(${arrays})`);
 }
 
 /**
@@ -53,16 +62,14 @@ export function insertStatement(table: LogTable<unknown>): string {
  *   ON CONFLICT (id) DO NOTHING
  */
 export function packedInsertStatement(table: LogTable<unknown>): string {
-  const names = table.columns.map(([name]) => `"${name}"`).join(', ');
   const values = table.columns
     .map(([name, type], i) =>
       name === 'created_at' ? 'x.at' : `(x.v->>${i})::${type}`,
     )
     .join(', ');
-  return (
-    `INSERT INTO "${table.name}" (${names}) SELECT ${values}` +
-    ` FROM ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::timestamptz[])) AS x(v, at)` +
-    ` ON CONFLICT ("id") DO NOTHING`
+  return insertOf(
+    table,
+    `SELECT ${values} FROM ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::timestamptz[])) AS x(v, at)`,
   );
 }
 
